@@ -1,0 +1,3 @@
+from kctx_cli.cli import main
+
+main()

@@ -1,0 +1,53 @@
+"""Errors that reach the user as one clear line and an exit code (SPEC §2).
+
+Anything raised as a ``KctxError`` is a user-facing problem: the CLI prints its
+message and exits with its code; other exceptions are bugs and show a traceback
+only with ``--debug``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_DIFF = 2
+
+
+class KctxError(Exception):
+    """A user mistake or an unreachable/failing server; message is one line."""
+
+    exit_code = EXIT_ERROR
+
+    def __init__(self, message: str, exit_code: int | None = None):
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ConfigError(KctxError):
+    """kctx.toml / environment problems."""
+
+
+class ModelLoadError(KctxError):
+    """The models package could not be imported."""
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One finding of ``kctx validate``: where, what, and a stable code for tools."""
+
+    file: str
+    line: int
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.message}"
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "line": self.line, "code": self.code, "message": self.message}

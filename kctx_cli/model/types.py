@@ -1,0 +1,335 @@
+"""ksqlDB column types as kctx sees them, and the mapping from Python annotations.
+
+One ``SqlType`` value describes a column for every consumer: the Avro derivation
+(``kctx_cli.avro``), the DDL renderer (``kctx_cli.ksql``) and the query DSL's type
+inference (``kctx_cli.query``). Python annotations map onto it in
+``resolve_annotation``; anything ksqlDB cannot read *and* write is rejected there
+with a message that says what to use instead.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import enum
+import types as _pytypes
+import typing
+import uuid
+from dataclasses import dataclass, field
+
+# ---------------------------------------------------------------------------
+# Metadata markers used inside typing.Annotated[...]
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Precision:
+    """``Annotated[Decimal, Precision(18, 4)]``: DECIMAL(precision, scale)."""
+
+    precision: int
+    scale: int = 0
+
+
+@dataclass(frozen=True)
+class KeyMarker:
+    """Marks a key column; ``order`` sorts composite keys (default: declaration order)."""
+
+    order: int | None = None
+
+    def __call__(self, order: int | None = None) -> "KeyMarker":
+        return KeyMarker(order)
+
+
+Key = KeyMarker()
+
+
+@dataclass(frozen=True)
+class Doc:
+    """``Annotated[str, Doc("...")]``: documentation carried into the Avro schema."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class IgnoreMarker:
+    """A Python-only attribute: no column, no Avro field (the seed's [KafkaIgnore])."""
+
+
+Ignore = IgnoreMarker()
+
+
+@dataclass(frozen=True)
+class Int32Marker:
+    pass
+
+
+@dataclass(frozen=True)
+class Float32Marker:
+    pass
+
+
+@dataclass(frozen=True)
+class HeaderMarker:
+    """A column read from record headers: all headers, or one header's bytes."""
+
+    key: str | None = None
+
+
+def Header(key: str | None = None) -> HeaderMarker:  # noqa: N802 - reads like a type marker
+    return HeaderMarker(key)
+
+
+# Convenient aliases: int is BIGINT/long by default (Python ints are unbounded).
+Int32 = typing.Annotated[int, Int32Marker()]
+Float32 = typing.Annotated[float, Float32Marker()]
+
+
+# ---------------------------------------------------------------------------
+# The type value
+# ---------------------------------------------------------------------------
+
+PRIMITIVES = ("BOOLEAN", "INT", "BIGINT", "DOUBLE", "STRING", "BYTES", "DATE", "TIME", "TIMESTAMP")
+
+
+@dataclass(frozen=True)
+class SqlType:
+    """A ksqlDB type. ``avro`` refines the Avro encoding where ksqlDB's type is coarser
+    (``float`` for a DOUBLE column written as Avro float, ``uuid`` for a STRING)."""
+
+    name: str
+    precision: int | None = None
+    scale: int | None = None
+    item: "SqlType | None" = None  # ARRAY element, MAP value
+    item_nullable: bool = False
+    fields: tuple[tuple[str, "SqlType"], ...] = ()  # STRUCT members (ksqlDB names)
+    struct_name: str | None = None  # Python class the STRUCT came from (Avro record name)
+    origin: type | None = field(default=None, compare=False, repr=False)  # that Struct class
+    avro: str | None = field(default=None, compare=False)
+
+    def ksql(self) -> str:
+        """Type as written in ksqlDB DDL."""
+        if self.name == "DECIMAL":
+            return f"DECIMAL({self.precision}, {self.scale})"
+        if self.name == "ARRAY":
+            return f"ARRAY<{self.item.ksql()}>"
+        if self.name == "MAP":
+            return f"MAP<STRING, {self.item.ksql()}>"
+        if self.name == "STRUCT":
+            inner = ", ".join(f"{n} {t.ksql()}" for n, t in self.fields)
+            return f"STRUCT<{inner}>"
+        return self.name
+
+    __str__ = ksql
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.name in ("INT", "BIGINT", "DOUBLE", "DECIMAL")
+
+
+BOOLEAN = SqlType("BOOLEAN")
+INT = SqlType("INT")
+BIGINT = SqlType("BIGINT")
+DOUBLE = SqlType("DOUBLE")
+STRING = SqlType("STRING")
+BYTES = SqlType("BYTES")
+DATE = SqlType("DATE")
+TIME = SqlType("TIME")
+TIMESTAMP = SqlType("TIMESTAMP")
+
+
+def decimal_type(precision: int, scale: int) -> SqlType:
+    return SqlType("DECIMAL", precision=precision, scale=scale)
+
+
+def array_of(item: SqlType, nullable: bool = False) -> SqlType:
+    return SqlType("ARRAY", item=item, item_nullable=nullable)
+
+
+def map_of(value: SqlType, nullable: bool = False) -> SqlType:
+    return SqlType("MAP", item=value, item_nullable=nullable)
+
+
+# ---------------------------------------------------------------------------
+# Python annotation -> (SqlType, nullable, markers)
+# ---------------------------------------------------------------------------
+
+
+class TypeProblem(Exception):
+    """An annotation kctx cannot map; the message is shown to the user as is."""
+
+
+@dataclass
+class Resolved:
+    type: SqlType | None  # None for ignored attributes
+    nullable: bool = False
+    key: KeyMarker | None = None
+    doc: str | None = None
+    ignored: bool = False
+    header: HeaderMarker | None = None
+
+
+_SIMPLE = {
+    bool: BOOLEAN,
+    int: BIGINT,
+    float: DOUBLE,
+    str: STRING,
+    bytes: BYTES,
+    _dt.date: DATE,
+    _dt.time: TIME,
+    _dt.datetime: TIMESTAMP,
+}
+
+
+def resolve_annotation(annotation, *, owner: str = "", _depth: int = 0) -> Resolved:
+    """Map one field annotation; raises TypeProblem with a user-facing message."""
+    markers: list = []
+    ann = annotation
+    # Peel Annotated and Optional layers in any order: Optional[Annotated[..]] and
+    # Annotated[Optional[..], ..] are both common.
+    nullable = False
+    while True:
+        if typing.get_origin(ann) is typing.Annotated:
+            markers.extend(ann.__metadata__)
+            ann = ann.__origin__
+            continue
+        inner = _strip_none(ann)
+        if inner is not None:
+            nullable = True
+            ann = inner
+            continue
+        break
+
+    res = Resolved(type=None, nullable=nullable)
+    precision = None
+    int32 = float32 = False
+    for m in markers:
+        if isinstance(m, IgnoreMarker):
+            res.ignored = True
+        elif isinstance(m, KeyMarker):
+            res.key = m
+        elif isinstance(m, Doc):
+            res.doc = m.text
+        elif isinstance(m, Precision):
+            precision = m
+        elif isinstance(m, Int32Marker):
+            int32 = True
+        elif isinstance(m, Float32Marker):
+            float32 = True
+        elif isinstance(m, HeaderMarker):
+            res.header = m
+        elif isinstance(m, str):
+            res.doc = m  # Annotated[str, "a doc string"] reads naturally
+    if res.ignored:
+        return res
+    res.type = _map_type(ann, precision=precision, int32=int32, float32=float32, owner=owner, depth=_depth)
+    return res
+
+
+def _strip_none(ann):
+    """Return T for Optional[T] / T | None, else None. General unions are an error."""
+    origin = typing.get_origin(ann)
+    if origin is typing.Union or (hasattr(_pytypes, "UnionType") and origin is _pytypes.UnionType):
+        args = [a for a in typing.get_args(ann) if a is not type(None)]
+        if len(args) == len(typing.get_args(ann)):
+            raise TypeProblem(
+                f"union type {_name(ann)} is not supported: ksqlDB cannot write Avro unions other than "
+                f"[\"null\", T]; use one type (Optional[T] for nullable) or a STRUCT with one field per variant"
+            )
+        if len(args) != 1:
+            raise TypeProblem(
+                f"union type {_name(ann)} is not supported: ksqlDB cannot write Avro unions other than "
+                f"[\"null\", T]; use one type (Optional[T] for nullable) or a STRUCT with one field per variant"
+            )
+        return args[0]
+    return None
+
+
+def _name(ann) -> str:
+    if isinstance(ann, type):
+        return ann.__qualname__
+    return str(ann).replace("typing.", "")
+
+
+def _map_type(ann, *, precision, int32, float32, owner, depth) -> SqlType:
+    if depth > 20:
+        raise TypeProblem("type nesting is deeper than 20 levels (recursive STRUCT?): ksqlDB types cannot be recursive")
+    if ann is decimal.Decimal:
+        if precision is None:
+            raise TypeProblem(
+                "Decimal needs a precision and scale: use Annotated[Decimal, Precision(18, 4)]"
+            )
+        p, s = precision.precision, precision.scale
+        if not (isinstance(p, int) and isinstance(s, int)) or p < 1 or s < 0 or s > p:
+            raise TypeProblem(
+                f"Precision({p}, {s}) is invalid: precision must be ≥ 1 and 0 ≤ scale ≤ precision"
+            )
+        return decimal_type(p, s)
+    if precision is not None:
+        raise TypeProblem(f"Precision applies to Decimal only, not {_name(ann)}")
+    if ann is int and int32:
+        return SqlType("INT")
+    if ann is float and float32:
+        return SqlType("DOUBLE", avro="float")
+    if ann is uuid.UUID:
+        return SqlType("STRING", avro="uuid")
+    if ann in _SIMPLE:
+        return _SIMPLE[ann]
+    if isinstance(ann, type) and issubclass(ann, enum.Enum):
+        raise TypeProblem(
+            f"enum {ann.__qualname__} is not supported: ksqlDB cannot write Avro enums; "
+            f"declare the field as str and validate values in the producer"
+        )
+    origin = typing.get_origin(ann)
+    if origin is typing.Literal:
+        raise TypeProblem(
+            f"{_name(ann)} is enum-like and not supported: ksqlDB cannot write Avro enums; declare it as str"
+        )
+    args = typing.get_args(ann)
+    if origin in (list, typing.List) or ann is list:
+        if not args:
+            raise TypeProblem("list needs an element type: use list[T]")
+        return array_of(*_element(args[0], owner, depth))
+    if origin in (dict, typing.Dict) or ann is dict:
+        if len(args) != 2:
+            raise TypeProblem("dict needs key and value types: use dict[str, T]")
+        if args[0] is not str:
+            raise TypeProblem(
+                f"map keys must be str (ksqlDB MAP keys are STRING), got dict[{_name(args[0])}, ...]"
+            )
+        return map_of(*_element(args[1], owner, depth))
+    from kctx_cli.model.entity import Struct  # local: entity imports this module
+
+    if isinstance(ann, type) and issubclass(ann, Struct) and ann is not Struct:
+        members = []
+        for f in ann.__kctx__.fields:
+            members.append((f.column, f.type))
+        if not members:
+            raise TypeProblem(f"struct {ann.__qualname__} has no fields")
+        return SqlType("STRUCT", fields=tuple(members), struct_name=ann.__name__, origin=ann)
+    if ann is str or ann is bytes:
+        return _SIMPLE[ann]
+    hint = ""
+    if ann in (tuple, set, frozenset) or origin in (tuple, set, frozenset):
+        hint = "; use list[T] for a sequence"
+    elif ann is complex:
+        hint = "; use two float fields or a STRUCT"
+    elif ann is typing.Any or ann is object:
+        hint = "; every field needs a concrete type"
+    elif ann is bytearray or ann is memoryview:
+        hint = "; use bytes"
+    elif getattr(ann, "__kctx_char__", False):
+        hint = "; ksqlDB has no CHAR type: use str"
+    raise TypeProblem(f"type {_name(ann)} is not supported by ksqlDB/Avro{hint}")
+
+
+def _element(ann, owner, depth) -> tuple[SqlType, bool]:
+    """Element types of arrays and maps: nullable elements are allowed (ksqlDB writes them)."""
+    res = resolve_annotation(ann, owner=owner, _depth=depth + 1)
+    if res.key or res.ignored:
+        raise TypeProblem("Key/Ignore markers are only valid on a top-level field")
+    return res.type, res.nullable
+
+
+class Char(str):
+    """A one-character string, as C# ``char``: kept only so that using it gives a clear error."""
+
+    __kctx_char__ = True
