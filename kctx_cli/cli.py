@@ -1,0 +1,206 @@
+"""The `kctx` command line: a thin Typer layer over the library functions.
+
+Each command imports its implementation inside the function body (as pip does), so
+`kctx --help` loads only Typer. Errors: a ``KctxError`` becomes one red line and its
+exit code; anything else is a bug and shows a traceback with ``--debug`` only.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(
+    name="kctx",
+    help="Kafka topics, Schema Registry subjects and ksqlDB streams/tables as code.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+show_app = typer.Typer(help="Render KSQL, Avro or the plan for the models.", no_args_is_help=True)
+ksql_app = typer.Typer(help="Check and format hand-written KSQL files.", no_args_is_help=True)
+schema_app = typer.Typer(help="Offline Avro schema tools.", no_args_is_help=True)
+config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Dead-letter queues: list, show, replay.", no_args_is_help=True)
+cache_app = typer.Typer(help="A local RocksDB cache of a table's topic.", no_args_is_help=True)
+app.add_typer(show_app, name="show")
+app.add_typer(ksql_app, name="ksql")
+app.add_typer(schema_app, name="schema")
+app.add_typer(config_app, name="config")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(cache_app, name="cache")
+
+
+class State:
+    """Global options, set by the callback and read by commands."""
+
+    debug = False
+    env: Optional[str] = None
+    project: Optional[Path] = None
+
+
+OutputOpt = typer.Option("text", "--output", "-o", help="text or json")
+
+
+@app.callback()
+def _global(
+    env: Optional[str] = typer.Option(None, "--env", "-e", help="named environment from kctx.toml (or KCTX_ENV)"),
+    project: Optional[Path] = typer.Option(None, "--project", "-p", help="project directory (default: search upwards from here)"),
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
+    version: bool = typer.Option(False, "--version", help="print the version and exit", is_eager=True),
+):
+    if version:
+        from kctx_cli import __version__
+
+        typer.echo(f"kctx {__version__}")
+        raise typer.Exit(0)
+    State.debug = debug or os.environ.get("KCTX_DEBUG") == "1"
+    State.env = env
+    State.project = project
+
+
+def config():
+    """The loaded configuration for the chosen project and environment."""
+    from kctx_cli.config import load_config
+
+    return load_config(State.project, State.env)
+
+
+def check_output(output: str) -> str:
+    if output not in ("text", "json"):
+        from kctx_cli.errors import KctxError
+
+        raise KctxError(f"--output must be 'text' or 'json', got '{output}'")
+    return output
+
+
+# ---------------------------------------------------------------------------
+# project and models
+# ---------------------------------------------------------------------------
+
+
+@app.command()
+def init(directory: Path = typer.Argument(Path("."), help="where to create the project")):
+    """Scaffold kctx.toml, models/ and migrations/ in DIR."""
+    from kctx_cli.commands.project import init as run
+
+    run(directory)
+
+
+@app.command()
+def validate(
+    live: bool = typer.Option(False, "--live", help="also compare with the cluster"),
+    output: str = OutputOpt,
+):
+    """Check models, KSQL and migrations offline (no cluster needed)."""
+    from kctx_cli.commands.validate import validate as run
+
+    raise typer.Exit(run(config(), live=live, output=check_output(output)))
+
+
+@config_app.command("show")
+def config_show(output: str = OutputOpt):
+    """Print the effective configuration with secrets redacted."""
+    from kctx_cli.commands.project import config_show as run
+
+    run(config(), output=check_output(output))
+
+
+@show_app.command("avro")
+def show_avro(
+    name: Optional[str] = typer.Argument(None, help="entity (class, source or topic name); all when omitted"),
+    key: bool = typer.Option(False, "--key", help="show the key schema instead of the value schema"),
+):
+    """Print the Avro schema(s) derived from the models."""
+    from kctx_cli.commands.show import show_avro as run
+
+    run(config(), name, key=key)
+
+
+@show_app.command("ddl")
+def show_ddl(name: Optional[str] = typer.Argument(None, help="entity; all in dependency order when omitted")):
+    """Print the KSQL of entities and derived entities (the seed's ToKsql)."""
+    from kctx_cli.commands.show import show_ddl as run
+
+    run(config(), name)
+
+
+# ---------------------------------------------------------------------------
+# KSQL and schemas
+# ---------------------------------------------------------------------------
+
+
+@ksql_app.command("check")
+def ksql_check(files: List[Path] = typer.Argument(..., help="KSQL files"), output: str = OutputOpt):
+    """Parse KSQL files with the ksqlDB dialect; report errors as file:line:column."""
+    from kctx_cli.commands.ksql import check as run
+
+    raise typer.Exit(run(files, output=check_output(output)))
+
+
+@ksql_app.command("fmt")
+def ksql_fmt(
+    files: List[Path] = typer.Argument(..., help="KSQL files"),
+    write: bool = typer.Option(False, "--write", "-w", help="rewrite the files in place"),
+):
+    """Print (or --write) the canonical rendering of KSQL files."""
+    from kctx_cli.commands.ksql import fmt as run
+
+    raise typer.Exit(run(files, write=write))
+
+
+@schema_app.command("compat")
+def schema_compat(
+    new: Path = typer.Argument(..., help="the new schema (.avsc)"),
+    previous: List[Path] = typer.Argument(..., help="previous schemas, oldest first"),
+    level: str = typer.Option("BACKWARD", "--level", "-l", help="NONE, BACKWARD, FORWARD, FULL, or *_TRANSITIVE"),
+    output: str = OutputOpt,
+):
+    """Offline Avro compatibility: exit 0 compatible, 2 incompatible."""
+    from kctx_cli.commands.schema import compat as run
+
+    raise typer.Exit(run(new, previous, level=level, output=check_output(output)))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    from kctx_cli.errors import KctxError
+
+    try:
+        rv = app(standalone_mode=False)  # click returns the exit code instead of exiting
+    except KctxError as exc:
+        if State.debug:
+            raise
+        _error(exc.message)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _error("aborted")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and real bugs
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if State.debug:
+            raise
+        _error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _error(message: str) -> None:
+    # one line on stderr; rich only for the colour, imported here (not at start-up)
+    from rich.console import Console
+    from rich.text import Text
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), message))
