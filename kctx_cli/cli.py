@@ -92,14 +92,11 @@ def init(directory: Path = typer.Argument(Path("."), help="where to create the p
 
 
 @app.command()
-def validate(
-    live: bool = typer.Option(False, "--live", help="also compare with the cluster"),
-    output: str = OutputOpt,
-):
+def validate(output: str = OutputOpt):
     """Check models, KSQL and migrations offline (no cluster needed)."""
     from kctx_cli.commands.validate import validate as run
 
-    raise typer.Exit(run(config(), live=live, output=check_output(output)))
+    raise typer.Exit(run(config(), output=check_output(output)))
 
 
 @config_app.command("show")

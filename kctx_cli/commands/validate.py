@@ -1,0 +1,56 @@
+"""`kctx validate`: every offline check, all problems listed, exit 1 if any."""
+from __future__ import annotations
+
+import json
+
+from kctx_cli.config import Config
+from kctx_cli.errors import EXIT_ERROR, EXIT_OK, Problem
+from kctx_cli.model.discovery import Project, load_project
+
+
+def checkers():
+    """The offline checks, one per concern, in the order their findings are shown."""
+    from kctx_cli.avro import schema as avro_schema
+    from kctx_cli.model import checks as model_checks
+    from kctx_cli.query import checks as query_checks
+
+    return [model_checks.check, avro_schema.check, query_checks.check]
+
+
+def run_checks(project: Project) -> list[Problem]:
+    """All problems of the project, de-duplicated and sorted by file and line."""
+    problems: list[Problem] = []
+    model_broken = bool(project.load_problems)
+    for check in checkers():
+        problems.extend(check(project))
+        if model_broken:
+            break  # later checks would only repeat the import failure
+    return sorted(set(problems))
+
+
+def validate(config: Config, *, output: str = "text") -> int:
+    project = load_project(config, strict=False)
+    problems = run_checks(project)
+
+    if output == "json":
+        print(json.dumps({
+            "ok": not problems,
+            "entities": len(project.entities),
+            "problems": [p.as_dict() for p in problems],
+        }, indent=2))
+        return EXIT_ERROR if problems else EXIT_OK
+
+    from rich.console import Console
+    from rich.text import Text
+
+    out = Console(highlight=False, soft_wrap=True)
+    for p in problems:
+        out.print(Text.assemble((f"{p.file}:{p.line}" if p.line else p.file, "bold"), ": ", (p.message, "")))
+    n = len(project.entities)
+    derived = sum(1 for e in project.entities if e.derived)
+    if problems:
+        out.print(Text(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found in "
+                       f"{n} entities", style="bold red"))
+        return EXIT_ERROR
+    out.print(Text(f"ok: {n} entities ({n - derived} sources, {derived} derived) are valid", style="green"))
+    return EXIT_OK
