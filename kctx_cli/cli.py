@@ -51,16 +51,19 @@ def _global(
     env: Optional[str] = typer.Option(None, "--env", "-e", help="named environment from kctx.toml (or KCTX_ENV)"),
     project: Optional[Path] = typer.Option(None, "--project", "-p", help="project directory (default: search upwards from here)"),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
-    version: bool = typer.Option(False, "--version", help="print the version and exit", is_eager=True),
+    version: bool = typer.Option(False, "--version", help="print the version and exit", is_eager=True,
+                                 callback=lambda v: _print_version() if v else None),
 ):
-    if version:
-        from kctx_cli import __version__
-
-        typer.echo(f"kctx {__version__}")
-        raise typer.Exit(0)
     State.debug = debug or os.environ.get("KCTX_DEBUG") == "1"
     State.env = env
     State.project = project
+
+
+def _print_version():
+    from kctx_cli import __version__
+
+    typer.echo(f"kctx {__version__}")
+    raise typer.Exit(0)
 
 
 def config():
@@ -163,6 +166,35 @@ def schema_compat(
     raise typer.Exit(run(new, previous, level=level, output=check_output(output)))
 
 
+# ---------------------------------------------------------------------------
+# incident tools: tail, dlq, cache
+# ---------------------------------------------------------------------------
+
+
+@app.command()
+def tail(
+    topic: str = typer.Argument(..., help="the topic to read"),
+    from_: str = typer.Option("beginning", "--from", "-f",
+                              help="beginning | end | OFFSET | -N (last N per partition) | epoch-ms | ISO-8601 time"),
+    follow: bool = typer.Option(False, "--follow", help="keep reading new records (Ctrl-C to stop)"),
+    max_: Optional[int] = typer.Option(None, "--max", "-n", help="stop after N records"),
+    output: Optional[str] = typer.Option(None, "--output", "-o",
+                                         help="jsonl | pretty | raw (default: pretty on a terminal, else jsonl)"),
+    partition: Optional[List[int]] = typer.Option(None, "--partition", "-P", help="read only this partition (repeatable)"),
+    key: Optional[str] = typer.Option(None, "--key", "-k",
+                                      help="only records with this key; reads the partition Kafka's default partitioner picks"),
+    scan_all: bool = typer.Option(False, "--scan-all", help="with --key: read every partition"),
+    grep: Optional[str] = typer.Option(None, "--grep", "-g", help="only records whose decoded value matches this regex"),
+):
+    """Print a topic's records (Avro decoded via the registry) without joining a group or committing."""
+    from kctx_cli.commands.tail import tail as run
+    from kctx_cli.tail.core import TailOptions
+
+    opts = TailOptions(topic=topic, start=from_, follow=follow, max=max_, output=output,
+                       partitions=list(partition or []), key=key, scan_all=scan_all, grep=grep)
+    raise typer.Exit(run(config(), opts))
+
+
 def main() -> None:
     """Console-script entry point."""
     from kctx_cli.errors import KctxError
@@ -182,10 +214,8 @@ def main() -> None:
     except KeyboardInterrupt:
         _error("interrupted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors and real bugs
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # usage errors (Typer's click exceptions) and real bugs
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
         if State.debug:

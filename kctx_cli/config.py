@@ -131,7 +131,7 @@ class Config:
 
 
 def is_secret(key: str) -> bool:
-    k = key.lower()
+    k = key.lower().replace(".", "_").replace("-", "_")
     return any(w in k for w in SECRET_WORDS)
 
 

@@ -1,0 +1,115 @@
+"""The CLI shell (lazy imports, exit codes, errors) and configuration loading."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from kctx_cli.config import load_config
+from tests.helpers import REPO, make_project, run_kctx
+
+HEAVY = ("sqlglot", "confluent_kafka", "fastavro", "rocksdict", "requests", "rich")
+
+
+def test_help_imports_nothing_heavy():
+    code = (
+        "import sys; sys.argv=['kctx','--help']\n"
+        "from kctx_cli import cli\n"
+        "try:\n    cli.app(standalone_mode=False)\nexcept SystemExit: pass\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 0, res.stderr
+    # typer renders help with rich; everything else must stay unimported
+    assert res.stdout.strip().splitlines()[-1] in ("[]", "['rich']")
+
+
+def test_help_and_version():
+    res = run_kctx("--help")
+    assert res.returncode == 0
+    for cmd in ("init", "validate", "show", "ksql", "schema", "config"):
+        assert cmd in res.stdout
+    res = run_kctx("--version")
+    assert res.returncode == 0 and res.stdout.startswith("kctx ")
+
+
+def test_usage_error_exit_code():
+    res = run_kctx("no-such-command")
+    assert res.returncode == 2  # click's usage-error code
+    assert "No such command" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_debug_shows_traceback(tmp_path):
+    make_project(tmp_path, {}, toml="[project\n")
+    res = run_kctx("validate", cwd=tmp_path)
+    assert "Traceback" not in res.stderr
+    res = run_kctx("--debug", "validate", cwd=tmp_path)
+    assert res.returncode != 0
+    assert "Traceback" in res.stderr and "ConfigError" in res.stderr
+
+
+def test_config_show_redacts_secrets(tmp_path):
+    toml = """
+    [env.default]
+    bootstrap_servers = "b:9092"
+    schema_registry_url = "https://user:hunter2@registry:8081"
+    [env.default.kafka]
+    "sasl.username" = "svc"
+    "sasl.password" = "${MY_PASS}"
+    [env.default.schema_registry]
+    "basic.auth.user.info" = "u:topsecret"
+    """
+    make_project(tmp_path, {}, toml=toml)
+    res = run_kctx("config", "show", "--output", "json", cwd=tmp_path,
+                   env={"MY_PASS": "s3cr3t-value", "KCTX_KAFKA_SSL_KEY_PASSWORD": "kp"})
+    assert res.returncode == 0, res.stderr
+    for secret in ("s3cr3t-value", "hunter2", "topsecret", "kp\""):
+        assert secret not in res.stdout
+    data = json.loads(res.stdout)
+    assert data["kafka"] == {"sasl.username": "svc", "sasl.password": "***", "ssl.key.password": "***"}
+    assert data["schema_registry_url"] == "https://user:***@registry:8081"
+    assert data["schema_registry"] == {"basic.auth.user.info": "***"}
+    text = run_kctx("config", "show", cwd=tmp_path, env={"MY_PASS": "s3cr3t-value"})
+    assert text.returncode == 0 and "s3cr3t-value" not in text.stdout and "***" in text.stdout
+
+
+def test_environments_and_overrides(tmp_path):
+    toml = """
+    [project]
+    default_partitions = 6
+    [env.default]
+    bootstrap_servers = "local:9092"
+    [env.prod]
+    bootstrap_servers = "prod:9092"
+    ksqldb_url = "https://ksql.prod"
+    """
+    make_project(tmp_path, {}, toml=toml)
+    assert load_config(tmp_path, environ={}).bootstrap_servers == "local:9092"
+    prod = load_config(tmp_path, "prod", environ={})
+    assert (prod.bootstrap_servers, prod.ksqldb_url, prod.default_partitions) == ("prod:9092", "https://ksql.prod", 6)
+    assert load_config(tmp_path, environ={"KCTX_ENV": "prod"}).bootstrap_servers == "prod:9092"
+    over = load_config(tmp_path, "prod", environ={
+        "KCTX_BOOTSTRAP_SERVERS": "x:1", "KCTX_DEFAULT_PARTITIONS": "2", "KCTX_KAFKA_SECURITY_PROTOCOL": "SSL"})
+    assert (over.bootstrap_servers, over.default_partitions) == ("x:1", 2)
+    assert over.kafka_config() == {"bootstrap.servers": "x:1", "security.protocol": "SSL"}
+
+
+def test_pyproject_tool_section(tmp_path):
+    make_project(tmp_path, {}, toml=None)
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n[tool.kctx.project]\nmodels = "models"\ndefault_replicas = 3\n'
+    )
+    cfg = load_config(tmp_path / "models", environ={})  # found by searching upwards
+    assert cfg.root == tmp_path.resolve() and cfg.default_replicas == 3
+
+
+def test_missing_addresses_are_clear(tmp_path):
+    make_project(tmp_path, {}, toml="[project]\n")
+    cfg = load_config(tmp_path, environ={})
+    import pytest
+
+    from kctx_cli.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"no Kafka bootstrap servers configured: set bootstrap_servers in kctx.toml \[env.default\] or KCTX_BOOTSTRAP_SERVERS"):
+        cfg.kafka_config()
