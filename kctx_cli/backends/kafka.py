@@ -1,0 +1,92 @@
+"""Thin factories for confluent-kafka clients built from a ``Config``.
+
+Every client gets the project's librdkafka settings (SASL/SSL pass through), a quiet
+logger (librdkafka otherwise prints every failed connection attempt on stderr) and
+short timeouts, so an unreachable broker becomes one clear ``KctxError`` quickly.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from kctx_cli.errors import KctxError
+
+# how long a metadata request may take before we call the broker unreachable
+METADATA_TIMEOUT = 5.0
+
+_quiet = logging.getLogger("kctx.librdkafka")
+_quiet.addHandler(logging.NullHandler())
+_quiet.propagate = False
+
+
+def _base(config, overrides: dict[str, Any]) -> dict[str, Any]:
+    conf: dict[str, Any] = dict(config.kafka_config())
+    conf.setdefault("logger", _quiet)
+    # fail fast instead of retrying forever against a dead address
+    conf.setdefault("socket.connection.setup.timeout.ms", 5000)
+    conf.update(overrides)
+    return conf
+
+
+def consumer(config, **overrides):
+    """A consumer that never joins a group and never commits unless the caller asks:
+    a throwaway group id (librdkafka needs one for some calls), auto-commit off."""
+    from confluent_kafka import Consumer
+
+    conf = _base(config, {
+        "group.id": f"kctx-tail-{uuid.uuid4().hex[:12]}",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "enable.partition.eof": True,
+        "allow.auto.create.topics": False,
+        "auto.offset.reset": "earliest",
+    })
+    conf.update(overrides)
+    return Consumer(conf)
+
+
+def producer(config, **overrides):
+    """A producer partitioning like the Java client (murmur2), so a replayed or
+    test-produced key lands where a Java/ksqlDB producer would have put it."""
+    from confluent_kafka import Producer
+
+    conf = _base(config, {"partitioner": "murmur2_random", "enable.idempotence": True})
+    conf.update(overrides)
+    return Producer(conf)
+
+
+def admin(config, **overrides):
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient(_base(config, overrides))
+
+
+def describe_topic(client, topic: str, config=None, timeout: float = METADATA_TIMEOUT):
+    """Metadata of one topic (its ``partitions`` dict), or a KctxError that says
+    whether the broker is unreachable or the topic does not exist. ``client`` is any
+    confluent-kafka client (Consumer, Producer or AdminClient)."""
+    md = list_topics(client, config, topic=topic, timeout=timeout)
+    tmd = md.topics.get(topic)
+    if tmd is None or tmd.error is not None:
+        if tmd is not None and tmd.error.code() not in _UNKNOWN_TOPIC_CODES():
+            raise KctxError(f"topic '{topic}': {tmd.error.str()}")
+        raise KctxError(f"topic '{topic}' does not exist")
+    return tmd
+
+
+def list_topics(client, config=None, topic: str | None = None, timeout: float = METADATA_TIMEOUT):
+    from confluent_kafka import KafkaException
+
+    try:
+        return client.list_topics(topic, timeout=timeout)
+    except KafkaException as exc:
+        where = config.bootstrap_servers if config is not None else "the configured bootstrap servers"
+        err = exc.args[0]
+        raise KctxError(f"cannot reach Kafka at {where}: {err.str() if hasattr(err, 'str') else err}") from None
+
+
+def _UNKNOWN_TOPIC_CODES():
+    from confluent_kafka import KafkaError
+
+    return (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC)

@@ -1,0 +1,268 @@
+"""``kctx tail``: print a topic's records without joining a group or committing."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from kctx_cli.errors import KctxError
+from kctx_cli.tail.decode import Decoded, Decoder, header_value, iso_ms, json_default
+from kctx_cli.tail.partitioner import partition_for
+from kctx_cli.tail.start import parse_start, resolve
+
+OUTPUTS = ("jsonl", "pretty", "raw")
+
+
+@dataclass
+class TailOptions:
+    topic: str
+    start: str = "beginning"
+    follow: bool = False
+    max: int | None = None
+    output: str | None = None  # None: pretty on a terminal, jsonl otherwise
+    partitions: list[int] = field(default_factory=list)
+    key: str | None = None
+    scan_all: bool = False
+    grep: str | None = None
+
+
+@dataclass
+class TailResult:
+    printed: int = 0
+    read: int = 0
+    undecodable: int = 0
+    partitions: list[int] = field(default_factory=list)
+    registry_errors: list[str] = field(default_factory=list)
+    avro_keys_seen: bool = False
+
+
+def key_text(d: Decoded) -> str | None:
+    """The text a user types for a key: the string, or for a one-field record its field,
+    else compact JSON."""
+    v = d.value
+    if v is None:
+        return None
+    if isinstance(v, dict) and len(v) == 1 and d.format == "avro":
+        v = next(iter(v.values()))
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, default=json_default, separators=(",", ":"), sort_keys=True)
+
+
+class Iso:
+    """iso_ms with the seconds part cached: consecutive records share it."""
+
+    __slots__ = ("_sec", "_prefix")
+
+    def __init__(self):
+        self._sec = None
+        self._prefix = ""
+
+    def __call__(self, ms: int) -> str:
+        sec, rem = divmod(ms, 1000)
+        if sec != self._sec:
+            self._sec = sec
+            self._prefix = iso_ms(sec * 1000)[:-5]
+        return f"{self._prefix}.{rem:03d}Z"
+
+
+def record_dict(m, key: Decoded, value: Decoded, iso: Callable[[int], str]) -> dict[str, Any]:
+    """The JSON-lines shape of one record (documented in docs/operations.md)."""
+    ts_type, ts = m.timestamp()
+    d: dict[str, Any] = {
+        "topic": m.topic(),
+        "partition": m.partition(),
+        "offset": m.offset(),
+        "timestamp": iso(ts) if ts_type else None,
+        "key": key.value,
+        "value": value.value,
+        "key_format": key.format,
+        "value_format": value.format,
+    }
+    if key.schema_id is not None:
+        d["key_schema_id"] = key.schema_id
+    if value.schema_id is not None:
+        d["value_schema_id"] = value.schema_id
+    if key.error:
+        d["key_error"] = key.error
+    if value.error:
+        d["value_error"] = value.error
+    hs = m.headers()
+    if hs:
+        d["headers"] = [[k, header_value(v)] for k, v in hs]
+    return d
+
+
+class JsonlSink:
+    def __init__(self, out=None):
+        self.out = out or sys.stdout
+        self.iso = Iso()
+
+    def write(self, m, key: Decoded, value: Decoded) -> None:
+        self.out.write(json.dumps(record_dict(m, key, value, self.iso), default=json_default,
+                                  ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        self.out.flush()
+
+
+class RawSink:
+    """The value bytes as they are, one record per line (kcat -f '%s\\n')."""
+
+    def __init__(self, out=None):
+        self.out = out or sys.stdout.buffer
+
+    def write(self, m, key, value) -> None:
+        v = m.value()
+        self.out.write((v or b"") + b"\n")
+
+    def close(self) -> None:
+        self.out.flush()
+
+
+class PrettySink:
+    """A readable view for people: one header line per record, then the value."""
+
+    def __init__(self, console=None):
+        from rich.console import Console
+
+        self.console = console or Console(highlight=False, soft_wrap=True)
+        self.iso = Iso()
+
+    def write(self, m, key: Decoded, value: Decoded) -> None:
+        from rich.json import JSON
+        from rich.text import Text
+
+        d = record_dict(m, key, value, self.iso)
+        head = Text.assemble(
+            (f"{d['topic']}", "bold cyan"), (f"[{d['partition']}]@{d['offset']}", "cyan"), "  ",
+            (d["timestamp"] or "-", "dim"), "  key=", (_short_json(d["key"]), "yellow"),
+        )
+        if value.schema_id is not None:
+            head.append(f"  schema #{value.schema_id}", "magenta")
+        elif value.format != "avro":
+            head.append(f"  ({value.format})", "dim")
+        self.console.print(head)
+        for k, v in d.get("headers", []):
+            self.console.print(Text.assemble("  ", (k, "green"), "=", str(v)))
+        if value.error:
+            self.console.print(Text.assemble(("  undecodable: ", "bold red"), value.error))
+            self.console.print(Text("  " + str(value.value), "red"))
+        elif value.value is None:
+            self.console.print(Text("  (null: tombstone)", "dim"))
+        elif isinstance(value.value, str):
+            self.console.print(Text("  " + value.value))
+        else:
+            self.console.print(JSON(json.dumps(value.value, default=json_default, ensure_ascii=False), indent=2))
+
+    def close(self) -> None:
+        pass
+
+
+def _short_json(v: Any) -> str:
+    s = v if isinstance(v, str) else json.dumps(v, default=json_default, ensure_ascii=False)
+    return s if len(s) <= 80 else s[:79] + "…"
+
+
+def make_sink(output: str):
+    if output == "jsonl":
+        return JsonlSink()
+    if output == "raw":
+        return RawSink()
+    return PrettySink()
+
+
+def choose_partitions(opts: TailOptions, all_partitions: list[int]) -> list[int]:
+    if opts.partitions:
+        missing = [p for p in opts.partitions if p not in all_partitions]
+        if missing:
+            raise KctxError(
+                f"topic '{opts.topic}' has partitions 0-{max(all_partitions)}; no partition {missing[0]}"
+            )
+        return sorted(set(opts.partitions))
+    if opts.key is not None and not opts.scan_all:
+        return [partition_for(opts.key.encode("utf-8"), len(all_partitions))]
+    return all_partitions
+
+
+def tail(config, opts: TailOptions, *, sink=None, stderr=None) -> TailResult:
+    from kctx_cli.backends import kafka
+    from kctx_cli.backends.registry import SchemaCache, registry_client
+
+    output = opts.output or ("pretty" if sys.stdout.isatty() else "jsonl")
+    if output not in OUTPUTS:
+        raise KctxError(f"--output must be one of {', '.join(OUTPUTS)}, got '{output}'")
+    if opts.max is not None and opts.max < 1:
+        raise KctxError(f"--max must be at least 1, got {opts.max}")
+    start = parse_start(opts.start)
+    grep = None
+    if opts.grep is not None:
+        try:
+            grep = re.compile(opts.grep)
+        except re.error as exc:
+            raise KctxError(f"--grep: invalid regular expression '{opts.grep}': {exc}") from None
+
+    schemas = SchemaCache(lambda: registry_client(config)) if config.schema_registry_url else None
+    decoder = Decoder(schemas)
+    sink = sink or make_sink(output)
+    consumer = kafka.consumer(config)
+    result = TailResult()
+    try:
+        tmd = kafka.describe_topic(consumer, opts.topic, config)
+        parts = choose_partitions(opts, sorted(tmd.partitions))
+        result.partitions = parts
+        starts, ends = resolve(consumer, opts.topic, parts, start)
+        need_value = grep is not None or output != "raw"
+        want_key = opts.key
+        reported = 0
+        try:
+            for msgs in kafka_batches(consumer, opts, starts, ends, result):
+                for m in msgs:
+                    result.read += 1
+                    key = decoder.decode(m.key()) if (output != "raw" or want_key is not None) else None
+                    if want_key is not None:
+                        if key.format == "avro":
+                            result.avro_keys_seen = True
+                        if key_text(key) != want_key:
+                            continue
+                    value = decoder.decode(m.value()) if need_value else None
+                    if value is not None and value.error:
+                        result.undecodable += 1
+                    if grep is not None:
+                        v = value.value
+                        text = v if isinstance(v, str) else json.dumps(v, default=json_default, ensure_ascii=False)
+                        if not grep.search(text or ""):
+                            continue
+                    sink.write(m, key, value)
+                    result.printed += 1
+                    if opts.max is not None and result.printed >= opts.max:
+                        return result
+                # one warning per new outage: the tail goes on, records print as hex
+                if len(decoder.registry_errors) > reported:
+                    for msg in decoder.registry_errors[reported:]:
+                        if msg not in result.registry_errors:
+                            result.registry_errors.append(msg)
+                            _warn(stderr, f"warning: {msg}; undecodable records are shown as hex, the tail goes on")
+                    reported = len(decoder.registry_errors)
+        except KeyboardInterrupt:
+            pass
+        return result
+    finally:
+        sink.close()
+        consumer.close()
+
+
+def kafka_batches(consumer, opts: TailOptions, starts, ends, result):
+    from kctx_cli.tail.reader import batches
+
+    return batches(consumer, opts.topic, starts, ends, follow=opts.follow)
+
+
+def _warn(stderr, message: str) -> None:
+    from rich.console import Console
+
+    from rich.text import Text
+
+    (stderr or Console(stderr=True, highlight=False, soft_wrap=True)).print(Text(message, "yellow"))
