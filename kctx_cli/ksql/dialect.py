@@ -1,0 +1,1608 @@
+"""The ksqlDB dialect on sqlglot: tokenizer, parser and generator for KSQL text.
+
+Public API (other modules depend on it; keep it stable):
+
+- ``KSQL`` — the ``sqlglot`` Dialect class (``sqlglot.parse(text, read=KSQL)`` works too,
+  but use ``parse`` below: it reports errors with line and column).
+- ``parse(text) -> list[exp.Expression]`` — every statement of a file (split on ``;``);
+  raises ``KsqlSyntaxError`` (``.line``, ``.column``, ``.message``) at the first error.
+- ``parse_statements(text) -> list[Statement]`` — one result per statement, errors included
+  (``Statement.tree`` or ``Statement.error``); what ``kctx ksql check`` uses to go on after
+  an error.
+- ``parse_one(text)`` — exactly one statement; ``parse_expression(text)``; ``parse_type(text)``
+  (e.g. ``parse_type("ARRAY<DECIMAL(10, 2)>")`` -> ``exp.DataType``).
+- ``render(expr) -> str`` — canonical KSQL of one statement (or any expression / type), no
+  trailing ``;``.  ``format_text(text) -> str`` — a whole file, statements joined by
+  ``";\\n\\n"`` and ending in ``";\\n"``.
+- ``substitute(text, variables) -> str`` — replace ``${name}`` the way ksqlDB does before it
+  parses (values of DEFINE are given without their quotes); ``defined_variables(trees)``
+  collects the DEFINE/UNDEFINE effects of parsed statements.
+- Node classes for ksqlDB-only syntax live in ``kctx_cli.ksql.nodes`` (module docstring shows
+  how to build a CREATE TABLE and a windowed CREATE TABLE ... AS SELECT).
+
+Canonical form: keywords upper-case, unquoted identifiers upper-case (ksqlDB resolves them
+so), back-quotes only where a name needs them, ``SHOW`` for ``LIST``, ``STRING``/``INT``
+for their aliases, one space between tokens, clauses in grammar order.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from sqlglot import exp, tokens
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import TokenError
+from sqlglot.generator import Generator as _Generator
+from sqlglot.parser import Parser as _Parser
+from sqlglot.tokens import Token, TokenType
+
+from kctx_cli.ksql import nodes as k
+from kctx_cli.ksql.keywords import GRAMMAR_RESERVED
+
+__all__ = [
+    "KSQL", "KsqlSyntaxError", "Statement", "parse", "parse_statements", "parse_one",
+    "parse_expression", "parse_type", "render", "format_text", "substitute",
+    "defined_variables",
+]
+
+T = TokenType
+WINDOW_UNITS = frozenset(
+    "DAY HOUR MINUTE SECOND MILLISECOND DAYS HOURS MINUTES SECONDS MILLISECONDS".split()
+)
+_PLAIN_NAME = re.compile(r"[A-Z_][A-Z0-9_@]*\Z")
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+# canonical spelling of ksqlDB's built-in type names (aliases on the left)
+_TYPE_NAMES = {
+    "BOOLEAN": exp.DType.BOOLEAN,
+    "INT": exp.DType.INT,
+    "INTEGER": exp.DType.INT,
+    "BIGINT": exp.DType.BIGINT,
+    "DOUBLE": exp.DType.DOUBLE,
+    "STRING": exp.DType.VARCHAR,
+    "VARCHAR": exp.DType.VARCHAR,
+    "BYTES": exp.DType.VARBINARY,
+    "DATE": exp.DType.DATE,
+    "TIME": exp.DType.TIME,
+    "TIMESTAMP": exp.DType.TIMESTAMP,
+}
+_TYPE_SQL = {
+    exp.DType.BOOLEAN: "BOOLEAN",
+    exp.DType.INT: "INT",
+    exp.DType.BIGINT: "BIGINT",
+    exp.DType.DOUBLE: "DOUBLE",
+    exp.DType.VARCHAR: "STRING",
+    exp.DType.VARBINARY: "BYTES",
+    exp.DType.DATE: "DATE",
+    exp.DType.TIME: "TIME",
+    exp.DType.TIMESTAMP: "TIMESTAMP",
+}
+
+_COMPARISONS = {
+    T.EQ: exp.EQ,
+    T.NEQ: exp.NEQ,
+    T.LT: exp.LT,
+    T.LTE: exp.LTE,
+    T.GT: exp.GT,
+    T.GTE: exp.GTE,
+}
+
+
+class KsqlSyntaxError(Exception):
+    """A KSQL syntax error at ``line``:``column`` (both 1-based)."""
+
+    def __init__(self, message: str, line: int = 0, column: int = 0):
+        super().__init__(f"{line}:{column}: {message}" if line else message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+@dataclass
+class Statement:
+    """One statement of a file: its tree or its error, and where it starts."""
+
+    tree: exp.Expression | None
+    error: KsqlSyntaxError | None
+    line: int
+    column: int
+    text: str
+
+
+# ---------------------------------------------------------------------------
+# tokenizer
+# ---------------------------------------------------------------------------
+
+
+class KsqlTokenizer(tokens.Tokenizer):
+    """Words all come out as VAR tokens (the parser matches keywords by text), so the
+    tokenizer never glues words into multi-word keywords or swallows a statement as a
+    sqlglot "command"."""
+
+    QUOTES = ["'"]
+    STRING_ESCAPES = ["'"]
+    IDENTIFIERS = ['"', "`"]
+    COMMENTS = ["--", ("/*", "*/")]
+    NESTED_COMMENTS = False
+    KEYWORDS = {
+        "=>": T.FARROW,
+        "->": T.ARROW,
+        ":=": T.COLON_EQ,
+        "||": T.DPIPE,
+        "<>": T.NEQ,
+        "!=": T.NEQ,
+        "<=": T.LTE,
+        ">=": T.GTE,
+    }
+    SINGLE_TOKENS = {**tokens.Tokenizer.SINGLE_TOKENS, "$": T.DOLLAR}
+    COMMANDS: set = set()
+    COMMAND_PREFIX_TOKENS: set = set()
+    TOKENS_PRECEDING_HINT: set = set()
+
+
+# ---------------------------------------------------------------------------
+# parser
+# ---------------------------------------------------------------------------
+
+
+class KsqlParser(_Parser):
+    """Recursive descent over ksqlDB's grammar (SqlBase.g4), building sqlglot trees.
+
+    Uses sqlglot's token cursor (``_curr``, ``_advance``, ``_retreat``); every rule is a
+    ``_p_*`` method named after the grammar rule it implements.
+    """
+
+    text: str = ""
+    _newlines: list[int] = []
+
+    # -- cursor helpers -------------------------------------------------------
+
+    def _start(self, toks: list[Token]) -> None:
+        self._tokens = toks
+        self._tokens_size = len(toks)
+        self._index = -1
+        self._advance()
+
+    def _at_end(self) -> bool:
+        return self._curr.token_type == T.SENTINEL
+
+    def _word(self) -> str | None:
+        """Upper-case text of the current token if it is a bare word."""
+        tok = self._curr
+        return tok.text.upper() if tok.token_type == T.VAR else None
+
+    def _is(self, *words: str) -> bool:
+        """Whether the next tokens are these bare words (no advance)."""
+        toks, i = self._tokens, self._index
+        for n, word in enumerate(words):
+            if i + n >= self._tokens_size:
+                return False
+            tok = toks[i + n]
+            if tok.token_type != T.VAR or tok.text.upper() != word:
+                return False
+        return True
+
+    def _kw(self, *words: str) -> bool:
+        if self._is(*words):
+            self._advance(len(words))
+            return True
+        return False
+
+    def _expect_kw(self, *words: str) -> None:
+        for word in words:
+            if not self._kw(word):
+                self._fail(f"expected {word}")
+
+    def _tok(self, token_type: TokenType) -> bool:
+        if self._curr.token_type == token_type:
+            self._advance()
+            return True
+        return False
+
+    def _expect(self, token_type: TokenType, what: str) -> Token:
+        tok = self._curr
+        if tok.token_type != token_type:
+            self._fail(f"expected {what}")
+        self._advance()
+        return tok
+
+    def _describe(self, tok: Token) -> str:
+        if tok.token_type == T.STRING:
+            return "'" + tok.text.replace("'", "''") + "'"
+        if tok.token_type == T.IDENTIFIER:
+            return "`" + tok.text + "`"
+        return "'" + tok.text + "'"
+
+    def position(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self._newlines, offset - 1)
+        start = self._newlines[line - 1] + 1 if line else 0
+        return line + 1, offset - start + 1
+
+    def _fail(self, message: str, tok: Token | None = None) -> None:
+        tok = tok or self._curr
+        if tok.token_type == T.SENTINEL:
+            last = self._tokens[-1] if self._tokens else None
+            offset = last.end + 1 if last else 0
+            line, col = self.position(offset)
+            raise KsqlSyntaxError(f"{message}, but the statement ended", line, col)
+        line, col = self.position(tok.start)
+        raise KsqlSyntaxError(f"{message}, found {self._describe(tok)}", line, col)
+
+    # -- statements -----------------------------------------------------------
+
+    def parse_statement_tokens(self, toks: list[Token]) -> exp.Expression:
+        self._start(toks)
+        tree = self._p_statement()
+        if not self._at_end():
+            self._fail("expected ';' or the end of the statement")
+        return tree
+
+    def _p_statement(self) -> exp.Expression:
+        word = self._word()
+        handler = self.STATEMENTS.get(word or "")
+        if handler is None:
+            self._fail(
+                "expected a statement (SELECT, CREATE, INSERT, DROP, ALTER, SHOW, LIST, "
+                "DESCRIBE, EXPLAIN, PRINT, TERMINATE, PAUSE, RESUME, SET, UNSET, DEFINE, "
+                "UNDEFINE, ASSERT)"
+            )
+        return handler(self)
+
+    def _p_show(self) -> k.Show:
+        self._advance()  # SHOW | LIST
+        if self._kw("PROPERTIES"):
+            return k.Show(this="PROPERTIES")
+        if self._kw("ALL"):
+            self._expect_kw("TOPICS")
+            return k.Show(this="TOPICS", all=True, extended=self._kw("EXTENDED"))
+        for what in ("TOPICS", "STREAMS", "TABLES", "QUERIES"):
+            if self._kw(what):
+                return k.Show(this=what, extended=self._kw("EXTENDED"))
+        for what in ("FUNCTIONS", "TYPES", "VARIABLES", "CONNECTORS"):
+            if self._kw(what):
+                return k.Show(this=what)
+        if self._kw("CONNECTOR", "PLUGINS"):
+            return k.Show(this="CONNECTOR PLUGINS")
+        for prefix in ("SOURCE", "SINK"):
+            if self._kw(prefix, "CONNECTORS"):
+                return k.Show(this="CONNECTORS", prefix=prefix)
+        self._fail(
+            "expected STREAMS, TABLES, QUERIES, TOPICS, TYPES, PROPERTIES, FUNCTIONS, "
+            "VARIABLES or CONNECTORS"
+        )
+
+    def _p_describe(self) -> k.Describe:
+        self._advance()
+        if self._kw("FUNCTION"):
+            return k.Describe(kind="FUNCTION", this=self._p_identifier())
+        if self._kw("CONNECTOR"):
+            return k.Describe(kind="CONNECTOR", this=self._p_identifier())
+        for what in ("STREAMS", "TABLES"):
+            if self._kw(what):
+                return k.Describe(kind=what, extended=self._kw("EXTENDED"))
+        return k.Describe(this=self._p_identifier(), extended=self._kw("EXTENDED"))
+
+    def _p_print(self) -> k.Print:
+        self._advance()
+        node = k.Print(this=self._p_resource_name())
+        if self._kw("FROM"):
+            self._expect_kw("BEGINNING")
+            node.set("from_beginning", True)
+        if self._kw("INTERVAL") or self._kw("SAMPLE"):
+            node.set("interval", self._p_number())
+        if self._kw("LIMIT"):
+            node.set("limit", self._p_number())
+        return node
+
+    def _p_query_control(self) -> exp.Expression:
+        cls = {"TERMINATE": k.Terminate, "PAUSE": k.Pause, "RESUME": k.Resume}[self._word()]
+        self._advance()
+        if self._kw("ALL"):
+            return cls(all=True)
+        return cls(this=self._p_identifier("a query id or ALL"))
+
+    def _p_set(self) -> k.SetProperty:
+        self._advance()
+        name = self._p_string("a property name in quotes")
+        self._expect(T.EQ, "'='")
+        return k.SetProperty(this=name, value=self._p_string("a value in quotes"))
+
+    def _p_unset(self) -> k.UnsetProperty:
+        self._advance()
+        return k.UnsetProperty(this=self._p_string("a property name in quotes"))
+
+    def _p_alter(self) -> exp.Expression:
+        self._advance()
+        if self._kw("SYSTEM"):
+            name = self._p_string("a property name in quotes")
+            self._expect(T.EQ, "'='")
+            return k.AlterSystem(this=name, value=self._p_string("a value in quotes"))
+        kind = self._word()
+        if kind not in ("STREAM", "TABLE"):
+            self._fail("expected STREAM, TABLE or SYSTEM")
+        self._advance()
+        name = self._p_identifier()
+        options = []
+        while True:
+            self._expect_kw("ADD")
+            self._kw("COLUMN")
+            options.append(k.ColumnDef(this=self._p_identifier("a column name"), kind=self._p_type()))
+            if not self._tok(T.COMMA):
+                break
+        return k.AlterSource(kind=kind, this=name, expressions=options)
+
+    def _p_define(self) -> k.Define:
+        self._advance()
+        tok = self._curr
+        if tok.token_type != T.VAR:
+            self._fail("expected a variable name")
+        self._advance()
+        self._expect(T.EQ, "'='")
+        return k.Define(this=exp.Identifier(this=tok.text), value=self._p_string("a value in quotes"))
+
+    def _p_undefine(self) -> k.Undefine:
+        self._advance()
+        tok = self._curr
+        if tok.token_type != T.VAR:
+            self._fail("expected a variable name")
+        self._advance()
+        return k.Undefine(this=exp.Identifier(this=tok.text))
+
+    def _p_explain(self) -> k.Explain:
+        self._advance()
+        if (self._word() or "") in self.STATEMENTS:
+            return k.Explain(this=self._p_statement())
+        return k.Explain(this=self._p_identifier("a statement or a query id"))
+
+    def _p_assert(self) -> exp.Expression:
+        self._advance()
+        not_exists = self._kw("NOT", "EXISTS")
+        if self._kw("TOPIC"):
+            node = k.AssertTopic(this=self._p_resource_name(), not_exists=not_exists)
+            if self._kw("WITH"):
+                node.set("properties", self._p_properties())
+        elif self._kw("SCHEMA"):
+            node = k.AssertSchema(not_exists=not_exists)
+            if self._kw("SUBJECT"):
+                node.set("subject", self._p_resource_name())
+            if self._kw("ID"):
+                node.set("id", self._p_literal())
+            if not node.args.get("subject") and not node.args.get("id"):
+                self._fail("expected SUBJECT or ID")
+        else:
+            self._fail("expected TOPIC or SCHEMA")
+        if self._kw("TIMEOUT"):
+            node.set("timeout", self._p_duration())
+        return node
+
+    def _p_drop(self) -> k.Drop:
+        self._advance()
+        kind = self._word()
+        if kind not in ("STREAM", "TABLE", "TYPE", "CONNECTOR"):
+            self._fail("expected STREAM, TABLE, TYPE or CONNECTOR")
+        self._advance()
+        exists = self._kw("IF", "EXISTS")
+        node = k.Drop(kind=kind, this=self._p_identifier(), exists=exists)
+        if kind in ("STREAM", "TABLE") and self._kw("DELETE"):
+            self._expect_kw("TOPIC")
+            node.set("delete_topic", True)
+        return node
+
+    def _p_insert(self) -> exp.Expression:
+        self._advance()
+        self._expect_kw("INTO")
+        name = self._p_identifier("a stream name")
+        columns = None
+        if self._curr.token_type == T.L_PAREN:
+            self._advance()
+            columns = [self._p_identifier("a column name")]
+            while self._tok(T.COMMA):
+                columns.append(self._p_identifier("a column name"))
+            self._expect(T.R_PAREN, "')'")
+        if columns is not None or self._is("VALUES"):
+            self._expect_kw("VALUES")
+            return k.InsertValues(this=name, columns=columns, expressions=self._p_values())
+        props = self._p_properties() if self._kw("WITH") else None
+        if not self._is("SELECT"):
+            self._fail("expected SELECT or VALUES")
+        return k.InsertInto(this=name, properties=props, expression=self._p_query())
+
+    def _p_values(self) -> list[exp.Expression]:
+        self._expect(T.L_PAREN, "'('")
+        values = []
+        if self._curr.token_type != T.R_PAREN:
+            values.append(self._p_value_expression())
+            while self._tok(T.COMMA):
+                values.append(self._p_value_expression())
+        self._expect(T.R_PAREN, "')' or ','")
+        return values
+
+    def _p_create(self) -> exp.Expression:
+        self._advance()
+        replace = self._kw("OR", "REPLACE")
+        if self._kw("TYPE"):
+            if replace:
+                self._fail("CREATE OR REPLACE is not supported for types", self._prev)
+            exists = self._kw("IF", "NOT", "EXISTS")
+            name = self._p_identifier("a type name")
+            self._expect_kw("AS")
+            return k.CreateType(this=name, exists=exists, kind=self._p_type())
+        for kind in ("SOURCE", "SINK"):
+            if not replace and self._kw(kind, "CONNECTOR"):
+                exists = self._kw("IF", "NOT", "EXISTS")
+                name = self._p_identifier("a connector name")
+                self._expect_kw("WITH")
+                return k.CreateConnector(kind=kind, this=name, exists=exists, properties=self._p_properties())
+        source = self._kw("SOURCE")
+        kind = self._word()
+        if kind not in ("STREAM", "TABLE"):
+            self._fail("expected STREAM, TABLE, TYPE, SOURCE or SINK")
+        self._advance()
+        exists = self._kw("IF", "NOT", "EXISTS")
+        node = k.CreateSource(
+            kind=kind, this=self._p_identifier(f"a {kind.lower()} name"), replace=replace,
+            source=source, exists=exists,
+        )
+        if self._curr.token_type == T.L_PAREN:
+            node.set("columns", self._p_table_elements())
+        if self._kw("WITH"):
+            node.set("properties", self._p_properties())
+        if self._is("AS"):
+            if node.args.get("columns"):
+                self._fail("a CREATE ... AS SELECT statement cannot declare columns")
+            if source:
+                self._fail("CREATE SOURCE cannot be used with AS SELECT")
+            self._advance()
+            if not self._is("SELECT"):
+                self._fail("expected SELECT")
+            node.set("expression", self._p_query())
+        return node
+
+    def _p_table_elements(self) -> list[k.ColumnDef]:
+        self._advance()  # (
+        cols = [self._p_table_element()]
+        while self._tok(T.COMMA):
+            cols.append(self._p_table_element())
+        self._expect(T.R_PAREN, "')' or ','")
+        return cols
+
+    def _p_table_element(self) -> k.ColumnDef:
+        col = k.ColumnDef(this=self._p_identifier("a column name"), kind=self._p_type())
+        if self._kw("PRIMARY", "KEY"):
+            col.set("constraint", "PRIMARY KEY")
+        elif self._kw("KEY"):
+            col.set("constraint", "KEY")
+        elif self._kw("HEADERS"):
+            col.set("constraint", "HEADERS")
+        elif self._kw("HEADER"):
+            self._expect(T.L_PAREN, "'('")
+            col.set("header", self._p_string("a header key in quotes"))
+            self._expect(T.R_PAREN, "')'")
+        return col
+
+    def _p_properties(self) -> list[k.Property]:
+        self._expect(T.L_PAREN, "'('")
+        props = [self._p_property()]
+        while self._tok(T.COMMA):
+            props.append(self._p_property())
+        self._expect(T.R_PAREN, "')' or ','")
+        return props
+
+    def _p_property(self) -> k.Property:
+        if self._curr.token_type == T.STRING:
+            name: exp.Expression = exp.Literal.string(self._curr.text)
+            self._advance()
+        else:
+            name = self._p_identifier("a property name")
+        self._expect(T.EQ, "'='")
+        return k.Property(this=name, value=self._p_literal())
+
+    def _p_resource_name(self) -> exp.Expression:
+        if self._curr.token_type == T.STRING:
+            node = exp.Literal.string(self._curr.text)
+            self._advance()
+            return node
+        return self._p_identifier()
+
+    # -- query ----------------------------------------------------------------
+
+    def _p_query(self) -> k.Query:
+        self._expect_kw("SELECT")
+        query = k.Query(expressions=self._p_select_items())
+        self._expect_kw("FROM")
+        query.set("from_", exp.From(this=self._p_aliased_relation()))
+        joins = []
+        while True:
+            join = self._p_join()
+            if join is None:
+                break
+            joins.append(join)
+        if joins:
+            query.set("joins", joins)
+        if self._kw("WINDOW"):
+            query.set("window", self._p_window())
+        if self._kw("WHERE"):
+            query.set("where", exp.Where(this=self._p_expression()))
+        if self._kw("GROUP"):
+            self._expect_kw("BY")
+            query.set("group", exp.Group(expressions=self._p_grouping()))
+        if self._kw("PARTITION"):
+            self._expect_kw("BY")
+            query.set("partition_by", k.PartitionBy(expressions=self._p_grouping()))
+        if self._kw("HAVING"):
+            query.set("having", exp.Having(this=self._p_expression()))
+        if self._kw("EMIT"):
+            what = self._word()
+            if what not in ("CHANGES", "FINAL"):
+                self._fail("expected CHANGES or FINAL")
+            self._advance()
+            query.set("emit", k.Emit(this=what))
+        if self._kw("LIMIT"):
+            query.set("limit", exp.Limit(expression=self._p_number()))
+        return query
+
+    def _p_select_items(self) -> list[exp.Expression]:
+        items = [self._p_select_item()]
+        while self._tok(T.COMMA):
+            items.append(self._p_select_item())
+        return items
+
+    def _p_select_item(self) -> exp.Expression:
+        if self._tok(T.STAR):
+            return exp.Star()
+        item = self._p_expression(select_item=True)
+        if isinstance(item, exp.Star) or (
+            isinstance(item, (exp.Column, k.StructDeref)) and isinstance(item.args.get("this" if isinstance(item, exp.Column) else "expression"), exp.Star)
+        ):
+            return item
+        if self._kw("AS"):
+            return exp.Alias(this=item, alias=self._p_identifier("an alias"))
+        if self._is_identifier_start():
+            return exp.Alias(this=item, alias=self._p_identifier())
+        return item
+
+    def _is_identifier_start(self) -> bool:
+        tok = self._curr
+        if tok.token_type == T.IDENTIFIER:
+            return True
+        if tok.token_type == T.DOLLAR:
+            return True
+        return tok.token_type == T.VAR and tok.text.upper() not in GRAMMAR_RESERVED
+
+    def _p_aliased_relation(self) -> exp.Table:
+        node = exp.Table(this=self._p_identifier("a source name"))
+        if self._kw("AS"):
+            node.set("alias", exp.TableAlias(this=self._p_identifier("an alias")))
+        elif self._is_identifier_start() and not self._clause_follows():
+            node.set("alias", exp.TableAlias(this=self._p_identifier()))
+        return node
+
+    def _clause_follows(self) -> bool:
+        # PARTITION and EMIT are not reserved, yet "FROM S PARTITION BY" is a clause
+        return self._is("PARTITION", "BY") or self._is("EMIT", "CHANGES") or self._is("EMIT", "FINAL")
+
+    def _p_join(self) -> k.Join | None:
+        side = None
+        if self._kw("JOIN") or self._kw("INNER", "JOIN"):
+            pass
+        elif self._kw("LEFT"):
+            side = "LEFT"
+        elif self._kw("RIGHT"):
+            side = "RIGHT"
+        elif self._kw("FULL"):
+            side = "FULL"
+        else:
+            return None
+        if side:
+            self._kw("OUTER")
+            self._expect_kw("JOIN")
+        join = k.Join(this=self._p_aliased_relation(), side=side)
+        if self._kw("WITHIN"):
+            join.set("within", self._p_within())
+        self._expect_kw("ON")
+        join.set("on", self._p_expression())
+        return join
+
+    def _p_within(self) -> k.Within:
+        if self._tok(T.L_PAREN):
+            before = self._p_duration()
+            self._expect(T.COMMA, "','")
+            after = self._p_duration()
+            self._expect(T.R_PAREN, "')'")
+            node = k.Within(before=before, after=after)
+        else:
+            node = k.Within(before=self._p_duration())
+        if self._kw("GRACE"):
+            self._expect_kw("PERIOD")
+            node.set("grace", self._p_duration())
+        return node
+
+    def _p_window(self) -> k.WindowClause:
+        kind = self._word()
+        if kind not in ("TUMBLING", "HOPPING", "SESSION"):
+            self._fail("expected TUMBLING, HOPPING or SESSION")
+        self._advance()
+        self._expect(T.L_PAREN, "'('")
+        if kind == "SESSION":
+            node = k.WindowClause(kind=kind, size=self._p_duration())
+        else:
+            self._expect_kw("SIZE")
+            node = k.WindowClause(kind=kind, size=self._p_duration())
+            if kind == "HOPPING":
+                self._expect(T.COMMA, "','")
+                self._expect_kw("ADVANCE", "BY")
+                node.set("advance", self._p_duration())
+        while self._tok(T.COMMA):
+            if self._kw("RETENTION") and not node.args.get("retention") and not node.args.get("grace"):
+                node.set("retention", self._p_duration())
+            elif self._kw("GRACE") and not node.args.get("grace"):
+                self._expect_kw("PERIOD")
+                node.set("grace", self._p_duration())
+            else:
+                self._fail("expected RETENTION or GRACE PERIOD")
+        self._expect(T.R_PAREN, "')'")
+        return node
+
+    def _p_duration(self) -> k.Duration:
+        number = self._p_number()
+        unit = self._word()
+        if unit not in WINDOW_UNITS:
+            self._fail("expected a time unit (MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS)")
+        self._advance()
+        return k.Duration(this=number, unit=unit)
+
+    def _p_grouping(self) -> list[exp.Expression]:
+        start = self._index
+        if self._curr.token_type == T.L_PAREN:
+            # "(a, b)" is a parenthesised list; "(a + b) * 2" an expression
+            try:
+                exprs = self._p_expression_list()
+                if self._curr.token_type in (T.COMMA, T.SENTINEL) or self._word() in (
+                    "PARTITION", "HAVING", "EMIT", "LIMIT"
+                ):
+                    return exprs
+            except KsqlSyntaxError:
+                pass
+            self._retreat(start)
+            self._advance()
+            exprs = []
+            if self._curr.token_type != T.R_PAREN:
+                exprs = self._p_expression_list()
+            self._expect(T.R_PAREN, "')' or ','")
+            return exprs
+        return self._p_expression_list()
+
+    def _p_expression_list(self) -> list[exp.Expression]:
+        exprs = [self._p_value_expression()]
+        while self._tok(T.COMMA):
+            exprs.append(self._p_value_expression())
+        return exprs
+
+    # -- expressions ----------------------------------------------------------
+
+    def _p_expression(self, select_item: bool = False) -> exp.Expression:
+        left = self._p_and(select_item)
+        while self._kw("OR"):
+            left = exp.Or(this=left, expression=self._p_and())
+        return left
+
+    def _p_and(self, select_item: bool = False) -> exp.Expression:
+        left = self._p_not(select_item)
+        while self._kw("AND"):
+            left = exp.And(this=left, expression=self._p_not())
+        return left
+
+    def _p_not(self, select_item: bool = False) -> exp.Expression:
+        if self._kw("NOT"):
+            return exp.Not(this=self._p_not())
+        return self._p_predicated(select_item)
+
+    def _p_predicated(self, select_item: bool = False) -> exp.Expression:
+        value = self._p_value_expression(select_item)
+        tok = self._curr
+        cmp = _COMPARISONS.get(tok.token_type)
+        if cmp:
+            self._advance()
+            return cmp(this=value, expression=self._p_value_expression())
+        negate = self._is("NOT") and (
+            self._is("NOT", "BETWEEN") or self._is("NOT", "IN") or self._is("NOT", "LIKE")
+        )
+        if negate:
+            self._advance()
+        if self._kw("BETWEEN"):
+            low = self._p_value_expression()
+            self._expect_kw("AND")
+            node = exp.Between(this=value, low=low, high=self._p_value_expression())
+        elif self._kw("IN"):
+            self._expect(T.L_PAREN, "'('")
+            items = [self._p_expression()]
+            while self._tok(T.COMMA):
+                items.append(self._p_expression())
+            self._expect(T.R_PAREN, "')' or ','")
+            node = exp.In(this=value, expressions=items)
+        elif self._kw("LIKE"):
+            node = exp.Like(this=value, expression=self._p_value_expression())
+            if self._kw("ESCAPE"):
+                node = exp.Escape(this=node, expression=self._p_string("an escape character in quotes"))
+        elif self._kw("IS"):
+            not_ = self._kw("NOT")
+            if self._kw("NULL"):
+                node = exp.Is(this=value, expression=exp.Null())
+                return exp.Not(this=node) if not_ else node
+            self._expect_kw("DISTINCT", "FROM")
+            right = self._p_value_expression()
+            return (exp.NullSafeEQ if not_ else exp.NullSafeNEQ)(this=value, expression=right)
+        else:
+            return value
+        return exp.Not(this=node) if negate else node
+
+    def _p_value_expression(self, select_item: bool = False) -> exp.Expression:
+        left = self._p_additive(select_item)
+        while self._tok(T.DPIPE):
+            left = exp.DPipe(this=left, expression=self._p_additive())
+        return left
+
+    def _p_additive(self, select_item: bool = False) -> exp.Expression:
+        left = self._p_multiplicative(select_item)
+        while True:
+            if self._tok(T.PLUS):
+                left = exp.Add(this=left, expression=self._p_multiplicative())
+            elif self._tok(T.DASH):
+                left = exp.Sub(this=left, expression=self._p_multiplicative())
+            else:
+                return left
+
+    def _p_multiplicative(self, select_item: bool = False) -> exp.Expression:
+        left = self._p_unary(select_item)
+        while True:
+            tok = self._curr.token_type
+            if tok == T.STAR:
+                self._advance()
+                left = exp.Mul(this=left, expression=self._p_unary())
+            elif tok == T.SLASH:
+                self._advance()
+                left = exp.Div(this=left, expression=self._p_unary())
+            elif tok == T.MOD:
+                self._advance()
+                left = exp.Mod(this=left, expression=self._p_unary())
+            else:
+                return left
+
+    def _p_unary(self, select_item: bool = False) -> exp.Expression:
+        if self._tok(T.DASH):
+            operand = self._p_unary()
+            if isinstance(operand, exp.Literal) and not operand.is_string and not operand.this.startswith("-"):
+                return exp.Literal.number("-" + operand.this)
+            return exp.Neg(this=operand)
+        if self._tok(T.PLUS):
+            return self._p_unary()
+        value = self._p_primary(select_item)
+        if self._kw("AT"):
+            self._expect_kw("TIME", "ZONE")
+            value = exp.AtTimeZone(this=value, zone=self._p_string("a time zone in quotes"))
+        return value
+
+    def _p_primary(self, select_item: bool = False) -> exp.Expression:
+        tok = self._curr
+        tt = tok.token_type
+        if tt == T.NUMBER:
+            self._advance()
+            node: exp.Expression = exp.Literal.number(tok.text)
+        elif tt == T.DOT and self._next.token_type == T.NUMBER and self._next.start == tok.end + 1:
+            self._advance(2)
+            node = exp.Literal.number("." + self._prev.text)
+        elif tt == T.STRING:
+            self._advance()
+            node = exp.Literal.string(tok.text)
+        elif tt == T.L_PAREN:
+            self._advance()
+            node = exp.Paren(this=self._p_expression())
+            self._expect(T.R_PAREN, "')'")
+        elif tt == T.DOLLAR:
+            node = self._p_variable()
+        elif tt in (T.VAR, T.IDENTIFIER):
+            node = self._p_word_primary(select_item)
+        else:
+            self._fail("expected an expression")
+        # postfix: subscript and struct dereference
+        while True:
+            if self._tok(T.L_BRACKET):
+                index = self._p_value_expression()
+                self._expect(T.R_BRACKET, "']'")
+                node = exp.Bracket(this=node, expressions=[index])
+            elif self._tok(T.ARROW):
+                if select_item and self._curr.token_type == T.STAR:
+                    self._advance()
+                    return k.StructDeref(this=node, expression=exp.Star())
+                node = k.StructDeref(this=node, expression=self._p_identifier("a field name"))
+            else:
+                return node
+
+    def _p_word_primary(self, select_item: bool) -> exp.Expression:
+        tok = self._curr
+        word = tok.text.upper() if tok.token_type == T.VAR else None
+        nxt = self._next.token_type
+        if word is not None:
+            if word == "NULL":
+                self._advance()
+                return exp.Null()
+            if word in ("TRUE", "FALSE"):
+                self._advance()
+                return exp.Boolean(this=word == "TRUE")
+            if word == "CASE":
+                return self._p_case()
+            if word == "CAST" and nxt == T.L_PAREN:
+                self._advance(2)
+                value = self._p_expression()
+                self._expect_kw("AS")
+                to = self._p_type()
+                self._expect(T.R_PAREN, "')'")
+                return exp.Cast(this=value, to=to)
+            if word == "ARRAY" and nxt == T.L_BRACKET:
+                self._advance(2)
+                items = []
+                if self._curr.token_type != T.R_BRACKET:
+                    items.append(self._p_expression())
+                    while self._tok(T.COMMA):
+                        items.append(self._p_expression())
+                self._expect(T.R_BRACKET, "']' or ','")
+                return exp.Array(expressions=items)
+            if word in ("MAP", "STRUCT") and nxt == T.L_PAREN:
+                return self._p_constructor(word)
+            if nxt == T.STRING and word not in GRAMMAR_RESERVED:
+                self._advance()
+                value = exp.Literal.string(self._curr.text)
+                self._advance()
+                return k.TypedLiteral(this=exp.Identifier(this=word), expression=value)
+        if nxt == T.L_PAREN and tok.token_type == T.VAR:
+            return self._p_function_call()
+        name = self._p_identifier("an expression")
+        if self._curr.token_type == T.DOT:
+            self._advance()
+            if self._curr.token_type == T.STAR and select_item:
+                self._advance()
+                return exp.Column(this=exp.Star(), table=name)
+            return exp.Column(this=self._p_identifier("a column name"), table=name)
+        return exp.Column(this=name)
+
+    def _p_constructor(self, word: str) -> exp.Expression:
+        self._advance(2)
+        entries = []
+        if self._curr.token_type != T.R_PAREN:
+            while True:
+                key = self._p_identifier("a field name") if word == "STRUCT" else self._p_expression()
+                self._expect(T.COLON_EQ, "':='")
+                entries.append(exp.PropertyEQ(this=key, expression=self._p_expression()))
+                if not self._tok(T.COMMA):
+                    break
+        self._expect(T.R_PAREN, "')' or ','")
+        cls = k.StructConstructor if word == "STRUCT" else k.MapConstructor
+        return cls(expressions=entries)
+
+    def _p_case(self) -> exp.Case:
+        self._advance()
+        operand = None if self._is("WHEN") else self._p_value_expression()
+        ifs = []
+        while self._kw("WHEN"):
+            cond = self._p_expression()
+            self._expect_kw("THEN")
+            ifs.append(exp.If(this=cond, true=self._p_expression()))
+        if not ifs:
+            self._fail("expected WHEN")
+        default = self._p_expression() if self._kw("ELSE") else None
+        self._expect_kw("END")
+        return exp.Case(this=operand, ifs=ifs, default=default)
+
+    def _p_function_call(self) -> exp.Expression:
+        name = self._curr.text.upper()
+        self._advance(2)
+        args: list[exp.Expression] = []
+        if self._tok(T.STAR):
+            args.append(exp.Star())
+        elif self._curr.token_type != T.R_PAREN:
+            while True:
+                args.append(self._p_function_argument())
+                if not self._tok(T.COMMA):
+                    break
+        self._expect(T.R_PAREN, "')' or ','")
+        return exp.Anonymous(this=name, expressions=args)
+
+    def _p_function_argument(self) -> exp.Expression:
+        tok, nxt = self._curr, self._next
+        if tok.token_type == T.VAR and nxt.token_type == T.FARROW:
+            self._advance(2)
+            return exp.Lambda(this=self._p_expression(), expressions=[self._ident(tok)])
+        if tok.token_type == T.L_PAREN and self._lambda_params_follow():
+            self._advance()
+            params = [self._p_identifier("a lambda parameter")]
+            while self._tok(T.COMMA):
+                params.append(self._p_identifier("a lambda parameter"))
+            self._expect(T.R_PAREN, "')'")
+            self._expect(T.FARROW, "'=>'")
+            return exp.Lambda(this=self._p_expression(), expressions=params)
+        if (
+            tok.token_type == T.VAR
+            and tok.text.upper() in WINDOW_UNITS
+            and nxt.token_type in (T.COMMA, T.R_PAREN)
+        ):
+            self._advance()
+            return k.TimeUnit(this=tok.text.upper())
+        return self._p_expression()
+
+    def _lambda_params_follow(self) -> bool:
+        i = self._index + 1
+        toks = self._tokens
+        while i + 1 < self._tokens_size:
+            if toks[i].token_type not in (T.VAR, T.IDENTIFIER):
+                return False
+            sep = toks[i + 1].token_type
+            if sep == T.R_PAREN:
+                return i + 2 < self._tokens_size and toks[i + 2].token_type == T.FARROW
+            if sep != T.COMMA:
+                return False
+            i += 2
+        return False
+
+    # -- terminals ------------------------------------------------------------
+
+    def _ident(self, tok: Token) -> exp.Identifier:
+        if tok.token_type == T.IDENTIFIER:
+            return exp.Identifier(this=tok.text, quoted=True)
+        return exp.Identifier(this=tok.text.upper(), quoted=False)
+
+    def _p_identifier(self, what: str = "a name") -> exp.Expression:
+        tok = self._curr
+        if tok.token_type == T.IDENTIFIER:
+            self._advance()
+            return self._ident(tok)
+        if tok.token_type == T.VAR:
+            if tok.text.upper() in GRAMMAR_RESERVED:
+                line, col = self.position(tok.start)
+                raise KsqlSyntaxError(
+                    f"expected {what}, found reserved word '{tok.text}' (quote it with back-quotes to use it as a name)",
+                    line, col,
+                )
+            self._advance()
+            return self._ident(tok)
+        if tok.token_type == T.DOLLAR:
+            return self._p_variable()
+        self._fail(f"expected {what}")
+
+    def _p_variable(self) -> k.Variable:
+        dollar = self._curr
+        toks = self._tokens
+        i = self._index
+        if (
+            i + 3 < self._tokens_size + 0
+            and toks[i + 1].token_type == T.L_BRACE
+            and toks[i + 1].start == dollar.end + 1
+            and toks[i + 2].token_type == T.VAR
+            and toks[i + 3].token_type == T.R_BRACE
+        ):
+            self._advance(4)
+            return k.Variable(this=toks[i + 2].text)
+        self._fail("expected a variable reference ${name}")
+
+    def _p_string(self, what: str) -> exp.Literal:
+        tok = self._curr
+        if tok.token_type != T.STRING:
+            self._fail(f"expected {what}")
+        self._advance()
+        return exp.Literal.string(tok.text)
+
+    def _p_number(self) -> exp.Literal:
+        negative = self._tok(T.DASH)
+        tok = self._curr
+        if tok.token_type != T.NUMBER:
+            self._fail("expected a number")
+        self._advance()
+        return exp.Literal.number(("-" if negative else "") + tok.text)
+
+    def _p_literal(self) -> exp.Expression:
+        tok = self._curr
+        if tok.token_type == T.STRING:
+            self._advance()
+            return exp.Literal.string(tok.text)
+        if tok.token_type in (T.NUMBER, T.DASH):
+            return self._p_number()
+        if tok.token_type == T.DOLLAR:
+            return self._p_variable()
+        word = self._word()
+        if word == "NULL":
+            self._advance()
+            return exp.Null()
+        if word in ("TRUE", "FALSE"):
+            self._advance()
+            return exp.Boolean(this=word == "TRUE")
+        self._fail("expected a literal (a string in quotes, a number, TRUE, FALSE or NULL)")
+
+    # -- types ----------------------------------------------------------------
+
+    def _p_type(self) -> exp.DataType:
+        dtype = self._p_base_type()
+        while self._kw("ARRAY"):  # grammar: type ARRAY
+            dtype = exp.DataType(this=exp.DType.ARRAY, expressions=[dtype], nested=True)
+        return dtype
+
+    def _p_base_type(self) -> exp.DataType:
+        tok = self._curr
+        word = self._word()
+        if word == "ARRAY" and self._next.token_type == T.LT:
+            self._advance(2)
+            item = self._p_type()
+            self._expect(T.GT, "'>'")
+            return exp.DataType(this=exp.DType.ARRAY, expressions=[item], nested=True)
+        if word == "MAP" and self._next.token_type == T.LT:
+            self._advance(2)
+            key = self._p_type()
+            self._expect(T.COMMA, "','")
+            value = self._p_type()
+            self._expect(T.GT, "'>'")
+            return exp.DataType(this=exp.DType.MAP, expressions=[key, value], nested=True)
+        if word == "STRUCT" and self._next.token_type == T.LT:
+            self._advance(2)
+            fields = []
+            if self._curr.token_type != T.GT:
+                while True:
+                    name = self._p_identifier("a field name")
+                    fields.append(exp.ColumnDef(this=name, kind=self._p_type()))
+                    if not self._tok(T.COMMA):
+                        break
+            self._expect(T.GT, "'>' or ','")
+            return exp.DataType(this=exp.DType.STRUCT, expressions=fields, nested=True)
+        if word == "DECIMAL":
+            self._advance()
+            self._expect(T.L_PAREN, "'(' (DECIMAL needs a precision and a scale)")
+            precision = self._p_number()
+            self._expect(T.COMMA, "','")
+            scale = self._p_number()
+            self._expect(T.R_PAREN, "')'")
+            return exp.DataType(
+                this=exp.DType.DECIMAL,
+                expressions=[exp.DataTypeParam(this=precision), exp.DataTypeParam(this=scale)],
+            )
+        if tok.token_type not in (T.VAR, T.IDENTIFIER):
+            self._fail("expected a type")
+        self._advance()
+        dtype_enum = _TYPE_NAMES.get(word or "")
+        if dtype_enum is not None:
+            dtype = exp.DataType(this=dtype_enum)
+        else:  # a type from CREATE TYPE
+            name = tok.text if tok.token_type == T.IDENTIFIER else tok.text.upper()
+            dtype = exp.DataType(this=exp.DType.USERDEFINED, kind=name)
+        if self._curr.token_type == T.L_PAREN:  # typeParameter list, e.g. VARCHAR(10)
+            self._advance()
+            params = [exp.DataTypeParam(this=self._p_type_parameter())]
+            while self._tok(T.COMMA):
+                params.append(exp.DataTypeParam(this=self._p_type_parameter()))
+            self._expect(T.R_PAREN, "')'")
+            dtype.set("expressions", params)
+        return dtype
+
+    def _p_type_parameter(self) -> exp.Expression:
+        if self._curr.token_type == T.NUMBER:
+            return self._p_number()
+        if self._is("STRING"):
+            self._advance()
+            return exp.Var(this="STRING")
+        self._fail("expected a number")
+
+    STATEMENTS: dict[str, Callable[["KsqlParser"], exp.Expression]] = {
+        "SELECT": _p_query,
+        "SHOW": _p_show,
+        "LIST": _p_show,
+        "DESCRIBE": _p_describe,
+        "PRINT": _p_print,
+        "TERMINATE": _p_query_control,
+        "PAUSE": _p_query_control,
+        "RESUME": _p_query_control,
+        "SET": _p_set,
+        "UNSET": _p_unset,
+        "ALTER": _p_alter,
+        "DEFINE": _p_define,
+        "UNDEFINE": _p_undefine,
+        "CREATE": _p_create,
+        "INSERT": _p_insert,
+        "DROP": _p_drop,
+        "EXPLAIN": _p_explain,
+        "ASSERT": _p_assert,
+    }
+
+    # sqlglot entry point (``sqlglot.parse(text, read=KSQL)``)
+    def parse(self, raw_tokens: list[Token], sql: str | None = None) -> list[exp.Expression | None]:
+        self.reset()
+        self._set_text(sql or "")
+        return [self.parse_statement_tokens(chunk) for chunk in _split(raw_tokens)]
+
+    def _set_text(self, text: str) -> None:
+        self.text = text
+        self._newlines = [m.start() for m in re.finditer("\n", text)]
+
+
+def _split(toks: list[Token]) -> list[list[Token]]:
+    chunks: list[list[Token]] = []
+    current: list[Token] = []
+    for tok in toks:
+        if tok.token_type == T.SEMICOLON:
+            if current:
+                chunks.append(current)
+            current = []
+        else:
+            current.append(tok)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+# ---------------------------------------------------------------------------
+# generator
+# ---------------------------------------------------------------------------
+
+
+def _quote(name: str) -> str:
+    if _PLAIN_NAME.match(name) and name not in GRAMMAR_RESERVED:
+        return name
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class KsqlGenerator(_Generator):
+    """Renders KSQL trees in the canonical form described in the module docstring."""
+
+    TRANSFORMS = {
+        **_Generator.TRANSFORMS,
+    }
+
+    def identifier_sql(self, e: exp.Identifier) -> str:
+        return _quote(e.this)
+
+    def literal_sql(self, e: exp.Literal) -> str:
+        return _string(e.this) if e.is_string else e.this
+
+    def boolean_sql(self, e: exp.Boolean) -> str:
+        return "TRUE" if e.this else "FALSE"
+
+    def column_sql(self, e: exp.Column) -> str:
+        table = e.args.get("table")
+        this = self.sql(e, "this")
+        return f"{self.sql(table)}.{this}" if table else this
+
+    def table_sql(self, e: exp.Table, sep: str = " AS ") -> str:
+        alias = e.args.get("alias")
+        name = self.sql(e, "this")
+        return f"{name} {self.sql(alias.this)}" if alias else name
+
+    def alias_sql(self, e: exp.Alias) -> str:
+        return f"{self.sql(e, 'this')} AS {self.sql(e, 'alias')}"
+
+    def anonymous_sql(self, e: exp.Anonymous) -> str:
+        return f"{e.this}({', '.join(self.sql(a) for a in e.expressions)})"
+
+    def lambda_sql(self, e: exp.Lambda, arrow_sep: str = "=>", wrap: bool = True) -> str:
+        params = e.expressions
+        head = self.sql(params[0]) if len(params) == 1 else "(" + ", ".join(self.sql(p) for p in params) + ")"
+        return f"{head} => {self.sql(e, 'this')}"
+
+    def array_sql(self, e: exp.Array) -> str:
+        return "ARRAY[" + ", ".join(self.sql(x) for x in e.expressions) + "]"
+
+    def bracket_sql(self, e: exp.Bracket) -> str:
+        return f"{self.sql(e, 'this')}[{', '.join(self.sql(x) for x in e.expressions)}]"
+
+    def cast_sql(self, e: exp.Cast, safe_prefix: str | None = None) -> str:
+        return f"CAST({self.sql(e, 'this')} AS {self.sql(e, 'to')})"
+
+    def attimezone_sql(self, e: exp.AtTimeZone) -> str:
+        return f"{self.sql(e, 'this')} AT TIME ZONE {self.sql(e, 'zone')}"
+
+    def dpipe_sql(self, e: exp.DPipe) -> str:
+        return f"{self.sql(e, 'this')} || {self.sql(e, 'expression')}"
+
+    def neg_sql(self, e: exp.Neg) -> str:
+        return f"-{self.sql(e, 'this')}"
+
+    def not_sql(self, e: exp.Not) -> str:
+        inner = e.this
+        if isinstance(inner, exp.Is):
+            return f"{self.sql(inner, 'this')} IS NOT {self.sql(inner, 'expression')}"
+        if isinstance(inner, (exp.Between, exp.In, exp.Like)):
+            text = self.sql(inner)
+            left = self.sql(inner, "this")
+            return f"{left} NOT {text[len(left) + 1:]}"
+        if isinstance(inner, exp.Escape) and isinstance(inner.this, exp.Like):
+            text = self.sql(inner)
+            left = self.sql(inner.this, "this")
+            return f"{left} NOT {text[len(left) + 1:]}"
+        return f"NOT {self.sql(inner)}"
+
+    def in_sql(self, e: exp.In) -> str:
+        return f"{self.sql(e, 'this')} IN ({', '.join(self.sql(x) for x in e.expressions)})"
+
+    def escape_sql(self, e: exp.Escape) -> str:
+        return f"{self.sql(e, 'this')} ESCAPE {self.sql(e, 'expression')}"
+
+    def nullsafeneq_sql(self, e: exp.NullSafeNEQ) -> str:
+        return f"{self.sql(e, 'this')} IS DISTINCT FROM {self.sql(e, 'expression')}"
+
+    def nullsafeeq_sql(self, e: exp.NullSafeEQ) -> str:
+        return f"{self.sql(e, 'this')} IS NOT DISTINCT FROM {self.sql(e, 'expression')}"
+
+    def case_sql(self, e: exp.Case) -> str:
+        parts = ["CASE"]
+        if e.this:
+            parts.append(self.sql(e, "this"))
+        for branch in e.args.get("ifs") or []:
+            parts.append(f"WHEN {self.sql(branch, 'this')} THEN {self.sql(branch, 'true')}")
+        if e.args.get("default"):
+            parts.append(f"ELSE {self.sql(e, 'default')}")
+        parts.append("END")
+        return " ".join(parts)
+
+    def datatype_sql(self, e: exp.DataType) -> str:
+        kind = e.this
+        params = e.expressions
+        if kind == exp.DType.ARRAY:
+            return f"ARRAY<{self.sql(params[0])}>"
+        if kind == exp.DType.MAP:
+            return f"MAP<{self.sql(params[0])}, {self.sql(params[1])}>"
+        if kind == exp.DType.STRUCT:
+            fields = ", ".join(f"{self.sql(f, 'this')} {self.sql(f, 'kind')}" for f in params)
+            return f"STRUCT<{fields}>"
+        if kind == exp.DType.USERDEFINED:
+            name = _quote(e.args["kind"])
+        elif kind == exp.DType.DECIMAL:
+            name = "DECIMAL"
+        else:
+            name = _TYPE_SQL.get(kind) or kind.value
+        if params:
+            return f"{name}({', '.join(self.sql(p) for p in params)})"
+        return name
+
+    def datatypeparam_sql(self, e: exp.DataTypeParam) -> str:
+        return self.sql(e, "this")
+
+    def var_sql(self, e: exp.Var) -> str:
+        return e.this
+
+    def star_sql(self, e: exp.Star) -> str:
+        return "*"
+
+    # -- ksqlDB nodes ----------------------------------------------------------
+
+    def _props(self, props: list | None) -> str:
+        if not props:
+            return ""
+        return "WITH (" + ", ".join(self.sql(p) for p in props) + ")"
+
+    def _query(self, e: k.Query) -> str:
+        parts = ["SELECT " + ", ".join(self.sql(x) for x in e.expressions)]
+        parts.append("FROM " + self.sql(e.args["from_"].this))
+        for join in e.args.get("joins") or []:
+            parts.append(self.sql(join))
+        if e.args.get("window"):
+            parts.append(self.sql(e, "window"))
+        if e.args.get("where"):
+            parts.append("WHERE " + self.sql(e.args["where"].this))
+        if e.args.get("group"):
+            parts.append("GROUP BY " + ", ".join(self.sql(x) for x in e.args["group"].expressions))
+        if e.args.get("partition_by"):
+            parts.append(self.sql(e, "partition_by"))
+        if e.args.get("having"):
+            parts.append("HAVING " + self.sql(e.args["having"].this))
+        if e.args.get("emit"):
+            parts.append(self.sql(e, "emit"))
+        if e.args.get("limit"):
+            parts.append("LIMIT " + self.sql(e.args["limit"], "expression"))
+        return " ".join(parts)
+
+    def _join(self, e: k.Join) -> str:
+        side = e.args.get("side")
+        head = {None: "JOIN", "": "JOIN", "LEFT": "LEFT JOIN", "RIGHT": "RIGHT JOIN", "FULL": "FULL OUTER JOIN"}[
+            (side or "").upper() or None
+        ]
+        out = f"{head} {self.sql(e, 'this')}"
+        if e.args.get("within"):
+            out += " " + self.sql(e, "within")
+        return f"{out} ON {self.sql(e, 'on')}"
+
+    def _within(self, e: k.Within) -> str:
+        after = e.args.get("after")
+        out = f"WITHIN ({self.sql(e, 'before')}, {self.sql(after)})" if after else f"WITHIN {self.sql(e, 'before')}"
+        if e.args.get("grace"):
+            out += f" GRACE PERIOD {self.sql(e, 'grace')}"
+        return out
+
+    def _window(self, e: k.WindowClause) -> str:
+        kind = e.args["kind"]
+        size = self.sql(e, "size")
+        items = [size if kind == "SESSION" else f"SIZE {size}"]
+        if e.args.get("advance"):
+            items.append(f"ADVANCE BY {self.sql(e, 'advance')}")
+        if e.args.get("retention"):
+            items.append(f"RETENTION {self.sql(e, 'retention')}")
+        if e.args.get("grace"):
+            items.append(f"GRACE PERIOD {self.sql(e, 'grace')}")
+        return f"WINDOW {kind} ({', '.join(items)})"
+
+    def _create_source(self, e: k.CreateSource) -> str:
+        parts = ["CREATE"]
+        if e.args.get("replace"):
+            parts.append("OR REPLACE")
+        if e.args.get("source"):
+            parts.append("SOURCE")
+        parts.append(e.args["kind"])
+        if e.args.get("exists"):
+            parts.append("IF NOT EXISTS")
+        name = self.sql(e, "this")
+        cols = e.args.get("columns")
+        parts.append(name + (" (" + ", ".join(self.sql(c) for c in cols) + ")" if cols else ""))
+        if e.args.get("properties"):
+            parts.append(self._props(e.args["properties"]))
+        if e.args.get("expression"):
+            parts.append("AS " + self.sql(e, "expression"))
+        return " ".join(parts)
+
+    def _column_def(self, e: k.ColumnDef) -> str:
+        out = f"{self.sql(e, 'this')} {self.sql(e, 'kind')}"
+        if e.args.get("constraint"):
+            out += " " + e.args["constraint"]
+        elif e.args.get("header"):
+            out += f" HEADER({self.sql(e, 'header')})"
+        return out
+
+    def _exists(self, e: exp.Expression, text: str) -> str:
+        return f" {text}" if e.args.get("exists") else ""
+
+    def _all_or_id(self, word: str, e: exp.Expression) -> str:
+        return f"{word} ALL" if e.args.get("all") else f"{word} {self.sql(e, 'this')}"
+
+    def _show(self, e: k.Show) -> str:
+        out = "SHOW"
+        if e.args.get("all"):
+            out += " ALL"
+        if e.args.get("prefix"):
+            out += " " + e.args["prefix"]
+        out += " " + e.args["this"]
+        return out + (" EXTENDED" if e.args.get("extended") else "")
+
+    def _describe(self, e: k.Describe) -> str:
+        kind = e.args.get("kind")
+        if kind in ("FUNCTION", "CONNECTOR"):
+            return f"DESCRIBE {kind} {self.sql(e, 'this')}"
+        target = kind or self.sql(e, "this")
+        return f"DESCRIBE {target}" + (" EXTENDED" if e.args.get("extended") else "")
+
+    def _print(self, e: k.Print) -> str:
+        out = f"PRINT {self.sql(e, 'this')}"
+        if e.args.get("from_beginning"):
+            out += " FROM BEGINNING"
+        if e.args.get("interval"):
+            out += f" INTERVAL {self.sql(e, 'interval')}"
+        if e.args.get("limit"):
+            out += f" LIMIT {self.sql(e, 'limit')}"
+        return out
+
+    def _assert_topic(self, e: k.AssertTopic) -> str:
+        out = "ASSERT" + (" NOT EXISTS" if e.args.get("not_exists") else "") + f" TOPIC {self.sql(e, 'this')}"
+        if e.args.get("properties"):
+            out += " " + self._props(e.args["properties"])
+        if e.args.get("timeout"):
+            out += f" TIMEOUT {self.sql(e, 'timeout')}"
+        return out
+
+    def _assert_schema(self, e: k.AssertSchema) -> str:
+        out = "ASSERT" + (" NOT EXISTS" if e.args.get("not_exists") else "") + " SCHEMA"
+        if e.args.get("subject"):
+            out += f" SUBJECT {self.sql(e, 'subject')}"
+        if e.args.get("id"):
+            out += f" ID {self.sql(e, 'id')}"
+        if e.args.get("timeout"):
+            out += f" TIMEOUT {self.sql(e, 'timeout')}"
+        return out
+
+    TRANSFORMS.update({
+        k.Query: _query,
+        k.Join: _join,
+        k.Within: _within,
+        k.WindowClause: _window,
+        k.Duration: lambda self, e: f"{self.sql(e, 'this')} {e.args['unit']}",
+        k.PartitionBy: lambda self, e: "PARTITION BY " + ", ".join(self.sql(x) for x in e.expressions),
+        k.Emit: lambda self, e: f"EMIT {e.this}",
+        k.StructDeref: lambda self, e: f"{self.sql(e, 'this')}->{self.sql(e, 'expression')}",
+        k.Variable: lambda self, e: "${" + e.this + "}",
+        k.MapConstructor: lambda self, e: "MAP(" + ", ".join(
+            f"{self.sql(x, 'this')} := {self.sql(x, 'expression')}" for x in e.expressions) + ")",
+        k.StructConstructor: lambda self, e: "STRUCT(" + ", ".join(
+            f"{self.sql(x, 'this')} := {self.sql(x, 'expression')}" for x in e.expressions) + ")",
+        k.TimeUnit: lambda self, e: e.this,
+        k.TypedLiteral: lambda self, e: f"{self.sql(e, 'this')} {self.sql(e, 'expression')}",
+        k.Property: lambda self, e: f"{self.sql(e, 'this')}={self.sql(e, 'value')}",
+        k.ColumnDef: _column_def,
+        k.CreateSource: _create_source,
+        k.CreateConnector: lambda self, e: (
+            f"CREATE {e.args['kind']} CONNECTOR" + self._exists(e, "IF NOT EXISTS")
+            + f" {self.sql(e, 'this')} {self._props(e.args['properties'])}"),
+        k.InsertInto: lambda self, e: " ".join(filter(None, [
+            f"INSERT INTO {self.sql(e, 'this')}", self._props(e.args.get("properties")),
+            self.sql(e, "expression")])),
+        k.InsertValues: lambda self, e: (
+            f"INSERT INTO {self.sql(e, 'this')}"
+            + (" (" + ", ".join(self.sql(c) for c in e.args["columns"]) + ")" if e.args.get("columns") else "")
+            + " VALUES (" + ", ".join(self.sql(v) for v in e.expressions) + ")"),
+        k.Drop: lambda self, e: (
+            f"DROP {e.args['kind']}" + self._exists(e, "IF EXISTS") + f" {self.sql(e, 'this')}"
+            + (" DELETE TOPIC" if e.args.get("delete_topic") else "")),
+        k.AlterSource: lambda self, e: (
+            f"ALTER {e.args['kind']} {self.sql(e, 'this')} "
+            + ", ".join(f"ADD COLUMN {self.sql(c)}" for c in e.expressions)),
+        k.CreateType: lambda self, e: (
+            "CREATE TYPE" + self._exists(e, "IF NOT EXISTS") + f" {self.sql(e, 'this')} AS {self.sql(e, 'kind')}"),
+        k.Terminate: lambda self, e: self._all_or_id("TERMINATE", e),
+        k.Pause: lambda self, e: self._all_or_id("PAUSE", e),
+        k.Resume: lambda self, e: self._all_or_id("RESUME", e),
+        k.Define: lambda self, e: f"DEFINE {e.this.this} = {self.sql(e, 'value')}",
+        k.Undefine: lambda self, e: f"UNDEFINE {e.this.this}",
+        k.SetProperty: lambda self, e: f"SET {self.sql(e, 'this')} = {self.sql(e, 'value')}",
+        k.UnsetProperty: lambda self, e: f"UNSET {self.sql(e, 'this')}",
+        k.AlterSystem: lambda self, e: f"ALTER SYSTEM {self.sql(e, 'this')} = {self.sql(e, 'value')}",
+        k.AssertTopic: _assert_topic,
+        k.AssertSchema: _assert_schema,
+        k.Show: _show,
+        k.Describe: _describe,
+        k.Explain: lambda self, e: f"EXPLAIN {self.sql(e, 'this')}",
+        k.Print: _print,
+    })
+
+
+# ---------------------------------------------------------------------------
+# dialect and module API
+# ---------------------------------------------------------------------------
+
+
+class KSQL(Dialect):
+    """ksqlDB's SQL."""
+
+    Tokenizer = KsqlTokenizer
+    Parser = KsqlParser
+    Generator = KsqlGenerator
+
+
+_dialect = KSQL()
+
+
+def _tokenize(text: str) -> list[Token]:
+    try:
+        return _dialect.tokenizer().tokenize(text)
+    except TokenError as err:
+        raise _token_error(text, err) from None
+
+
+def _token_error(text: str, err: TokenError) -> KsqlSyntaxError:
+    # sqlglot's message names the problem; find where the unterminated token starts
+    message = str(err)
+    offset = getattr(err, "start", None)
+    if "Missing" in message:
+        quote = message.split("Missing ", 1)[1][:1]
+        message = {
+            "'": "unterminated string (missing closing ')",
+            "`": "unterminated quoted name (missing closing `)",
+            '"': 'unterminated quoted name (missing closing ")',
+        }.get(quote, "unterminated token")
+    elif "*/" in message:
+        message = "unterminated comment (missing */)"
+    else:
+        message = "cannot read the text here"
+    parser = KsqlParser()
+    parser._set_text(text)
+    line, col = parser.position(offset if isinstance(offset, int) else 0)
+    return KsqlSyntaxError(message, line, col)
+
+
+def parse_statements(text: str) -> list[Statement]:
+    """Parse every statement of ``text``; an error in one statement does not stop the rest
+    (a tokenizer error does: the remainder of the file cannot be split reliably)."""
+    parser = KsqlParser(dialect=_dialect)
+    parser._set_text(text)
+    try:
+        toks = _dialect.tokenizer().tokenize(text)
+    except TokenError as err:
+        error = _token_error(text, err)
+        return [Statement(None, error, error.line, error.column, text)]
+    results = []
+    for chunk in _split(toks):
+        first, last = chunk[0], chunk[-1]
+        line, col = parser.position(first.start)
+        stmt_text = text[first.start:last.end + 1]
+        try:
+            results.append(Statement(parser.parse_statement_tokens(chunk), None, line, col, stmt_text))
+        except KsqlSyntaxError as error:
+            results.append(Statement(None, error, line, col, stmt_text))
+    return results
+
+
+def parse(text: str) -> list[exp.Expression]:
+    """All statements of ``text``; raises KsqlSyntaxError at the first error."""
+    trees = []
+    for statement in parse_statements(text):
+        if statement.error:
+            raise statement.error
+        trees.append(statement.tree)
+    return trees
+
+
+def parse_one(text: str) -> exp.Expression:
+    """Exactly one statement."""
+    trees = parse(text)
+    if len(trees) != 1:
+        raise KsqlSyntaxError(f"expected one statement, found {len(trees)}", 1, 1)
+    return trees[0]
+
+
+def _parse_with(text: str, rule: Callable[[KsqlParser], exp.Expression]) -> exp.Expression:
+    parser = KsqlParser(dialect=_dialect)
+    parser._set_text(text)
+    parser._start(_tokenize(text))
+    tree = rule(parser)
+    if not parser._at_end():
+        parser._fail("expected the end of the text")
+    return tree
+
+
+def parse_expression(text: str) -> exp.Expression:
+    """One KSQL expression, e.g. ``"AMOUNT * 2 > 10"``."""
+    return _parse_with(text, KsqlParser._p_expression)
+
+
+def parse_type(text: str) -> exp.DataType:
+    """A ksqlDB type, e.g. ``"STRUCT<A INT, B ARRAY<STRING>>"``."""
+    return _parse_with(text, KsqlParser._p_type)
+
+
+_generator: KsqlGenerator | None = None
+
+
+def render(expr: exp.Expression) -> str:
+    """Canonical KSQL text of one statement/expression/type (no trailing ``;``)."""
+    global _generator
+    if _generator is None:
+        _generator = KsqlGenerator(dialect=_dialect, comments=False)
+    return _generator.sql(expr)
+
+
+def format_text(text: str) -> str:
+    """Canonical form of a whole file; raises KsqlSyntaxError on the first error."""
+    trees = parse(text)
+    return "".join(render(tree) + ";\n" for tree in trees).replace(";\n", ";\n\n", len(trees) - 1) if trees else ""
+
+
+def substitute(text: str, variables: dict[str, str]) -> str:
+    """Replace ``${name}`` with its value (names are case-insensitive, as in ksqlDB);
+    raises KsqlSyntaxError for an undefined variable."""
+    lookup = {name.upper(): value for name, value in variables.items()}
+
+    def repl(match: re.Match) -> str:
+        name = match.group(1)
+        if name.upper() not in lookup:
+            parser = KsqlParser()
+            parser._set_text(text)
+            line, col = parser.position(match.start())
+            raise KsqlSyntaxError(f"variable '{name}' is not defined", line, col)
+        return lookup[name.upper()]
+
+    return _VARIABLE.sub(repl, text)
+
+
+def defined_variables(trees: Iterable[exp.Expression], initial: dict[str, str] | None = None) -> dict[str, str]:
+    """The variables in effect after running ``trees`` (DEFINE adds, UNDEFINE removes)."""
+    values = dict(initial or {})
+    for tree in trees:
+        if isinstance(tree, k.Define):
+            values[tree.this.this] = tree.args["value"].this
+        elif isinstance(tree, k.Undefine):
+            values.pop(tree.this.this, None)
+    return values
