@@ -186,3 +186,199 @@ class Alias(Expr):
 def lit(value) -> Expr:
     """Wrap a Python value as a literal unless it already is an expression."""
     return value if isinstance(value, Expr) else Literal(value)
+
+
+# ---------------------------------------------------------------------------
+# Functions, CASE, CAST and pseudo columns
+# ---------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Func(Expr):
+    """A function call; ``aggregate`` is decided by the function table (COUNT, SUM, ...)."""
+
+    name: str
+    args: tuple
+    distinct: bool = False
+
+    @property
+    def aggregate(self) -> bool:
+        from kctx_cli.query.functions import is_aggregate
+
+        return is_aggregate(self.name)
+
+
+@dataclass(eq=False)
+class Star(Expr):
+    """``*`` inside COUNT(*)."""
+
+
+@dataclass(eq=False)
+class Case(Expr):
+    whens: tuple  # ((condition, value), ...)
+    else_: Expr | None = None
+
+
+@dataclass(eq=False)
+class Cast(Expr):
+    operand: Expr
+    to: Any  # kctx_cli.model.types.SqlType
+
+
+@dataclass(eq=False)
+class Pseudo(Expr):
+    """A system column: WINDOWSTART, WINDOWEND, ROWTIME, ROWPARTITION, ROWOFFSET, ROWKEY."""
+
+    name: str
+
+
+@dataclass(eq=False)
+class Lambda(Expr):
+    """``x => ...`` for ksqlDB's higher-order functions (TRANSFORM, FILTER, REDUCE)."""
+
+    params: tuple
+    body: Expr
+
+
+@dataclass(eq=False)
+class LambdaVar(Expr):
+    name: str
+
+
+class _FuncNamespace:
+    """``func.NAME(*args)`` calls any ksqlDB function (SQLAlchemy's ``func``)."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        upper = name.upper()
+
+        def call(*args, distinct: bool = False):
+            return Func(upper, tuple(_arg(a) for a in args), distinct)
+
+        call.__name__ = upper
+        return call
+
+
+func = _FuncNamespace()
+
+
+def _arg(a):
+    import inspect
+
+    if callable(a) and not isinstance(a, Expr) and not isinstance(a, type):
+        # a Python lambda becomes a KSQL lambda: func.TRANSFORM(Order.tags, lambda x: func.UCASE(x))
+        names = tuple(inspect.signature(a).parameters)
+        params = tuple(LambdaVar(n.upper()) for n in names)
+        return Lambda(params, lit(a(*params)))
+    return lit(a)
+
+
+def case(*whens, else_=None) -> Case:
+    """``case((Order.amount > 100, "big"), (Order.amount > 10, "medium"), else_="small")``."""
+    if not whens:
+        raise ValueError("case() needs at least one (condition, value) pair")
+    pairs = []
+    for w in whens:
+        if not isinstance(w, tuple) or len(w) != 2:
+            raise ValueError("case() takes (condition, value) pairs")
+        pairs.append((lit(w[0]), lit(w[1])))
+    return Case(tuple(pairs), None if else_ is None else lit(else_))
+
+
+def cast(value, to) -> Cast:
+    """``cast(Order.qty, "DECIMAL(10, 2)")``, a SqlType, or a Python type (int, str, ...)."""
+    from kctx_cli.query.functions import parse_type
+
+    return Cast(lit(value), parse_type(to))
+
+
+def _cast_method(self, to) -> Cast:
+    return cast(self, to)
+
+
+Expr.cast = _cast_method  # type: ignore[attr-defined]
+
+window_start = Pseudo("WINDOWSTART")
+window_end = Pseudo("WINDOWEND")
+rowtime = Pseudo("ROWTIME")
+rowkey = Pseudo("ROWKEY")
+
+
+# ---------------------------------------------------------------------------
+# Structural identity (``==`` builds nodes, so comparisons of trees use ``same``)
+# ---------------------------------------------------------------------------
+
+
+def shape(e) -> tuple:
+    """A hashable tuple that is equal for structurally equal expressions."""
+    if isinstance(e, Column):
+        return ("col", e.entity, e.name)
+    if isinstance(e, Deref):
+        return ("deref", shape(e.base), e.member.upper())
+    if isinstance(e, Literal):
+        return ("lit", type(e.value).__name__, repr(e.value))
+    if isinstance(e, BinaryOp):
+        return ("bin", e.op, shape(e.left), shape(e.right))
+    if isinstance(e, UnaryOp):
+        return ("un", e.op, shape(e.operand))
+    if isinstance(e, Alias):
+        return shape(e.expr)
+    if isinstance(e, Func):
+        return ("fn", e.name, e.distinct, tuple(shape(a) for a in e.args))
+    if isinstance(e, Case):
+        return ("case", tuple((shape(c), shape(v)) for c, v in e.whens), shape(e.else_) if e.else_ is not None else None)
+    if isinstance(e, Cast):
+        return ("cast", shape(e.operand), e.to.ksql())
+    if isinstance(e, Pseudo):
+        return ("pseudo", e.name)
+    if isinstance(e, InList):
+        return ("in", shape(e.operand), tuple(shape(v) for v in e.values))
+    if isinstance(e, IsNull):
+        return ("isnull", shape(e.operand), e.negated)
+    if isinstance(e, Between):
+        return ("between", shape(e.operand), shape(e.low), shape(e.high))
+    if isinstance(e, Star):
+        return ("star",)
+    if isinstance(e, LambdaVar):
+        return ("lvar", e.name)
+    if isinstance(e, Lambda):
+        return ("lambda", tuple(p.name for p in e.params), shape(e.body))
+    return ("obj", id(e))
+
+
+def same(a, b) -> bool:
+    return shape(a) == shape(b)
+
+
+def children(e) -> list:
+    """Direct sub-expressions, for walking a tree."""
+    if isinstance(e, Deref):
+        return [e.base]
+    if isinstance(e, BinaryOp):
+        return [e.left, e.right]
+    if isinstance(e, (UnaryOp, IsNull, Cast)):
+        return [e.operand]
+    if isinstance(e, Alias):
+        return [e.expr]
+    if isinstance(e, Func):
+        return list(e.args)
+    if isinstance(e, Case):
+        out = [x for pair in e.whens for x in pair]
+        return out + ([e.else_] if e.else_ is not None else [])
+    if isinstance(e, InList):
+        return [e.operand, *e.values]
+    if isinstance(e, Between):
+        return [e.operand, e.low, e.high]
+    if isinstance(e, Lambda):
+        return [e.body]
+    return []
+
+
+def walk(e):
+    """Pre-order walk over an expression tree."""
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))

@@ -1,0 +1,197 @@
+"""The KSQL compiler: DSL trees (``kctx_cli.query.expr`` / ``select``) become sqlglot
+trees of the ksqlDB dialect (``kctx_cli.ksql.nodes``), rendered by the dialect's own
+generator. The DSL never produces text itself (the SQLAlchemy Core split).
+
+Columns are qualified with their source's ksqlDB name only when the query joins.
+"""
+from __future__ import annotations
+
+import decimal
+
+from sqlglot import exp
+
+from kctx_cli.ksql import nodes as k
+from kctx_cli.query import expr as E
+from kctx_cli.query.select import Duration, Select, Window, Within
+
+_BINARY = {
+    "=": exp.EQ, "<>": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE,
+    "+": exp.Add, "-": exp.Sub, "*": exp.Mul, "/": exp.Div, "%": exp.Mod,
+    "AND": exp.And, "OR": exp.Or, "LIKE": exp.Like,
+}
+# binding strength, to add parentheses exactly where the tree needs them
+_PREC = {"OR": 1, "AND": 2, "NOT": 3, "=": 4, "<>": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "LIKE": 4,
+         "+": 5, "-": 5, "*": 6, "/": 6, "%": 6}
+_ATOM = 9
+
+
+def _prec(e) -> int:
+    if isinstance(e, E.BinaryOp):
+        return _PREC.get(e.op, _ATOM)
+    if isinstance(e, E.UnaryOp):
+        return 3 if e.op == "NOT" else 7
+    if isinstance(e, (E.InList, E.IsNull, E.Between)):
+        return 4
+    return _ATOM
+
+
+class Compiler:
+    """Turns one query into a ``k.Query`` tree."""
+
+    def __init__(self, q: Select | None = None):
+        self.qualify = bool(q is not None and q.joins)
+
+    # -- expressions -----------------------------------------------------------
+    def expr(self, e) -> exp.Expression:  # noqa: C901 - one case per node kind
+        if isinstance(e, E.Column):
+            info = e.entity.__kctx__
+            f = info.field(e.name)
+            name = f.column if f is not None else e.name.upper()
+            return k.col(name, info.source_name if self.qualify else None)
+        if isinstance(e, E.Deref):
+            return k.StructDeref(this=self.expr(e.base), expression=k.ident(e.member.upper()))
+        if isinstance(e, E.Literal):
+            return literal(e.value)
+        if isinstance(e, E.BinaryOp):
+            p = _PREC[e.op]
+            left = self.operand(e.left, p, right=False)
+            right = self.operand(e.right, p, right=True)
+            return _BINARY[e.op](this=left, expression=right)
+        if isinstance(e, E.UnaryOp):
+            if e.op == "NOT":
+                return exp.Not(this=self.operand(e.operand, 3, right=True))
+            return exp.Neg(this=self.operand(e.operand, 7, right=True))
+        if isinstance(e, E.InList):
+            return exp.In(this=self.operand(e.operand, 4), expressions=[self.expr(v) for v in e.values])
+        if isinstance(e, E.IsNull):
+            node = exp.Is(this=self.operand(e.operand, 4), expression=exp.Null())
+            return exp.Not(this=node) if e.negated else node
+        if isinstance(e, E.Between):
+            return exp.Between(this=self.operand(e.operand, 4), low=self.operand(e.low, 5),
+                               high=self.operand(e.high, 5))
+        if isinstance(e, E.Func):
+            return k.func(e.name, *[self.expr(a) for a in e.args])
+        if isinstance(e, E.Star):
+            return exp.Star()
+        if isinstance(e, E.Case):
+            ifs = [exp.If(this=self.expr(c), true=self.expr(v)) for c, v in e.whens]
+            return exp.Case(ifs=ifs, default=self.expr(e.else_) if e.else_ is not None else None)
+        if isinstance(e, E.Cast):
+            from kctx_cli.ksql.dialect import parse_type
+
+            return exp.Cast(this=self.expr(e.operand), to=parse_type(e.to.ksql()))
+        if isinstance(e, E.Pseudo):
+            return k.col(e.name)
+        if isinstance(e, E.Lambda):
+            return exp.Lambda(this=self.expr(e.body), expressions=[k.ident(p.name) for p in e.params])
+        if isinstance(e, E.LambdaVar):
+            return k.col(e.name)
+        if isinstance(e, E.Alias):
+            return self.expr(e.expr)
+        raise TypeError(f"cannot compile {e!r} to KSQL")
+
+    def operand(self, e, parent: int, right: bool = False) -> exp.Expression:
+        node = self.expr(e)
+        p = _prec(e)
+        # a - (b - c) and a / (b * c) need them on the right at equal strength
+        if p < parent or (right and p == parent and p < _ATOM):
+            return exp.Paren(this=node)
+        return node
+
+    def item(self, e) -> exp.Expression:
+        if isinstance(e, E.Alias):
+            return exp.Alias(this=self.expr(e.expr), alias=k.ident(e.name.upper()))
+        return self.expr(e)
+
+    # -- clauses -----------------------------------------------------------------
+    def query(self, q: Select) -> k.Query:
+        args: dict = {
+            "expressions": [self.item(i) for i in q.items],
+            "from_": exp.From(this=k.table(q.source.__kctx__.source_name)),
+        }
+        # sqlglot spells the FROM arg "from" (older) or "from_" (newer); follow the class
+        if "from_" not in k.Query.arg_types:
+            args["from"] = args.pop("from_")
+        if q.joins:
+            args["joins"] = [self.join(j) for j in q.joins]
+        if q.window_ is not None:
+            args["window"] = window(q.window_)
+        if q.where_ is not None:
+            args["where"] = exp.Where(this=self.expr(q.where_))
+        if q.group_by_:
+            args["group"] = exp.Group(expressions=[self.expr(g) for g in q.group_by_])
+        if q.partition_by_:
+            args["partition_by"] = k.PartitionBy(expressions=[self.expr(p) for p in q.partition_by_])
+        if q.having_ is not None:
+            args["having"] = exp.Having(this=self.expr(q.having_))
+        if q.emit:
+            args["emit"] = k.Emit(this=q.emit)
+        if q.limit_ is not None:
+            args["limit"] = exp.Limit(expression=exp.Literal.number(str(q.limit_)))
+        return k.Query(**args)
+
+    def join(self, j) -> k.Join:
+        node = k.Join(this=k.table(j.entity.__kctx__.source_name), on=self.expr(j.on))
+        if j.how != "INNER":
+            node.set("side", j.how)
+        if j.within is not None:
+            node.set("within", within(j.within))
+        return node
+
+
+def literal(v) -> exp.Expression:
+    if v is None:
+        return exp.Null()
+    if isinstance(v, bool):
+        return exp.Boolean(this=v)
+    if isinstance(v, str):
+        return exp.Literal.string(v)
+    if isinstance(v, float):
+        # ksqlDB reads 1.5 as DECIMAL; the exponent keeps a Python float a DOUBLE
+        text = repr(v).upper()
+        return exp.Literal.number(text if "E" in text else text + "E0")
+    if isinstance(v, (int, decimal.Decimal)):
+        return exp.Literal.number(str(v))
+    raise TypeError(f"unsupported literal {v!r}")
+
+
+def dur(d: Duration) -> k.Duration:
+    return k.duration(d.value, d.unit if d.value == 1 else d.unit + "S")
+
+
+def window(w: Window) -> k.WindowClause:
+    node = k.WindowClause(kind=w.kind, size=dur(w.size))
+    if getattr(w, "advance_by", None) is not None:
+        node.set("advance", dur(w.advance_by))
+    if w.retention is not None:
+        node.set("retention", dur(w.retention))
+    if w.grace is not None:
+        node.set("grace", dur(w.grace))
+    return node
+
+
+def within(w: Within) -> k.Within:
+    node = k.Within(before=dur(w.before))
+    if w.after is not None:
+        node.set("after", dur(w.after))
+    if w.grace is not None:
+        node.set("grace", dur(w.grace))
+    return node
+
+
+def compile_select(q: Select) -> k.Query:
+    """The sqlglot tree of a DSL query."""
+    return Compiler(q).query(q)
+
+
+def compile_expr(e, *, qualify: bool = False) -> exp.Expression:
+    c = Compiler()
+    c.qualify = qualify
+    return c.expr(e)
+
+
+def render_select(q: Select) -> str:
+    """KSQL text of a DSL query (no trailing semicolon)."""
+    from kctx_cli.ksql.dialect import render
+
+    return render(compile_select(q))

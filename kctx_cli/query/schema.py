@@ -1,0 +1,637 @@
+"""What a query produces: its kind (STREAM/TABLE), its output columns with types and
+key flags, and the problems ksqlDB would reject it for.
+
+Rules follow ksqlDB's reference (create-stream-as-select, create-table-as-select,
+join-streams-and-tables, data-types):
+
+* kind: GROUP BY, an aggregate or a WINDOW make a TABLE; a join of two tables or a
+  plain projection of a table is a TABLE; everything else is a STREAM.
+* key: GROUP BY expressions, else PARTITION BY expressions, else the join key
+  (a foreign-key join keeps the left table's key, FULL joins have the synthetic
+  ROWKEY), else the FROM source's key. Key columns must be in the projection.
+* names: the alias, else the column (or struct field) name, else KSQL_COL_<i>.
+* windowed results also carry WINDOWSTART and WINDOWEND (BIGINT).
+* arithmetic promotion INT < BIGINT < DECIMAL < DOUBLE; DECIMAL results use ksqlDB's
+  precision/scale rules; comparisons need compatible types and give BOOLEAN.
+"""
+from __future__ import annotations
+
+import decimal
+from dataclasses import dataclass, field
+
+from kctx_cli.model import types as T
+from kctx_cli.model.entity import EntityInfo
+from kctx_cli.model.types import SqlType
+from kctx_cli.query import expr as E
+from kctx_cli.query.functions import INT_RANGE, FunctionTypeError, decimal_of, result_type
+from kctx_cli.query.select import Select
+
+
+@dataclass
+class OutColumn:
+    name: str
+    type: SqlType | None  # None: unknown (an unlisted function, a NULL literal)
+    key: bool = False
+    expr: object = None
+    system: bool = False  # WINDOWSTART / WINDOWEND of a windowed result
+
+
+@dataclass
+class Analysis:
+    kind: str | None
+    columns: list[OutColumn]
+    windowed: bool = False
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
+    sources: list[type] = field(default_factory=list)
+    fk_join: bool = False
+
+    @property
+    def keys(self) -> list[OutColumn]:
+        return [c for c in self.columns if c.key]
+
+    def column(self, name: str) -> OutColumn | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+class QueryProblem(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+ARITH = {"+", "-", "*", "/", "%"}
+COMPARE = {"=", "<>", "<", "<=", ">", ">="}
+
+
+def describe(e) -> str:
+    """Short text of an expression for messages, in the DSL's own terms."""
+    if isinstance(e, E.Column):
+        return f"{e.entity.__name__}.{e.name}"
+    if isinstance(e, E.Deref):
+        return f"{describe(e.base)}.{e.member}"
+    if isinstance(e, E.Literal):
+        return repr(e.value) if not isinstance(e.value, decimal.Decimal) else str(e.value)
+    if isinstance(e, E.BinaryOp):
+        return f"{describe(e.left)} {e.op} {describe(e.right)}"
+    if isinstance(e, E.UnaryOp):
+        return f"{e.op} {describe(e.operand)}" if e.op == "NOT" else f"-{describe(e.operand)}"
+    if isinstance(e, E.Func):
+        return f"{e.name}({', '.join(describe(a) for a in e.args)})"
+    if isinstance(e, E.Star):
+        return "*"
+    if isinstance(e, E.Alias):
+        return describe(e.expr)
+    if isinstance(e, E.Pseudo):
+        return e.name
+    if isinstance(e, E.Cast):
+        return f"CAST({describe(e.operand)} AS {e.to.ksql()})"
+    if isinstance(e, E.Case):
+        return "CASE ..."
+    return type(e).__name__
+
+
+def _tn(t: SqlType | None) -> str:
+    return t.ksql() if t is not None else "unknown"
+
+
+def literal_type(v) -> SqlType | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return T.BOOLEAN
+    if isinstance(v, int):
+        return T.INT if INT_RANGE[0] <= v <= INT_RANGE[1] else T.BIGINT
+    if isinstance(v, float):
+        return T.DOUBLE
+    if isinstance(v, decimal.Decimal):
+        sign, digits, exponent = v.as_tuple()
+        scale = max(0, -exponent)
+        precision = max(len(digits), scale, 1)
+        return T.decimal_type(precision, scale)
+    if isinstance(v, str):
+        return T.STRING
+    raise QueryProblem("bad-literal", f"unsupported literal {v!r} ({type(v).__name__}): use str, int, float, Decimal, bool or None")
+
+
+def promote(op: str, a: SqlType, b: SqlType) -> SqlType:
+    """Result type of ``a op b`` for numeric a, b (ksqlDB's arithmetic rules)."""
+    if "DOUBLE" in (a.name, b.name):
+        return T.DOUBLE
+    if a.name == "DECIMAL" or b.name == "DECIMAL":
+        a, b = decimal_of(a), decimal_of(b)
+        p1, s1, p2, s2 = a.precision, a.scale, b.precision, b.scale
+        if op in ("+", "-"):
+            s = max(s1, s2)
+            return T.decimal_type(s + max(p1 - s1, p2 - s2) + 1, s)
+        if op == "*":
+            return T.decimal_type(p1 + p2 + 1, s1 + s2)
+        if op == "/":
+            s = max(6, s1 + p2 + 1)
+            return T.decimal_type(p1 - s1 + s2 + s, s)
+        s = max(s1, s2)  # %
+        return T.decimal_type(min(p1 - s1, p2 - s2) + s, s)
+    if "BIGINT" in (a.name, b.name):
+        return T.BIGINT
+    return T.INT
+
+
+_TEMPORAL = ("TIMESTAMP", "DATE", "TIME")
+
+
+def comparable(a: SqlType | None, b: SqlType | None) -> bool:
+    if a is None or b is None:
+        return True
+    if a.is_numeric and b.is_numeric:
+        return True
+    if a.name in _TEMPORAL and b.name == "STRING" or b.name in _TEMPORAL and a.name == "STRING":
+        return True  # ksqlDB compares a timestamp with a string literal
+    if a.name == "TIMESTAMP" and b.name == "DATE" or a.name == "DATE" and b.name == "TIMESTAMP":
+        return True
+    return a.name == b.name and a.name not in ("ARRAY", "MAP", "STRUCT")
+
+
+def same_type(a: SqlType | None, b: SqlType | None) -> bool:
+    return a is None or b is None or a.ksql() == b.ksql()
+
+
+class Resolver:
+    """Analyses derived entities once each, following references between them."""
+
+    def __init__(self, entities: list[EntityInfo] | None = None):
+        self._cache: dict[type, Analysis] = {}
+        self._queries: dict[type, object] = {}
+        self._active: list[type] = []
+        self.entities = entities
+
+    def query_of(self, info: EntityInfo):
+        if info.cls not in self._queries:
+            self._queries[info.cls] = info.query()
+        return self._queries[info.cls]
+
+    def kind(self, info: EntityInfo) -> str | None:
+        """The entity's kind: declared, else inferred from its query."""
+        if info.kind:
+            return info.kind
+        if not info.derived or info.cls in self._active:
+            return None
+        try:
+            return self.analysis(info).kind
+        except Exception:  # noqa: BLE001 - a broken query is reported by the checks
+            return None
+
+    def analysis(self, info: EntityInfo) -> Analysis:
+        if info.cls in self._cache:
+            return self._cache[info.cls]
+        self._active.append(info.cls)
+        try:
+            q = self.query_of(info)
+            result = analyze(q, self)
+        finally:
+            self._active.pop()
+        self._cache[info.cls] = result
+        return result
+
+
+def analyze(q, resolver: Resolver | None = None) -> Analysis:
+    """Kind, output columns and problems of one query."""
+    return _Analyzer(q, resolver or Resolver()).run()
+
+
+class _Analyzer:
+    def __init__(self, q, resolver: Resolver):
+        if not isinstance(q, Select):
+            raise QueryProblem("bad-query", f"the query function must return select(...), got {type(q).__name__}")
+        self.q = q
+        self.r = resolver
+        self.problems: list[tuple[str, str]] = []
+        self.scope: list[type] = []
+        self.windowed = q.window_ is not None
+        self.in_aggregate = False
+
+    def problem(self, code: str, message: str) -> None:
+        if (code, message) not in self.problems:
+            self.problems.append((code, message))
+
+    # -- sources --------------------------------------------------------------
+    def source_kind(self, cls) -> str | None:
+        info = cls.__kctx__
+        return self.r.kind(info)
+
+    def run(self) -> Analysis:
+        q = self.q
+        if q.source is None:
+            raise QueryProblem("bad-query", "the query has no FROM: call .from_(Entity)")
+        for cls in q.entities:
+            if not hasattr(cls, "__kctx__"):
+                raise QueryProblem("bad-query", f"{cls!r} is not an entity class (from_/join take entity classes)")
+        if not q.items:
+            raise QueryProblem("bad-query", "select() needs at least one column")
+        self.scope = [q.source]
+        from_kind = self.source_kind(q.source)
+
+        join_info = self.check_joins()
+        if q.where_ is not None:
+            self.require_boolean(q.where_, "WHERE")
+            self.no_aggregates(q.where_, "WHERE")
+        for g in q.group_by_:
+            self.type_of(g)
+            self.no_aggregates(g, "GROUP BY")
+        for p in q.partition_by_:
+            self.type_of(p)
+            self.no_aggregates(p, "PARTITION BY")
+
+        item_types = [self.type_of(i) for i in q.items]
+        aggregates = [f for i in q.items for f in E.walk(i) if isinstance(f, E.Func) and f.aggregate]
+        if q.having_ is not None:
+            self.require_boolean(q.having_, "HAVING")
+            aggregates += [f for f in E.walk(q.having_) if isinstance(f, E.Func) and f.aggregate]
+        aggregating = bool(q.group_by_ or aggregates)
+
+        # clause rules
+        if q.window_ is not None and not q.group_by_:
+            self.problem("window-without-aggregation",
+                         "WINDOW needs a GROUP BY: windows only apply to aggregations")
+        if q.window_ is not None and from_kind == "TABLE":
+            self.problem("window-on-table", f"WINDOW needs a stream source; {q.source.__name__} is a table")
+        if aggregates and not q.group_by_:
+            self.problem("aggregate-without-group-by",
+                         f"aggregate {aggregates[0].name} needs a GROUP BY (use group_by(...))")
+        if q.having_ is not None and not q.group_by_:
+            self.problem("having-without-group-by", "HAVING needs a GROUP BY")
+        if q.group_by_:
+            for i, item in enumerate(q.items):
+                inner = item.expr if isinstance(item, E.Alias) else item
+                bad = self.uncovered(inner, q.group_by_)
+                if bad is not None:
+                    self.problem("not-grouped",
+                                 f"SELECT {describe(inner)} is neither in GROUP BY nor inside an aggregate "
+                                 f"({describe(bad)} is not grouped)")
+        if q.partition_by_ and aggregating:
+            self.problem("partition-by-with-group-by", "PARTITION BY cannot be combined with GROUP BY or aggregates")
+        if q.partition_by_ and from_kind == "TABLE" and not q.joins:
+            self.problem("partition-by-table", f"PARTITION BY needs a stream source; {q.source.__name__} is a table")
+        if q.emit == "FINAL" and q.window_ is None:
+            self.problem("emit-final", "EMIT FINAL needs a windowed aggregation")
+        if q.limit_ is not None:
+            self.problem("limit", "LIMIT is not allowed in a derived entity's query (persistent queries do not end)")
+
+        # kind
+        if aggregating or q.window_ is not None:
+            kind = "TABLE"
+        elif q.joins:
+            kind = "TABLE" if all(self.source_kind(c) == "TABLE" for c in q.entities) else "STREAM"
+        else:
+            kind = from_kind
+
+        columns = self.output_columns(item_types, join_info)
+        return Analysis(kind=kind, columns=columns, windowed=self.windowed, problems=self.problems,
+                        sources=list(q.entities), fk_join=bool(join_info and join_info.get("fk")))
+
+    # -- joins ----------------------------------------------------------------
+    def check_joins(self) -> dict | None:
+        q = self.q
+        info = None
+        for j in q.joins:
+            right = j.entity
+            rkind = self.source_kind(right)
+            left_kinds = {self.source_kind(c) for c in self.scope}
+            lkind = "STREAM" if "STREAM" in left_kinds else "TABLE"
+            rname = right.__name__
+            if right in self.scope:
+                self.problem("bad-join", f"{rname} is joined twice; ksqlDB needs distinct sources")
+            self.scope.append(right)
+            on = j.on
+            if not (isinstance(on, E.BinaryOp) and on.op == "="):
+                self.problem("bad-join", f"the join with {rname} needs an equality condition (a == b), got {describe(on)}")
+                continue
+            lt, rt = self.type_of(on.left), self.type_of(on.right)
+            # orient: which side belongs to the joined entity
+            sides = (on.left, on.right)
+            owners = [self.owners(s) for s in sides]
+            if owners[0] == {right} and right not in owners[1]:
+                right_expr, left_expr = sides
+                rt, lt = lt, rt
+            elif owners[1] == {right} and right not in owners[0]:
+                left_expr, right_expr = sides
+            else:
+                self.problem("bad-join", f"the join condition {describe(on)} must compare a column of {rname} "
+                                         f"with a column of an earlier source")
+                continue
+            if not comparable(lt, rt) or (lt is not None and rt is not None and lt.ksql() != rt.ksql()
+                                          and not (lt.is_numeric and rt.is_numeric)):
+                self.problem("join-type-mismatch",
+                             f"join columns have different types: {describe(left_expr)} ({_tn(lt)}) "
+                             f"vs {describe(right_expr)} ({_tn(rt)})")
+            fk = False
+            if lkind == "STREAM" and rkind == "STREAM":
+                if j.within is None:
+                    self.problem("join-needs-within",
+                                 f"a stream-stream join needs a window: join({rname}, ..., within=hours(1))")
+            else:
+                if j.within is not None:
+                    self.problem("join-within", f"within= applies to stream-stream joins only ({rname} is a table "
+                                                "or the left side is a table)")
+                if lkind == "TABLE" and rkind == "STREAM":
+                    self.problem("bad-join", f"a table cannot be joined with stream {rname}: put the stream first "
+                                             "(stream-table joins only)")
+                    continue
+                if not self.is_key(right_expr, right):
+                    self.problem("join-non-key",
+                                 f"join on a non-key column: {describe(right_expr)} is not the PRIMARY KEY of "
+                                 f"table {rname} (joins to a table must use its key)")
+                    continue
+                if lkind == "STREAM":
+                    if j.how not in ("INNER", "LEFT"):
+                        self.problem("bad-join-type", f"a stream-table join supports INNER and LEFT only, not {j.how}")
+                else:
+                    left_owner = next(iter(self.owners(left_expr)), None)
+                    if left_owner is None or not self.is_key(left_expr, left_owner):
+                        fk = True  # any left column against the right table's key: a foreign-key join
+                        if j.how not in ("INNER", "LEFT"):
+                            self.problem("bad-join-type",
+                                         f"a foreign-key table-table join supports INNER and LEFT only, not {j.how}")
+            info = {"left": left_expr, "right": right_expr, "how": j.how, "fk": fk or bool(info and info.get("fk"))}
+        return info
+
+    def owners(self, e) -> set:
+        return {n.entity for n in E.walk(e) if isinstance(n, E.Column)}
+
+    def is_key(self, e, cls) -> bool:
+        keys = cls.__kctx__.keys
+        return isinstance(e, E.Column) and e.entity is cls and len(keys) == 1 and keys[0].name == e.name
+
+    # -- output schema ----------------------------------------------------------
+    def output_columns(self, item_types, join_info) -> list[OutColumn]:
+        q = self.q
+        named: list[OutColumn] = []
+        for i, (item, t) in enumerate(zip(q.items, item_types)):
+            inner = item.expr if isinstance(item, E.Alias) else item
+            if isinstance(item, E.Alias):
+                name = item.name.upper()
+            elif isinstance(inner, E.Column):
+                info = inner.entity.__kctx__
+                f = info.field(inner.name)
+                name = f.column if f else inner.name.upper()
+            elif isinstance(inner, E.Deref):
+                name = inner.member.upper()
+            elif isinstance(inner, E.Pseudo):
+                name = inner.name
+            else:
+                name = f"KSQL_COL_{i}"
+            named.append(OutColumn(name, t, expr=inner))
+        seen: set[str] = set()
+        for c in named:
+            if c.name in seen:
+                self.problem("duplicate-column", f"two SELECT items are named {c.name}: give one a .label('...')")
+            seen.add(c.name)
+
+        key_exprs: list[list] = []  # per key column: the expressions that may stand for it
+        what = ""
+        if q.group_by_:
+            key_exprs = [[g] for g in q.group_by_]
+            what = "GROUP BY"
+        elif q.partition_by_:
+            if not (len(q.partition_by_) == 1 and isinstance(q.partition_by_[0], E.Literal)
+                    and q.partition_by_[0].value is None):
+                key_exprs = [[p] for p in q.partition_by_]
+            what = "PARTITION BY"
+        elif join_info is not None:
+            if join_info["fk"]:
+                key_exprs = [[E.Column(q.source, k.name)] for k in q.source.__kctx__.keys]
+                what = "the foreign-key join (the left table's key)"
+            elif join_info["how"] == "FULL":
+                key_exprs = [[E.rowkey]]
+                what = "the FULL join (its synthetic key ROWKEY)"
+            else:
+                key_exprs = [[join_info["left"], join_info["right"]]]
+                what = "the join"
+        else:
+            src = q.source.__kctx__
+            key_exprs = [[E.Column(q.source, k.name)] for k in src.keys]
+            what = f"the key of {q.source.__name__}"
+
+        for options in key_exprs:
+            match = next((c for c in named if any(E.same(c.expr, o) for o in options)), None)
+            if match is None:
+                texts = " or ".join(describe(o) for o in options)
+                self.problem("key-not-selected",
+                             f"the key {texts} (from {what}) must be in the SELECT list (ksqlDB keeps key columns in the projection)")
+                continue
+            match.key = True
+        keys = [c for c in named if c.key]
+        values = [c for c in named if not c.key]
+        out = keys + values
+        if self.windowed:
+            for pseudo in ("WINDOWSTART", "WINDOWEND"):
+                if not any(c.name == pseudo for c in out):
+                    out.append(OutColumn(pseudo, T.BIGINT, system=True))
+        return out
+
+    # -- expressions --------------------------------------------------------------
+    def uncovered(self, e, groups):
+        """The first column of ``e`` that is neither grouped nor aggregated, or None."""
+        if any(E.same(e, g) for g in groups):
+            return None
+        if isinstance(e, E.Func) and e.aggregate:
+            return None
+        if isinstance(e, (E.Column, E.Deref)):
+            return e
+        for c in E.children(e):
+            bad = self.uncovered(c, groups)
+            if bad is not None:
+                return bad
+        return None
+
+    def no_aggregates(self, e, clause: str) -> None:
+        for n in E.walk(e):
+            if isinstance(n, E.Func) and n.aggregate:
+                hint = " (use having())" if clause == "WHERE" else ""
+                self.problem("aggregate-in-" + clause.lower().replace(" ", "-"),
+                             f"aggregate {n.name} is not allowed in {clause}{hint}")
+                return
+
+    def require_boolean(self, e, clause: str) -> None:
+        t = self.type_of(e)
+        if t is not None and t.name != "BOOLEAN":
+            self.problem("not-boolean", f"{clause} condition must be BOOLEAN, got {describe(e)} ({_tn(t)})")
+
+    def type_of(self, e) -> SqlType | None:
+        try:
+            return self._type(e)
+        except QueryProblem as p:
+            self.problem(p.code, str(p))
+            return None
+
+    def _type(self, e) -> SqlType | None:  # noqa: C901 - one case per node kind
+        if isinstance(e, E.Alias):
+            return self._type(e.expr)
+        if isinstance(e, E.Column):
+            info = e.entity.__kctx__
+            f = info.field(e.name)
+            if f is None:
+                raise QueryProblem("unknown-column", f"unknown column {e.entity.__name__}.{e.name}: "
+                                                     f"it is not a column of {e.entity.__name__} (marked Ignore?)")
+            if e.entity not in self.scope:
+                srcs = ", ".join(c.__name__ for c in self.scope)
+                raise QueryProblem("column-not-in-scope",
+                                   f"column {e.entity.__name__}.{e.name} is not from a source of the query ({srcs})")
+            return f.type
+        if isinstance(e, E.Deref):
+            base = self._type(e.base)
+            if base is None:
+                return None
+            if base.name != "STRUCT":
+                raise QueryProblem("bad-deref", f"{describe(e.base)} is {_tn(base)}, not a STRUCT: cannot read .{e.member}")
+            for name, t in base.fields:
+                if name == e.member.upper():
+                    return t
+            known = ", ".join(n for n, _ in base.fields)
+            raise QueryProblem("unknown-column", f"unknown field {e.member} in STRUCT {describe(e.base)} (fields: {known})")
+        if isinstance(e, E.Literal):
+            return literal_type(e.value)
+        if isinstance(e, E.BinaryOp):
+            lt, rt = self._type(e.left), self._type(e.right)
+            if e.op in ARITH:
+                if lt is None or rt is None:
+                    return lt if rt is None else rt if lt is None else None
+                if lt.is_numeric and rt.is_numeric:
+                    return promote(e.op, lt, rt)
+                if e.op == "+" and lt.name == rt.name == "STRING":
+                    return T.STRING
+                raise QueryProblem("type-mismatch", f"cannot apply {e.op} to {describe(e.left)} ({_tn(lt)}) "
+                                                    f"and {describe(e.right)} ({_tn(rt)})")
+            if e.op in COMPARE or e.op == "LIKE":
+                if e.op == "LIKE" and lt is not None and lt.name != "STRING":
+                    raise QueryProblem("type-mismatch", f"LIKE needs a STRING, got {describe(e.left)} ({_tn(lt)})")
+                if not comparable(lt, rt):
+                    raise QueryProblem("type-mismatch",
+                                       f"type mismatch in comparison: {describe(e.left)} ({_tn(lt)}) {e.op} "
+                                       f"{describe(e.right)} ({_tn(rt)})")
+                return T.BOOLEAN
+            if e.op in ("AND", "OR"):
+                for side, t in ((e.left, lt), (e.right, rt)):
+                    if t is not None and t.name != "BOOLEAN":
+                        raise QueryProblem("type-mismatch", f"{e.op} needs BOOLEAN operands, got {describe(side)} ({_tn(t)})")
+                return T.BOOLEAN
+            raise QueryProblem("bad-query", f"unknown operator {e.op}")
+        if isinstance(e, E.UnaryOp):
+            t = self._type(e.operand)
+            if e.op == "NOT":
+                if t is not None and t.name != "BOOLEAN":
+                    raise QueryProblem("type-mismatch", f"NOT needs a BOOLEAN, got {describe(e.operand)} ({_tn(t)})")
+                return T.BOOLEAN
+            if t is not None and not t.is_numeric:
+                raise QueryProblem("type-mismatch", f"cannot negate {describe(e.operand)} ({_tn(t)})")
+            return t
+        if isinstance(e, E.InList):
+            t = self._type(e.operand)
+            for v in e.values:
+                vt = self._type(v)
+                if not comparable(t, vt):
+                    raise QueryProblem("type-mismatch", f"type mismatch in IN: {describe(e.operand)} ({_tn(t)}) "
+                                                        f"vs {describe(v)} ({_tn(vt)})")
+            return T.BOOLEAN
+        if isinstance(e, E.IsNull):
+            self._type(e.operand)
+            return T.BOOLEAN
+        if isinstance(e, E.Between):
+            t = self._type(e.operand)
+            for v in (e.low, e.high):
+                vt = self._type(v)
+                if not comparable(t, vt):
+                    raise QueryProblem("type-mismatch", f"type mismatch in BETWEEN: {describe(e.operand)} ({_tn(t)}) "
+                                                        f"vs {describe(v)} ({_tn(vt)})")
+            return T.BOOLEAN
+        if isinstance(e, E.Star):
+            return None
+        if isinstance(e, E.Func):
+            if e.aggregate:
+                if self.in_aggregate:
+                    raise QueryProblem("nested-aggregate", f"aggregate {e.name} cannot be nested in another aggregate")
+                self.in_aggregate = True
+                try:
+                    args = [self._type(a) for a in e.args]
+                finally:
+                    self.in_aggregate = False
+            else:
+                args = [self._type(a) for a in e.args]
+            try:
+                return result_type(e.name, args)
+            except FunctionTypeError as exc:
+                raise QueryProblem("bad-function-call", str(exc)) from None
+        if isinstance(e, E.Case):
+            result = None
+            for cond, value in e.whens:
+                ct = self._type(cond)
+                if ct is not None and ct.name != "BOOLEAN":
+                    raise QueryProblem("type-mismatch", f"CASE condition must be BOOLEAN, got {describe(cond)} ({_tn(ct)})")
+            values = [v for _, v in e.whens] + ([e.else_] if e.else_ is not None else [])
+            for v in values:
+                vt = self._type(v)
+                if vt is None:
+                    continue
+                if result is None:
+                    result = vt
+                elif result.is_numeric and vt.is_numeric:
+                    result = promote("+", result, vt) if result.name != vt.name else result
+                elif result.ksql() != vt.ksql():
+                    raise QueryProblem("type-mismatch", f"CASE results have different types: {_tn(result)} and "
+                                                        f"{describe(v)} ({_tn(vt)})")
+            return result
+        if isinstance(e, E.Cast):
+            self._type(e.operand)
+            return e.to
+        if isinstance(e, E.Pseudo):
+            if e.name in ("WINDOWSTART", "WINDOWEND") and not self.windowed:
+                raise QueryProblem("no-window", f"{e.name} needs a windowed aggregation (window(...))")
+            if e.name == "ROWKEY":
+                return None
+            return T.BIGINT if e.name in ("WINDOWSTART", "WINDOWEND", "ROWTIME", "ROWOFFSET") else T.INT
+        if isinstance(e, (E.Lambda, E.LambdaVar)):
+            return None
+        raise QueryProblem("bad-query", f"cannot use {e!r} in a query")
+
+
+def compare_declared(info: EntityInfo, a: Analysis) -> list[tuple[str, str, str | None]]:
+    """Differences between the declared fields of a derived entity and what its query
+    produces: (code, message, field name for locating the line)."""
+    out: list[tuple[str, str, str | None]] = []
+    declared = {f.column: f for f in info.fields}
+    produced = {c.name: c for c in a.columns}
+    for c in a.columns:
+        f = declared.get(c.name)
+        if f is None:
+            if c.system:
+                continue
+            hint = " (name the expression with .label('...'))" if c.name.startswith("KSQL_COL_") else ""
+            out.append(("schema-mismatch", f"{info.name}: the query produces column {c.name} ({_tn(c.type)}) "
+                                           f"that the entity does not declare{hint}", None))
+            continue
+        if c.type is not None and f.type is not None and c.type.ksql() != f.type.ksql():
+            out.append(("schema-mismatch", f"{info.name}.{f.name} is declared {f.type.ksql()} but the query "
+                                           f"produces {c.type.ksql()}", f.name))
+        if not c.system and c.key != f.key:
+            if c.key:
+                msg = f"{info.name}.{f.name} is a key column of the query's result: declare it Annotated[..., Key]"
+            else:
+                msg = f"{info.name}.{f.name} is declared as a key but the query's key is " + (
+                    ", ".join(k.name for k in a.keys) or "empty")
+            out.append(("key-mismatch", msg, f.name))
+    for f in info.fields:
+        if f.column not in produced:
+            out.append(("schema-mismatch", f"{info.name}.{f.name} is declared but the query produces no column "
+                                           f"{f.column}", f.name))
+    return out
+
+
+def entity_kind(info: EntityInfo, resolver: Resolver | None = None) -> str | None:
+    """STREAM or TABLE: declared (base class / Meta.kind), else inferred from the query."""
+    return (resolver or Resolver()).kind(info)
+
+
+def topic_configs(info: EntityInfo, resolver: Resolver | None = None) -> dict[str, str]:
+    """The entity's topic configs; a TABLE's topic is compacted (latest value per key)."""
+    configs = dict(info.configs)
+    if entity_kind(info, resolver) == "TABLE":
+        configs.setdefault("cleanup.policy", "compact")
+    return configs
