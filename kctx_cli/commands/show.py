@@ -38,3 +38,20 @@ def show_avro(config: Config, name: str | None, key: bool = False) -> int:
         blocks.append(f"// {subject}\n{schema_json(schema, indent=2)}")
     print("\n\n".join(blocks))
     return 0
+
+
+def show_ddl(config: Config, name: str | None = None) -> int:
+    """Print the CREATE STREAM/TABLE statements of all entities in dependency order
+    (sources before the derived entities that read them), or of one entity."""
+    from kctx_cli.ksql.ddl import entity_ddl, ordered
+    from kctx_cli.model.discovery import load_project
+    from kctx_cli.query.schema import Resolver
+
+    project = load_project(config)
+    resolver = Resolver(project.entities)
+    entities = [project.get(name)] if name else ordered(project, resolver)
+    if not entities:
+        print("-- no entities")
+        return 0
+    print("\n\n".join(entity_ddl(info, resolver) for info in entities))
+    return 0
