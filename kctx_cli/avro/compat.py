@@ -265,7 +265,8 @@ class _Checker:
             for b in r.branches:
                 if not self.check(b, w, path):
                     return []
-            return [f"{path}: reader {r.describe()} has no branch that can read the writer's {w.describe()}"]
+            return self._closest(r, w, path) or [
+                f"{path}: reader {r.describe()} has no branch that can read the writer's {w.describe()}"]
         if r.type in PROMOTIONS.get(w.type, ()):
             return []
         return [f"{path}: type mismatch: reader expects {r.describe()}, writer has {w.describe()}"]
@@ -283,8 +284,16 @@ class _Checker:
                 return []
         if wb.type == "union":  # not valid Avro, but be total
             return self._writer_union(r, wb, path)
-        return [f"{path}: reader {r.describe()} has no branch that can read the writer's "
+        return self._closest(r, wb, path) or [f"{path}: reader {r.describe()} has no branch that can read the writer's "
                 f"union branch {i} ({wb.describe()})"]
+
+    def _closest(self, r: _Node, w: _Node, path: str) -> list[str]:
+        """The problems of the reader branch Avro would pick for the writer's type (same
+        type, and same name for named types): more telling than "no branch matches"."""
+        for b in r.branches:
+            if b.type == w.type and (b.name is None or b.name == w.name):
+                return self.check(b, w, path)
+        return []
 
     def _names(self, r: _Node, w: _Node, path: str) -> list[str]:
         # Avro compares unqualified names, or the writer's full name against the reader's aliases
