@@ -25,6 +25,7 @@ class Customer(Table):
     registered_at: datetime
 
     class Meta:
+        name = "CUSTOMERS"
         topic = "customers"
         partitions = 3
         configs = {"min.compaction.lag.ms": 3600000}

@@ -21,6 +21,7 @@ class Order(Stream):
     checkout_session: Annotated[str, Ignore] = ""  # kept by the web app only
 
     class Meta:
+        name = "ORDERS"
         topic = "orders"
         partitions = 6
         timestamp = "ordered_at"

@@ -16,6 +16,7 @@ class Payment(Stream):
     paid_at: datetime
 
     class Meta:
+        name = "PAYMENTS"
         topic = "payments"
         partitions = 3
         dlq = True  # payments-dlq, see `kctx dlq`

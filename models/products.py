@@ -18,5 +18,6 @@ class Product(Table):
     description: Optional[str] = None
 
     class Meta:
+        name = "PRODUCTS"
         topic = "products"
         partitions = 3
