@@ -1,0 +1,394 @@
+"""``kctx dlq list | show | replay``.
+
+Replay is a consume-transform-produce loop. Exactly-once (the default): one Kafka
+transaction per batch holds the re-published records *and* the DLQ consumer offsets
+(``send_offsets_to_transaction``); a crash anywhere aborts the open transaction, and the
+next run (same transactional.id, fencing any zombie) resumes from the last committed
+offsets. Readers of the target topic with isolation.level=read_committed see each
+replayed record exactly once. ``--at-least-once`` flushes, then commits offsets: a
+crash between the two re-publishes that batch.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from kctx_cli.dlq.headers import Origin, origin, replay_headers
+from kctx_cli.errors import KctxError
+
+DLQ_PATTERN = r".+([-_.](dlq|dlt|DLT|DLQ))$"
+PARKING_SUFFIX = "-parking"
+BATCH = 500
+TXN_TIMEOUT_MS = 60000
+
+
+# --------------------------------------------------------------------------- list / show
+
+def dlq_topics(config, client, pattern: str | None = None) -> list[str]:
+    from kctx_cli.backends import kafka
+
+    md = kafka.list_topics(client, config)
+    rx = re.compile(pattern or DLQ_PATTERN)
+    names = {t for t in md.topics if not t.startswith("__") and rx.fullmatch(t)}
+    # DLQs declared in the models, whatever their names
+    try:
+        from kctx_cli.model.discovery import load_project
+
+        names |= {e.dlq for e in load_project(config).entities if e.dlq and e.dlq in md.topics}
+    except Exception:  # noqa: BLE001 - no models here is fine for an incident tool
+        pass
+    return sorted(n for n in names if not n.endswith(PARKING_SUFFIX))
+
+
+def _edge_timestamps(consumer, topic: str, marks: dict[int, tuple[int, int]]):
+    """Timestamps of the first and the last records (over all partitions)."""
+    from kctx_cli.tail.reader import batches
+
+    data = {p: m for p, m in marks.items() if m[1] > m[0]}
+    if not data:
+        return None, None
+    first = [m.timestamp()[1] for b in batches(consumer, topic, {p: lo for p, (lo, hi) in data.items()},
+                                               {p: lo + 1 for p, (lo, hi) in data.items()}) for m in b]
+    consumer.unassign()
+    last = [m.timestamp()[1] for b in batches(consumer, topic, {p: max(lo, hi - 5) for p, (lo, hi) in data.items()},
+                                              {p: hi for p, (lo, hi) in data.items()}) for m in b]
+    return (min(first) if first else None), (max(last) if last else None)
+
+
+def list_dlqs(config, pattern: str | None = None) -> list[dict]:
+    from confluent_kafka import TopicPartition
+
+    from kctx_cli.backends import kafka
+
+    consumer = kafka.consumer(config)
+    try:
+        rows = []
+        md = kafka.list_topics(consumer, config)
+        for t in dlq_topics(config, consumer, pattern):
+            parts = sorted(md.topics[t].partitions)
+            marks = {p: consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10) for p in parts}
+            oldest, newest = _edge_timestamps(consumer, t, marks)
+            consumer.unassign()
+            parking = t + PARKING_SUFFIX
+            parked = None
+            if parking in md.topics:
+                parked = sum(hi - lo for lo, hi in (consumer.get_watermark_offsets(TopicPartition(parking, p), timeout=10)
+                                                    for p in md.topics[parking].partitions))
+            rows.append({"topic": t, "partitions": len(parts), "records": sum(hi - lo for lo, hi in marks.values()),
+                         "oldest": oldest, "newest": newest, "parked": parked})
+        return rows
+    finally:
+        consumer.close()
+
+
+def show_dlq(config, topic: str, start: str = "beginning", max_records: int = 20) -> list[dict]:
+    from kctx_cli.backends import kafka
+    from kctx_cli.backends.registry import SchemaCache, registry_client
+    from kctx_cli.tail.core import key_text
+    from kctx_cli.tail.decode import Decoder, iso_ms
+    from kctx_cli.tail.reader import batches
+    from kctx_cli.tail.start import parse_start, resolve
+
+    st = parse_start(start)
+    decoder = Decoder(SchemaCache(lambda: registry_client(config)) if config.schema_registry_url else None)
+    consumer = kafka.consumer(config)
+    out: list[dict] = []
+    try:
+        tmd = kafka.describe_topic(consumer, topic, config)
+        starts, ends = resolve(consumer, topic, sorted(tmd.partitions), st)
+        for b in batches(consumer, topic, starts, ends):
+            for m in b:
+                o = origin(m.headers())
+                v = decoder.decode(m.value())
+                out.append({"partition": m.partition(), "offset": m.offset(), "timestamp": iso_ms(m.timestamp()[1]),
+                            "key": key_text(decoder.decode(m.key())), "origin": o.as_dict(),
+                            "value": v.value, "value_format": v.format, "value_schema_id": v.schema_id,
+                            "value_error": v.error})
+                if len(out) >= max_records:
+                    return out
+        return out
+    finally:
+        consumer.close()
+
+
+# --------------------------------------------------------------------------- replay
+
+@dataclass
+class ReplayOptions:
+    dlq: str
+    to: str | None = None
+    error_codes: list[str] = field(default_factory=list)
+    since: str | None = None
+    until: str | None = None
+    key: str | None = None
+    dry_run: bool = False
+    at_least_once: bool = False
+    max_replays: int = 3
+    rate: float | None = None
+    group: str | None = None
+    batch: int = BATCH
+
+
+@dataclass
+class ReplayResult:
+    group: str
+    replayed: int = 0
+    parked: int = 0
+    skipped: int = 0
+    transactions: int = 0
+    interrupted: bool = False
+    histogram: Counter = field(default_factory=Counter)  # (target, error code, action) -> count
+
+
+def group_for(opts: ReplayOptions) -> str:
+    """One consumer group (and transactional.id) per DLQ and filter set: a re-run with
+    the same filters resumes; other filters start from the beginning of the DLQ."""
+    if opts.group:
+        return opts.group
+    g = f"kctx-dlq-replay-{opts.dlq}"
+    filt = (sorted(opts.error_codes), opts.since, opts.until, opts.key, opts.to)
+    if filt != ([], None, None, None, None):
+        g += "-" + hashlib.sha1(repr(filt).encode()).hexdigest()[:8]
+    return g
+
+
+def _time_ms(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    from kctx_cli.tail.start import parse_start
+
+    try:
+        s = parse_start(text)
+    except KctxError:
+        s = None
+    if s is None or s.kind != "time":
+        # a bare small integer is read as seconds-ago-free epoch ms only when long enough
+        raise KctxError(f"{flag}: expected epoch milliseconds or an ISO-8601 time, got '{text}'")
+    return s.value
+
+
+def _code_matches(code: str | None, wanted: list[str]) -> bool:
+    if not wanted:
+        return True
+    if code is None:
+        return False
+    return any(code == w or code.endswith("." + w) for w in wanted)
+
+
+class _Stop:
+    """SIGTERM/SIGINT set a flag; the loop finishes the open transaction and stops."""
+
+    def __init__(self):
+        self.flag = False
+        self._old = {}
+
+    def __enter__(self):
+        for s in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._old[s] = signal.signal(s, self._handle)
+            except ValueError:  # not the main thread (library use): no handler
+                pass
+        return self
+
+    def _handle(self, signum, frame):
+        self.flag = True
+
+    def __exit__(self, *exc):
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+    def __call__(self) -> bool:
+        return self.flag
+
+
+def replay(config, opts: ReplayOptions, progress=None) -> ReplayResult:
+    from confluent_kafka import KafkaException, TopicPartition
+
+    from kctx_cli.backends import kafka
+    from kctx_cli.tail.reader import batches
+
+    since, until = _time_ms(opts.since, "--since"), _time_ms(opts.until, "--until")
+    if opts.max_replays < 0:
+        raise KctxError(f"--max-replays must be ≥ 0, got {opts.max_replays}")
+    if opts.rate is not None and opts.rate <= 0:
+        raise KctxError(f"--rate must be positive, got {opts.rate}")
+    group = group_for(opts)
+    res = ReplayResult(group)
+    batch = opts.batch
+    if opts.rate:
+        batch = max(1, min(batch, int(opts.rate)))  # about one transaction per second
+
+    consumer = kafka.consumer(config, **{"group.id": group, "isolation.level": "read_committed"})
+    producer = None
+    try:
+        tmd = kafka.describe_topic(consumer, opts.dlq, config)
+        parts = sorted(tmd.partitions)
+        if not opts.dry_run:
+            producer = _producer(config, opts, group)
+        if opts.to:
+            kafka.describe_topic(consumer, opts.to, config)
+        # after init_transactions: an interrupted transaction is aborted, so these are stable
+        try:
+            committed = consumer.committed([TopicPartition(opts.dlq, p) for p in parts], timeout=10)
+            marks = {p: consumer.get_watermark_offsets(TopicPartition(opts.dlq, p), timeout=10) for p in parts}
+        except KafkaException as exc:
+            raise KctxError(f"cannot read the offsets of '{opts.dlq}': {exc.args[0].str()}") from None
+        starts = {tp.partition: max(tp.offset, marks[tp.partition][0]) if tp.offset >= 0 else marks[tp.partition][0]
+                  for tp in committed}
+        ends = {p: hi for p, (lo, hi) in marks.items()}
+        total = sum(max(0, ends[p] - starts[p]) for p in parts)
+        if progress is not None:
+            progress.start(total)
+
+        checked: set[str] = set()
+        parking = opts.dlq + PARKING_SUFFIX
+        key_bytes = opts.key.encode("utf-8") if opts.key is not None else None
+        t0 = time.monotonic()
+        sent = 0
+        with _Stop() as stop:
+            for msgs in batches(consumer, opts.dlq, starts, ends, batch=batch, stop=stop):
+                if producer is not None and not opts.at_least_once:
+                    producer.begin_transaction()
+                try:
+                    for m in msgs:
+                        o = origin(m.headers())
+                        ts = m.timestamp()[1]
+                        if not _code_matches(o.error_code, opts.error_codes) or \
+                                (since is not None and ts < since) or (until is not None and ts > until) or \
+                                (key_bytes is not None and m.key() != key_bytes):
+                            res.skipped += 1
+                            continue
+                        park = o.replay_count >= opts.max_replays
+                        target = parking if park else (opts.to or o.topic)
+                        if target is None:
+                            raise KctxError(
+                                f"{opts.dlq}[{m.partition()}]@{m.offset()} has no original-topic header (kctx, "
+                                f"Kafka Connect or Spring convention); pass --to TOPIC")
+                        res.histogram[(o.topic if park else target, o.error_code or "-", "park" if park else "replay")] += 1
+                        if park:
+                            res.parked += 1
+                        else:
+                            res.replayed += 1
+                        if producer is None:
+                            continue
+                        if target not in checked:
+                            _ensure_target(config, consumer, target, park, tmd)
+                            checked.add(target)
+                        if park:
+                            producer.produce(target, key=m.key(), value=m.value(), headers=m.headers(),
+                                             timestamp=ts, on_delivery=_delivery)
+                        else:
+                            producer.produce(target, key=m.key(), value=m.value(),
+                                             headers=replay_headers(m.headers(), o.replay_count + 1),
+                                             timestamp=o.timestamp or ts, on_delivery=_delivery)
+                        sent += 1
+                        if opts.rate:
+                            ahead = sent / opts.rate - (time.monotonic() - t0)
+                            if ahead > 0:
+                                time.sleep(ahead)
+                        producer.poll(0)
+                    if producer is not None:
+                        offsets = _next_offsets(opts.dlq, msgs)
+                        if opts.at_least_once:
+                            _flush(producer)
+                            consumer.commit(offsets=offsets, asynchronous=False)
+                        else:
+                            producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
+                            producer.commit_transaction(60)
+                        res.transactions += 1
+                except KafkaException as exc:
+                    _abort(producer, opts)
+                    raise KctxError(f"replay of '{opts.dlq}' failed, nothing of this batch was committed: "
+                                    f"{exc.args[0].str()}") from None
+                except BaseException:
+                    _abort(producer, opts)
+                    raise
+                if progress is not None:
+                    progress.advance(len(msgs))
+            res.interrupted = stop.flag
+        return res
+    finally:
+        consumer.close()
+        if producer is not None:
+            producer.flush(10)
+
+
+_failed: list = []
+
+
+def _delivery(err, msg):
+    # librdkafka fails commit_transaction itself on a failed delivery; at-least-once checks this
+    if err is not None:
+        _failed.append(err)
+
+
+def _flush(producer):
+    left = producer.flush(60)
+    if left:
+        raise KctxError(f"{left} record(s) not acknowledged within 60 s; offsets not committed")
+    if _failed:
+        err = _failed[0]
+        _failed.clear()
+        raise KctxError(f"a replayed record was not written ({err.str()}); offsets not committed")
+
+
+def _abort(producer, opts):
+    if producer is None or opts.at_least_once:
+        return
+    try:
+        producer.abort_transaction(30)
+    except Exception:  # noqa: BLE001 - the next run's init_transactions aborts it anyway
+        pass
+
+
+def _next_offsets(topic, msgs):
+    from confluent_kafka import TopicPartition
+
+    nxt: dict[int, int] = {}
+    for m in msgs:
+        nxt[m.partition()] = max(nxt.get(m.partition(), 0), m.offset() + 1)
+    return [TopicPartition(topic, p, o) for p, o in sorted(nxt.items())]
+
+
+def _producer(config, opts: ReplayOptions, group: str):
+    from confluent_kafka import KafkaException
+
+    from kctx_cli.backends import kafka
+
+    if opts.at_least_once:
+        return kafka.producer(config, acks="all")
+    p = kafka.producer(config, **{"transactional.id": group, "transaction.timeout.ms": TXN_TIMEOUT_MS})
+    try:
+        p.init_transactions(30)
+    except KafkaException as exc:
+        raise KctxError(f"cannot start a Kafka transaction ({exc.args[0].str()}); "
+                        f"the cluster may not support transactions: use --at-least-once") from None
+    return p
+
+
+def _ensure_target(config, client, target: str, park: bool, dlq_md) -> None:
+    """The original topic must exist (a typo'd header must not create a topic);
+    the parking topic is created on first use like the DLQ."""
+    from kctx_cli.backends import kafka
+
+    try:
+        kafka.describe_topic(client, target, config)
+        return
+    except KctxError:
+        if not park:
+            raise KctxError(f"target topic '{target}' does not exist; create it or pass --to TOPIC") from None
+    from confluent_kafka.admin import NewTopic
+
+    parts = dlq_md.partitions
+    rf = len(next(iter(parts.values())).replicas) if parts else 1
+    adm = kafka.admin(config)  # keep a reference: the future dies with its client
+    fut = adm.create_topics([NewTopic(target, len(parts), rf)])[target]
+    try:
+        fut.result(30)
+    except Exception as exc:  # noqa: BLE001
+        if "TOPIC_ALREADY_EXISTS" not in str(exc):
+            raise KctxError(f"cannot create parking topic '{target}': {exc}") from None
