@@ -195,6 +195,54 @@ def tail(
     raise typer.Exit(run(config(), opts))
 
 
+@dlq_app.command("list")
+def dlq_list(
+    pattern: Optional[str] = typer.Option(None, "--pattern", help="regex of DLQ topic names (default: *-dlq, *.dlq, *_dlq, *-dlt, *.DLT)"),
+    output: str = OutputOpt,
+):
+    """DLQ topics with record counts and the age of their oldest/newest records."""
+    from kctx_cli.commands.dlq import dlq_list as run
+
+    raise typer.Exit(run(config(), pattern, check_output(output)))
+
+
+@dlq_app.command("show")
+def dlq_show(
+    topic: str = typer.Argument(..., help="the DLQ topic"),
+    from_: str = typer.Option("beginning", "--from", "-f", help="as for kctx tail"),
+    max_: int = typer.Option(20, "--max", "-n", help="at most N records"),
+    output: str = OutputOpt,
+):
+    """Dead-lettered records with their original topic/partition/offset and error."""
+    from kctx_cli.commands.dlq import dlq_show as run
+
+    raise typer.Exit(run(config(), topic, from_, max_, check_output(output)))
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    topic: str = typer.Argument(..., help="the DLQ topic"),
+    to: Optional[str] = typer.Option(None, "--to", help="re-publish here instead of the original topic from the headers"),
+    error_code: Optional[List[str]] = typer.Option(None, "--error-code", help="only this error code / exception class (repeatable)"),
+    since: Optional[str] = typer.Option(None, "--since", help="only records dead-lettered at or after (ISO-8601 or epoch ms)"),
+    until: Optional[str] = typer.Option(None, "--until", help="only records dead-lettered at or before"),
+    key: Optional[str] = typer.Option(None, "--key", help="only records with this key"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print a histogram by original topic and error code; write nothing"),
+    at_least_once: bool = typer.Option(False, "--at-least-once", help="no transactions (clusters without them); a crash may duplicate a batch"),
+    max_replays: int = typer.Option(3, "--max-replays", help="records already replayed this often go to <dlq>-parking"),
+    rate: Optional[float] = typer.Option(None, "--rate", help="at most N records per second"),
+    group: Optional[str] = typer.Option(None, "--group", help="consumer group / transactional id (default kctx-dlq-replay-<dlq>[-<filters>])"),
+    output: str = OutputOpt,
+):
+    """Re-publish dead-lettered records exactly once (Kafka transactions); resumable."""
+    from kctx_cli.commands.dlq import dlq_replay as run
+    from kctx_cli.dlq.core import ReplayOptions
+
+    opts = ReplayOptions(dlq=topic, to=to, error_codes=list(error_code or []), since=since, until=until, key=key,
+                         dry_run=dry_run, at_least_once=at_least_once, max_replays=max_replays, rate=rate, group=group)
+    raise typer.Exit(run(config(), opts, check_output(output)))
+
+
 def main() -> None:
     """Console-script entry point."""
     from kctx_cli.errors import KctxError
