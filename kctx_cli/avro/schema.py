@@ -29,6 +29,7 @@ import datetime as dt
 import decimal
 import json
 import math
+import re
 import uuid
 from typing import Any
 
@@ -43,6 +44,7 @@ INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 MS = dt.timedelta(milliseconds=1)
+_AVRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PRIMITIVES = ("null", "boolean", "int", "long", "float", "double", "bytes", "string")
 
 
@@ -158,6 +160,11 @@ class _SourceSchema:
 
     def record_of(self, name: str, fields: list[Field], doc: str | None) -> dict:
         self._define(name, self.info.cls)
+        ns = self.info.namespace
+        if ns and not all(_AVRO_NAME.fullmatch(part) for part in ns.split(".")):
+            raise SchemaError(f"{self.info.name}: namespace '{ns}' is not a valid Avro namespace "
+                              f"(dot-separated names of ASCII letters, digits and _)",
+                              "Meta.namespace" if "namespace" in self.info.meta else None, "avro-bad-name")
         rec: dict[str, Any] = {"type": "record", "name": name}
         if self.info.namespace:
             rec["namespace"] = self.info.namespace
@@ -168,6 +175,9 @@ class _SourceSchema:
 
     def _define(self, name: str, owner) -> bool:
         """Register a record name; False when the same class already defined it."""
+        if not _AVRO_NAME.fullmatch(name):
+            raise SchemaError(f"{self.info.name}: class name '{name}' is not a valid Avro record name "
+                              f"(ASCII letters, digits and _)", None, "avro-bad-name")
         prev = self.defined.get(name)
         if prev is None:
             self.defined[name] = owner
@@ -184,6 +194,9 @@ class _SourceSchema:
         """One record field; ``attr`` is the entity field that locates problems,
         ``owner`` the class declaring ``f`` (a Struct for nested fields)."""
         where = f"{owner or self.info.name}.{f.name}"
+        if not _AVRO_NAME.fullmatch(f.name):
+            raise SchemaError(f"{where}: '{f.name}' is not a valid Avro field name "
+                              f"(ASCII letters, digits and _, not starting with a digit)", attr, "avro-bad-name")
         out: dict[str, Any] = {"name": f.name, "type": self.field_type(f, attr)}
         if f.doc:
             out["doc"] = f.doc
