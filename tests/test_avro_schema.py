@@ -102,6 +102,20 @@ def test_every_field_type(tmp_path):
     assert key_schema(info) == "string"
 
 
+def test_header_columns_are_not_in_the_value(tmp_path):
+    info = project(tmp_path, """
+from kctx_cli.model import Header
+
+class Traced(Stream):
+    id: Annotated[str, Key]
+    trace: Annotated[bytes, Header("trace-id")]
+    x: int
+    class Meta:
+        topic = "traced"
+""").get("Traced")
+    assert [f["name"] for f in value_schema(info)["fields"]] == ["x"]
+
+
 def test_nullable_fields_and_docs(tmp_path):
     info = project(tmp_path, """
 class Note(Stream):

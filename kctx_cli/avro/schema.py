@@ -63,13 +63,20 @@ class SchemaError(KctxError):
 # ---------------------------------------------------------------------------
 
 
+def value_fields(info: EntityInfo) -> list[Field]:
+    """The fields stored in the Avro value: not keys, not header columns (ksqlDB reads
+    those from the record's headers)."""
+    return [f for f in info.values if f.header is None]
+
+
 def value_schema(info: EntityInfo) -> dict:
     """The Avro value schema of an entity (validated with fastavro)."""
     _require_types(info)
+    fields = value_fields(info)
     if info.derived:
-        schema = _KsqlSchema().record(KSQL_RECORD, [(f.column, f.type) for f in info.values], root=True)
+        schema = _KsqlSchema().record(KSQL_RECORD, [(f.column, f.type) for f in fields], root=True)
     else:
-        schema = _SourceSchema(info).record_of(info.name, info.values, info.doc)
+        schema = _SourceSchema(info).record_of(info.name, fields, info.doc)
     _validate(schema, info)
     return schema
 
