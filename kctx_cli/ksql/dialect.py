@@ -5,7 +5,7 @@ Public API (other modules depend on it; keep it stable):
 - ``KSQL`` — the ``sqlglot`` Dialect class (``sqlglot.parse(text, read=KSQL)`` works too,
   but use ``parse`` below: it reports errors with line and column).
 - ``parse(text) -> list[exp.Expression]`` — every statement of a file (split on ``;``);
-  raises ``KsqlSyntaxError`` (``.line``, ``.column``, ``.message``) at the first error.
+  raises ``KsqlSyntaxError`` (``.line``, ``.column``, ``.reason``; a KctxError) at the first error.
 - ``parse_statements(text) -> list[Statement]`` — one result per statement, errors included
   (``Statement.tree`` or ``Statement.error``); what ``kctx ksql check`` uses to go on after
   an error.
@@ -27,8 +27,9 @@ for their aliases, one space between tokens, clauses in grammar order.
 from __future__ import annotations
 
 import bisect
+import gc
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from sqlglot import exp, tokens
@@ -39,6 +40,7 @@ from sqlglot.parser import Parser as _Parser
 from sqlglot.tokens import Token, TokenType
 
 from kctx_cli.ksql import nodes as k
+from kctx_cli.ksql.errors import KsqlSyntaxError
 from kctx_cli.ksql.keywords import GRAMMAR_RESERVED
 
 __all__ = [
@@ -90,14 +92,9 @@ _COMPARISONS = {
 }
 
 
-class KsqlSyntaxError(Exception):
-    """A KSQL syntax error at ``line``:``column`` (both 1-based)."""
-
-    def __init__(self, message: str, line: int = 0, column: int = 0):
-        super().__init__(f"{line}:{column}: {message}" if line else message)
-        self.message = message
-        self.line = line
-        self.column = column
+def _number(text: str) -> exp.Literal:
+    # not exp.Literal.number, which turns "-1" into Neg(1)
+    return exp.Literal(this=text, is_string=False)
 
 
 @dataclass
@@ -109,6 +106,7 @@ class Statement:
     line: int
     column: int
     text: str
+    comments: list[str] = field(default_factory=list)  # comments before/inside it
 
 
 # ---------------------------------------------------------------------------
@@ -116,30 +114,120 @@ class Statement:
 # ---------------------------------------------------------------------------
 
 
+_LEXER = re.compile(
+    r"""
+    (?P<ws>[ \t\r\n]+)
+  | (?P<comment>--[^\n]*|/\*.*?\*/)
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<dquoted>"(?:[^"]|"")*")
+  | (?P<bquoted>`(?:[^`]|``)*`)
+  | (?P<variable>\$\{[A-Za-z_][A-Za-z0-9_@]*\})
+  | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<word>[A-Za-z_][A-Za-z0-9_@]*)
+  | (?P<op>=>|->|:=|\|\||<>|!=|<=|>=|[()\[\],.;=<>+\-*/%{}])
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_DIGIT_WORD = re.compile(r"\d[A-Za-z0-9_@]+")
+_OPS = {
+    "=>": T.FARROW, "->": T.ARROW, ":=": T.COLON_EQ, "||": T.DPIPE, "<>": T.NEQ, "!=": T.NEQ,
+    "<=": T.LTE, ">=": T.GTE, "(": T.L_PAREN, ")": T.R_PAREN, "[": T.L_BRACKET,
+    "]": T.R_BRACKET, ",": T.COMMA, ".": T.DOT, ";": T.SEMICOLON, "=": T.EQ, "<": T.LT,
+    ">": T.GT, "+": T.PLUS, "-": T.DASH, "*": T.STAR, "/": T.SLASH, "%": T.MOD,
+    "{": T.L_BRACE, "}": T.R_BRACE,
+}
+_UNTERMINATED = {
+    "'": "unterminated string (missing closing ')",
+    '"': 'unterminated quoted name (missing closing ")',
+    "`": "unterminated quoted name (missing closing `)",
+    "/*": "unterminated comment (missing */)",
+    "${": "malformed variable reference (expected ${name})",
+}
+
+
+class KsqlTokenError(TokenError):
+    def __init__(self, message: str, offset: int):
+        super().__init__(message)
+        self.offset = offset
+
+
 class KsqlTokenizer(tokens.Tokenizer):
-    """Words all come out as VAR tokens (the parser matches keywords by text), so the
-    tokenizer never glues words into multi-word keywords or swallows a statement as a
-    sqlglot "command"."""
+    """ksqlDB's lexer (SqlBase.g4) as one regular expression: much faster than sqlglot's
+    generic scanner, and exact about ksqlDB's tokens.  Words come out as VAR tokens (the
+    parser matches keywords by text), quoted names as IDENTIFIER, ``${x}`` as PARAMETER
+    (text: the name); comments are attached to the following token."""
 
     QUOTES = ["'"]
     STRING_ESCAPES = ["'"]
     IDENTIFIERS = ['"', "`"]
     COMMENTS = ["--", ("/*", "*/")]
-    NESTED_COMMENTS = False
-    KEYWORDS = {
-        "=>": T.FARROW,
-        "->": T.ARROW,
-        ":=": T.COLON_EQ,
-        "||": T.DPIPE,
-        "<>": T.NEQ,
-        "!=": T.NEQ,
-        "<=": T.LTE,
-        ">=": T.GTE,
-    }
-    SINGLE_TOKENS = {**tokens.Tokenizer.SINGLE_TOKENS, "$": T.DOLLAR}
+    KEYWORDS = {}
     COMMANDS: set = set()
-    COMMAND_PREFIX_TOKENS: set = set()
-    TOKENS_PRECEDING_HINT: set = set()
+
+    def tokenize(self, sql: str) -> list[Token]:
+        out: list[Token] = []
+        append = out.append
+        comments: list[str] = []
+        pos, size, line, line_start = 0, len(sql), 1, 0
+        match = _LEXER.match
+        while pos < size:
+            m = match(sql, pos)
+            if m is None:
+                raise self._error(sql, pos)
+            kind = m.lastgroup
+            end = m.end()
+            text = m.group()
+            if kind == "ws" or kind == "comment":
+                if kind == "comment":
+                    comments.append(text)
+                newlines = text.count("\n")
+                if newlines:
+                    line += newlines
+                    line_start = sql.rindex("\n", pos, end) + 1
+                pos = end
+                continue
+            col = pos - line_start + 1
+            if kind == "word":
+                tok = Token(T.VAR, text, line, col, pos, end - 1)
+            elif kind == "op":
+                tok = Token(_OPS[text], text, line, col, pos, end - 1)
+            elif kind == "number":
+                digit_word = _DIGIT_WORD.match(sql, pos)
+                if digit_word and digit_word.end() > end:  # DIGIT_IDENTIFIER such as 1R
+                    end = digit_word.end()
+                    tok = Token(T.VAR, sql[pos:end], line, col, pos, end - 1)
+                else:
+                    tok = Token(T.NUMBER, text, line, col, pos, end - 1)
+            elif kind == "string":
+                tok = Token(T.STRING, text[1:-1].replace("''", "'"), line, col, pos, end - 1)
+            elif kind == "variable":
+                tok = Token(T.PARAMETER, text[2:-1], line, col, pos, end - 1)
+            else:  # quoted names
+                quote = text[0]
+                tok = Token(T.IDENTIFIER, text[1:-1].replace(quote * 2, quote), line, col, pos, end - 1)
+            if kind in ("string", "dquoted", "bquoted"):
+                newlines = text.count("\n")
+                if newlines:
+                    line += newlines
+                    line_start = sql.rindex("\n", pos, end) + 1
+            if comments:
+                tok.comments = comments
+                comments = []
+            append(tok)
+            pos = end
+        if comments:  # trailing comments ride on a final semicolon token
+            tok = Token(T.SEMICOLON, ";", line, 0, size, size - 1)
+            tok.comments = comments
+            append(tok)
+        return out
+
+    @staticmethod
+    def _error(sql: str, pos: int) -> KsqlTokenError:
+        for opener, message in _UNTERMINATED.items():
+            if sql.startswith(opener, pos):
+                return KsqlTokenError(message, pos)
+        char = sql[pos]
+        return KsqlTokenError(f"unexpected character '{char}'", pos)
 
 
 # ---------------------------------------------------------------------------
@@ -162,6 +250,10 @@ class KsqlParser(_Parser):
     def _start(self, toks: list[Token]) -> None:
         self._tokens = toks
         self._tokens_size = len(toks)
+        # upper-case text of each bare word (None for other tokens), with one spare slot
+        # so that look-ahead past the end needs no bounds check
+        self._words = [t.text.upper() if t.token_type == T.VAR else None for t in toks]
+        self._words.append(None)
         self._index = -1
         self._advance()
 
@@ -170,23 +262,21 @@ class KsqlParser(_Parser):
 
     def _word(self) -> str | None:
         """Upper-case text of the current token if it is a bare word."""
-        tok = self._curr
-        return tok.text.upper() if tok.token_type == T.VAR else None
+        return self._words[self._index]
 
-    def _is(self, *words: str) -> bool:
+    def _is(self, word: str, *more: str) -> bool:
         """Whether the next tokens are these bare words (no advance)."""
-        toks, i = self._tokens, self._index
-        for n, word in enumerate(words):
-            if i + n >= self._tokens_size:
-                return False
-            tok = toks[i + n]
-            if tok.token_type != T.VAR or tok.text.upper() != word:
+        i = self._index
+        if self._words[i] != word:
+            return False
+        for n, w in enumerate(more, 1):
+            if i + n >= self._tokens_size or self._words[i + n] != w:
                 return False
         return True
 
-    def _kw(self, *words: str) -> bool:
-        if self._is(*words):
-            self._advance(len(words))
+    def _kw(self, word: str, *more: str) -> bool:
+        if self._is(word, *more):
+            self._advance(1 + len(more))
             return True
         return False
 
@@ -384,7 +474,7 @@ class KsqlParser(_Parser):
             self._fail("expected STREAM, TABLE, TYPE or CONNECTOR")
         self._advance()
         exists = self._kw("IF", "EXISTS")
-        node = k.Drop(kind=kind, this=self._p_identifier(), exists=exists)
+        node = k.Drop(kind=kind, this=self._p_identifier(f"a {kind.lower()} name"), exists=exists)
         if kind in ("STREAM", "TABLE") and self._kw("DELETE"):
             self._expect_kw("TOPIC")
             node.set("delete_topic", True)
@@ -567,7 +657,7 @@ class KsqlParser(_Parser):
         tok = self._curr
         if tok.token_type == T.IDENTIFIER:
             return True
-        if tok.token_type == T.DOLLAR:
+        if tok.token_type == T.PARAMETER:
             return True
         return tok.token_type == T.VAR and tok.text.upper() not in GRAMMAR_RESERVED
 
@@ -620,16 +710,20 @@ class KsqlParser(_Parser):
         return node
 
     def _p_window(self) -> k.WindowClause:
+        name = None
+        if self._curr.token_type == T.VAR and self._next.token_type == T.VAR:
+            name = self._ident(self._curr)  # grammar: (IDENTIFIER)? before the window kind
+            self._advance()
         kind = self._word()
         if kind not in ("TUMBLING", "HOPPING", "SESSION"):
             self._fail("expected TUMBLING, HOPPING or SESSION")
         self._advance()
         self._expect(T.L_PAREN, "'('")
         if kind == "SESSION":
-            node = k.WindowClause(kind=kind, size=self._p_duration())
+            node = k.WindowClause(kind=kind, size=self._p_duration(), name=name)
         else:
             self._expect_kw("SIZE")
-            node = k.WindowClause(kind=kind, size=self._p_duration())
+            node = k.WindowClause(kind=kind, size=self._p_duration(), name=name)
             if kind == "HOPPING":
                 self._expect(T.COMMA, "','")
                 self._expect_kw("ADVANCE", "BY")
@@ -774,7 +868,7 @@ class KsqlParser(_Parser):
         if self._tok(T.DASH):
             operand = self._p_unary()
             if isinstance(operand, exp.Literal) and not operand.is_string and not operand.this.startswith("-"):
-                return exp.Literal.number("-" + operand.this)
+                return _number("-" + operand.this)
             return exp.Neg(this=operand)
         if self._tok(T.PLUS):
             return self._p_unary()
@@ -789,10 +883,10 @@ class KsqlParser(_Parser):
         tt = tok.token_type
         if tt == T.NUMBER:
             self._advance()
-            node: exp.Expression = exp.Literal.number(tok.text)
+            node: exp.Expression = _number(tok.text)
         elif tt == T.DOT and self._next.token_type == T.NUMBER and self._next.start == tok.end + 1:
             self._advance(2)
-            node = exp.Literal.number("." + self._prev.text)
+            node = _number("." + self._prev.text)
         elif tt == T.STRING:
             self._advance()
             node = exp.Literal.string(tok.text)
@@ -800,8 +894,9 @@ class KsqlParser(_Parser):
             self._advance()
             node = exp.Paren(this=self._p_expression())
             self._expect(T.R_PAREN, "')'")
-        elif tt == T.DOLLAR:
-            node = self._p_variable()
+        elif tt == T.PARAMETER:
+            self._advance()
+            node = k.Variable(this=tok.text)
         elif tt in (T.VAR, T.IDENTIFIER):
             node = self._p_word_primary(select_item)
         else:
@@ -948,9 +1043,9 @@ class KsqlParser(_Parser):
     # -- terminals ------------------------------------------------------------
 
     def _ident(self, tok: Token) -> exp.Identifier:
-        if tok.token_type == T.IDENTIFIER:
-            return exp.Identifier(this=tok.text, quoted=True)
-        return exp.Identifier(this=tok.text.upper(), quoted=False)
+        name = tok.text if tok.token_type == T.IDENTIFIER else tok.text.upper()
+        # quoted means "needs back-quotes", so `A` and A give equal trees
+        return exp.Identifier(this=name, quoted=needs_quotes(name))
 
     def _p_identifier(self, what: str = "a name") -> exp.Expression:
         tok = self._curr
@@ -966,24 +1061,10 @@ class KsqlParser(_Parser):
                 )
             self._advance()
             return self._ident(tok)
-        if tok.token_type == T.DOLLAR:
-            return self._p_variable()
+        if tok.token_type == T.PARAMETER:
+            self._advance()
+            return k.Variable(this=tok.text)
         self._fail(f"expected {what}")
-
-    def _p_variable(self) -> k.Variable:
-        dollar = self._curr
-        toks = self._tokens
-        i = self._index
-        if (
-            i + 3 < self._tokens_size + 0
-            and toks[i + 1].token_type == T.L_BRACE
-            and toks[i + 1].start == dollar.end + 1
-            and toks[i + 2].token_type == T.VAR
-            and toks[i + 3].token_type == T.R_BRACE
-        ):
-            self._advance(4)
-            return k.Variable(this=toks[i + 2].text)
-        self._fail("expected a variable reference ${name}")
 
     def _p_string(self, what: str) -> exp.Literal:
         tok = self._curr
@@ -998,7 +1079,7 @@ class KsqlParser(_Parser):
         if tok.token_type != T.NUMBER:
             self._fail("expected a number")
         self._advance()
-        return exp.Literal.number(("-" if negative else "") + tok.text)
+        return _number(("-" if negative else "") + tok.text)
 
     def _p_literal(self) -> exp.Expression:
         tok = self._curr
@@ -1007,8 +1088,9 @@ class KsqlParser(_Parser):
             return exp.Literal.string(tok.text)
         if tok.token_type in (T.NUMBER, T.DASH):
             return self._p_number()
-        if tok.token_type == T.DOLLAR:
-            return self._p_variable()
+        if tok.token_type == T.PARAMETER:
+            self._advance()
+            return k.Variable(this=tok.text)
         word = self._word()
         if word == "NULL":
             self._advance()
@@ -1114,26 +1196,32 @@ class KsqlParser(_Parser):
     def parse(self, raw_tokens: list[Token], sql: str | None = None) -> list[exp.Expression | None]:
         self.reset()
         self._set_text(sql or "")
-        return [self.parse_statement_tokens(chunk) for chunk in _split(raw_tokens)]
+        return [self.parse_statement_tokens(chunk) for chunk, _ in _split(raw_tokens)[0]]
 
     def _set_text(self, text: str) -> None:
         self.text = text
         self._newlines = [m.start() for m in re.finditer("\n", text)]
 
 
-def _split(toks: list[Token]) -> list[list[Token]]:
-    chunks: list[list[Token]] = []
+def _split(toks: list[Token]) -> tuple[list[tuple[list[Token], list[str]]], list[str]]:
+    """Statements as (tokens, comments) and the comments after the last statement."""
+    chunks: list[tuple[list[Token], list[str]]] = []
     current: list[Token] = []
+    comments: list[str] = []
     for tok in toks:
+        if tok.comments:
+            comments.extend(tok.comments)
         if tok.token_type == T.SEMICOLON:
             if current:
-                chunks.append(current)
+                chunks.append((current, comments))
+                comments = []
             current = []
         else:
             current.append(tok)
     if current:
-        chunks.append(current)
-    return chunks
+        chunks.append((current, comments))
+        comments = []
+    return chunks, comments
 
 
 # ---------------------------------------------------------------------------
@@ -1141,10 +1229,13 @@ def _split(toks: list[Token]) -> list[list[Token]]:
 # ---------------------------------------------------------------------------
 
 
+def needs_quotes(name: str) -> bool:
+    """Whether ksqlDB needs ``name`` back-quoted (lower case, special characters, reserved)."""
+    return not _PLAIN_NAME.match(name) or name in GRAMMAR_RESERVED
+
+
 def _quote(name: str) -> str:
-    if _PLAIN_NAME.match(name) and name not in GRAMMAR_RESERVED:
-        return name
-    return "`" + name.replace("`", "``") + "`"
+    return "`" + name.replace("`", "``") + "`" if needs_quotes(name) else name
 
 
 def _string(value: str) -> str:
@@ -1327,7 +1418,8 @@ class KsqlGenerator(_Generator):
             items.append(f"RETENTION {self.sql(e, 'retention')}")
         if e.args.get("grace"):
             items.append(f"GRACE PERIOD {self.sql(e, 'grace')}")
-        return f"WINDOW {kind} ({', '.join(items)})"
+        name = f"{self.sql(e, 'name')} " if e.args.get("name") else ""
+        return f"WINDOW {name}{kind} ({', '.join(items)})"
 
     def _create_source(self, e: k.CreateSource) -> str:
         parts = ["CREATE"]
@@ -1483,46 +1575,45 @@ def _tokenize(text: str) -> list[Token]:
 
 
 def _token_error(text: str, err: TokenError) -> KsqlSyntaxError:
-    # sqlglot's message names the problem; find where the unterminated token starts
-    message = str(err)
-    offset = getattr(err, "start", None)
-    if "Missing" in message:
-        quote = message.split("Missing ", 1)[1][:1]
-        message = {
-            "'": "unterminated string (missing closing ')",
-            "`": "unterminated quoted name (missing closing `)",
-            '"': 'unterminated quoted name (missing closing ")',
-        }.get(quote, "unterminated token")
-    elif "*/" in message:
-        message = "unterminated comment (missing */)"
-    else:
-        message = "cannot read the text here"
     parser = KsqlParser()
     parser._set_text(text)
-    line, col = parser.position(offset if isinstance(offset, int) else 0)
-    return KsqlSyntaxError(message, line, col)
+    line, col = parser.position(getattr(err, "offset", 0))
+    return KsqlSyntaxError(str(err), line, col)
 
 
 def parse_statements(text: str) -> list[Statement]:
     """Parse every statement of ``text``; an error in one statement does not stop the rest
     (a tokenizer error does: the remainder of the file cannot be split reliably)."""
+    return _parse_all(text)[0]
+
+
+def _parse_all(text: str) -> tuple[list[Statement], list[str]]:
     parser = KsqlParser(dialect=_dialect)
     parser._set_text(text)
     try:
         toks = _dialect.tokenizer().tokenize(text)
     except TokenError as err:
         error = _token_error(text, err)
-        return [Statement(None, error, error.line, error.column, text)]
-    results = []
-    for chunk in _split(toks):
-        first, last = chunk[0], chunk[-1]
-        line, col = parser.position(first.start)
-        stmt_text = text[first.start:last.end + 1]
-        try:
-            results.append(Statement(parser.parse_statement_tokens(chunk), None, line, col, stmt_text))
-        except KsqlSyntaxError as error:
-            results.append(Statement(None, error, line, col, stmt_text))
-    return results
+        return [Statement(None, error, error.line, error.column, text)], []
+    chunks, trailing = _split(toks)
+    # a parse allocates many small objects and no cycles: the cyclic GC only costs time
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        results = []
+        for chunk, comments in chunks:
+            first, last = chunk[0], chunk[-1]
+            line, col = parser.position(first.start)
+            stmt_text = text[first.start:last.end + 1]
+            try:
+                tree = parser.parse_statement_tokens(chunk)
+                results.append(Statement(tree, None, line, col, stmt_text, comments))
+            except KsqlSyntaxError as error:
+                results.append(Statement(None, error, line, col, stmt_text, comments))
+        return results, trailing
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def parse(text: str) -> list[exp.Expression]:
@@ -1575,9 +1666,23 @@ def render(expr: exp.Expression) -> str:
 
 
 def format_text(text: str) -> str:
-    """Canonical form of a whole file; raises KsqlSyntaxError on the first error."""
-    trees = parse(text)
-    return "".join(render(tree) + ";\n" for tree in trees).replace(";\n", ";\n\n", len(trees) - 1) if trees else ""
+    """Canonical form of a whole file; raises KsqlSyntaxError on the first error.
+
+    Statements are separated by a blank line and end with ``;``.  Comments are kept but
+    move to their own lines before the statement they were in (or at the end of the file).
+    """
+    statements, trailing = _parse_all(text)
+    blocks = []
+    for statement in statements:
+        if statement.error:
+            raise statement.error
+        block = render(statement.tree) + ";"
+        if statement.comments:
+            block = "\n".join(c.rstrip() for c in statement.comments) + "\n" + block
+        blocks.append(block)
+    if trailing:
+        blocks.append("\n".join(c.rstrip() for c in trailing))
+    return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
 def substitute(text: str, variables: dict[str, str]) -> str:

@@ -104,7 +104,10 @@ class WindowClause(Node):
     advance: Duration (HOPPING); retention, grace: optional Duration.
     """
 
-    arg_types = {"kind": True, "size": True, "advance": False, "retention": False, "grace": False}
+    arg_types = {
+        "kind": True, "size": True, "advance": False, "retention": False, "grace": False,
+        "name": False,  # the grammar's optional identifier before the kind
+    }
 
 
 class Within(Node):
@@ -353,8 +356,11 @@ STATEMENTS = (
 
 
 def ident(name: str) -> exp.Identifier:
-    """An identifier; pass the ksqlDB name exactly (upper-case for ordinary names)."""
-    return exp.Identifier(this=name, quoted=False)
+    """An identifier; pass the ksqlDB name exactly (upper-case for ordinary names).
+    ``quoted`` is set when the name needs back-quotes, as the parser does."""
+    from kctx_cli.ksql.dialect import needs_quotes
+
+    return exp.Identifier(this=name, quoted=needs_quotes(name))
 
 
 def col(name: str, table: str | None = None) -> exp.Column:
