@@ -1,0 +1,657 @@
+"""Output schema of a CREATE ... AS SELECT / INSERT INTO ... SELECT, as ksqlDB derives it.
+
+No records are processed: this only works out the sink's columns (key columns first),
+their types, and the checks ksqlDB makes on the projection, with ksqlDB's messages.
+Function return types come from a table of ksqlDB's built-in functions; a function not
+in the table is accepted and typed STRING (the emulator does not resolve UDFs).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import sqltypes as T
+from .sql import Column, Expr, Query
+
+
+class AnalysisError(Exception):
+    """A statement ksqlDB would reject; ``str()`` is ksqlDB's message."""
+
+
+PSEUDO = {"ROWTIME": T.BIGINT, "ROWPARTITION": T.INTEGER, "ROWOFFSET": T.BIGINT}
+WINDOW_BOUNDS = {"WINDOWSTART": T.BIGINT, "WINDOWEND": T.BIGINT}
+
+AGGREGATES = {
+    "COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX", "LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET",
+    "COLLECT_LIST", "COLLECT_SET", "TOPK", "TOPKDISTINCT", "HISTOGRAM", "STDDEV_SAMP",
+    "STDDEV_SAMPLE", "CORRELATION", "ATTR", "VARIANCE",
+}
+TABLE_FUNCTIONS = {"EXPLODE", "CUBE_EXPLODE"}
+
+_STRING_FUNCS = {
+    "CONCAT", "CONCAT_WS", "SUBSTRING", "UCASE", "LCASE", "TRIM", "LTRIM", "RTRIM", "REPLACE",
+    "REGEXP_REPLACE", "REGEXP_EXTRACT", "MASK", "MASK_LEFT", "MASK_RIGHT", "MASK_KEEP_LEFT",
+    "MASK_KEEP_RIGHT", "LPAD", "RPAD", "INITCAP", "EXTRACTJSONFIELD", "FORMAT_DATE",
+    "FORMAT_TIME", "FORMAT_TIMESTAMP", "TIMESTAMPTOSTRING", "CHR", "UUID", "TO_JSON_STRING",
+    "ENCODE", "ELT", "SUBSTR", "FROM_BYTES", "URL_DECODE_PARAM",
+    "URL_ENCODE_PARAM", "URL_EXTRACT_FRAGMENT", "URL_EXTRACT_HOST", "URL_EXTRACT_PATH",
+    "URL_EXTRACT_PARAMETER", "URL_EXTRACT_PROTOCOL", "URL_EXTRACT_QUERY", "DATETOSTRING",
+    "JSON_RECORDS", "JSON_KEYS", "IP_MASK", "REVERSE",
+}
+_INT_FUNCS = {"INT_FROM_BYTES", "LEN", "LENGTH", "INSTR", "STRINGTODATE", "ARRAY_LENGTH", "FIELD", "SIGN",
+              "UNIX_DATE", "JSON_ARRAY_LENGTH", "URL_EXTRACT_PORT", "ASCII"}
+_BIGINT_FUNCS = {"BIGINT_FROM_BYTES", "STRINGTOTIMESTAMP", "UNIX_TIMESTAMP"}
+_DOUBLE_FUNCS = {"DOUBLE_FROM_BYTES", "EXP", "LN", "SQRT", "LOG", "POWER", "RANDOM", "SIN", "COS", "TAN", "ASIN",
+                 "ACOS", "ATAN", "ATAN2", "SINH", "COSH", "TANH", "COT", "DEGREES", "RADIANS",
+                 "PI", "CBRT", "GEO_DISTANCE"}
+_BOOL_FUNCS = {"ARRAY_CONTAINS", "IS_JSON_STRING", "STARTSWITH", "ENDSWITH", "REGEXP_LIKE"}
+_SAME_AS_ARG = {"ABS", "CEIL", "FLOOR", "AS_VALUE", "NULLIF", "ARRAY_SORT", "ARRAY_DISTINCT",
+                "ARRAY_EXCEPT", "ARRAY_INTERSECT", "ARRAY_UNION", "ARRAY_REMOVE", "ARRAY_CONCAT",
+                "MAP_UNION", "FILTER", "TRUNC", "SLICE"}
+
+
+@dataclass
+class Source:
+    """What the analyzer needs to know about a catalog source."""
+
+    name: str
+    type: str  # STREAM / TABLE
+    columns: list[Column]
+    windowed: bool = False
+
+
+@dataclass
+class Output:
+    columns: list[Column]
+    result_type: str  # STREAM / TABLE
+    windowed: bool
+    window_type: str | None
+    sources: list[str]
+
+
+class Scope:
+    def __init__(self, sources: list[tuple[str, Source]], windowed: bool, clause: str = "SELECT"):
+        self.sources = sources  # (alias, source)
+        self.windowed = windowed
+        self.clause = clause
+        self.lambda_vars: dict[str, T.SqlType | None] = {}
+
+    def resolve(self, e: Expr) -> T.SqlType:
+        name, q = e.value, e.qualifier
+        if q is None and name in self.lambda_vars:
+            return self.lambda_vars[name]
+        for alias, src in self.sources:
+            if q is not None and q not in (alias, src.name):
+                continue
+            for c in src.columns:
+                if c.name == name:
+                    return c.type
+            if name in PSEUDO:
+                return PSEUDO[name]
+            if self.windowed and name in WINDOW_BOUNDS:
+                return WINDOW_BOUNDS[name]
+        shown = f"{q}.{name}" if q else name
+        raise AnalysisError(f"{self.clause} column '{shown}' cannot be resolved.")
+
+
+def _widest(types: list[T.SqlType | None]) -> T.SqlType | None:
+    order = ["INTEGER", "BIGINT", "DECIMAL", "DOUBLE"]
+    known = [t for t in types if t is not None]
+    if not known:
+        return None
+    if all(t.base in order for t in known):
+        best = max(known, key=lambda t: order.index(t.base))
+        if best.base == "DECIMAL":
+            decs = [T.decimal_of(t) for t in known]
+            scale = max(t.scale for t in decs)
+            digits = max(t.precision - t.scale for t in decs)
+            return T.decimal(digits + scale, scale)
+        return best
+    return known[0]
+
+
+def _arith(op: str, a: T.SqlType, b: T.SqlType, text: str) -> T.SqlType:
+    if op == "||":
+        return T.STRING
+    if a is None or b is None:
+        return a or b
+    if a.base == "STRING" and b.base == "STRING" and op == "+":
+        return T.STRING
+    if not (a.is_numeric and b.is_numeric):
+        if a.base in ("DATE", "TIME", "TIMESTAMP"):
+            return a
+        raise AnalysisError(
+            f"Error processing expression: {text}. Unsupported arithmetic types. {a.render()} {b.render()}"
+        )
+    if "DOUBLE" in (a.base, b.base):
+        return T.DOUBLE
+    if "DECIMAL" in (a.base, b.base):
+        a, b = T.decimal_of(a), T.decimal_of(b)
+        p1, s1, p2, s2 = a.precision, a.scale, b.precision, b.scale
+        if op in ("+", "-"):
+            s = max(s1, s2)
+            p = s + max(p1 - s1, p2 - s2) + 1
+        elif op == "*":
+            p, s = p1 + p2 + 1, s1 + s2
+        elif op == "/":
+            s = max(6, s1 + p2 + 1)
+            p = p1 - s1 + s2 + s
+        else:
+            s = max(s1, s2)
+            p = min(p1 - s1, p2 - s2) + s
+        return T.decimal(min(p, 38) if p > 38 else p, s)
+    if "BIGINT" in (a.base, b.base):
+        return T.BIGINT
+    return T.INTEGER
+
+
+def is_aggregate(e: Expr) -> bool:
+    return e.kind == "func" and e.value in AGGREGATES
+
+
+def contains_aggregate(e: Expr | None) -> bool:
+    if e is None:
+        return False
+    if is_aggregate(e):
+        return True
+    return any(isinstance(a, Expr) and contains_aggregate(a) for a in e.args) or (
+        e.kind == "case" and any(isinstance(x, Expr) and contains_aggregate(x) for x in e.value)
+    )
+
+
+def columns_in(e: Expr | None) -> list[Expr]:
+    if e is None:
+        return []
+    if e.kind == "col":
+        return [e]
+    out = []
+    for a in e.args:
+        if isinstance(a, Expr):
+            out += columns_in(a)
+    if e.kind == "case":
+        for x in e.value:
+            if isinstance(x, Expr):
+                out += columns_in(x)
+    return out
+
+
+def type_of(e: Expr, scope: Scope) -> T.SqlType | None:
+    k = e.kind
+    if k == "lit":
+        return e.type
+    if k == "col":
+        return scope.resolve(e)
+    if k == "deref":
+        base = type_of(e.args[0], scope)
+        if base is not None and base.base == "STRUCT":
+            for n, t in base.fields:
+                if n == e.value:
+                    return t
+        raise AnalysisError(f"Could not find field '{e.value}' in '{e.args[0].text}'.")
+    if k == "sub":
+        base = type_of(e.args[0], scope)
+        type_of(e.args[1], scope)
+        return base.item if base is not None and base.base in ("ARRAY", "MAP") else None
+    if k == "binop":
+        return _arith(e.value, type_of(e.args[0], scope), type_of(e.args[1], scope), e.text)
+    if k == "neg":
+        return type_of(e.args[0], scope)
+    if k in ("cmp", "and", "or", "not", "isnull", "between", "in", "like"):
+        for a in e.args:
+            type_of(a, scope)
+        if k == "cmp":
+            l, r = (type_of(a, scope) for a in e.args)
+            if l is not None and r is not None and _incomparable(l, r):
+                raise AnalysisError(
+                    f"Cannot compare {e.args[0].text} ({l.render()}) to {e.args[1].text} ({r.render()}) "
+                    f"with {_CMP_NAMES.get(e.value, e.value)}."
+                )
+        return T.BOOLEAN
+    if k == "case":
+        operand, default = e.value
+        if operand is not None:
+            type_of(operand, scope)
+        results = [type_of(e.args[i + 1], scope) for i in range(0, len(e.args), 2)]
+        for i in range(0, len(e.args), 2):
+            type_of(e.args[i], scope)
+        if default is not None:
+            results.append(type_of(default, scope))
+        known = [t for t in results if t is not None]
+        if not known:
+            raise AnalysisError("Invalid Case expression. All case branches have NULL type")
+        return known[0]
+    if k == "cast":
+        type_of(e.args[0], scope)
+        return e.type
+    if k == "array":
+        if not e.args:
+            raise AnalysisError(
+                "Array constructor cannot be empty. Please supply at least one element "
+                "(see https://github.com/confluentinc/ksql/issues/4239)."
+            )
+        items = [type_of(a, scope) for a in e.args]
+        item = _widest(items)
+        if item is None:
+            raise AnalysisError(
+                "Cannot construct an array with all NULL elements "
+                "(see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may "
+                "cast a NULL value to the desired type."
+            )
+        return T.array(item)
+    if k == "map":
+        if not e.args:
+            raise AnalysisError(
+                "Map constructor cannot be empty. Please supply at least one key value pair "
+                "(see https://github.com/confluentinc/ksql/issues/4239)."
+            )
+        keys = [type_of(a, scope) for a in e.args[0::2]]
+        vals = [type_of(a, scope) for a in e.args[1::2]]
+        if all(t is None for t in keys):
+            raise AnalysisError("Cannot construct a map with all NULL keys "
+                                "(see https://github.com/confluentinc/ksql/issues/4239). As a workaround, "
+                                "you may cast a NULL key to the desired type.")
+        if all(t is None for t in vals):
+            raise AnalysisError("Cannot construct a map with all NULL values "
+                                "(see https://github.com/confluentinc/ksql/issues/4239). As a workaround, "
+                                "you may cast a NULL value to the desired type.")
+        return T.map_of(_widest(keys), _widest(vals))
+    if k == "struct":
+        return T.struct([(n, type_of(a, scope) or T.STRING) for n, a in zip(e.value, e.args)])
+    if k == "lambda":
+        return type_of(e.args[0], scope)
+    if k == "func":
+        return _func_type(e, scope)
+    if k == "star":
+        return None
+    raise AnalysisError(f"Unsupported expression: {e.text}")
+
+
+_CMP_NAMES = {"=": "EQUAL", "<>": "NOT_EQUAL", "<": "LESS_THAN", ">": "GREATER_THAN",
+              "<=": "LESS_THAN_OR_EQUAL", ">=": "GREATER_THAN_OR_EQUAL",
+              "IS DISTINCT FROM": "IS_DISTINCT_FROM"}
+
+
+def _incomparable(a: T.SqlType, b: T.SqlType) -> bool:
+    if a.is_numeric and b.is_numeric:
+        return False
+    if {a.base, b.base} <= {"STRING", "DATE", "TIME", "TIMESTAMP"} and "STRING" in (a.base, b.base):
+        return False
+    return a.base != b.base
+
+
+def _lambda_type(fn: Expr, params: list[T.SqlType | None], scope: Scope) -> T.SqlType | None:
+    if fn.kind != "lambda":
+        return type_of(fn, scope)
+    saved = dict(scope.lambda_vars)
+    scope.lambda_vars.update(zip(fn.value, params))
+    try:
+        return type_of(fn.args[0], scope)
+    finally:
+        scope.lambda_vars = saved
+
+
+def _func_type(e: Expr, scope: Scope) -> T.SqlType | None:
+    name, args = e.value, e.args
+    if name in ("TRANSFORM", "FILTER", "REDUCE", "ANY", "ALL", "NONE"):
+        coll = type_of(args[0], scope) if args else None
+        if coll is None:
+            return None
+        if coll.base == "ARRAY":
+            if name == "TRANSFORM":
+                return T.array(_lambda_type(args[1], [coll.item], scope) or T.STRING)
+            if name == "FILTER":
+                _lambda_type(args[1], [coll.item], scope)
+                return coll
+            if name == "REDUCE":
+                init = type_of(args[1], scope)
+                _lambda_type(args[2], [init, coll.item], scope)
+                return init
+            return T.BOOLEAN
+        if coll.base == "MAP":
+            if name == "TRANSFORM":
+                kt = _lambda_type(args[1], [coll.key, coll.item], scope)
+                vt = _lambda_type(args[2], [coll.key, coll.item], scope)
+                return T.map_of(kt or T.STRING, vt or T.STRING)
+            if name == "FILTER":
+                _lambda_type(args[1], [coll.key, coll.item], scope)
+                return coll
+            if name == "REDUCE":
+                init = type_of(args[1], scope)
+                _lambda_type(args[2], [init, coll.key, coll.item], scope)
+                return init
+            return T.BOOLEAN
+        return None
+    types = [type_of(a, scope) for a in args]
+    first = types[0] if types else None
+    if name in ("COUNT", "COUNT_DISTINCT"):
+        return T.BIGINT
+    if name == "SUM":
+        return first
+    if name in ("AVG", "STDDEV_SAMP", "STDDEV_SAMPLE", "CORRELATION", "VARIANCE"):
+        return T.DOUBLE
+    if name in ("MIN", "MAX", "ATTR"):
+        return first
+    if name in ("LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET"):
+        return T.array(first) if len(args) > 1 and not (args[1].kind == "lit" and args[1].type == T.BOOLEAN) else first
+    if name in ("COLLECT_LIST", "COLLECT_SET", "TOPK", "TOPKDISTINCT"):
+        return T.array(first) if first else None
+    if name == "HISTOGRAM":
+        return T.map_of(T.STRING, T.BIGINT)
+    if name in TABLE_FUNCTIONS:
+        if name == "CUBE_EXPLODE":
+            return first
+        return first.item if first is not None and first.base == "ARRAY" else first
+    if name in ("IFNULL", "COALESCE", "GREATEST", "LEAST"):
+        return _widest(types)
+    if name in _SAME_AS_ARG:
+        return first
+    if name == "ROUND":
+        if first is not None and first.base == "DOUBLE":
+            return T.DOUBLE if len(args) > 1 else T.BIGINT
+        if first is not None and first.base == "DECIMAL":
+            return T.decimal(first.precision - first.scale + 1, 0) if len(args) == 1 else first
+        return first
+    if name in ("ARRAY_MAX", "ARRAY_MIN"):
+        return first.item if first is not None and first.base == "ARRAY" else None
+    if name == "AS_MAP":
+        return T.map_of(T.STRING, types[1].item if len(types) > 1 and types[1] and types[1].item else T.STRING)
+    if name == "MAP_KEYS":
+        return T.array(first.key) if first is not None and first.base == "MAP" else None
+    if name == "MAP_VALUES":
+        return T.array(first.item) if first is not None and first.base == "MAP" else None
+    if name in ("SPLIT", "REGEXP_SPLIT_TO_ARRAY", "REGEXP_EXTRACT_ALL"):
+        return T.array(T.BYTES if first is not None and first.base == "BYTES" else T.STRING)
+    if name in ("ENTRIES",):
+        return T.array(T.struct([("K", T.STRING), ("V", first.item if first else T.STRING)]))
+    if name == "GENERATE_SERIES":
+        return T.array(first)
+    if name == "ARRAY":
+        return T.array(_widest(types))
+    if name == "TO_BYTES":
+        return T.BYTES
+    if name in ("FROM_UNIXTIME", "PARSE_TIMESTAMP", "TIMESTAMPADD", "TIMESTAMPSUB",
+                "CONVERT_TZ"):
+        return T.TIMESTAMP
+    if name in ("PARSE_DATE", "DATEADD", "DATESUB"):
+        return T.DATE
+    if name in ("PARSE_TIME", "TIMEADD", "TIMESUB"):
+        return T.TIME
+    if name in _INT_FUNCS:
+        return T.INTEGER
+    if name in _BIGINT_FUNCS:
+        return T.BIGINT
+    if name in _DOUBLE_FUNCS:
+        return T.DOUBLE
+    if name in _BOOL_FUNCS:
+        return T.BOOLEAN
+    if name in ("SUBSTRING", "REPLACE", "LPAD", "RPAD", "TRIM", "UCASE", "LCASE", "CONCAT") and first is not None and first.base == "BYTES":
+        return T.BYTES
+    return T.STRING
+
+
+# ---------------------------------------------------------------------------
+# Output schema
+# ---------------------------------------------------------------------------
+
+
+def _expand(q: Query, scope: Scope, joined: bool) -> list[tuple[Expr, str | None]]:
+    """SELECT items with '*' expanded into column references (name decided later)."""
+    out: list[tuple[Expr, str | None]] = []
+    for item in q.items:
+        if item.expr.kind != "star":
+            out.append((item.expr, item.alias))
+            continue
+        for alias, src in scope.sources:
+            if item.expr.qualifier is not None and item.expr.qualifier not in (alias, src.name):
+                continue
+            keys = [c for c in src.columns if c.kind in ("KEY", "PRIMARY_KEY")]
+            vals = [c for c in src.columns if c.kind not in ("KEY", "PRIMARY_KEY", "HEADERS")]
+            for c in keys + vals:
+                ref = Expr("col", value=c.name, qualifier=alias, text=f"{alias}.{c.name}")
+                out.append((ref, f"{alias}_{c.name}" if joined else c.name))
+    return out
+
+
+def _same(a: Expr, b: Expr, scope: Scope) -> bool:
+    """Two expressions are the same column reference or have the same text."""
+    if a.kind == "col" and b.kind == "col":
+        if a.value != b.value:
+            return False
+        if a.qualifier is None or b.qualifier is None:
+            return True
+        ok = {a.qualifier, b.qualifier}
+        for alias, src in scope.sources:
+            if ok <= {alias, src.name}:
+                return True
+        return a.qualifier == b.qualifier
+    return _norm(a, scope) == _norm(b, scope)
+
+
+def _norm(e: Expr, scope: Scope) -> str:
+    if e.kind == "col":
+        return e.value
+    if e.kind in ("func", "binop", "cmp", "neg", "deref", "sub", "cast"):
+        parts = ",".join(_norm(a, scope) for a in e.args if isinstance(a, Expr))
+        return f"{e.kind}:{e.value}:{e.type.render() if e.type else ''}({parts})"
+    return e.text
+
+
+def _qualified(e: Expr, default: str) -> str:
+    """ksqlDB's rendering of an expression in key messages: columns qualified by source."""
+    if e.kind == "col":
+        return f"{e.qualifier or default}.{e.value}"
+    if e.kind == "func":
+        return f"{e.value}(" + ", ".join(_qualified(a, default) for a in e.args) + ")"
+    if e.kind == "binop":
+        return f"({_qualified(e.args[0], default)} {e.value} {_qualified(e.args[1], default)})"
+    return e.text
+
+
+def _joined(items: list[str]) -> str:
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _missing(sink: str, what: str, exprs: list[str], period: bool = True) -> AnalysisError:
+    types = what + ("" if len(exprs) == 1 else "s")
+    postfix = "s" if len(exprs) > 1 else ""
+    return AnalysisError(
+        f"Key{postfix} missing from projection (ie, SELECT). \n"
+        f"The query used to build `{sink}` must include the {types} {_joined(exprs)} in its "
+        f"projection (eg, SELECT {', '.join(exprs)}...)."
+    )
+
+
+def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str | None) -> Output:
+    """Derive the sink's schema; raise AnalysisError with ksqlDB's message on bad queries."""
+    rels = [q.source] + [j.right for j in q.joins]
+    scoped = []
+    for r in rels:
+        src = sources.get(r.name)
+        if src is None:
+            raise AnalysisError(f"Line: {r.line}, Col: {r.col}: Source `{r.name}` does not exist.")
+        scoped.append((r.alias, src))
+    windowed = q.window is not None or scoped[0][1].windowed
+    scope = Scope(scoped, windowed)
+    joined = bool(q.joins)
+
+    if q.where is not None:
+        scope.clause = "WHERE"
+        wt = type_of(q.where, scope)
+        if wt is not None and wt.base != "BOOLEAN":
+            raise AnalysisError(
+                f"Type error in WHERE expression: Should evaluate to boolean but is {q.where.text} "
+                f"({wt.render()}) instead."
+            )
+    scope.clause = "SELECT"
+
+    items = _expand(q, scope, joined)
+    # Generated names KSQL_COL_n skip names that already exist in the sources.
+    taken = {c.name for _, s in scoped for c in s.columns}
+    counter = 0
+    named: list[tuple[Expr, str, T.SqlType | None]] = []
+    for e, alias in items:
+        t = type_of(e, scope)
+        if alias is None:
+            if e.kind == "col":
+                alias = e.value
+            elif e.kind == "deref":
+                alias = e.value
+            else:
+                while f"KSQL_COL_{counter}" in taken:
+                    counter += 1
+                alias = f"KSQL_COL_{counter}"
+                counter += 1
+        named.append((e, alias, t))
+
+    has_agg = any(contains_aggregate(e) for e, _, _ in named) or contains_aggregate(q.having)
+    left_type = scoped[0][1].type
+    keys: list[Column] = []
+    used: set[int] = set()
+
+    if q.group_by:
+        result = "TABLE"
+        scope.clause = "GROUP BY"
+        for g in q.group_by:
+            if contains_aggregate(g):
+                raise AnalysisError(f"GROUP BY does not support aggregate functions: {g.value} is an aggregate function.")
+            type_of(g, scope)
+        if not has_agg:
+            raise AnalysisError("GROUP BY requires aggregate functions in either the SELECT or HAVING clause.")
+        missing = []
+        for g in q.group_by:
+            idx = next((i for i, (e, _, _) in enumerate(named) if i not in used and _same(e, g, scope)), None)
+            if idx is None:
+                missing.append(g.value if g.kind == "col" else g.text)
+                continue
+            used.add(idx)
+            e, alias, t = named[idx]
+            keys.append(Column(alias, t or T.STRING, "PRIMARY_KEY"))
+        if missing:
+            raise _missing(sink, "grouping expression", missing)
+        bad = []
+        for i, (e, alias, t) in enumerate(named):
+            if i in used or contains_aggregate(e):
+                continue
+            refs = columns_in(e)
+            if refs and not all(any(_same(r, g, scope) for g in q.group_by) for r in refs) and not any(
+                _same(e, g, scope) for g in q.group_by
+            ):
+                bad.append(e.text)
+        if bad:
+            raise AnalysisError("Non-aggregate SELECT expression(s) not part of GROUP BY: " + ", ".join(bad))
+    elif q.partition_by:
+        result = left_type
+        if result == "TABLE":
+            raise AnalysisError("Invalid Partition By: PARTITION BY is not supported on tables.")
+        scope.clause = "PARTITION BY"
+        exprs = [p for p in q.partition_by if not (p.kind == "lit" and p.type is None)]
+        if len(exprs) != len(q.partition_by) and len(q.partition_by) > 1:
+            raise AnalysisError("Cannot PARTITION BY multiple columns including NULL")
+        for p in exprs:
+            type_of(p, scope)
+        missing = []
+        for p in exprs:
+            idx = next((i for i, (e, _, _) in enumerate(named) if i not in used and _same(e, p, scope)), None)
+            if idx is None:
+                missing.append(_qualified(p, q.source.alias))
+                continue
+            used.add(idx)
+            e, alias, t = named[idx]
+            keys.append(Column(alias, t or T.STRING, "KEY"))
+        if missing:
+            raise _missing(sink, "partitioning expression", missing)
+    elif q.joins:
+        result = "TABLE" if all(s.type == "TABLE" for _, s in scoped) else "STREAM"
+        cond = q.joins[0].on
+        left_alias, left_src = scoped[0]
+        left_keys = [c for c in left_src.columns if c.kind in ("KEY", "PRIMARY_KEY")]
+        candidates: list[Expr] = []
+        if cond.kind == "cmp" and cond.value == "=":
+            candidates = [a for a in cond.args if a.kind == "col"]
+        fk = False
+        if result == "TABLE" and candidates:
+            lcol = next((c for c in candidates if _belongs(c, scoped[0], scope)), None)
+            if lcol is not None and lcol.value not in {c.name for c in left_keys}:
+                fk = True
+        if fk:
+            want = [Expr("col", value=c.name, qualifier=left_alias, text=f"{left_alias}.{c.name}") for c in left_keys]
+        else:
+            want = candidates
+        found = False
+        for w in want:
+            for i, (e, alias, t) in enumerate(named):
+                if i in used:
+                    continue
+                if e.kind == "col" and e.value == w.value and (
+                    e.qualifier is None or w.qualifier is None or _alias_match(e.qualifier, w.qualifier, scoped)
+                ):
+                    used.add(i)
+                    keys.append(Column(alias, t or T.STRING, "PRIMARY_KEY" if result == "TABLE" else "KEY"))
+                    found = True
+                    break
+            if found and not fk:
+                break
+        if not found and want:
+            raise _missing(sink, "join expression", [_qualified(w, left_alias) for w in want[:1]])
+    else:
+        result = left_type
+        src_keys = [c for c in scoped[0][1].columns if c.kind in ("KEY", "PRIMARY_KEY")]
+        missing = []
+        for k in src_keys:
+            idx = next((i for i, (e, _, _) in enumerate(named)
+                        if i not in used and e.kind == "col" and e.value == k.name), None)
+            if idx is None:
+                missing.append(k.name)
+                continue
+            used.add(idx)
+            e, alias, t = named[idx]
+            keys.append(Column(alias, t, "PRIMARY_KEY" if result == "TABLE" else "KEY"))
+        if missing and not has_agg:
+            raise _missing(sink, "key column", missing)
+        if has_agg and result == "STREAM":
+            raise AnalysisError(
+                "Use of aggregate function " + next(e.value for e, _, _ in named if contains_aggregate(e))
+                + " requires a GROUP BY clause."
+            )
+
+    if q.having is not None and not q.group_by:
+        raise AnalysisError("HAVING can only be used with GROUP BY")
+
+    values = [Column(alias, t or T.STRING) for i, (e, alias, t) in enumerate(named) if i not in used]
+    if not values:
+        raise AnalysisError("The projection contains no value columns.")
+    seen: set[str] = set()
+    for c in keys + values:
+        if c.name in seen:
+            if c in values:
+                raise AnalysisError(f"Duplicate value columns found in schema: `{c.name}` {c.type.render()}")
+            raise AnalysisError(f"Duplicate key columns found in schema: `{c.name}` {c.type.render()}")
+        seen.add(c.name)
+
+    if statement_type == "STREAM" and result == "TABLE":
+        raise AnalysisError("Invalid result type. Your SELECT query produces a TABLE. "
+                            "Please use CREATE TABLE AS SELECT statement instead.")
+    if statement_type == "TABLE" and result == "STREAM":
+        raise AnalysisError("Invalid result type. Your SELECT query produces a STREAM. "
+                            "Please use CREATE STREAM AS SELECT statement instead.")
+    if q.emit == "FINAL" and q.window is None:
+        raise AnalysisError("EMIT FINAL is only supported for windowed aggregations.")
+    window_type = q.window or (None if not scoped[0][1].windowed else "")
+    kind = "PRIMARY_KEY" if result == "TABLE" else "KEY"
+    keys = [Column(k.name, k.type, kind) for k in keys]
+    return Output(keys + values, result, windowed, window_type, [r.name for r in rels])
+
+
+def _alias_match(a: str, b: str, scoped) -> bool:
+    for alias, src in scoped:
+        if {a, b} <= {alias, src.name}:
+            return True
+    return a == b
+
+
+def _belongs(col: Expr, scoped_entry, scope: Scope) -> bool:
+    alias, src = scoped_entry
+    if col.qualifier is not None:
+        return col.qualifier in (alias, src.name)
+    return any(c.name == col.value for c in src.columns)

@@ -1,0 +1,131 @@
+"""Replay ksqlDB's own functional tests (DDL-only ones) through the emulator's engine.
+
+``python -m tests.stack.ksqldb_emulator.corpus [-v]`` prints the agreement rate.
+
+A corpus test is *DDL-only* when every statement is CREATE [OR REPLACE] STREAM/TABLE
+(with columns or AS SELECT) or DROP. It agrees when
+- ``expected_exception`` is set and some statement is rejected, or
+- it is not set, every statement is accepted, and DESCRIBE of every ``post_sources`` entry
+  with a schema returns exactly its columns (names, types, key flags, in order).
+Topics named by the statements are treated as existing, as ksqlDB's test framework
+pre-creates them.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .backend import MemoryBackend
+from .engine import Engine
+from .sql import ParseError, parse_schema
+
+CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "ksql-corpus" / "query-validation-tests.jsonl"
+
+_DDL = re.compile(r"\s*(CREATE\s+(OR\s+REPLACE\s+)?(SOURCE\s+)?(STREAM|TABLE)\b|DROP\s+(STREAM|TABLE)\b)",
+                  re.IGNORECASE)
+
+
+def load(path: Path = CORPUS) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if r["statements"] and all(_DDL.match(s) for s in r["statements"])]
+
+
+@dataclass
+class Outcome:
+    test: dict
+    ok: bool
+    reason: str
+    message_match: bool | None = None  # for expected exceptions: message contained
+
+
+def run_one(test: dict) -> Outcome:
+    engine = Engine(MemoryBackend(auto_topics=True))
+    error = None
+    for stmt in test["statements"]:
+        status, body = engine.handle_ksql({"ksql": stmt})
+        if status != 200:
+            error = body.get("message", "")
+            break
+    expected = test.get("expected_exception")
+    if expected:
+        if error is None:
+            return Outcome(test, False, "accepted; ksqlDB rejects: " + str(expected.get("message")))
+        want = expected.get("message") or ""
+        return Outcome(test, True, "rejected", want in error)
+    if error is not None:
+        return Outcome(test, False, "rejected: " + error)
+    for src in test.get("post_sources") or []:
+        if not src.get("schema"):
+            continue
+        status, body = engine.handle_ksql({"ksql": f"DESCRIBE `{src['name']}`;"})
+        if status != 200:
+            status, body = engine.handle_ksql({"ksql": f"DESCRIBE {src['name']};"})
+        if status != 200:
+            return Outcome(test, False, f"DESCRIBE {src['name']}: {body.get('message')}")
+        got = [(f["name"], _render(f["schema"]), f.get("type") == "KEY")
+               for f in body[0]["sourceDescription"]["fields"]]
+        try:
+            want = [(c.name, c.type.render(), c.kind is not None) for c in parse_schema(src["schema"])]
+        except ParseError as e:
+            return Outcome(test, False, f"cannot read expected schema {src['schema']!r}: {e}")
+        if got != want:
+            return Outcome(test, False, f"{src['name']}: got {got}, want {want}")
+        want_type = src.get("type", "").upper()
+        if want_type and body[0]["sourceDescription"]["type"] != want_type:
+            return Outcome(test, False, f"{src['name']}: type {body[0]['sourceDescription']['type']}")
+    return Outcome(test, True, "accepted")
+
+
+def _render(schema: dict) -> str:
+    t = schema["type"]
+    if t == "DECIMAL":
+        p = schema["parameters"]
+        return f"DECIMAL({p['precision']}, {p['scale']})"
+    if t == "ARRAY":
+        return f"ARRAY<{_render(schema['memberSchema'])}>"
+    if t == "MAP":
+        return f"MAP<STRING, {_render(schema['memberSchema'])}>"
+    if t == "STRUCT":
+        return "STRUCT<" + ", ".join(f"`{f['name']}` {_render(f['schema'])}" for f in schema["fields"]) + ">"
+    return t
+
+
+def run(tests: list[dict] | None = None) -> list[Outcome]:
+    return [run_one(t) for t in (tests if tests is not None else load())]
+
+
+def summary(outcomes: list[Outcome]) -> dict:
+    n = len(outcomes)
+    ok = sum(o.ok for o in outcomes)
+    rejected = [o for o in outcomes if o.test.get("expected_exception")]
+    return {
+        "tests": n,
+        "agree": ok,
+        "rate": ok / n if n else 0.0,
+        "expect_accept": n - len(rejected),
+        "expect_accept_agree": sum(o.ok for o in outcomes if not o.test.get("expected_exception")),
+        "with_post_sources": sum(1 for o in outcomes if any(s.get("schema") for s in o.test.get("post_sources") or [])),
+        "with_post_sources_agree": sum(o.ok for o in outcomes
+                                       if any(s.get("schema") for s in o.test.get("post_sources") or [])),
+        "expect_reject": len(rejected),
+        "expect_reject_agree": sum(o.ok for o in rejected),
+        "same_message": sum(bool(o.message_match) for o in rejected),
+    }
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    outcomes = run()
+    if "-v" in argv:
+        for o in outcomes:
+            if not o.ok:
+                print(f"FAIL {o.test['file']} :: {o.test['test']}: {o.reason}")
+    print(json.dumps(summary(outcomes), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

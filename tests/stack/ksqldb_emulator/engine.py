@@ -1,0 +1,918 @@
+"""The emulator's statement engine: catalog state, planning, REST entities.
+
+Flow of a ``POST /ksql`` (as in ksqlDB's KsqlResource): every statement of the request is
+first validated against a *sandbox* copy of the catalog (so a failing request changes
+nothing), then each is executed for real: side effects on Kafka / the registry, the
+command appended to the command topic (its offset is the commandSequenceNumber), and
+the command applied to the catalog. On start the command topic is replayed through the
+same ``State.apply`` so streams, tables and queries survive restarts.
+"""
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass, field
+
+from . import sqltypes as T
+from .analyzer import AnalysisError, Source as ASource, analyze
+from .sql import Column, ParseError, Parser, Statement, parse, split_statements, substitute
+
+VERSION = "0.29.0"  # the ksqlDB release whose REST shapes the emulator follows
+EMULATOR_NOTE = "kctx ksqlDB REST emulator (test stack; not ksqlDB)"
+
+BAD_REQUEST = 40000
+BAD_STATEMENT = 40001
+QUERY_ENDPOINT = 40002
+NOT_FOUND = 40400
+SERVER_ERROR = 50000
+
+KEY_KINDS = ("KEY", "PRIMARY_KEY")
+FORMATS = ("JSON", "JSON_SR", "AVRO", "PROTOBUF", "PROTOBUF_NOSR", "DELIMITED", "KAFKA", "NONE")
+# Formats whose schemas the emulator registers in the Schema Registry.
+SR_FORMATS = ("AVRO",)
+HIDDEN_TOPIC_PREFIXES = ("_confluent", "__confluent", "_schemas", "__consumer_offsets",
+                         "__transaction_state", "connect-configs", "connect-offsets",
+                         "connect-status", "connect-statuses", "__share_group_state")
+
+
+class StatementError(Exception):
+    """A statement ksqlDB rejects: becomes a ``statement_error`` entity."""
+
+    def __init__(self, message: str, code: int = BAD_STATEMENT):
+        super().__init__(message)
+        self.code = code
+
+
+# ---------------------------------------------------------------------------
+# Catalog state (pure; replayable)
+# ---------------------------------------------------------------------------
+
+
+def type_from_text(text: str) -> T.SqlType:
+    p = Parser(text)
+    return p.type_()
+
+
+def columns_to_json(cols: list[Column]) -> list:
+    return [[c.name, c.type.render(), c.kind] for c in cols]
+
+
+def columns_from_json(raw: list) -> list[Column]:
+    return [Column(n, type_from_text(t), k) for n, t, k in raw]
+
+
+@dataclass
+class Source:
+    name: str
+    type: str  # STREAM / TABLE
+    columns: list[Column]
+    topic: str
+    key_format: str
+    value_format: str
+    timestamp: str = ""
+    window_type: str | None = None
+    statement: str = ""
+    is_source: bool = False
+    cas_target: bool = False
+
+    def to_json(self) -> dict:
+        d = dict(self.__dict__)
+        d["columns"] = columns_to_json(self.columns)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Source":
+        d = dict(d)
+        d["columns"] = columns_from_json(d["columns"])
+        return cls(**d)
+
+    @property
+    def keys(self) -> list[Column]:
+        return [c for c in self.columns if c.kind in KEY_KINDS]
+
+    @property
+    def values(self) -> list[Column]:
+        return [c for c in self.columns if c.kind not in KEY_KINDS]
+
+
+@dataclass
+class PersistentQuery:
+    id: str
+    statement: str
+    sources: list[str]
+    sink: str
+    sink_topic: str
+    create_as: bool
+
+
+@dataclass
+class State:
+    sources: dict[str, Source] = field(default_factory=dict)
+    queries: dict[str, PersistentQuery] = field(default_factory=dict)
+    types: dict[str, T.SqlType] = field(default_factory=dict)
+    statuses: dict[str, dict] = field(default_factory=dict)
+    seq: int = -1
+
+    def apply(self, cmd: dict, seq: int) -> str:
+        """Apply one command (from a request or the command topic); return its message."""
+        op = cmd["op"]
+        msg = getattr(self, "_" + op)(cmd, seq)
+        self.seq = max(self.seq, seq)
+        self.statuses[cmd["commandId"]] = {"status": "SUCCESS", "message": msg,
+                                           "queryId": cmd.get("query", {}).get("id") if cmd.get("query") else None}
+        return msg
+
+    def _create_source(self, cmd, seq):
+        src = Source.from_json(cmd["source"])
+        self.sources[src.name] = src
+        q = cmd.get("query")
+        if q:
+            self.queries[q["id"]] = PersistentQuery(**q)
+            return f"Created query with ID {q['id']}"
+        return ("Stream" if src.type == "STREAM" else "Table") + " created"
+
+    def _drop_source(self, cmd, seq):
+        name = cmd["name"]
+        src = self.sources.pop(name, None)
+        if src is None:
+            return f"Source {name} does not exist."
+        # Dropping a CREATE ... AS target terminates the query that writes it.
+        for qid, q in list(self.queries.items()):
+            if q.create_as and q.sink == name:
+                del self.queries[qid]
+        return f"Source {name} (topic: {src.topic}) was dropped."
+
+    def _insert_query(self, cmd, seq):
+        q = cmd["query"]
+        self.queries[q["id"]] = PersistentQuery(**q)
+        return f"Created query with ID {q['id']}"
+
+    def _terminate(self, cmd, seq):
+        for qid in cmd["ids"]:
+            self.queries.pop(qid, None)
+        return "Query terminated."
+
+    def _alter(self, cmd, seq):
+        src = self.sources[cmd["name"]]
+        src.columns = src.columns + columns_from_json(cmd["columns"])
+        src.statement = cmd["statement"]
+        return f"{'Stream' if src.type == 'STREAM' else 'Table'} {src.name} altered."
+
+    def _create_type(self, cmd, seq):
+        t = type_from_text(cmd["type"])
+        if cmd["name"] in self.types:
+            return f"{cmd['name']} is already registered with type {self.types[cmd['name']].render()}"
+        self.types[cmd["name"]] = t
+        return f"Registered custom type with name '{cmd['name']}' and SQL type {t.render()}"
+
+    def _drop_type(self, cmd, seq):
+        if self.types.pop(cmd["name"], None) is None:
+            return f"Type '{cmd['name']}' does not exist"
+        return f"Dropped type '{cmd['name']}'"
+
+    # -- helpers --------------------------------------------------------
+    def read_queries(self, name: str) -> list[PersistentQuery]:
+        return [q for q in self.queries.values() if name in q.sources]
+
+    def write_queries(self, name: str) -> list[PersistentQuery]:
+        return [q for q in self.queries.values() if q.sink == name]
+
+    def referenced_by(self, name: str) -> list[str]:
+        """Sources created AS SELECT from ``name`` (ksqlDB's drop constraints)."""
+        out = set()
+        for q in self.queries.values():
+            if q.create_as and name in q.sources and q.sink in self.sources:
+                out.add(q.sink)
+        return sorted(out)
+
+    def hint(self, name: str, source_type: str | None) -> str:
+        """ksqlDB's "Did you mean ..." hint for a name that differs only in case."""
+        matches = sorted(
+            (s for s in self.sources.values()
+             if s.name.upper() == name.upper() and (source_type is None or s.type == source_type)),
+            key=lambda s: s.name,
+        )
+        if not matches:
+            return ""
+        parts = [f"{s.type} {s.name}" for s in matches]
+        if len(parts) == 1:
+            joined = parts[0]
+        else:
+            joined = ", ".join(parts[:-1]) + (" or " if len(parts) == 2 else ", or ") + parts[-1]
+        # ksqlDB suggests the quoted spelling with backquotes.
+        return "\nDid you mean " + joined.replace(matches[0].name, f"\"{matches[0].name}\"") + "? Hint: try adding quotes around the source name."
+
+
+# ---------------------------------------------------------------------------
+# Backend interface (Kafka + Schema Registry); a fake one is used by unit tests
+# ---------------------------------------------------------------------------
+
+
+class Topics:
+    """Topic view used during validation: the broker's topics plus those the sandbox created."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.created: dict[str, tuple[int, int]] = {}
+        self.deleted: set[str] = set()
+
+    def describe(self, name: str):
+        if name in self.created:
+            return self.created[name]
+        if name in self.deleted:
+            return None
+        return self.backend.describe_topic(name)
+
+    def create(self, name: str, partitions: int, replicas: int):
+        self.created[name] = (partitions, replicas)
+        self.deleted.discard(name)
+
+    def delete(self, name: str):
+        self.created.pop(name, None)
+        self.deleted.add(name)
+
+
+@dataclass
+class Plan:
+    """What one statement does: a command for the command topic, or a read-only entity."""
+
+    stmt: Statement
+    text: str  # the statement text as the client sent it
+    command: dict | None = None
+    create_topic: tuple | None = None  # (name, partitions, replicas, configs)
+    register: list = field(default_factory=list)  # [(subject, schema)]
+    delete_topic: str | None = None
+    delete_subjects: list = field(default_factory=list)
+    entity: str | None = None  # kind of read-only response
+
+
+# ---------------------------------------------------------------------------
+# Engine
+# ---------------------------------------------------------------------------
+
+
+class Engine:
+    def __init__(self, backend, service_id: str = "default_"):
+        self.backend = backend
+        self.service_id = service_id
+        self.state = State()
+        self.lock = threading.Lock()
+
+    # -- startup ------------------------------------------------------------
+    def replay(self):
+        for seq, cmd in self.backend.read_commands():
+            self.state.apply(cmd, seq)
+
+    # -- /ksql ---------------------------------------------------------------
+    def handle_ksql(self, body: dict) -> tuple[int, object]:
+        ksql = body.get("ksql")
+        if not isinstance(ksql, str):
+            return 400, {"@type": "generic_error", "error_code": BAD_REQUEST,
+                         "message": "Unrecognized field \"ksql\" missing or not a string"}
+        variables = {str(k): v for k, v in (body.get("sessionVariables") or {}).items()}
+        properties = {str(k): str(v) for k, v in (body.get("streamsProperties") or {}).items()}
+        with self.lock:
+            texts = split_statements(ksql)
+            if not texts:
+                return 200, []
+            sandbox = copy.deepcopy(self.state)
+            topics = Topics(self.backend)
+            plans: list[Plan] = []
+            for text in texts:
+                try:
+                    plan = self._plan(text, sandbox, topics, variables, properties)
+                except ParseError as e:
+                    return 400, _statement_error(BAD_STATEMENT, str(e), text, [])
+                except StatementError as e:
+                    return e.code // 100, _statement_error(e.code, str(e), text, [])
+                except Exception as e:  # an emulator bug: answer as ksqlDB answers internal errors
+                    return 500, _statement_error(SERVER_ERROR, f"{type(e).__name__}: {e}", text, [])
+                if plan.command is not None:
+                    sandbox.apply(plan.command, sandbox.seq + 1)
+                plans.append(plan)
+            entities: list = []
+            for plan in plans:
+                try:
+                    entity = self._execute(plan, properties, variables)
+                except StatementError as e:
+                    return e.code // 100, _statement_error(e.code, str(e), plan.text, entities)
+                except Exception as e:  # a broker/registry failure while executing
+                    return 500, _statement_error(SERVER_ERROR, f"{type(e).__name__}: {e}", plan.text, entities)
+                if entity is not None:
+                    entities.append(entity)
+            return 200, entities
+
+    def _execute(self, plan: Plan, properties: dict, variables: dict):
+        if plan.command is None:
+            return self._read_entity(plan, properties, variables)
+        if plan.create_topic:
+            name, partitions, replicas, configs = plan.create_topic
+            if self.backend.describe_topic(name) is None:
+                self.backend.create_topic(name, partitions, replicas, configs)
+        for subject, schema in plan.register:
+            self.backend.register_schema(subject, schema)
+        seq = self.backend.append_command(plan.command)
+        msg = self.state.apply(plan.command, seq)
+        if plan.delete_topic:
+            self.backend.delete_topic(plan.delete_topic)
+            for subject in plan.delete_subjects:
+                self.backend.delete_subject(subject)
+        status = {"status": "SUCCESS", "message": msg,
+                  "queryId": (plan.command.get("query") or {}).get("id")}
+        return {
+            "@type": "currentStatus",
+            "statementText": plan.text,
+            "commandId": plan.command["commandId"],
+            "commandStatus": status,
+            "commandSequenceNumber": seq,
+            "warnings": [],
+        }
+
+    # -- planning (validation, no side effects) ---------------------------------
+    def _plan(self, text: str, st: State, topics: Topics, variables: dict, properties: dict) -> Plan:
+        stmt = parse(substitute(text, variables), st.types)
+        kind = stmt.kind
+        plan = Plan(stmt, text)
+        if kind in ("CREATE_STREAM", "CREATE_TABLE"):
+            self._plan_create(plan, st, topics)
+        elif kind in ("CSAS", "CTAS"):
+            self._plan_create_as(plan, st, topics)
+        elif kind == "INSERT_INTO":
+            self._plan_insert(plan, st)
+        elif kind == "INSERT_VALUES":
+            self._plan_insert_values(plan, st)
+        elif kind == "DROP":
+            self._plan_drop(plan, st, topics)
+        elif kind == "TERMINATE":
+            ids = sorted(st.queries) if stmt.all else [stmt.name]
+            if not stmt.all and stmt.name not in st.queries:
+                raise StatementError(f"Unknown queryId: {stmt.name}")
+            plan.command = {"op": "terminate", "ids": ids, "statement": text,
+                            "commandId": f"terminate/{'ALL' if stmt.all else stmt.name}/execute"}
+        elif kind == "ALTER":
+            self._plan_alter(plan, st)
+        elif kind == "CREATE_TYPE":
+            if stmt.name in st.types and not stmt.if_not_exists:
+                raise StatementError(
+                    f"Cannot register custom type '{stmt.name}' since it is already registered with type: "
+                    f"{st.types[stmt.name].render()}")
+            plan.command = {"op": "create_type", "name": stmt.name, "type": stmt.type.render(),
+                            "statement": text, "commandId": f"type/{stmt.name}/create"}
+        elif kind == "DROP_TYPE":
+            if stmt.name not in st.types and not stmt.if_exists:
+                raise StatementError(f"Type {stmt.name} does not exist.")
+            plan.command = {"op": "drop_type", "name": stmt.name, "statement": text,
+                            "commandId": f"type/{stmt.name}/drop"}
+        elif kind == "DEFINE":
+            variables[stmt.name] = stmt.value
+            plan.entity = "none"
+        elif kind == "UNDEFINE":
+            if not any(k.upper() == stmt.name.upper() for k in variables):
+                plan.entity = "warning"
+                plan.stmt.value = f"Cannot undefine variable '{stmt.name}' which was never defined"
+            else:
+                for k in [k for k in variables if k.upper() == stmt.name.upper()]:
+                    del variables[k]
+                plan.entity = "none"
+        elif kind == "SET":
+            properties[stmt.name] = stmt.value
+            plan.entity = "none"
+        elif kind == "UNSET":
+            properties.pop(stmt.name, None)
+            plan.entity = "none"
+        elif kind in ("SELECT", "PRINT"):
+            raise StatementError(
+                "The following statement types should be issued to the websocket endpoint '/query':\n"
+                "\t* PRINT\n\t* SELECT", QUERY_ENDPOINT)
+        elif kind == "DESCRIBE":
+            if stmt.name not in st.sources:
+                raise StatementError(
+                    f"Could not find STREAM/TABLE '{stmt.name}' in the Metastore" + st.hint(stmt.name, None))
+            plan.entity = "describe"
+        elif kind in ("SHOW_STREAMS", "SHOW_TABLES", "SHOW_QUERIES", "SHOW_TOPICS", "SHOW_PROPERTIES",
+                      "SHOW_VARIABLES", "SHOW_TYPES", "DESCRIBE_STREAMS", "DESCRIBE_TABLES"):
+            plan.entity = kind
+        else:
+            word = text.split()[0].upper() if text.split() else kind
+            raise StatementError(f"The kctx ksqlDB emulator does not support {word} statements "
+                                 f"({kind.replace('_', ' ')}).")
+        return plan
+
+    def _formats(self, props: dict, inherit: Source | None = None) -> tuple[str, str]:
+        fmt = props.get("FORMAT")
+        key = props.get("KEY_FORMAT")
+        value = props.get("VALUE_FORMAT")
+        if fmt is not None and (key is not None or value is not None):
+            both = "KEY_FORMAT" if key is not None else "VALUE_FORMAT"
+            raise StatementError(f"Cannot supply both '{both}' and 'FORMAT' properties, as 'FORMAT' sets "
+                                 f"both key and value formats. Either use just 'FORMAT', or use "
+                                 f"'KEY_FORMAT' and 'VALUE_FORMAT'.")
+        if fmt is not None:
+            key = value = fmt
+        if inherit is not None:
+            key = key or inherit.key_format
+            value = value or inherit.value_format
+        key = (key or "KAFKA").upper()
+        if value is None:
+            raise StatementError("Statement is missing the 'VALUE_FORMAT' property from the WITH clause. "
+                                 "Either provide one or set a default via the "
+                                 "'ksql.persistence.default.format.value' config.")
+        value = value.upper()
+        for f in (key, value):
+            if f not in FORMATS:
+                raise StatementError(f"Unknown format: {f}")
+        return key, value
+
+    def _check_columns(self, cols: list[Column], key_format: str, value_format: str, source_type: str,
+                       name: str, props: dict):
+        seen = set()
+        for c in cols:
+            if c.name in ("ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"):
+                raise StatementError(f"'{c.name}' is a reserved column name. You cannot use it as a name "
+                                     f"for a column.")
+            if c.name in seen:
+                kind = "key" if c.kind in KEY_KINDS else "value"
+                raise StatementError(f"Duplicate {kind} columns found in schema: `{c.name}` {c.type.render()}")
+            seen.add(c.name)
+            if source_type == "STREAM" and c.kind == "PRIMARY_KEY":
+                raise StatementError(f"Column `{c.name}` is a 'PRIMARY KEY' column: please use 'KEY' for "
+                                     f"streams.\nTables have PRIMARY KEYs, which are unique and NON NULL.\n"
+                                     f"Streams have KEYs, which have no uniqueness or NON NULL constraints.")
+            if source_type == "TABLE" and c.kind == "KEY":
+                raise StatementError(f"Column `{c.name}` is a 'KEY' column: please use 'PRIMARY KEY' for "
+                                     f"tables.\nTables have PRIMARY KEYs, which are unique and NON NULL.\n"
+                                     f"Streams have KEYs, which have no uniqueness or NON NULL constraints.")
+        for c in cols:
+            if c.kind is None or c.kind in KEY_KINDS:
+                self._check_map_keys(c.type, value_format if c.kind is None else key_format)
+        if value_format == "AVRO" or key_format == "AVRO":
+            for c in cols:
+                if c.kind is None and not _avro_name_ok(c.name) and value_format == "AVRO":
+                    raise StatementError(f"Schema is not compatible with Avro: Illegal initial character: {c.name}")
+        keys = [c for c in cols if c.kind in KEY_KINDS]
+        if key_format in ("KAFKA",) and len(keys) > 1:
+            raise StatementError("The 'KAFKA' format only supports a single field. Got: "
+                                 + str([f"`{k.name}` {k.type.render()} KEY" for k in keys]).replace("'", ""))
+        if key_format == "KAFKA":
+            for k in keys:
+                if k.type.base in ("ARRAY", "MAP", "STRUCT", "DECIMAL", "BOOLEAN", "DATE", "TIME", "TIMESTAMP"):
+                    raise StatementError(f"The 'KAFKA' format does not support type '{k.type.base}'")
+        if key_format == "NONE" and keys:
+            raise StatementError("The 'NONE' format can only be used when no columns are defined. Got: "
+                                 + str([f"`{k.name}` {k.type.render()} KEY" for k in keys]).replace("'", ""))
+        if value_format == "KAFKA":
+            vals = [c for c in cols if c.kind is None]
+            if len(vals) > 1:
+                raise StatementError("The 'KAFKA' format only supports a single field. Got: "
+                                     + str([f"`{v.name}` {v.type.render()}" for v in vals]).replace("'", ""))
+        if value_format == "DELIMITED":
+            for c in cols:
+                if c.kind is None and c.type.base in ("ARRAY", "MAP", "STRUCT"):
+                    raise StatementError(f"The 'DELIMITED' format does not support type '{c.type.base}', "
+                                         f"column: `{c.name}`")
+
+    def _check_map_keys(self, t: T.SqlType, fmt: str):
+        if t.base == "MAP":
+            if t.key.base != "STRING":
+                if fmt == "AVRO":
+                    raise StatementError("Avro only supports MAPs with STRING keys")
+                if fmt in ("JSON", "JSON_SR"):
+                    raise StatementError("JSON only supports MAP types with STRING keys")
+                if fmt in ("PROTOBUF", "PROTOBUF_NOSR"):
+                    raise StatementError("PROTOBUF format only supports MAP types with STRING keys")
+            self._check_map_keys(t.item, fmt)
+        elif t.base == "ARRAY":
+            self._check_map_keys(t.item, fmt)
+        elif t.base == "STRUCT":
+            for _, ft in t.fields:
+                self._check_map_keys(ft, fmt)
+
+    def _plan_create(self, plan: Plan, st: State, topics: Topics):
+        stmt = plan.stmt
+        props = stmt.props
+        topic = props.get("KAFKA_TOPIC")
+        if topic is None:
+            raise StatementError("Missing required configuration \"KAFKA_TOPIC\" which has no default value.")
+        existing = st.sources.get(stmt.name)
+        if existing is not None and stmt.if_not_exists and not stmt.or_replace:
+            plan.entity = "warning"
+            plan.stmt.value = (f"Cannot add {stmt.source_type.lower()} {stmt.name}: A "
+                               f"{existing.type.lower()} with the same name already exists.")
+            return
+        cols = stmt.columns or []
+        key_format, value_format = self._formats(props)
+        if not cols and value_format not in SR_FORMATS + ("JSON_SR", "PROTOBUF"):
+            raise StatementError("The statement does not define any columns.")
+        if "CLEANUP_POLICY" in props:
+            raise StatementError("Invalid config variable in the WITH clause: CLEANUP_POLICY.\n"
+                                 "The CLEANUP_POLICY config is automatically inferred based on the type of "
+                                 "source (STREAM or TABLE).\nUsers can't set the CLEANUP_POLICY config manually.")
+        info = topics.describe(topic)
+        create = None
+        if info is None:
+            if "PARTITIONS" not in props:
+                raise StatementError(
+                    f"Topic '{topic}' does not exist. If you want to create a new topic for the "
+                    f"stream/table please re-run the statement providing the required 'PARTITIONS' "
+                    f"configuration in the WITH clause (and optionally 'REPLICAS'). For example: "
+                    f"{_example(stmt, props)}")
+            partitions = int(props["PARTITIONS"])
+            replicas = int(props.get("REPLICAS", 1))
+            configs = {"cleanup.policy": "compact" if stmt.source_type == "TABLE" else "delete"}
+            if "RETENTION_MS" in props:
+                if stmt.source_type == "TABLE":
+                    raise StatementError("Invalid config variable in the WITH clause: RETENTION_MS")
+                configs["retention.ms"] = str(props["RETENTION_MS"])
+            create = (topic, partitions, replicas, configs)
+            topics.create(topic, partitions, replicas)
+        elif "PARTITIONS" in props and int(props["PARTITIONS"]) != info[0]:
+            raise StatementError(
+                f"A Kafka topic with the name '{topic}' already exists, with different partition/replica "
+                f"configuration than required. KSQL expects {int(props['PARTITIONS'])} partitions "
+                f"(topic has {info[0]}), {int(props.get('REPLICAS', info[1]))} replication factor "
+                f"(topic has {info[1]}).")
+        if existing is not None and not stmt.or_replace and not stmt.if_not_exists:
+            raise StatementError(f"Cannot add {stmt.source_type.lower()} '{stmt.name}': A "
+                                 f"{existing.type.lower()} with the same name already exists")
+        if stmt.or_replace and (stmt.is_source or (existing is not None and existing.is_source)):
+            t = stmt.source_type.lower()
+            raise StatementError(f"Cannot add {t} '{stmt.name}': CREATE OR REPLACE is not supported on "
+                                 f"source {t}s.")
+        if stmt.source_type == "TABLE" and not any(c.kind == "PRIMARY_KEY" for c in cols) and cols:
+            raise StatementError("Tables require a PRIMARY KEY. Please define the PRIMARY KEY.")
+        if stmt.source_type == "STREAM" and "KEY_FORMAT" in props and not any(c.kind in KEY_KINDS for c in cols) \
+                and False:
+            raise StatementError("Key format specified for stream without key columns.")
+        self._check_columns(cols, key_format, value_format, stmt.source_type, stmt.name, props)
+        ts = props.get("TIMESTAMP")
+        if ts is not None:
+            ts = ts.upper() if not ts.startswith("`") else ts.strip("`")
+            col = next((c for c in cols if c.name == ts), None)
+            if col is None:
+                raise StatementError(f"The TIMESTAMP column set in the WITH clause does not exist in the "
+                                     f"schema: '{ts}'")
+        if existing is not None and stmt.or_replace:
+            self._check_replace(existing, cols, stmt.source_type)
+        src = Source(stmt.name, stmt.source_type, cols, topic, key_format, value_format,
+                     timestamp=ts or "", window_type=_window_type(props), statement=plan.text,
+                     is_source=stmt.is_source)
+        plan.create_topic = create
+        plan.register = self._schemas(src)
+        plan.command = {"op": "create_source", "source": src.to_json(), "query": None,
+                        "statement": plan.text,
+                        "commandId": f"{stmt.source_type.lower()}/`{stmt.name}`/create"}
+
+    def _check_replace(self, existing: Source, cols: list[Column], source_type: str):
+        if existing.type != source_type:
+            raise StatementError(f"Cannot add {source_type.lower()} '{existing.name}': A "
+                                 f"{existing.type.lower()} with the same name already exists")
+        old = {c.name: c for c in existing.columns}
+        for c in existing.columns:
+            new = next((n for n in cols if n.name == c.name), None)
+            if new is None or new.type != c.type or (new.kind in KEY_KINDS) != (c.kind in KEY_KINDS):
+                raise StatementError(
+                    f"Cannot upgrade data source: DataSource '{existing.name}' has schema = "
+                    f"{_schema_text(existing.columns)} which is not upgradeable to "
+                    f"{_schema_text(cols)}. (The following columns are changed, missing or reordered: "
+                    f"[`{c.name}` {c.type.render()}{' KEY' if c.kind in KEY_KINDS else ''}])")
+        del old
+
+    def _schemas(self, src: Source) -> list:
+        out = []
+        if src.value_format in SR_FORMATS and src.values:
+            out.append((f"{src.topic}-value",
+                        T.avro_schema([(c.name, c.type) for c in src.values])))
+        if src.key_format in SR_FORMATS and src.keys:
+            out.append((f"{src.topic}-key", T.avro_key_schema([(c.name, c.type) for c in src.keys])))
+        return out
+
+    def _plan_create_as(self, plan: Plan, st: State, topics: Topics):
+        stmt = plan.stmt
+        q = stmt.query
+        props = stmt.props
+        existing = st.sources.get(stmt.name)
+        if existing is not None and stmt.if_not_exists and not stmt.or_replace:
+            plan.entity = "warning"
+            plan.stmt.value = (f"Cannot add {stmt.source_type.lower()} {stmt.name}: A "
+                               f"{existing.type.lower()} with the same name already exists.")
+            return
+        try:
+            out = analyze(q, stmt.name, _analyzer_sources(st), stmt.source_type)
+        except AnalysisError as e:
+            raise StatementError(str(e)) from None
+        left = st.sources[q.source.name]
+        key_format, value_format = self._formats(props, inherit=left)
+        if out.columns and not [c for c in out.columns if c.kind in KEY_KINDS] and "KEY_FORMAT" in props \
+                and key_format != "NONE" and False:
+            raise StatementError("Key format specified for stream without key columns.")
+        if not [c for c in out.columns if c.kind in KEY_KINDS]:
+            key_format = "NONE" if "KEY_FORMAT" not in props and "FORMAT" not in props else key_format
+        self._check_columns(out.columns, key_format, value_format, out.result_type, stmt.name, props)
+        if existing is not None:
+            if not stmt.or_replace:
+                raise StatementError(f"Cannot add {stmt.source_type.lower()} '{stmt.name}': A "
+                                     f"{existing.type.lower()} with the same name already exists")
+            self._check_replace(existing, out.columns, stmt.source_type)
+        topic = props.get("KAFKA_TOPIC", stmt.name)
+        src_info = topics.describe(left.topic) or (1, 1)
+        partitions = int(props.get("PARTITIONS", src_info[0]))
+        replicas = int(props.get("REPLICAS", src_info[1]))
+        info = topics.describe(topic)
+        create = None
+        if info is None:
+            policy = "delete" if stmt.source_type == "STREAM" else (
+                "compact,delete" if q.window else "compact")
+            create = (topic, partitions, replicas, {"cleanup.policy": policy})
+            topics.create(topic, partitions, replicas)
+        elif existing is None and "PARTITIONS" in props and partitions != info[0]:
+            raise StatementError(
+                f"A Kafka topic with the name '{topic}' already exists, with different partition/replica "
+                f"configuration than required. KSQL expects {partitions} partitions (topic has {info[0]}), "
+                f"{replicas} replication factor (topic has {info[1]}).")
+        if existing is not None:
+            qid = next((q2.id for q2 in st.queries.values() if q2.create_as and q2.sink == stmt.name), None)
+            writers = [q2 for q2 in st.queries.values() if q2.sink == stmt.name]
+            if len(writers) > 1:
+                raise StatementError(f"REPLACE for sink {stmt.name} is not supported because there are "
+                                     f"multiple queries writing into it: [{', '.join(w.id for w in writers)}]")
+        else:
+            qid = None
+        seq = st.seq + 1
+        prefix = "CTAS" if stmt.source_type == "TABLE" else "CSAS"
+        qid = qid or f"{prefix}_{stmt.name}_{seq}"
+        ts = props.get("TIMESTAMP")
+        src = Source(stmt.name, stmt.source_type, out.columns, topic, key_format, value_format,
+                     timestamp=(ts.upper() if ts else ""), window_type=out.window_type or None,
+                     statement=plan.text, cas_target=True)
+        plan.create_topic = create
+        plan.register = self._schemas(src)
+        plan.command = {
+            "op": "create_source", "source": src.to_json(), "statement": plan.text,
+            "query": {"id": qid, "statement": plan.text, "sources": out.sources, "sink": stmt.name,
+                      "sink_topic": topic, "create_as": True},
+            "commandId": f"{stmt.source_type.lower()}/`{stmt.name}`/create",
+        }
+
+    def _plan_insert(self, plan: Plan, st: State):
+        stmt = plan.stmt
+        target = st.sources.get(stmt.name)
+        if target is None:
+            raise StatementError(f"{stmt.name} does not exist.")
+        if target.type != "STREAM":
+            raise StatementError(f"INSERT INTO can only be used to insert into a stream. "
+                                 f"{stmt.name} is a table.")
+        try:
+            out = analyze(stmt.query, stmt.name, _analyzer_sources(st), None)
+        except AnalysisError as e:
+            raise StatementError(str(e)) from None
+        if [(c.name, c.type, c.kind in KEY_KINDS) for c in out.columns] != \
+                [(c.name, c.type, c.kind in KEY_KINDS) for c in target.columns]:
+            raise StatementError(
+                f"Incompatible schema between results and sink.\nResult schema is "
+                f"{_schema_text(out.columns)}\nSink schema is {_schema_text(target.columns)}")
+        qid = f"INSERTQUERY_{st.seq + 1}"
+        plan.command = {"op": "insert_query", "statement": plan.text,
+                        "query": {"id": qid, "statement": plan.text, "sources": out.sources,
+                                  "sink": stmt.name, "sink_topic": target.topic, "create_as": False},
+                        "commandId": f"stream/`{stmt.name}`/create"}
+
+    def _plan_insert_values(self, plan: Plan, st: State):
+        stmt = plan.stmt
+        target = st.sources.get(stmt.name)
+        if target is None:
+            raise StatementError(f"Cannot insert values into an unknown stream/table: {stmt.name}")
+        names = stmt.columns or [c.name for c in target.columns]
+        known = {c.name for c in target.columns}
+        for n in names:
+            if n not in known:
+                raise StatementError(f"Column name {n} does not exist.")
+        if len(names) != len(stmt.value):
+            raise StatementError(f"Expected a value for each column. Expected Columns: {names}. "
+                                 f"Got {[v.text for v in stmt.value]}")
+        # Accepted, but no record is produced (see README of the package).
+        plan.entity = "none"
+
+    def _plan_drop(self, plan: Plan, st: State, topics: Topics):
+        stmt = plan.stmt
+        name = stmt.name
+        src = st.sources.get(name)
+        if src is None:
+            if stmt.if_exists:
+                plan.command = {"op": "drop_source", "name": name, "statement": plan.text,
+                                "commandId": f"{stmt.source_type.lower()}/{name}/drop"}
+                return
+            t = stmt.source_type.lower().capitalize()
+            raise StatementError(f"{t} {name} does not exist." + st.hint(name, stmt.source_type))
+        if src.type != stmt.source_type:
+            raise StatementError(f"Incompatible data source type is {src.type.lower()}, but statement "
+                                 f"was DROP {stmt.source_type.lower()}")
+        if src.is_source and stmt.delete_topic:
+            raise StatementError(f"Cannot delete topic for read-only source: {name}")
+        inserts_from = sorted(q.id for q in st.queries.values() if not q.create_as and name in q.sources)
+        inserts_into = sorted(q.id for q in st.queries.values() if not q.create_as and q.sink == name)
+        if inserts_from or inserts_into:
+            raise StatementError(
+                f"Cannot drop {name}.\nThe following queries read from this source: "
+                f"[{', '.join(inserts_from)}].\nThe following queries write into this source: "
+                f"[{', '.join(inserts_into)}].\nYou need to terminate them before dropping {name}.")
+        refs = st.referenced_by(name)
+        if refs:
+            raise StatementError(
+                f"Cannot drop {name}.\nThe following streams and/or tables read from this source: "
+                f"[{', '.join(refs)}].\nYou need to drop them before dropping {name}.")
+        plan.command = {"op": "drop_source", "name": name, "statement": plan.text,
+                        "commandId": f"{stmt.source_type.lower()}/{name}/drop"}
+        if stmt.delete_topic:
+            plan.delete_topic = src.topic
+            topics.delete(src.topic)
+            if src.value_format in SR_FORMATS:
+                plan.delete_subjects.append(f"{src.topic}-value")
+            if src.key_format in SR_FORMATS:
+                plan.delete_subjects.append(f"{src.topic}-key")
+
+    def _plan_alter(self, plan: Plan, st: State):
+        stmt = plan.stmt
+        src = st.sources.get(stmt.name)
+        if src is None:
+            raise StatementError(f"Source {stmt.name} does not exist.")
+        if src.type != stmt.source_type:
+            raise StatementError(f"Incompatible data source type is {src.type}, but statement was "
+                                 f"ALTER {stmt.source_type}")
+        if src.cas_target:
+            raise StatementError("ALTER command is not supported for CREATE ... AS statements.")
+        names = {c.name for c in src.columns}
+        for c in stmt.columns:
+            if c.name in names:
+                raise StatementError(f"Cannot add column `{c.name}` to schema. A column with the same "
+                                     f"name already exists.")
+            names.add(c.name)
+        cols = src.columns + stmt.columns
+        self._check_columns(cols, src.key_format, src.value_format, src.type, src.name, {})
+        new = Source(**{**src.__dict__, "columns": cols})
+        plan.register = [r for r in self._schemas(new) if r[0].endswith("-value")]
+        plan.command = {"op": "alter", "name": stmt.name, "columns": columns_to_json(stmt.columns),
+                        "statement": plan.text,
+                        "commandId": f"{stmt.source_type.lower()}/{stmt.name}/alter"}
+
+    # -- read-only entities -----------------------------------------------------
+    def _read_entity(self, plan: Plan, properties: dict, variables: dict):
+        kind = plan.entity
+        text = plan.text
+        st = self.state
+        if kind == "none":
+            return None
+        if kind == "warning":
+            return {"@type": "warning_entity", "statementText": text, "message": plan.stmt.value,
+                    "warnings": []}
+        if kind == "describe":
+            src = st.sources.get(plan.stmt.name)
+            if src is None:
+                raise StatementError(f"Could not find STREAM/TABLE '{plan.stmt.name}' in the Metastore")
+            return {"@type": "sourceDescription", "statementText": text,
+                    "sourceDescription": self.describe(src, plan.stmt.extended), "warnings": []}
+        if kind in ("DESCRIBE_STREAMS", "DESCRIBE_TABLES"):
+            want = "STREAM" if kind == "DESCRIBE_STREAMS" else "TABLE"
+            descs = [self.describe(s, plan.stmt.extended) for s in st.sources.values() if s.type == want]
+            return {"@type": "source_descriptions", "statementText": text, "sourceDescriptions": descs,
+                    "warnings": []}
+        if kind == "SHOW_STREAMS":
+            return {"@type": "streams", "statementText": text, "streams": [
+                self._source_info(s) for s in st.sources.values() if s.type == "STREAM"], "warnings": []}
+        if kind == "SHOW_TABLES":
+            return {"@type": "tables", "statementText": text, "tables": [
+                self._source_info(s) for s in st.sources.values() if s.type == "TABLE"], "warnings": []}
+        if kind == "SHOW_QUERIES":
+            return {"@type": "queries", "statementText": text,
+                    "queries": [self._running(q) for q in st.queries.values()], "warnings": []}
+        if kind == "SHOW_TOPICS":
+            topics = self.backend.list_topics()
+            names = sorted(n for n in topics if plan.stmt.all or not n.startswith(HIDDEN_TOPIC_PREFIXES))
+            if plan.stmt.extended:
+                groups = self.backend.consumer_groups(names)
+                return {"@type": "kafka_topics_extended", "statementText": text, "topics": [
+                    {"name": n, "replicaInfo": topics[n], "consumerCount": groups.get(n, (0, 0))[0],
+                     "consumerGroupCount": groups.get(n, (0, 0))[1]} for n in names], "warnings": []}
+            return {"@type": "kafka_topics", "statementText": text,
+                    "topics": [{"name": n, "replicaInfo": topics[n]} for n in names], "warnings": []}
+        if kind == "SHOW_PROPERTIES":
+            props = dict(self.backend.server_properties())
+            overridden = sorted(properties)
+            props.update(properties)
+            return {"@type": "properties", "statementText": text,
+                    "properties": [{"name": k, "scope": "KSQL" if k.startswith("ksql.") else "STREAMS",
+                                    "value": str(v)} for k, v in sorted(props.items())],
+                    "overwrittenProperties": overridden, "defaultProperties": [], "warnings": []}
+        if kind == "SHOW_VARIABLES":
+            return {"@type": "variables", "statementText": text,
+                    "variables": [{"name": k, "value": str(v)} for k, v in variables.items()],
+                    "warnings": []}
+        if kind == "SHOW_TYPES":
+            return {"@type": "type_list", "statementText": text,
+                    "types": {n: t.schema_info() for n, t in st.types.items()}, "warnings": []}
+        raise StatementError(f"The kctx ksqlDB emulator does not support {kind}")
+
+    def _source_info(self, s: Source) -> dict:
+        return {"type": s.type, "name": s.name, "topic": s.topic, "keyFormat": s.key_format,
+                "valueFormat": s.value_format, "isWindowed": s.window_type is not None}
+
+    def _running(self, q: PersistentQuery) -> dict:
+        return {"queryString": q.statement, "sinks": [q.sink], "sinkKafkaTopics": [q.sink_topic],
+                "id": q.id, "statusCount": {"RUNNING": 1}, "queryType": "PERSISTENT", "state": "RUNNING"}
+
+    def describe(self, s: Source, extended: bool) -> dict:
+        st = self.state
+        fields = []
+        for c in s.columns:
+            f = {"name": c.name, "schema": c.type.schema_info()}
+            if c.kind in KEY_KINDS:
+                f["type"] = "KEY"
+            fields.append(f)
+        partitions = replication = 0
+        if extended:
+            info = self.backend.describe_topic(s.topic)
+            if info:
+                partitions, replication = info
+        return {
+            "name": s.name,
+            "windowType": s.window_type,
+            "readQueries": [self._running(q) for q in st.read_queries(s.name)],
+            "writeQueries": [self._running(q) for q in st.write_queries(s.name)],
+            "fields": fields,
+            "type": s.type,
+            "timestamp": s.timestamp,
+            "statistics": "",
+            "errorStats": "",
+            "extended": extended,
+            "keyFormat": s.key_format,
+            "valueFormat": s.value_format,
+            "topic": s.topic,
+            "partitions": partitions,
+            "replication": replication,
+            "statement": s.statement,
+            "queryOffsetSummaries": [],
+            "sourceConstraints": st.referenced_by(s.name) if extended else [],
+            "clusterStatistics": [],
+            "clusterErrorStats": [],
+        }
+
+    # -- other endpoints -------------------------------------------------------------
+    def terminate_cluster(self, body: dict) -> tuple[int, list]:
+        """POST /ksql/terminate: stop all queries, forget the catalog, clear the command topic.
+
+        Topics named (or matched) by ``deleteTopicList`` are deleted when a query created them.
+        """
+        import re
+
+        patterns = [re.compile(p) for p in body.get("deleteTopicList") or []]
+        with self.lock:
+            sink_topics = {q.sink_topic for q in self.state.queries.values() if q.create_as}
+            for t in sorted(sink_topics):
+                if any(p.fullmatch(t) for p in patterns) and self.backend.describe_topic(t) is not None:
+                    self.backend.delete_topic(t)
+            self.backend.reset_commands()
+            self.state = State()
+        return 200, [{"@type": "currentStatus", "statementText": "TERMINATE CLUSTER;",
+                      "commandId": "cluster/TerminateCluster/terminate",
+                      "commandStatus": {"status": "SUCCESS", "message": "Cluster terminated.", "queryId": None},
+                      "commandSequenceNumber": -1, "warnings": []}]
+
+    def status(self, command_id: str) -> tuple[int, dict]:
+        with self.lock:
+            s = self.state.statuses.get(command_id)
+        if s is None:
+            return 404, {"@type": "generic_error", "error_code": NOT_FOUND, "message": "Command not found"}
+        return 200, s
+
+
+def _statement_error(code: int, message: str, text: str, entities: list) -> dict:
+    return {"@type": "statement_error", "error_code": code, "message": message,
+            "statementText": text, "entities": entities}
+
+
+def _analyzer_sources(st: State) -> dict[str, ASource]:
+    return {n: ASource(n, s.type, s.columns, s.window_type is not None) for n, s in st.sources.items()}
+
+
+def _window_type(props: dict) -> str | None:
+    w = props.get("WINDOW_TYPE")
+    return w.upper() if isinstance(w, str) else None
+
+
+def _schema_text(cols: list[Column]) -> str:
+    return ", ".join(f"`{c.name}` {c.type.render()}{' KEY' if c.kind in KEY_KINDS else ''}" for c in cols)
+
+
+def _avro_name_ok(name: str) -> bool:
+    return bool(name) and (name[0].isalpha() or name[0] == "_")
+
+
+def _example(stmt: Statement, props: dict) -> str:
+    """The corrected statement ksqlDB suggests (its SqlFormatter output, approximately)."""
+    cols = ", ".join(
+        f"{c.name} {c.type.render()}{' KEY' if c.kind == 'KEY' else ' PRIMARY KEY' if c.kind == 'PRIMARY_KEY' else ''}"
+        for c in (stmt.columns or []))
+    with_props = dict(props)
+    with_props["PARTITIONS"] = 2
+    rendered = ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in sorted(with_props.items()))
+    body = f" ({cols})" if cols else ""
+    return f"CREATE {stmt.source_type} {stmt.name}{body} WITH ({rendered});"

@@ -1,0 +1,167 @@
+"""ksqlDB SQL types as the emulator needs them: render, REST schema JSON, Avro schema.
+
+A type is an immutable ``SqlType``; ``parse_type`` (in ``sql.py``) builds them from text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Names ksqlDB's REST API uses for a column's base type (SqlBaseType).
+PRIMITIVES = ("BOOLEAN", "INTEGER", "BIGINT", "DOUBLE", "STRING", "BYTES", "DATE", "TIME", "TIMESTAMP")
+
+# Aliases accepted in DDL text.
+ALIASES = {"INT": "INTEGER", "VARCHAR": "STRING"}
+
+
+@dataclass(frozen=True)
+class SqlType:
+    base: str  # one of PRIMITIVES, DECIMAL, ARRAY, MAP, STRUCT
+    precision: int | None = None
+    scale: int | None = None
+    item: "SqlType | None" = None  # ARRAY element / MAP value
+    key: "SqlType | None" = None  # MAP key
+    fields: tuple[tuple[str, "SqlType"], ...] = field(default=())  # STRUCT
+
+    # -- text -------------------------------------------------------------
+    def render(self) -> str:
+        """ksqlDB's SqlType.toString(): INTEGER, DECIMAL(4, 2), STRUCT<`A` INTEGER>."""
+        if self.base == "DECIMAL":
+            return f"DECIMAL({self.precision}, {self.scale})"
+        if self.base == "ARRAY":
+            return f"ARRAY<{self.item.render()}>"
+        if self.base == "MAP":
+            return f"MAP<{self.key.render()}, {self.item.render()}>"
+        if self.base == "STRUCT":
+            return "STRUCT<" + ", ".join(f"`{n}` {t.render()}" for n, t in self.fields) + ">"
+        return self.base
+
+    # -- REST -------------------------------------------------------------
+    def schema_info(self) -> dict:
+        """The ``schema`` object of a FieldInfo in DESCRIBE responses."""
+        out: dict = {"type": self.base, "fields": None, "memberSchema": None}
+        if self.base == "STRUCT":
+            out["fields"] = [{"name": n, "schema": t.schema_info()} for n, t in self.fields]
+        elif self.base in ("ARRAY", "MAP"):
+            out["memberSchema"] = self.item.schema_info()
+        elif self.base == "DECIMAL":
+            out["parameters"] = {"precision": self.precision, "scale": self.scale}
+        return out
+
+    # -- JSON for the command topic ------------------------------------------
+    def to_json(self):
+        return self.render()
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.base in ("INTEGER", "BIGINT", "DOUBLE", "DECIMAL")
+
+
+BOOLEAN = SqlType("BOOLEAN")
+INTEGER = SqlType("INTEGER")
+BIGINT = SqlType("BIGINT")
+DOUBLE = SqlType("DOUBLE")
+STRING = SqlType("STRING")
+BYTES = SqlType("BYTES")
+DATE = SqlType("DATE")
+TIME = SqlType("TIME")
+TIMESTAMP = SqlType("TIMESTAMP")
+
+
+def decimal(precision: int, scale: int) -> SqlType:
+    return SqlType("DECIMAL", precision=precision, scale=scale)
+
+
+def array(item: SqlType) -> SqlType:
+    return SqlType("ARRAY", item=item)
+
+
+def map_of(key: SqlType, value: SqlType) -> SqlType:
+    return SqlType("MAP", key=key, item=value)
+
+
+def struct(fields) -> SqlType:
+    return SqlType("STRUCT", fields=tuple(fields))
+
+
+def decimal_of(t: SqlType) -> SqlType:
+    """Integer types widened to DECIMAL the way ksqlDB does for arithmetic."""
+    if t.base == "INTEGER":
+        return decimal(10, 0)
+    if t.base == "BIGINT":
+        return decimal(19, 0)
+    return t
+
+
+# --- Avro (ksqlDB's AvroSchemas: record KsqlDataSourceSchema, optional fields) ------
+
+AVRO_NAMESPACE = "io.confluent.ksql.avro_schemas"
+AVRO_RECORD = "KsqlDataSourceSchema"
+
+
+def _avro(t: SqlType, name: str):
+    if t.base == "BOOLEAN":
+        return "boolean"
+    if t.base == "INTEGER":
+        return "int"
+    if t.base == "BIGINT":
+        return "long"
+    if t.base == "DOUBLE":
+        return "double"
+    if t.base == "STRING":
+        return "string"
+    if t.base == "BYTES":
+        return "bytes"
+    if t.base == "DATE":
+        return {"type": "int", "logicalType": "date"}
+    if t.base == "TIME":
+        return {"type": "int", "logicalType": "time-millis"}
+    if t.base == "TIMESTAMP":
+        return {"type": "long", "logicalType": "timestamp-millis"}
+    if t.base == "DECIMAL":
+        return {
+            "type": "bytes",
+            "scale": t.scale,
+            "precision": t.precision,
+            "connect.version": 1,
+            "connect.parameters": {"scale": str(t.scale), "connect.decimal.precision": str(t.precision)},
+            "connect.name": "org.apache.kafka.connect.data.Decimal",
+            "logicalType": "decimal",
+        }
+    if t.base == "ARRAY":
+        return {"type": "array", "items": _optional(_avro(t.item, name))}
+    if t.base == "MAP":
+        # ksqlDB's STRING-keyed maps become Avro maps.
+        return {"type": "map", "values": _optional(_avro(t.item, name))}
+    if t.base == "STRUCT":
+        return _record(t.fields, name)
+    raise ValueError(t.base)
+
+
+def _optional(schema):
+    return ["null", schema]
+
+
+def _record(fields, full_name: str) -> dict:
+    return {
+        "type": "record",
+        "name": full_name.rsplit(".", 1)[-1],
+        "namespace": full_name.rsplit(".", 1)[0],
+        "fields": [
+            {"name": n, "type": _optional(_avro(t, f"{full_name}_{n}")), "default": None}
+            for n, t in fields
+        ],
+        "connect.name": full_name,
+    }
+
+
+def avro_schema(columns: list[tuple[str, SqlType]], record: str = AVRO_RECORD) -> dict:
+    """Value (or multi-column key) schema as ksqlDB registers it."""
+    full = f"{AVRO_NAMESPACE}.{record}"
+    return _record(columns, full)
+
+
+def avro_key_schema(columns: list[tuple[str, SqlType]]):
+    """Key schema: a single key column is registered unwrapped (UNWRAP_SINGLES)."""
+    if len(columns) == 1:
+        return _avro(columns[0][1], f"{AVRO_NAMESPACE}.{AVRO_RECORD}Key_{columns[0][0]}")
+    return avro_schema(columns, AVRO_RECORD + "Key")
