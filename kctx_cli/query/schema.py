@@ -174,10 +174,13 @@ class Resolver:
             return info.kind
         if not info.derived or info.cls in self._active:
             return None
+        self._active.append(info.cls)
         try:
-            return self.analysis(info).kind
+            return query_kind(self.query_of(info), self)
         except Exception:  # noqa: BLE001 - a broken query is reported by the checks
             return None
+        finally:
+            self._active.pop()
 
     def analysis(self, info: EntityInfo) -> Analysis:
         if info.cls in self._cache:
@@ -190,6 +193,19 @@ class Resolver:
             self._active.pop()
         self._cache[info.cls] = result
         return result
+
+
+def query_kind(q, resolver: Resolver) -> str | None:
+    """STREAM or TABLE without a full analysis: aggregation, grouping or a window make a
+    TABLE; a join is a TABLE when every source is one; else the FROM source's kind."""
+    if q.group_by_ or q.window_ is not None:
+        return "TABLE"
+    if any(isinstance(n, E.Func) and n.aggregate for i in q.items for n in E.walk(i)):
+        return "TABLE"
+    kinds = [resolver.kind(c.__kctx__) for c in q.entities]
+    if q.joins:
+        return "TABLE" if all(k == "TABLE" for k in kinds) else "STREAM"
+    return kinds[0] if kinds else None
 
 
 def analyze(q, resolver: Resolver | None = None) -> Analysis:
@@ -275,13 +291,7 @@ class _Analyzer:
         if q.limit_ is not None:
             self.problem("limit", "LIMIT is not allowed in a derived entity's query (persistent queries do not end)")
 
-        # kind
-        if aggregating or q.window_ is not None:
-            kind = "TABLE"
-        elif q.joins:
-            kind = "TABLE" if all(self.source_kind(c) == "TABLE" for c in q.entities) else "STREAM"
-        else:
-            kind = from_kind
+        kind = "TABLE" if aggregating else query_kind(q, self.r)
 
         columns = self.output_columns(item_types, join_info)
         return Analysis(kind=kind, columns=columns, windowed=self.windowed, problems=self.problems,
