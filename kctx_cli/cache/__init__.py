@@ -1,0 +1,155 @@
+"""Read-only access to a table cache filled by ``kctx cache warm``.
+
+    from kctx_cli.cache import open_table
+
+    with open_table("customers") as customers:      # topic or model entity name
+        row = customers.get("c-42")                  # decoded value (dict) or None
+        customers.refresh()                          # see what a running warm added since
+
+Readers open a RocksDB *secondary* instance, so they work while a warm is writing and
+never see half a batch. Values are decoded with the writer schemas stored in the cache
+(no registry needed). Layout: ``kctx_cli/cache/store.py``.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from kctx_cli.cache import store
+from kctx_cli.errors import KctxError
+
+__all__ = ["open_table", "CacheTable"]
+
+
+def open_table(name: str, cache_dir: str | os.PathLike | None = None, config=None) -> "CacheTable":
+    """Open the cache of a topic (or of a model entity, resolved with the project's
+    config) read-only."""
+    base = store.cache_dir(config, cache_dir) if (cache_dir or config) else None
+    if base is None:
+        if os.environ.get("KCTX_CACHE_DIR"):
+            base = Path(os.environ["KCTX_CACHE_DIR"])
+        else:
+            from kctx_cli.config import load_config
+
+            config = load_config()
+            base = store.cache_dir(config)
+    path = base / name
+    if not (path / "CURRENT").is_file():
+        topic = name
+        try:
+            from kctx_cli.cache.warm import resolve_topic
+            from kctx_cli.config import load_config
+
+            topic = resolve_topic(config or load_config(), name)
+        except KctxError:
+            pass
+        path = store.db_path(base, topic)
+        if not (path / "CURRENT").is_file():
+            raise KctxError(f"no cache for '{name}' in {base}: run kctx cache warm {name}")
+    return CacheTable(path)
+
+
+class CacheTable:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._secondary = tempfile.mkdtemp(prefix="kctx-cache-reader-")
+        try:
+            self._db = store.open_reader(self.path, self._secondary)
+        except Exception as exc:  # noqa: BLE001
+            shutil.rmtree(self._secondary, ignore_errors=True)
+            raise KctxError(f"cannot open the cache at {self.path}: {exc}") from None
+        self._meta = self._db.get_column_family(store.META)
+        self._schemas: dict[int, Any] = {}
+
+    # -- reading
+    def get_raw(self, key: str | bytes) -> bytes | None:
+        """The value bytes as they were in Kafka, or None."""
+        return self._db.get(key.encode() if isinstance(key, str) else key)
+
+    def get(self, key: str | bytes, default: Any = None) -> Any:
+        """The decoded value (Avro record -> dict, JSON -> value, else text/bytes)."""
+        raw = self._db.get(key.encode() if isinstance(key, str) else key)
+        return default if raw is None else self.decode(raw)
+
+    def __getitem__(self, key):
+        raw = self.get_raw(key)
+        if raw is None:
+            raise KeyError(key)
+        return self.decode(raw)
+
+    def __contains__(self, key) -> bool:
+        return self.get_raw(key) is not None
+
+    def items(self) -> Iterator[tuple[bytes, Any]]:
+        for k, v in self._db.items():
+            yield k, self.decode(v)
+
+    def raw_items(self) -> Iterator[tuple[bytes, bytes]]:
+        return iter(self._db.items())
+
+    def decode(self, raw: bytes) -> Any:
+        if raw[:1] == b"\x00" and len(raw) >= 5:
+            schema = self._schema(int.from_bytes(raw[1:5], "big"))
+            if schema is not None:
+                from fastavro import schemaless_reader
+
+                bio = io.BytesIO(raw)
+                bio.seek(5)
+                return schemaless_reader(bio, schema, None)
+            return raw
+        from kctx_cli.tail.decode import plain
+
+        d = plain(raw)
+        return raw if d.format == "hex" else d.value
+
+    def _schema(self, sid: int):
+        s = self._schemas.get(sid)
+        if s is None:
+            text = self._meta.get(b"schema:%d" % sid)
+            if text is None:
+                return None
+            from fastavro import parse_schema
+
+            s = self._schemas[sid] = parse_schema(json.loads(text))
+        return s
+
+    # -- state
+    def offsets(self) -> dict[int, int]:
+        """Next offset per partition: the cache holds everything before these."""
+        return store.read_offsets(self._meta)
+
+    def meta(self, key: bytes) -> bytes | None:
+        return self._meta.get(key)
+
+    def schema_ids(self) -> list[int]:
+        return [int(k[7:]) for k, _ in self._meta.items(from_key=b"schema:") if k.startswith(b"schema:")]
+
+    def estimate_keys(self) -> int:
+        return self._db.property_int_value("rocksdb.estimate-num-keys") or 0
+
+    def refresh(self) -> None:
+        """Catch up with what a running warm has written (whole batches only)."""
+        self._db.try_catch_up_with_primary()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+            shutil.rmtree(self._secondary, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass

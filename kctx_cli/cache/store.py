@@ -1,0 +1,98 @@
+"""The RocksDB layout of a table cache, shared by the writer (warm) and readers.
+
+One database per topic, ``<cache dir>/<topic>/``, with two column families:
+
+default   key -> the record's value bytes exactly as in Kafka (raw mode). Avro values
+          keep their Confluent wire-format header, so the schema id travels with them.
+          Keys are the Kafka key bytes, except Avro (wire-format) keys, which are stored
+          as the text a user types: the string, the single field of a one-field record,
+          else compact JSON with sorted fields.
+meta      offset:<partition> -> next offset to read (decimal), schema:<id> -> the
+          writer schema's JSON (readers decode without a registry), topic, warmed_at
+          (epoch ms), layout.
+
+Each consumed batch is one WriteBatch holding the puts, the deletes (tombstones) and
+the new partition offsets, so the stored offsets always describe exactly the data:
+a warm killed at any point resumes from a consistent state.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from kctx_cli.errors import KctxError
+
+LAYOUT = b"raw-v1"
+META = "meta"
+_SAFE = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def cache_dir(config=None, override: str | os.PathLike | None = None) -> Path:
+    """``--cache-dir``, else KCTX_CACHE_DIR, else ``.kctx/cache`` in the project."""
+    if override:
+        return Path(override)
+    if os.environ.get("KCTX_CACHE_DIR"):
+        return Path(os.environ["KCTX_CACHE_DIR"])
+    root = config.root if config is not None else Path.cwd()
+    return Path(root) / ".kctx" / "cache"
+
+
+def db_path(base: Path, topic: str) -> Path:
+    if not _SAFE.fullmatch(topic) or topic in (".", ".."):
+        raise KctxError(f"'{topic}' is not a valid topic name for a cache")
+    return base / topic
+
+
+def _opts(create: bool):
+    from rocksdict import Options
+
+    o = Options(raw_mode=True)
+    if create:
+        o.create_if_missing(True)
+        o.create_missing_column_families(True)
+    return o
+
+
+def open_writer(path: Path):
+    """The single writer (RocksDB's LOCK file makes a second warm fail clearly)."""
+    from rocksdict import Options, Rdict
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    o = _opts(True)
+    o.increase_parallelism(2)
+    try:
+        return Rdict(str(path), o, column_families={META: Options(raw_mode=True)})
+    except Exception as exc:  # noqa: BLE001 - rocksdict raises plain Exception
+        if "lock" in str(exc).lower():
+            raise KctxError(f"the cache at {path} is in use by another warm (RocksDB lock held)") from None
+        raise KctxError(f"cannot open the cache at {path}: {exc}") from None
+
+
+def open_reader(path: Path, secondary_dir: str):
+    """A secondary instance: reads while a warm writes, sees new batches after
+    ``try_catch_up_with_primary()``, never a half-written batch."""
+    from rocksdict import AccessType, Options, Rdict
+
+    o = _opts(False)
+    o.set_max_open_files(-1)  # required for secondary instances
+    return Rdict(str(path), o, column_families={META: Options(raw_mode=True)},
+                 access_type=AccessType.secondary(secondary_dir))
+
+
+def offset_key(partition: int) -> bytes:
+    return b"offset:%d" % partition
+
+
+def read_offsets(meta) -> dict[int, int]:
+    out = {}
+    for k, v in meta.items(from_key=b"offset:"):
+        if not k.startswith(b"offset:"):
+            break
+        out[int(k[7:])] = int(v)
+    return out
+
+
+def topic_of(meta) -> str | None:
+    v = meta.get(b"topic")
+    return v.decode() if v is not None else None

@@ -1,0 +1,210 @@
+"""``kctx cache warm | get | stats | drop``: the writer side and the CLI helpers."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kctx_cli.cache import store
+from kctx_cli.errors import KctxError
+
+BATCH = 10000
+
+
+def resolve_topic(config, name: str) -> str:
+    """A model entity (class, ksqlDB source or topic name) -> its topic; else a ksqlDB
+    table/stream name -> its topic (DESCRIBE); else the name itself as a topic."""
+    try:
+        from kctx_cli.model.discovery import load_project
+
+        info = load_project(config).find(name)
+        if info is not None and info.topic:
+            return info.topic
+    except Exception:  # noqa: BLE001 - no (or broken) models: fall through to ksqlDB/topic
+        pass
+    if config is not None and config.ksqldb_url:
+        topic = _ksqldb_topic(config, name)
+        if topic:
+            return topic
+    return name
+
+
+def _ksqldb_topic(config, name: str) -> str | None:
+    import requests
+
+    try:
+        r = requests.post(config.ksqldb_url.rstrip("/") + "/ksql",
+                          json={"ksql": f"DESCRIBE `{name.upper()}`;", "streamsProperties": {}},
+                          headers={"Accept": "application/vnd.ksql.v1+json"}, timeout=5)
+        if r.status_code != 200:
+            return None
+        body = r.json()
+        desc = body[0].get("sourceDescription") if isinstance(body, list) and body else None
+        return desc.get("topic") if desc else None
+    except Exception:  # noqa: BLE001 - ksqlDB down: the name may still be a topic
+        return None
+
+
+@dataclass
+class WarmResult:
+    topic: str
+    path: Path
+    records: int = 0
+    puts: int = 0
+    deletes: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    offsets: dict[int, int] = field(default_factory=dict)
+    up_to_date: bool = False
+    registry_errors: list[str] = field(default_factory=list)
+
+
+def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, progress=None,
+         pause: float = 0.0) -> WarmResult:
+    """Read the topic from the stored offsets to its current end into the cache.
+    ``pause``: seconds to sleep between batches (tests use it to watch a warm run)."""
+    from confluent_kafka import KafkaException, TopicPartition
+    from rocksdict import WriteBatch
+
+    from kctx_cli.backends import kafka
+    from kctx_cli.backends.registry import SchemaCache, SchemaUnavailable, registry_client
+    from kctx_cli.tail.core import key_text
+    from kctx_cli.tail.decode import Decoder
+    from kctx_cli.tail.reader import batches
+
+    t0 = time.monotonic()
+    topic = resolve_topic(config, name)
+    base = base or store.cache_dir(config)
+    path = store.db_path(base, topic)
+    consumer = kafka.consumer(config, **{"isolation.level": "read_committed", "fetch.max.bytes": 52428800})
+    try:
+        tmd = kafka.describe_topic(consumer, topic, config)
+        parts = sorted(tmd.partitions)
+        try:
+            marks = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False) for p in parts}
+        except KafkaException as exc:
+            raise KctxError(f"cannot read the offsets of '{topic}': {exc.args[0].str()}") from None
+        db = store.open_writer(path)
+        try:
+            meta = db.get_column_family(store.META)
+            mh = db.get_column_family_handle(store.META)
+            old = store.topic_of(meta)
+            if old is not None and old != topic:
+                raise KctxError(f"the cache at {path} holds topic '{old}', not '{topic}'")
+            stored = store.read_offsets(meta)
+            starts = {p: max(stored.get(p, lo), lo) for p, (lo, hi) in marks.items()}
+            ends = {p: hi for p, (lo, hi) in marks.items()}
+            res = WarmResult(topic, path, offsets=dict(starts))
+            if old is None:
+                meta.put(b"topic", topic.encode())
+                meta.put(b"layout", store.LAYOUT)
+            if all(starts[p] >= ends[p] for p in parts):
+                res.up_to_date = True
+                res.seconds = time.monotonic() - t0
+                return res
+            if progress is not None:
+                progress.start(sum(ends[p] - starts[p] for p in parts))
+
+            schemas = SchemaCache(lambda: registry_client(config)) if config.schema_registry_url else None
+            known_ids = {int(k[7:]) for k, _ in meta.items(from_key=b"schema:") if k.startswith(b"schema:")}
+            key_decoder = Decoder(schemas)
+            for msgs in batches(consumer, topic, starts, ends, batch=batch):
+                wb = WriteBatch(raw_mode=True)
+                nxt = {}
+                for m in msgs:
+                    k = m.key()
+                    nxt[m.partition()] = m.offset() + 1
+                    if k is None:
+                        continue  # a compacted topic has no null keys; nothing to index
+                    if k[:1] == b"\x00" and len(k) >= 5:
+                        k = (key_text(key_decoder.decode(k)) or "").encode()
+                    v = m.value()
+                    if v is None:
+                        wb.delete(k)
+                        res.deletes += 1
+                        continue
+                    wb.put(k, v)
+                    res.puts += 1
+                    if v[:1] == b"\x00" and len(v) >= 5 and schemas is not None:
+                        sid = int.from_bytes(v[1:5], "big")
+                        if sid not in known_ids:
+                            known_ids.add(sid)  # tried once per warm; a failure is reported
+                            try:
+                                schemas.get(sid)
+                                wb.put(b"schema:%d" % sid, schemas.texts[sid].encode(), mh)
+                            except SchemaUnavailable as exc:
+                                res.registry_errors.append(str(exc))
+                for p, o in nxt.items():
+                    wb.put(store.offset_key(p), b"%d" % o, mh)
+                    res.offsets[p] = o
+                wb.put(b"warmed_at", b"%d" % int(time.time() * 1000), mh)
+                db.write(wb)  # data + offsets atomically
+                res.records += len(msgs)
+                res.batches += 1
+                if progress is not None:
+                    progress.advance(len(msgs))
+                if pause:
+                    time.sleep(pause)
+            res.seconds = time.monotonic() - t0
+            return res
+        finally:
+            db.close()
+    finally:
+        consumer.close()
+
+
+def _dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def stats(config, name: str | None, base: Path | None = None) -> list[dict]:
+    from kctx_cli.cache import open_table
+
+    base = base or store.cache_dir(config)
+    if name is not None:
+        names = [store.db_path(base, resolve_topic(config, name)).name]
+    else:
+        names = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+    rows = []
+    for n in names:
+        with open_table(n, cache_dir=base) as t:
+            warmed = t.meta(b"warmed_at")
+            rows.append({
+                "table": n, "path": str(t.path), "keys_estimate": t.estimate_keys(),
+                "bytes_on_disk": _dir_size(t.path), "offsets": t.offsets(),
+                "warmed_at": int(warmed) if warmed else None,
+                "schemas": t.schema_ids(),
+            })
+    return rows
+
+
+def drop(config, name: str, base: Path | None = None) -> Path:
+    base = base or store.cache_dir(config)
+    path = store.db_path(base, resolve_topic(config, name))
+    if not path.is_dir():
+        raise KctxError(f"no cache for '{name}' at {path}")
+    # taking the writer lock proves no warm is running
+    db = store.open_writer(path)
+    db.close()
+    shutil.rmtree(path)
+    return path
+
+
+def get(config, name: str, key: str, base: Path | None = None):
+    from kctx_cli.cache import open_table
+
+    base = base or store.cache_dir(config)
+    topic = resolve_topic(config, name)
+    with open_table(topic, cache_dir=base) as t:
+        raw = t.get_raw(key)
+        if raw is None:
+            return None, None
+        return t.decode(raw), raw
+
+
+def dumps(v) -> str:
+    from kctx_cli.tail.decode import json_default
+
+    return json.dumps(v, default=json_default, ensure_ascii=False)

@@ -1,0 +1,71 @@
+"""`kctx cache warm | get | stats | drop`."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from kctx_cli.cache import warm as w
+from kctx_cli.commands.dlq import _Progress
+from kctx_cli.errors import KctxError
+
+
+def cache_warm(config, name: str, cache_dir: Path | None, output: str, batch: int = w.BATCH, pause: float = 0.0) -> int:
+    prog = _Progress(f"warming {name}")
+    try:
+        res = w.warm(config, name, base=cache_dir, batch=batch, progress=prog, pause=pause)
+    finally:
+        prog.stop()
+    out = {"table": name, "topic": res.topic, "path": str(res.path), "records": res.records, "puts": res.puts,
+           "deletes": res.deletes, "batches": res.batches, "seconds": round(res.seconds, 3),
+           "up_to_date": res.up_to_date, "offsets": res.offsets, "registry_errors": res.registry_errors}
+    if output == "json":
+        print(json.dumps(out, indent=2))
+        return 0
+    c = Console(highlight=False, soft_wrap=True)
+    for e in sorted(set(res.registry_errors)):
+        c.print(f"[yellow]warning:[/yellow] {e} (values stored raw; readers cannot decode them)")
+    if res.up_to_date:
+        c.print(f"{res.topic}: already up to date ({res.seconds:.2f}s) in {res.path}")
+    else:
+        rate = res.records / res.seconds if res.seconds else 0
+        c.print(f"{res.topic}: {res.records:,} records read ({res.puts:,} upserts, {res.deletes:,} tombstones) "
+                f"in {res.seconds:.2f}s ({rate:,.0f}/s) into {res.path}")
+    return 0
+
+
+def cache_get(config, name: str, key: str, cache_dir: Path | None, output: str) -> int:
+    value, raw = w.get(config, name, key, base=cache_dir)
+    if raw is None:
+        raise KctxError(f"key '{key}' not in the cache of '{name}'")
+    if isinstance(value, bytes):
+        value = {"hex": value.hex()}
+    print(w.dumps(value) if output == "json" else json.dumps(json.loads(w.dumps(value)), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cache_stats(config, name: str | None, cache_dir: Path | None, output: str) -> int:
+    rows = w.stats(config, name, base=cache_dir)
+    if output == "json":
+        print(json.dumps(rows, indent=2))
+        return 0
+    c = Console(highlight=False, soft_wrap=True)
+    if not rows:
+        c.print("no caches (run kctx cache warm TABLE)")
+        return 0
+    t = Table("table", "keys (est.)", "size", "partitions: next offset", "warmed")
+    for r in rows:
+        ago = f"{time.time() - r['warmed_at'] / 1000:.0f}s ago" if r["warmed_at"] else "-"
+        offs = " ".join(f"{p}:{o}" for p, o in sorted(r["offsets"].items()))
+        t.add_row(r["table"], f"{r['keys_estimate']:,}", f"{r['bytes_on_disk'] / 1e6:.1f} MB", offs, ago)
+    c.print(t)
+    return 0
+
+
+def cache_drop(config, name: str, cache_dir: Path | None) -> int:
+    path = w.drop(config, name, base=cache_dir)
+    Console(highlight=False, soft_wrap=True).print(f"dropped {path}")
+    return 0
