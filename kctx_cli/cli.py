@@ -243,6 +243,59 @@ def dlq_replay(
     raise typer.Exit(run(config(), opts, check_output(output)))
 
 
+CacheDirOpt = typer.Option(None, "--cache-dir", help="where caches live (default KCTX_CACHE_DIR or .kctx/cache in the project)")
+
+
+@cache_app.command("warm")
+def cache_warm(
+    table: str = typer.Argument(..., help="model entity, ksqlDB table or topic"),
+    cache_dir: Optional[Path] = CacheDirOpt,
+    batch: int = typer.Option(10000, "--batch", help="records per RocksDB write batch", hidden=True),
+    pause: float = typer.Option(0.0, "--pause", help="sleep between batches (testing)", hidden=True),
+    output: str = OutputOpt,
+):
+    """Load a table's compacted topic into RocksDB; a re-run reads only what is new."""
+    from kctx_cli.commands.cache import cache_warm as run
+
+    raise typer.Exit(run(config(), table, cache_dir, check_output(output), batch=batch, pause=pause))
+
+
+@cache_app.command("get")
+def cache_get(
+    table: str = typer.Argument(..., help="model entity, ksqlDB table or topic"),
+    key: str = typer.Argument(..., help="the key (text)"),
+    cache_dir: Optional[Path] = CacheDirOpt,
+    output: str = OutputOpt,
+):
+    """Print the cached value of KEY (exit 1 when absent)."""
+    from kctx_cli.commands.cache import cache_get as run
+
+    raise typer.Exit(run(config(), table, key, cache_dir, check_output(output)))
+
+
+@cache_app.command("stats")
+def cache_stats(
+    table: Optional[str] = typer.Argument(None, help="one table; all caches when omitted"),
+    cache_dir: Optional[Path] = CacheDirOpt,
+    output: str = OutputOpt,
+):
+    """Keys, size, stored offsets and last warm of the caches."""
+    from kctx_cli.commands.cache import cache_stats as run
+
+    raise typer.Exit(run(config(), table, cache_dir, check_output(output)))
+
+
+@cache_app.command("drop")
+def cache_drop(
+    table: str = typer.Argument(..., help="model entity, ksqlDB table or topic"),
+    cache_dir: Optional[Path] = CacheDirOpt,
+):
+    """Delete a table's cache (refused while a warm runs)."""
+    from kctx_cli.commands.cache import cache_drop as run
+
+    raise typer.Exit(run(config(), table, cache_dir))
+
+
 def main() -> None:
     """Console-script entry point."""
     from kctx_cli.errors import KctxError
