@@ -1,0 +1,177 @@
+"""The real test stack (tests/stack/up): Kafka, Apicurio Registry, the ksqlDB emulator."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+REPO = Path(__file__).resolve().parents[1]
+UP = REPO / "tests" / "stack" / "up"
+
+
+def create_topic(bootstrap: str, name: str, partitions: int = 1) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(name, partitions, 1)], operation_timeout=30).values():
+        future.result()
+
+
+def consume_all(bootstrap: str, topic: str, expected: int, **config) -> list[bytes]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-reader",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False, **config})
+    consumer.subscribe([topic])
+    values, deadline = [], time.monotonic() + 30
+    try:
+        while len(values) < expected and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and not msg.error():
+                values.append(msg.value())
+        # wait a moment longer for anything that should NOT be there
+        end = time.monotonic() + 1
+        while time.monotonic() < end:
+            msg = consumer.poll(0.2)
+            if msg is not None and not msg.error():
+                values.append(msg.value())
+    finally:
+        consumer.close()
+    return values
+
+
+def test_produce_and_consume_on_a_fresh_topic(bootstrap_servers, unique_name):
+    topic = f"{unique_name}_events"
+    create_topic(bootstrap_servers, topic, partitions=3)
+    producer = Producer({"bootstrap.servers": bootstrap_servers})
+    for i in range(10):
+        producer.produce(topic, key=f"k{i}".encode(), value=f"v{i}".encode())
+    assert producer.flush(30) == 0
+    assert sorted(consume_all(bootstrap_servers, topic, 10)) == sorted(f"v{i}".encode() for i in range(10))
+    meta = AdminClient({"bootstrap.servers": bootstrap_servers}).list_topics(topic, timeout=10)
+    assert len(meta.topics[topic].partitions) == 3
+
+
+def test_transactions_commit_and_abort(bootstrap_servers, unique_name):
+    topic = f"{unique_name}_tx"
+    create_topic(bootstrap_servers, topic)
+    producer = Producer({"bootstrap.servers": bootstrap_servers, "transactional.id": unique_name})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    producer.produce(topic, value=b"committed")
+    producer.commit_transaction(30)
+    producer.begin_transaction()
+    producer.produce(topic, value=b"aborted")
+    producer.abort_transaction(30)
+    assert consume_all(bootstrap_servers, topic, 1, **{"isolation.level": "read_committed"}) == [b"committed"]
+
+
+RECORD_V1 = {"type": "record", "name": "Customer", "fields": [{"name": "id", "type": "string"}]}
+
+
+def with_field(field: dict) -> str:
+    return json.dumps({**RECORD_V1, "fields": [*RECORD_V1["fields"], field]})
+
+
+def test_registry_enforces_backward_compatibility(schema_registry_url, unique_name):
+    client = SchemaRegistryClient({"url": schema_registry_url})
+    subject = f"{unique_name}-value"
+    first = client.register_schema(subject, Schema(json.dumps(RECORD_V1), "AVRO"))
+    # the same schema again is the same id, not a new version
+    assert client.register_schema(subject, Schema(json.dumps(RECORD_V1), "AVRO")) == first
+    # a new field without a default cannot read old data: rejected by the global BACKWARD rule
+    with pytest.raises(SchemaRegistryError) as rejected:
+        client.register_schema(subject, Schema(with_field({"name": "tier", "type": "int"}), "AVRO"))
+    assert rejected.value.http_status_code == 409
+    assert "Incompatible" in rejected.value.error_message
+    assert client.get_versions(subject) == [1]
+    # with a default it is backward compatible
+    client.register_schema(subject, Schema(with_field({"name": "tier", "type": "int", "default": 0}), "AVRO"))
+    assert client.get_versions(subject) == [1, 2]
+
+
+def test_ksqldb_emulator_answers(ksqldb_url):
+    import requests
+
+    resp = requests.get(f"{ksqldb_url}/healthcheck", timeout=10)
+    assert resp.status_code == 200
+    assert resp.json()["isHealthy"] is True
+
+
+def test_up_again_reuses_the_running_stack(stack):
+    started_here = Path(os.environ.get("KCTX_STACK_DIR") or REPO / ".stack") / "addresses.env"
+    mine = f"KCTX_BOOTSTRAP_SERVERS={stack.bootstrap_servers}"
+    if not started_here.exists() or mine not in started_here.read_text():
+        pytest.skip("the stack under test was not started by tests/stack/up from this checkout")
+    t0 = time.monotonic()
+    done = subprocess.run([sys.executable, str(UP)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - t0 < 10
+    assert done.stdout.splitlines() == [
+        f"KCTX_BOOTSTRAP_SERVERS={stack.bootstrap_servers}",
+        f"KCTX_SCHEMA_REGISTRY_URL={stack.schema_registry_url}",
+        f"KCTX_KSQLDB_URL={stack.ksqldb_url}",
+    ]
+    assert "already running" in done.stderr
+
+
+# -------------------------------------------------------------- tests/stack/up bad input
+# These start nothing: each stops at a check before the first JVM.
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_up(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KCTX_")}
+    ports = {f"KCTX_STACK_{n}_PORT": str(free_port())
+             for n in ("KAFKA", "CONTROLLER", "REGISTRY", "REGISTRY_MANAGEMENT", "KSQLDB")}
+    full = {**base, **ports, "KCTX_STACK_DIR": str(tmp_path / "stack"),
+            "KCTX_STACK_CACHE": str(tmp_path / "cache"), **env}
+    return subprocess.run([sys.executable, str(UP)], capture_output=True, text=True, env=full, timeout=60)
+
+
+def test_up_fails_clearly_when_a_port_is_taken(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_up(tmp_path, KCTX_STACK_KAFKA_PORT=str(port))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"tests/stack/up: port {port} (kafka) on 127.0.0.1 is already in use by a process tests/stack/up "
+        "did not start; stop it or choose another port with KCTX_STACK_KAFKA_PORT=<port>")
+
+
+def test_up_fails_clearly_without_java(tmp_path):
+    env = {"PATH": str(tmp_path / "empty-bin"), "JAVA_HOME": ""}
+    done = run_up(tmp_path, **env)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.strip() == (
+        "tests/stack/up: Java 17 or newer is needed to run Kafka and Apicurio Registry, and `java` is not on "
+        "PATH (install a JDK, e.g. `apt-get install openjdk-17-jdk-headless`, or set JAVA_HOME)")
+
+
+def test_up_fails_clearly_without_maven_when_jars_are_not_cached(tmp_path):
+    java = shutil.which("java")
+    assert java, "java is needed for this test"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "java").symlink_to(os.path.realpath(java))
+    done = run_up(tmp_path, PATH=str(bin_dir), JAVA_HOME="")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines()[-1] == (
+        "tests/stack/up: Maven (`mvn`) is needed to fetch Kafka and Apicurio Registry from Maven Central and is "
+        "not on PATH (install it, e.g. `apt-get install maven`)")
