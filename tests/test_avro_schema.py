@@ -470,6 +470,29 @@ def test_derived_keys(tmp_path):
     }
 
 
+def test_derived_fields_follow_the_query_column_order(tmp_path):
+    info = project(tmp_path, """
+from kctx_cli.query import select
+
+class Order(Stream):
+    order_id: Annotated[str, Key]
+    amount: float
+    note: str
+    class Meta:
+        topic = "orders"
+
+class Copy(Stream):
+    note: str
+    order_id: Annotated[str, Key]
+    amount: float
+    class Meta:
+        topic = "copy"
+        def query():
+            return select(Order.order_id, Order.amount, Order.note).from_(Order)
+""").get("Copy")
+    assert [f["name"] for f in value_schema(info)["fields"]] == ["AMOUNT", "NOTE"]  # as ksqlDB registers them
+
+
 def test_derived_entities_share_the_ksql_name_without_a_clash(tmp_path):
     assert check(project(tmp_path, DERIVED)) == []
 

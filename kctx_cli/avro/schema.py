@@ -74,6 +74,7 @@ def value_schema(info: EntityInfo) -> dict:
     _require_types(info)
     fields = value_fields(info)
     if info.derived:
+        fields = _query_order(info, fields)
         schema = _KsqlSchema().record(KSQL_RECORD, [(f.column, f.type) for f in fields], root=True)
     else:
         schema = _SourceSchema(info).record_of(info.name, fields, info.doc)
@@ -93,6 +94,7 @@ def key_schema(info: EntityInfo) -> dict | str | None:
         if len(keys) == 1:
             schema = ks.type(keys[0].type, KSQL_RECORD)
         else:
+            keys = _query_order(info, keys)
             schema = ks.record(KSQL_RECORD, [(f.column, f.type) for f in keys], root=True)
     else:
         src = _SourceSchema(info)
@@ -469,6 +471,20 @@ def _struct_default(t: SqlType, v: Any, where: str, attr: str, bad) -> dict:
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
+
+
+def _query_order(info: EntityInfo, fields: list[Field]) -> list[Field]:
+    """Declared fields of a derived entity in the order its query produces them: ksqlDB
+    registers the SELECT's column order. Declaration order when the query cannot be
+    analysed (its problems are reported by the query checks)."""
+    try:
+        from kctx_cli.query.schema import analyze
+
+        produced = [c.name for c in analyze(info.query()).columns]
+    except Exception:  # noqa: BLE001 - a broken query must not break schema derivation
+        return fields
+    pos = {name: i for i, name in enumerate(produced)}
+    return sorted(fields, key=lambda f: pos.get(f.column, len(pos)))  # stable: undeclared order kept
 
 
 def _require_types(info: EntityInfo) -> None:
