@@ -42,8 +42,12 @@ CASES = [
                                                       & O.product_id.like("p-%") & O.quantity.between(1, 5) & ~(O.price > 2.5)),
      "SELECT ORDER_ID FROM ORDERS WHERE CURRENCY IN ('EUR', 'USD') AND NOTE IS NULL AND CUSTOMER_ID IS NOT NULL "
      "AND PRODUCT_ID LIKE 'p-%' AND QUANTITY BETWEEN 1 AND 5 AND NOT PRICE > 2.5E0"),
-    ("literals", select(O.order_id, (O.amount * Decimal("1.25")).label("x"), (O.price * 0.5).label("y")).from_(O).where(O.note.is_null() | (O.currency != None)),  # noqa: E711
-     "SELECT ORDER_ID, AMOUNT * 1.25 AS X, PRICE * 0.5E0 AS Y FROM ORDERS WHERE NOTE IS NULL OR CURRENCY <> NULL"),
+    ("literals", select(O.order_id, (O.amount * Decimal("1.25")).label("x"), (O.price * 0.5).label("y")).from_(O).where(O.note.is_null() | (O.currency == "")),
+     "SELECT ORDER_ID, AMOUNT * 1.25 AS X, PRICE * 0.5E0 AS Y FROM ORDERS WHERE NOTE IS NULL OR CURRENCY = ''"),
+    ("none-and-bool", select(O.order_id, func.coalesce(O.note, None).label("n")).from_(O).where((O.note == None) | (O.customer_id != None) | (O.note.is_null() == True)),  # noqa: E711,E712
+     "SELECT ORDER_ID, COALESCE(NOTE, NULL) AS N FROM ORDERS WHERE NOTE IS NULL OR CUSTOMER_ID IS NOT NULL OR (NOTE IS NULL) = TRUE"),
+    ("select-entity", select(R).from_(R),
+     "SELECT REGION_ID, LABEL FROM REGIONS"),
     ("group-by-aggregates", select(O.customer_id, count().label("n"), count(O.note).label("notes"), sum_(O.amount).label("total"),
                                    avg(O.price).label("avg_price"), min_(O.quantity).label("lo"), max_(O.quantity).label("hi"),
                                    latest_by_offset(O.currency).label("last_cur"), earliest_by_offset(O.currency).label("first_cur"),

@@ -93,8 +93,9 @@ class Compiler:
     def operand(self, e, parent: int, right: bool = False) -> exp.Expression:
         node = self.expr(e)
         p = _prec(e)
-        # a - (b - c) and a / (b * c) need them on the right at equal strength
-        if p < parent or (right and p == parent and p < _ATOM):
+        # a - (b - c) and a / (b * c) need them on the right at equal strength; ksqlDB's
+        # grammar does not chain predicates at all: (a IS NULL) = TRUE
+        if p < parent or (p == parent and p < _ATOM and (right or p == 4)):
             return exp.Paren(this=node)
         return node
 

@@ -16,9 +16,13 @@ class Expr:
 
     # comparison -----------------------------------------------------------
     def __eq__(self, other):  # type: ignore[override]
+        if other is None:  # as SQLAlchemy: x == None is IS NULL (= NULL is never true)
+            return IsNull(self, negated=False)
         return BinaryOp("=", self, lit(other))
 
     def __ne__(self, other):  # type: ignore[override]
+        if other is None:
+            return IsNull(self, negated=True)
         return BinaryOp("<>", self, lit(other))
 
     def __lt__(self, other):

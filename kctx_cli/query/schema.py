@@ -645,3 +645,9 @@ def topic_configs(info: EntityInfo, resolver: Resolver | None = None) -> dict[st
     if entity_kind(info, resolver) == "TABLE":
         configs.setdefault("cleanup.policy", "compact")
     return configs
+
+
+def output_columns(info: EntityInfo, resolver: Resolver | None = None) -> list[OutColumn]:
+    """What a derived entity's query produces (names, types, key flags; WINDOWSTART and
+    WINDOWEND of windowed results are marked ``system``)."""
+    return (resolver or Resolver()).analysis(info).columns

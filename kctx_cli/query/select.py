@@ -266,8 +266,17 @@ class Select:
 
 
 def select(*items) -> Select:
-    """``select(Order.order_id, (Order.amount * 2).label("double_amount"))``."""
-    return Select(items=tuple(lit(i) for i in items))
+    """``select(Order.order_id, (Order.amount * 2).label("double_amount"))``; an entity
+    class stands for all its columns (``select(Order)``, ksqlDB's ``SELECT *``)."""
+    out = []
+    for i in items:
+        if isinstance(i, type) and hasattr(i, "__kctx__"):
+            from kctx_cli.query.expr import Column
+
+            out.extend(Column(i, f.name) for f in i.__kctx__.fields)
+        else:
+            out.append(lit(i))
+    return Select(items=tuple(out))
 
 
 # ---------------------------------------------------------------------------
