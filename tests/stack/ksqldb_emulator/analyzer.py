@@ -19,6 +19,9 @@ class AnalysisError(Exception):
 
 PSEUDO = {"ROWTIME": T.BIGINT, "ROWPARTITION": T.INTEGER, "ROWOFFSET": T.BIGINT}
 WINDOW_BOUNDS = {"WINDOWSTART": T.BIGINT, "WINDOWEND": T.BIGINT}
+# Time-unit keywords that functions such as DATEADD take as bare words.
+TIME_UNITS = {"DAYS", "HOURS", "MINUTES", "SECONDS", "MILLISECONDS", "MICROSECONDS", "NANOSECONDS",
+              "DAY", "HOUR", "MINUTE", "SECOND", "MILLISECOND", "WEEKS", "MONTHS", "YEARS"}
 
 AGGREGATES = {
     "COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX", "LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET",
@@ -89,6 +92,8 @@ class Scope:
                 return PSEUDO[name]
             if self.windowed and name in WINDOW_BOUNDS:
                 return WINDOW_BOUNDS[name]
+        if q is None and name in TIME_UNITS:
+            return None
         shown = f"{q}.{name}" if q else name
         raise AnalysisError(f"{self.clause} column '{shown}' cannot be resolved.")
 
@@ -146,6 +151,17 @@ def _arith(op: str, a: T.SqlType, b: T.SqlType, text: str) -> T.SqlType:
 
 def is_aggregate(e: Expr) -> bool:
     return e.kind == "func" and e.value in AGGREGATES
+
+
+def maybe_aggregate(e: Expr | None) -> bool:
+    """Contains a known aggregate or a function the emulator does not know (maybe a UDAF)."""
+    if e is None:
+        return False
+    if e.kind == "func" and (e.value in AGGREGATES or e.value not in KNOWN_SCALARS):
+        return True
+    return any(isinstance(a, Expr) and maybe_aggregate(a) for a in e.args) or (
+        e.kind == "case" and any(isinstance(x, Expr) and maybe_aggregate(x) for x in e.value)
+    )
 
 
 def contains_aggregate(e: Expr | None) -> bool:
@@ -388,12 +404,21 @@ def _func_type(e: Expr, scope: Scope) -> T.SqlType | None:
     return T.STRING
 
 
+KNOWN_SCALARS = (_STRING_FUNCS | _INT_FUNCS | _BIGINT_FUNCS | _DOUBLE_FUNCS | _BOOL_FUNCS | _SAME_AS_ARG
+                 | TABLE_FUNCTIONS | {
+    "TRANSFORM", "FILTER", "REDUCE", "IFNULL", "COALESCE", "GREATEST", "LEAST", "ROUND", "ARRAY_MAX",
+    "ARRAY_MIN", "AS_MAP", "MAP_KEYS", "MAP_VALUES", "SPLIT", "REGEXP_SPLIT_TO_ARRAY",
+    "REGEXP_EXTRACT_ALL", "ENTRIES", "GENERATE_SERIES", "ARRAY", "TO_BYTES", "FROM_UNIXTIME",
+    "PARSE_TIMESTAMP", "TIMESTAMPADD", "TIMESTAMPSUB", "CONVERT_TZ", "PARSE_DATE", "DATEADD",
+    "DATESUB", "PARSE_TIME", "TIMEADD", "TIMESUB"})
+
+
 # ---------------------------------------------------------------------------
 # Output schema
 # ---------------------------------------------------------------------------
 
 
-def _expand(q: Query, scope: Scope, joined: bool) -> list[tuple[Expr, str | None]]:
+def _expand(q: Query, scope: Scope, joined: bool, keys_last: bool = False) -> list[tuple[Expr, str | None]]:
     """SELECT items with '*' expanded into column references (name decided later)."""
     out: list[tuple[Expr, str | None]] = []
     for item in q.items:
@@ -405,7 +430,7 @@ def _expand(q: Query, scope: Scope, joined: bool) -> list[tuple[Expr, str | None
                 continue
             keys = [c for c in src.columns if c.kind in ("KEY", "PRIMARY_KEY")]
             vals = [c for c in src.columns if c.kind not in ("KEY", "PRIMARY_KEY", "HEADERS")]
-            for c in keys + vals:
+            for c in (vals + keys if keys_last else keys + vals):
                 ref = Expr("col", value=c.name, qualifier=alias, text=f"{alias}.{c.name}")
                 out.append((ref, f"{alias}_{c.name}" if joined else c.name))
     return out
@@ -485,7 +510,8 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
             )
     scope.clause = "SELECT"
 
-    items = _expand(q, scope, joined)
+    star_partition = bool(q.partition_by) and not joined and any(i.expr.kind == "star" for i in q.items)
+    items = _expand(q, scope, joined, keys_last=star_partition)
     # Generated names KSQL_COL_n skip names that already exist in the sources.
     taken = {c.name for _, s in scoped for c in s.columns}
     counter = 0
@@ -493,7 +519,10 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
     for e, alias in items:
         t = type_of(e, scope)
         if alias is None:
-            if e.kind == "col":
+            if e.kind == "col" and joined and _ambiguous(e.value, scoped):
+                src_alias = e.qualifier or next(a for a, src in scoped if any(c.name == e.value for c in src.columns))
+                alias = f"{_alias_of(src_alias, scoped)}_{e.value}"
+            elif e.kind == "col":
                 alias = e.value
             elif e.kind == "deref":
                 alias = e.value
@@ -516,7 +545,7 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
             if contains_aggregate(g):
                 raise AnalysisError(f"GROUP BY does not support aggregate functions: {g.value} is an aggregate function.")
             type_of(g, scope)
-        if not has_agg:
+        if not (has_agg or any(maybe_aggregate(e) for e, _, _ in named) or maybe_aggregate(q.having)):
             raise AnalysisError("GROUP BY requires aggregate functions in either the SELECT or HAVING clause.")
         missing = []
         for g in q.group_by:
@@ -531,13 +560,9 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
             raise _missing(sink, "grouping expression", missing)
         bad = []
         for i, (e, alias, t) in enumerate(named):
-            if i in used or contains_aggregate(e):
-                continue
-            refs = columns_in(e)
-            if refs and not all(any(_same(r, g, scope) for g in q.group_by) for r in refs) and not any(
-                _same(e, g, scope) for g in q.group_by
-            ):
-                bad.append(e.text)
+            if i in used or not _grouped(e, q.group_by, scope):
+                if i not in used:
+                    bad.append(e.text)
         if bad:
             raise AnalysisError("Non-aggregate SELECT expression(s) not part of GROUP BY: " + ", ".join(bad))
     elif q.partition_by:
@@ -553,6 +578,17 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
         missing = []
         for p in exprs:
             idx = next((i for i, (e, _, _) in enumerate(named) if i not in used and _same(e, p, scope)), None)
+            if idx is None and star_partition:
+                # SELECT * ... PARTITION BY expr: the expression becomes the key column.
+                if p.kind in ("col", "deref"):
+                    pname = p.value
+                else:
+                    while f"KSQL_COL_{counter}" in taken:
+                        counter += 1
+                    pname = f"KSQL_COL_{counter}"
+                    counter += 1
+                keys.append(Column(pname, type_of(p, scope) or T.STRING, "KEY"))
+                continue
             if idx is None:
                 missing.append(_qualified(p, q.source.alias))
                 continue
@@ -641,6 +677,33 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
     kind = "PRIMARY_KEY" if result == "TABLE" else "KEY"
     keys = [Column(k.name, k.type, kind) for k in keys]
     return Output(keys + values, result, windowed, window_type, [r.name for r in rels])
+
+
+def _grouped(e: Expr, group_by: list[Expr], scope: Scope) -> bool:
+    """ksqlDB's rule: every column outside an aggregate must be (inside) a GROUP BY expression."""
+    if any(_same(e, g, scope) for g in group_by):
+        return True
+    if maybe_aggregate(e) and e.kind == "func" and (e.value in AGGREGATES or e.value not in KNOWN_SCALARS):
+        return True
+    if e.kind == "col":
+        return e.value in WINDOW_BOUNDS or e.value in TIME_UNITS
+    if e.kind == "lit":
+        return True
+    parts = [a for a in e.args if isinstance(a, Expr)]
+    if e.kind == "case":
+        parts += [x for x in e.value if isinstance(x, Expr)]
+    return all(_grouped(a, group_by, scope) for a in parts)
+
+
+def _ambiguous(name: str, scoped) -> bool:
+    return sum(any(c.name == name for c in src.columns) for _, src in scoped) > 1
+
+
+def _alias_of(qualifier: str, scoped) -> str:
+    for alias, src in scoped:
+        if qualifier in (alias, src.name):
+            return alias
+    return qualifier
 
 
 def _alias_match(a: str, b: str, scoped) -> bool:
