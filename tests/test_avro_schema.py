@@ -566,6 +566,11 @@ def test_compat_compatible(tmp_path, avsc):
     assert (r.returncode, r.stdout) == (0, "compatible: v2b.avsc (BACKWARD, checked against 1 previous schema(s))\n")
 
 
+def test_compat_level_none_checks_nothing(tmp_path, avsc):
+    r = run_kctx("schema", "compat", "--level", "NONE", "v2.avsc", "v1.avsc", cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (0, "compatible: v2.avsc (NONE, checked against 0 previous schema(s))\n")
+
+
 def test_compat_incompatible_lists_reasons(tmp_path, avsc):
     r = run_kctx("schema", "compat", "--level", "FULL", "v2.avsc", "v1.avsc", cwd=tmp_path)
     assert r.returncode == 2

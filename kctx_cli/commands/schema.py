@@ -59,7 +59,7 @@ def compat(new: Path, previous: list[Path], level: str = "BACKWARD", output: str
             "messages": result.messages,
         }, indent=2))
     else:
-        checked = len(previous) if lvl.endswith("_TRANSITIVE") else min(len(previous), 1)
+        checked = 0 if lvl == "NONE" else len(previous) if lvl.endswith("_TRANSITIVE") else min(len(previous), 1)
         if result.compatible:
             print(f"compatible: {new} ({lvl}, checked against {checked} previous schema(s))")
         else:
