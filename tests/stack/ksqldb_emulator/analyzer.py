@@ -216,9 +216,10 @@ def type_of(e: Expr, scope: Scope) -> T.SqlType | None:
             type_of(a, scope)
         if k == "cmp":
             l, r = (type_of(a, scope) for a in e.args)
-            if l is not None and r is not None and _incomparable(l, r):
+            if l is not None and r is not None and _incomparable(l, r) and not _time_string(e.args, l, r):
+                prefix = f"Error in {scope.clause} expression: " if scope.clause in ("WHERE", "HAVING") else ""
                 raise AnalysisError(
-                    f"Cannot compare {e.args[0].text} ({l.render()}) to {e.args[1].text} ({r.render()}) "
+                    f"{prefix}Cannot compare {e.args[0].text} ({l.render()}) to {e.args[1].text} ({r.render()}) "
                     f"with {_CMP_NAMES.get(e.value, e.value)}."
                 )
         return T.BOOLEAN
@@ -286,8 +287,16 @@ _CMP_NAMES = {"=": "EQUAL", "<>": "NOT_EQUAL", "<": "LESS_THAN", ">": "GREATER_T
               "IS DISTINCT FROM": "IS_DISTINCT_FROM"}
 
 
+def _time_string(args: list[Expr], a: T.SqlType, b: T.SqlType) -> bool:
+    """ROWTIME / WINDOWSTART / WINDOWEND may be compared with timestamp strings."""
+    magic = {"ROWTIME", "WINDOWSTART", "WINDOWEND"}
+    return any(x.kind == "col" and x.value in magic for x in args) and "STRING" in (a.base, b.base)
+
+
 def _incomparable(a: T.SqlType, b: T.SqlType) -> bool:
     if a.is_numeric and b.is_numeric:
+        return False
+    if {a.base, b.base} <= {"DATE", "TIMESTAMP"}:
         return False
     if {a.base, b.base} <= {"STRING", "DATE", "TIME", "TIMESTAMP"} and "STRING" in (a.base, b.base):
         return False
@@ -606,9 +615,10 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
         if cond.kind == "cmp" and cond.value == "=":
             candidates = [a for a in cond.args if a.kind == "col"]
         fk = False
-        if result == "TABLE" and candidates:
-            lcol = next((c for c in candidates if _belongs(c, scoped[0], scope)), None)
-            if lcol is not None and lcol.value not in {c.name for c in left_keys}:
+        if result == "TABLE" and cond.kind == "cmp":
+            left_side = next((a for a in cond.args
+                              if columns_in(a) and all(_belongs(c, scoped[0], scope) for c in columns_in(a))), None)
+            if left_side is not None and not (left_side.kind == "col" and left_side.value in {c.name for c in left_keys}):
                 fk = True
         if fk:
             want = [Expr("col", value=c.name, qualifier=left_alias, text=f"{left_alias}.{c.name}") for c in left_keys]
@@ -645,6 +655,9 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
             keys.append(Column(alias, t, "PRIMARY_KEY" if result == "TABLE" else "KEY"))
         if missing and not has_agg:
             raise _missing(sink, "key column", missing)
+        order = sorted(used)
+        by_alias = {c.name: c for c in keys}
+        keys = [by_alias[named[i][1]] for i in order if named[i][1] in by_alias]
         if has_agg and result == "STREAM":
             raise AnalysisError(
                 "Use of aggregate function " + next(e.value for e, _, _ in named if contains_aggregate(e))
@@ -653,6 +666,10 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
 
     if q.having is not None and not q.group_by:
         raise AnalysisError("HAVING can only be used with GROUP BY")
+    if q.having is not None:
+        scope.clause = "HAVING"
+        type_of(q.having, scope)
+        scope.clause = "SELECT"
 
     values = [Column(alias, t or T.STRING) for i, (e, alias, t) in enumerate(named) if i not in used]
     if not values:

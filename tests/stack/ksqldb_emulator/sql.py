@@ -42,7 +42,9 @@ _TOKEN_RE = re.compile(
   | (?P<string>'(?:[^']|'')*')
   | (?P<bq>`(?:[^`]|``)*`)
   | (?P<dq>"(?:[^"]|"")*")
-  | (?P<number>(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)
+  | (?P<expnum>(?:\d+\.\d*|\.\d+|\d+)[eE][+-]?\d+(?![A-Za-z_@]))
+  | (?P<digitident>\d+[A-Za-z_@][A-Za-z0-9_@:]*)
+  | (?P<number>(?:\d+\.\d*|\.\d+|\d+))
   | (?P<ident>[A-Za-z_$@][A-Za-z0-9_$@]*)
   | (?P<sym><>|!=|<=|>=|\|\||->|=>|:=|[(),.;<>=+\-*/%\[\]:?{}])
     """,
@@ -69,8 +71,10 @@ def tokenize(text: str) -> list[Tok]:
             toks.append(Tok("QIDENT", raw[1:-1].replace("``", "`"), line, col))
         elif kind == "dq":
             toks.append(Tok("QIDENT", raw[1:-1].replace('""', '"'), line, col))
-        elif kind == "number":
+        elif kind in ("number", "expnum"):
             toks.append(Tok("NUMBER", raw, line, col))
+        elif kind == "digitident":
+            toks.append(Tok("IDENT", raw, line, col))
         elif kind == "ident":
             toks.append(Tok("IDENT", raw, line, col))
         elif kind == "sym":
@@ -392,8 +396,8 @@ class Parser:
         self.i += 1
         word = T.ALIASES.get(word, word)
         if word in T.PRIMITIVES:
-            if word == "STRING" and t.up == "VARCHAR" and self.at("("):
-                self.error()
+            if self.at("(") and self.peek().kind == "IDENT" and self.peek(2).text == ")":
+                self.i += 3  # ksqlDB's own rendering, e.g. VARCHAR(STRING)
             return T.SqlType(word)
         if word == "DECIMAL":
             self.expect("(")
