@@ -35,6 +35,11 @@ class Customer(Table):
     name: str
     class Meta:
         name = "CUSTOMERS"
+
+
+class Region(Table):
+    region_id: Annotated[str, Key]
+    label: str
 """
 
 HEAD = """\
@@ -42,7 +47,7 @@ from decimal import Decimal
 from typing import Annotated, Optional
 from kctx_cli.model import Entity, Int32, Key, Precision, Stream, Table
 from kctx_cli.query import Tumbling, count, func, hours, select, sum_
-from models.src import Customer, Order, Payment
+from models.src import Customer, Order, Payment, Region
 """
 
 CASES = {
@@ -221,6 +226,38 @@ class Counts(Table):
         def query():  # <-
             return select(Customer.name, count().label("n")).from_(Customer).window(Tumbling(hours=1)).group_by(Customer.name)
 """, "Counts: WINDOW needs a stream source; Customer is a table"),
+    "fk-join-full": ("""
+class WithRegion(Table):
+    customer_id: Annotated[str, Key]
+    label: str
+    class Meta:
+        def query():  # <-
+            return (select(Customer.customer_id, Region.label).from_(Customer)
+                    .join(Region, on=Customer.name == Region.region_id, how="full"))
+""", "WithRegion: a foreign-key table-table join supports INNER and LEFT only, not FULL"),
+    "table-stream-join": ("""
+class Odd(Stream):
+    customer_id: Annotated[str, Key]
+    class Meta:
+        def query():  # <-
+            return (select(Customer.customer_id).from_(Customer)
+                    .join(Order, on=Order.customer_id == Customer.customer_id))
+""", "Odd: a table cannot be joined with stream Order: put the stream first (stream-table joins only)"),
+    "method-typo": ("""
+class Big(Stream):
+    order_id: Annotated[str, Key]
+    class Meta:
+        def query():  # <-
+            return select(Order.order_id.lable("id")).from_(Order)
+""", "Big: Meta.query raised TypeError: 'lable' is not a method of a query column (label, cast, in_, is_null, "
+     "is_not_null, like, between); as a STRUCT field it cannot be called"),
+    "nested-aggregate": ("""
+class Totals(Table):
+    customer_id: Annotated[str, Key]
+    class Meta:
+        def query():  # <-
+            return select(Order.customer_id, sum_(count()).label("x")).from_(Order).group_by(Order.customer_id)
+""", "Totals: aggregate COUNT cannot be nested in another aggregate"),
 }
 
 
@@ -281,3 +318,42 @@ def test_validate_cli_reports_query_problems(tmp_path):
     r = run_kctx("validate", cwd=root)
     assert r.returncode == 1
     assert f"models/derived.py:{marked_line(src)}: {message}" in r.stdout
+
+
+def test_kind_is_inferred_unless_declared(tmp_path):
+    from kctx_cli.query.schema import entity_kind, topic_configs
+
+    src = """
+class Names(Entity):
+    customer_id: Annotated[str, Key]
+    name: str
+    class Meta:
+        def query():
+            return select(Customer.customer_id, Customer.name).from_(Customer)
+
+
+class Declared(Entity):
+    customer_id: Annotated[str, Key]
+    name: str
+    class Meta:
+        kind = "table"
+        configs = {"cleanup.policy": "compact,delete"}
+        def query():
+            return select(Customer.customer_id, Customer.name).from_(Customer)
+
+
+class Filtered(Entity):
+    order_id: Annotated[str, Key]
+    class Meta:
+        def query():
+            return select(Order.order_id).from_(Order)
+"""
+    root = make_project(tmp_path / "p", {"src.py": SOURCES, "derived.py": HEAD + src.lstrip("\n")})
+    project = load_project(load_config(root))
+    assert check(project) == []
+    assert entity_kind(project.get("Names")) == "TABLE"        # a projection of a table
+    assert entity_kind(project.get("Filtered")) == "STREAM"
+    declared = project.get("Declared")
+    assert entity_kind(declared) == "TABLE"
+    assert topic_configs(declared) == {"cleanup.policy": "compact,delete"}  # explicit config wins
+    assert topic_configs(project.get("Names")) == {"cleanup.policy": "compact"}

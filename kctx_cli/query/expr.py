@@ -143,6 +143,11 @@ class Deref(Expr):
             raise AttributeError(item)
         return Deref(self, item)
 
+    def __call__(self, *args, **kwargs):
+        # Order.amount.lable("x"): a typo of a method reads as a struct field; say so
+        raise TypeError(f"'{self.member}' is not a method of a query column (label, cast, in_, is_null, "
+                        f"is_not_null, like, between); as a STRUCT field it cannot be called")
+
 
 @dataclass(eq=False)
 class Literal(Expr):
