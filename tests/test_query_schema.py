@@ -117,3 +117,23 @@ def test_decimal_promotion_rules():
     assert promote("/", d(5, 2), d(7, 3)).ksql() == "DECIMAL(16, 10)"
     assert promote("+", T.BIGINT, d(5, 2)).ksql() == "DECIMAL(22, 2)"
     assert promote("+", T.INT, T.BIGINT).ksql() == "BIGINT"
+
+
+def test_full_join_has_a_synthetic_key():
+    from kctx_cli.query import rowkey
+
+    q = (select(rowkey.label("id"), O.amount, P.paid).from_(O)
+         .full_join(P, on=P.order_id == O.order_id, within=hours(1)))
+    assert cols(q) == ("STREAM", [("ID", "STRING", True), ("AMOUNT", "DECIMAL(18, 4)", False),
+                                  ("PAID", "DECIMAL(10, 2)", False)])
+    missing = analyze(select(O.amount, P.paid).from_(O).full_join(P, on=P.order_id == O.order_id, within=hours(1)))
+    assert missing.problems == [(
+        "key-not-selected",
+        "the key ROWKEY (from the synthetic key of a FULL join or a join on expressions; use rowkey.label('...')) "
+        "must be in the SELECT list (ksqlDB keeps key columns in the projection)")]
+
+
+def test_table_table_primary_key_join_is_a_table():
+    q = select(C.customer_id, C.name, R.label).from_(C).join(R, on=C.customer_id == R.region_id)
+    a = analyze(q)
+    assert a.problems == [] and a.kind == "TABLE" and not a.fk_join

@@ -88,7 +88,7 @@ def check(project: Project) -> list[Problem]:
             add(info, code, msg, attr or "Meta.query")
         if a.kind == "TABLE" and not a.keys:
             add(info, "table-without-key", f"{info.name}: a table needs a PRIMARY KEY: the query's result has no key")
-        problems.extend(_reparse(info, resolver, add))
+        _reparse(info, resolver, add)
     return problems
 
 
@@ -100,7 +100,7 @@ def _aggregates(q) -> bool:
     return any(isinstance(n, E.Func) and n.aggregate for i in q.items for n in E.walk(i))
 
 
-def _reparse(info: EntityInfo, resolver: Resolver, add) -> list[Problem]:
+def _reparse(info: EntityInfo, resolver: Resolver, add) -> None:
     """The rendered statement must parse back with the dialect (SPEC §3)."""
     from kctx_cli.errors import KctxError
     from kctx_cli.ksql import ddl
@@ -109,10 +109,10 @@ def _reparse(info: EntityInfo, resolver: Resolver, add) -> list[Problem]:
         text = ddl.entity_ddl(info, resolver)
     except KctxError as exc:
         add(info, "render-error", str(exc))
-        return []
+        return
     except Exception as exc:  # noqa: BLE001
         add(info, "render-error", f"{info.name}: cannot render KSQL: {type(exc).__name__}: {exc}")
-        return []
+        return
     try:
         from kctx_cli.ksql.dialect import parse
 
@@ -120,7 +120,6 @@ def _reparse(info: EntityInfo, resolver: Resolver, add) -> list[Problem]:
     except Exception as exc:  # noqa: BLE001
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         add(info, "render-error", f"{info.name}: the rendered KSQL does not parse: {first}")
-    return []
 
 
 def _cycles(project: Project, queries: dict, skip: set) -> list[list[EntityInfo]]:

@@ -223,6 +223,7 @@ class _Analyzer:
         self.scope: list[type] = []
         self.windowed = q.window_ is not None
         self.in_aggregate = False
+        self.rowkey_type: SqlType | None = None  # the synthetic join key's type
 
     def problem(self, code: str, message: str) -> None:
         if (code, message) not in self.problems:
@@ -361,6 +362,7 @@ class _Analyzer:
                             self.problem("bad-join-type",
                                          f"a foreign-key table-table join supports INNER and LEFT only, not {j.how}")
             info = {"left": left_expr, "right": right_expr, "how": j.how, "fk": fk or bool(info and info.get("fk"))}
+            self.rowkey_type = lt if lt is not None else rt
         return info
 
     def owners(self, e) -> set:
@@ -409,9 +411,12 @@ class _Analyzer:
             if join_info["fk"]:
                 key_exprs = [[E.Column(q.source, k.name)] for k in q.source.__kctx__.keys]
                 what = "the foreign-key join (the left table's key)"
-            elif join_info["how"] == "FULL":
+            elif join_info["how"] == "FULL" or not any(
+                    isinstance(x, (E.Column, E.Deref)) for x in (join_info["left"], join_info["right"])):
+                # FULL joins and joins on expressions only have a synthetic key (ksqlDB
+                # "synthetic key columns"): select it with rowkey.label("...")
                 key_exprs = [[E.rowkey]]
-                what = "the FULL join (its synthetic key ROWKEY)"
+                what = "the synthetic key of a FULL join or a join on expressions; use rowkey.label('...')"
             else:
                 key_exprs = [[join_info["left"], join_info["right"]]]
                 what = "the join"
@@ -595,7 +600,7 @@ class _Analyzer:
             if e.name in ("WINDOWSTART", "WINDOWEND") and not self.windowed:
                 raise QueryProblem("no-window", f"{e.name} needs a windowed aggregation (window(...))")
             if e.name == "ROWKEY":
-                return None
+                return self.rowkey_type
             return T.BIGINT if e.name in ("WINDOWSTART", "WINDOWEND", "ROWTIME", "ROWOFFSET") else T.INT
         if isinstance(e, (E.Lambda, E.LambdaVar)):
             return None
