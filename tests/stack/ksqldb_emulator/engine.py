@@ -470,11 +470,43 @@ class Engine:
             if len(vals) > 1:
                 raise StatementError("The 'KAFKA' format only supports a single field. Got: "
                                      + str([f"`{v.name}` {v.type.render()}" for v in vals]).replace("'", ""))
+        for k in keys:
+            if _has_map(k.type):
+                raise StatementError(
+                    f"Map keys, including types that contain maps, are not supported as they may lead to "
+                    f"unexpected behavior due to inconsistent serialization. Key column name: `{k.name}`. "
+                    f"Column type: {k.type.render()}. See https://github.com/confluentinc/ksql/issues/6621 "
+                    f"for more.")
+            if key_format == "DELIMITED" and k.type.base in ("ARRAY", "MAP", "STRUCT"):
+                raise StatementError(
+                    f"Key format does not support schema.\nformat: DELIMITED\nschema: Persistence{{columns="
+                    f"[`{k.name}` {k.type.render()} KEY], features=[]}}\nreason: The 'DELIMITED' format does "
+                    f"not support type '{k.type.base}'")
+        vals = [c for c in cols if c.kind is None]
+        if value_format == "NONE" and vals:
+            raise StatementError("The 'NONE' format can only be used when no columns are defined. Got: ["
+                                 + ", ".join(f"`{v.name}` {v.type.render()}" for v in vals) + "]")
         if value_format == "DELIMITED":
-            for c in cols:
-                if c.kind is None and c.type.base in ("ARRAY", "MAP", "STRUCT"):
+            for c in vals:
+                if c.type.base in ("ARRAY", "MAP", "STRUCT"):
                     raise StatementError(f"The 'DELIMITED' format does not support type '{c.type.base}', "
                                          f"column: `{c.name}`")
+        wrap = props.get("WRAP_SINGLE_VALUE")
+        if wrap is not None:
+            if value_format == "DELIMITED" and wrap is True:
+                raise StatementError("Format 'DELIMITED' does not support 'WRAP_SINGLE_VALUE' set to 'true'.")
+            if value_format in ("PROTOBUF", "PROTOBUF_NOSR") and wrap is False:
+                raise StatementError(f"Format '{value_format}' does not support 'WRAP_SINGLE_VALUE' set to 'false'.")
+            if len(vals) > 1:
+                raise StatementError("'WRAP_SINGLE_VALUE' is only valid for single-field value schemas")
+        full_name = props.get("VALUE_AVRO_SCHEMA_FULL_NAME", props.get("VALUE_SCHEMA_FULL_NAME"))
+        if full_name is not None:
+            if value_format not in ("AVRO", "PROTOBUF"):
+                raise StatementError(f"{value_format} does not support the following configs: [fullSchemaName]")
+            if full_name == "":
+                raise StatementError("fullSchemaName cannot be empty. Format configuration: {fullSchemaName=}")
+        if "VALUE_DELIMITER" in props and value_format != "DELIMITED":
+            raise StatementError(f"{value_format} does not support the following configs: [delimiter]")
 
     def _check_map_keys(self, t: T.SqlType, fmt: str):
         if t.base == "MAP":
@@ -887,6 +919,16 @@ class Engine:
         if s is None:
             return 404, {"@type": "generic_error", "error_code": NOT_FOUND, "message": "Command not found"}
         return 200, s
+
+
+def _has_map(t: T.SqlType) -> bool:
+    if t.base == "MAP":
+        return True
+    if t.base == "ARRAY":
+        return _has_map(t.item)
+    if t.base == "STRUCT":
+        return any(_has_map(ft) for _, ft in t.fields)
+    return False
 
 
 def _statement_error(code: int, message: str, text: str, entities: list) -> dict:

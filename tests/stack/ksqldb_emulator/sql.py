@@ -396,7 +396,8 @@ class Parser:
         self.i += 1
         word = T.ALIASES.get(word, word)
         if word in T.PRIMITIVES:
-            if self.at("(") and self.peek().kind == "IDENT" and self.peek(2).text == ")":
+            if self.at("(") and self.peek().kind == "IDENT" and self.peek(2).text == ")" and \
+                    T.ALIASES.get(self.peek().up, self.peek().up) in T.PRIMITIVES:
                 self.i += 3  # ksqlDB's own rendering, e.g. VARCHAR(STRING)
             return T.SqlType(word)
         if word == "DECIMAL":
