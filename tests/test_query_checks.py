@@ -226,6 +226,14 @@ class Counts(Table):
         def query():  # <-
             return select(Customer.name, count().label("n")).from_(Customer).window(Tumbling(hours=1)).group_by(Customer.name)
 """, "Counts: WINDOW needs a stream source; Customer is a table"),
+    "function-argument-type": ("""
+class Big(Stream):
+    order_id: Annotated[str, Key]
+    q: str
+    class Meta:
+        def query():  # <-
+            return select(Order.order_id, func.ucase(Order.quantity).label("q")).from_(Order)
+""", "Big: UCASE does not take INT as its first argument (expects STRING)"),
     "fk-join-full": ("""
 class WithRegion(Table):
     customer_id: Annotated[str, Key]

@@ -199,6 +199,23 @@ AGGREGATE: dict[str, tuple[int, int | None, object]] = {
 }
 
 
+_STRING_FIRST = ("UCASE", "LCASE", "TRIM", "LTRIM", "RTRIM", "INITCAP", "LEN", "INSTR", "SPLIT",
+                 "REGEXP_EXTRACT", "REGEXP_REPLACE", "MASK", "EXTRACTJSONFIELD", "LPAD", "RPAD", "REPLACE",
+                 "PARSE_TIMESTAMP", "PARSE_DATE", "PARSE_TIME", "STRINGTOTIMESTAMP", "STRINGTODATE")
+_NUMERIC_FIRST = ("ABS", "ROUND", "CEIL", "FLOOR", "SIGN", "SQRT", "EXP", "LN", "TRUNC")
+# the first argument's type families a function accepts (ksqlDB's function reference)
+FIRST_ARG: dict[str, tuple[str, ...]] = {
+    **{n: ("STRING",) for n in _STRING_FIRST},
+    **{n: ("INT", "BIGINT", "DOUBLE", "DECIMAL") for n in _NUMERIC_FIRST},
+    "SUBSTRING": ("STRING", "BYTES"), "CONCAT": ("STRING", "BYTES"),
+    "TIMESTAMPTOSTRING": ("BIGINT", "INT"), "FORMAT_TIMESTAMP": ("TIMESTAMP",), "FORMAT_DATE": ("DATE",),
+    "FORMAT_TIME": ("TIME",), "UNIX_TIMESTAMP": ("TIMESTAMP",), "UNIX_DATE": ("DATE",),
+    "ARRAY_LENGTH": ("ARRAY",), "ARRAY_CONTAINS": ("ARRAY",), "ARRAY_DISTINCT": ("ARRAY",),
+    "ARRAY_SORT": ("ARRAY",), "ARRAY_MAX": ("ARRAY",), "ARRAY_MIN": ("ARRAY",), "ARRAY_JOIN": ("ARRAY",),
+    "ARRAY_REMOVE": ("ARRAY",), "MAP_KEYS": ("MAP",), "MAP_VALUES": ("MAP",),
+}
+
+
 def is_aggregate(name: str) -> bool:
     return name.upper() in AGGREGATE
 
@@ -212,6 +229,10 @@ def result_type(name: str, args: list[SqlType | None]) -> SqlType | None:
     if len(args) < lo or (hi is not None and len(args) > hi):
         want = f"{lo}" if lo == hi else (f"{lo} or more" if hi is None else f"{lo} to {hi}")
         raise FunctionTypeError(f"{name} takes {want} argument(s), got {len(args)}")
+    allowed = FIRST_ARG.get(name)
+    if allowed and args and args[0] is not None and args[0].name not in allowed:
+        raise FunctionTypeError(f"{name} does not take {args[0].ksql()} as its first argument "
+                                f"(expects {' or '.join(allowed)})")
     if isinstance(rule, SqlType):
         return rule
     return rule(args)
