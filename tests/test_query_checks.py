@@ -234,6 +234,15 @@ class Big(Stream):
         def query():  # <-
             return select(Order.order_id, func.ucase(Order.quantity).label("q")).from_(Order)
 """, "Big: UCASE does not take INT as its first argument (expects STRING)"),
+    "having-not-grouped": ("""
+class Totals(Table):
+    customer_id: Annotated[str, Key]
+    n: int
+    class Meta:
+        def query():  # <-
+            return (select(Order.customer_id, count().label("n")).from_(Order)
+                    .group_by(Order.customer_id).having(Order.quantity > 1))
+""", "Totals: HAVING uses Order.quantity, which is neither in GROUP BY nor inside an aggregate"),
     "fk-join-full": ("""
 class WithRegion(Table):
     customer_id: Annotated[str, Key]

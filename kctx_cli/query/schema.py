@@ -283,6 +283,11 @@ class _Analyzer:
                     self.problem("not-grouped",
                                  f"SELECT {describe(inner)} is neither in GROUP BY nor inside an aggregate "
                                  f"({describe(bad)} is not grouped)")
+            if q.having_ is not None:
+                bad = self.uncovered(q.having_, q.group_by_)
+                if bad is not None:
+                    self.problem("not-grouped", f"HAVING uses {describe(bad)}, which is neither in GROUP BY "
+                                                "nor inside an aggregate")
         if q.partition_by_ and aggregating:
             self.problem("partition-by-with-group-by", "PARTITION BY cannot be combined with GROUP BY or aggregates")
         if q.partition_by_ and from_kind == "TABLE" and not q.joins:
