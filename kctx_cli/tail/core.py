@@ -230,6 +230,8 @@ def tail(config, opts: TailOptions, *, sink=None, stderr=None) -> TailResult:
                     value = decoder.decode(m.value()) if need_value else None
                     if value is not None and value.error:
                         result.undecodable += 1
+                        if len(decoder.registry_errors) > reported:
+                            reported = _report(decoder, reported, result, stderr)
                     if grep is not None:
                         v = value.value
                         text = v if isinstance(v, str) else json.dumps(v, default=json_default, ensure_ascii=False)
@@ -239,19 +241,21 @@ def tail(config, opts: TailOptions, *, sink=None, stderr=None) -> TailResult:
                     result.printed += 1
                     if opts.max is not None and result.printed >= opts.max:
                         return result
-                # one warning per new outage: the tail goes on, records print as hex
-                if len(decoder.registry_errors) > reported:
-                    for msg in decoder.registry_errors[reported:]:
-                        if msg not in result.registry_errors:
-                            result.registry_errors.append(msg)
-                            _warn(stderr, f"warning: {msg}; undecodable records are shown as hex, the tail goes on")
-                    reported = len(decoder.registry_errors)
         except KeyboardInterrupt:
             pass
         return result
     finally:
         sink.close()
         consumer.close()
+
+
+def _report(decoder, reported: int, result: TailResult, stderr) -> int:
+    """One warning per distinct registry outage: the tail goes on, records print as hex."""
+    for msg in decoder.registry_errors[reported:]:
+        if msg not in result.registry_errors:
+            result.registry_errors.append(msg)
+            _warn(stderr, f"warning: {msg}; undecodable records are shown as hex, the tail goes on")
+    return len(decoder.registry_errors)
 
 
 def kafka_batches(consumer, opts: TailOptions, starts, ends, result):

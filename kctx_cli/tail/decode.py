@@ -58,7 +58,7 @@ class Decoder:
         try:
             schema = self.schemas.get(schema_id)
         except SchemaUnavailable as exc:
-            if exc.outage:
+            if exc.outage and (not self.registry_errors or self.registry_errors[-1] != str(exc)):
                 self.registry_errors.append(str(exc))
             return Decoded(data.hex(), "hex", schema_id, str(exc))
         bio = io.BytesIO(data)
