@@ -53,6 +53,7 @@ T = TokenType
 WINDOW_UNITS = frozenset(
     "DAY HOUR MINUTE SECOND MILLISECOND DAYS HOURS MINUTES SECONDS MILLISECONDS".split()
 )
+_CLAUSES = frozenset("JOIN LEFT RIGHT FULL INNER WINDOW WHERE GROUP PARTITION HAVING EMIT LIMIT".split())
 _PLAIN_NAME = re.compile(r"[A-Z_][A-Z0-9_@]*\Z")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -190,6 +191,8 @@ class KsqlTokenizer(tokens.Tokenizer):
             if kind == "word":
                 tok = Token(T.VAR, text, line, col, pos, end - 1)
             elif kind == "op":
+                if text == "/" and sql.startswith("/*", pos):
+                    raise KsqlTokenError(_UNTERMINATED["/*"], pos)
                 tok = Token(_OPS[text], text, line, col, pos, end - 1)
             elif kind == "number":
                 digit_word = _DIGIT_WORD.match(sql, pos)
@@ -310,7 +313,7 @@ class KsqlParser(_Parser):
         start = self._newlines[line - 1] + 1 if line else 0
         return line + 1, offset - start + 1
 
-    def _fail(self, message: str, tok: Token | None = None) -> None:
+    def _fail(self, message: str, tok: Token | None = None, found: bool = True) -> None:
         tok = tok or self._curr
         if tok.token_type == T.SENTINEL:
             last = self._tokens[-1] if self._tokens else None
@@ -318,7 +321,7 @@ class KsqlParser(_Parser):
             line, col = self.position(offset)
             raise KsqlSyntaxError(f"{message}, but the statement ended", line, col)
         line, col = self.position(tok.start)
-        raise KsqlSyntaxError(f"{message}, found {self._describe(tok)}", line, col)
+        raise KsqlSyntaxError(f"{message}, found {self._describe(tok)}" if found else message, line, col)
 
     # -- statements -----------------------------------------------------------
 
@@ -326,6 +329,15 @@ class KsqlParser(_Parser):
         self._start(toks)
         tree = self._p_statement()
         if not self._at_end():
+            word = self._word()
+            if word in self.STATEMENTS:
+                self._fail("missing ';' at the end of the previous statement")
+            if word in _CLAUSES and isinstance(tree, (k.Query, k.CreateSource, k.InsertInto)):
+                self._fail(
+                    f"'{self._curr.text}' is out of place: a query's clauses go FROM, JOIN, "
+                    "WINDOW, WHERE, GROUP BY, PARTITION BY, HAVING, EMIT, LIMIT",
+                    found=False,
+                )
             self._fail("expected ';' or the end of the statement")
         return tree
 
@@ -670,8 +682,10 @@ class KsqlParser(_Parser):
         return node
 
     def _clause_follows(self) -> bool:
-        # PARTITION and EMIT are not reserved, yet "FROM S PARTITION BY" is a clause
-        return self._is("PARTITION", "BY") or self._is("EMIT", "CHANGES") or self._is("EMIT", "FINAL")
+        # PARTITION and EMIT are not reserved, yet "FROM S PARTITION BY" starts a clause;
+        # such a source alias would be absurd, so they are never taken as one unless
+        # written with AS
+        return self._word() in ("PARTITION", "EMIT")
 
     def _p_join(self) -> k.Join | None:
         side = None
@@ -725,8 +739,8 @@ class KsqlParser(_Parser):
             self._expect_kw("SIZE")
             node = k.WindowClause(kind=kind, size=self._p_duration(), name=name)
             if kind == "HOPPING":
-                self._expect(T.COMMA, "','")
-                self._expect_kw("ADVANCE", "BY")
+                if not (self._tok(T.COMMA) and self._kw("ADVANCE", "BY")):
+                    self._fail("expected ', ADVANCE BY <duration>' (a HOPPING window needs both SIZE and ADVANCE BY)")
                 node.set("advance", self._p_duration())
         while self._tok(T.COMMA):
             if self._kw("RETENTION") and not node.args.get("retention") and not node.args.get("grace"):
@@ -825,7 +839,8 @@ class KsqlParser(_Parser):
             if self._kw("NULL"):
                 node = exp.Is(this=value, expression=exp.Null())
                 return exp.Not(this=node) if not_ else node
-            self._expect_kw("DISTINCT", "FROM")
+            if not self._kw("DISTINCT", "FROM"):
+                self._fail("expected NULL or DISTINCT FROM after IS" + (" NOT" if not_ else ""))
             right = self._p_value_expression()
             return (exp.NullSafeEQ if not_ else exp.NullSafeNEQ)(this=value, expression=right)
         else:
@@ -953,6 +968,8 @@ class KsqlParser(_Parser):
                 return k.TypedLiteral(this=exp.Identifier(this=word), expression=value)
         if nxt == T.L_PAREN and tok.token_type == T.VAR:
             return self._p_function_call()
+        if word in GRAMMAR_RESERVED:
+            self._fail("expected an expression")
         name = self._p_identifier("an expression")
         if self._curr.token_type == T.DOT:
             self._advance()
@@ -1119,10 +1136,13 @@ class KsqlParser(_Parser):
         if word == "MAP" and self._next.token_type == T.LT:
             self._advance(2)
             key = self._p_type()
-            self._expect(T.COMMA, "','")
+            self._expect(T.COMMA, "',' and the value type (MAP<key type, value type>)")
             value = self._p_type()
             self._expect(T.GT, "'>'")
             return exp.DataType(this=exp.DType.MAP, expressions=[key, value], nested=True)
+        if word == "STRUCT" and self._next.token_type == T.NEQ and self._next.text == "<>":
+            self._advance(2)  # STRUCT<> lexes as STRUCT, '<>'
+            return exp.DataType(this=exp.DType.STRUCT, expressions=[], nested=True)
         if word == "STRUCT" and self._next.token_type == T.LT:
             self._advance(2)
             fields = []
