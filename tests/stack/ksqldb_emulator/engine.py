@@ -397,6 +397,8 @@ class Engine:
         elif kind in ("SHOW_STREAMS", "SHOW_TABLES", "SHOW_QUERIES", "SHOW_TOPICS", "SHOW_PROPERTIES",
                       "SHOW_VARIABLES", "SHOW_TYPES", "DESCRIBE_STREAMS", "DESCRIBE_TABLES"):
             plan.entity = kind
+            # variables and properties as they are at this point of the request
+            plan.stmt.value = (dict(variables), dict(properties))
         else:
             word = text.split()[0].upper() if text.split() else kind
             raise StatementError(f"The kctx ksqlDB emulator does not support {word} statements "
@@ -831,6 +833,8 @@ class Engine:
                      "consumerGroupCount": groups.get(n, (0, 0))[1]} for n in names], "warnings": []}
             return {"@type": "kafka_topics", "statementText": text,
                     "topics": [{"name": n, "replicaInfo": topics[n]} for n in names], "warnings": []}
+        if kind in ("SHOW_PROPERTIES", "SHOW_VARIABLES"):
+            variables, properties = plan.stmt.value
         if kind == "SHOW_PROPERTIES":
             props = dict(self.backend.server_properties())
             overridden = sorted(properties)
