@@ -345,6 +345,9 @@ def test_existing_topic_is_used(base, n, bootstrap_servers):
     t = f"{n.lower()}_existing"
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
     admin.create_topics([NewTopic(t, 4, 1)])[t].result(30)
+    deadline = time.monotonic() + 15
+    while topic_info(bootstrap_servers, t) is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # metadata propagation
     ok(base, f"CREATE STREAM {n}_X (V STRING) WITH (KAFKA_TOPIC='{t}', VALUE_FORMAT='JSON');")
     (d,) = ok(base, f"DESCRIBE {n}_X EXTENDED;")
     assert d["sourceDescription"]["partitions"] == 4

@@ -335,7 +335,9 @@ class Engine:
 
     # -- planning (validation, no side effects) ---------------------------------
     def _plan(self, text: str, st: State, topics: Topics, variables: dict, properties: dict) -> Plan:
-        stmt = parse(substitute(text, variables), st.types)
+        substituted = substitute(text, variables)
+        stmt = parse(substituted, st.types)
+        _check_syntax(substituted)
         kind = stmt.kind
         plan = Plan(stmt, text)
         if kind in ("CREATE_STREAM", "CREATE_TABLE"):
@@ -923,6 +925,21 @@ class Engine:
         if s is None:
             return 404, {"@type": "generic_error", "error_code": NOT_FOUND, "message": "Command not found"}
         return 200, s
+
+
+def _check_syntax(text: str) -> None:
+    """Syntax gate: kctx's ksqlDB dialect (kctx_cli.ksql) must accept the statement too.
+
+    The emulator's own parser (sql.py) reads what a statement means and words its errors
+    as ksqlDB does; the dialect follows ksqlDB's grammar (SqlBase.g4) more strictly, so a
+    statement it rejects is a syntax error here as well."""
+    from kctx_cli.ksql import dialect
+    from kctx_cli.ksql.errors import KsqlSyntaxError
+
+    try:
+        dialect.parse(text)
+    except KsqlSyntaxError as e:
+        raise ParseError(f"line {e.line or 1}:{e.column or 1}: Syntax Error\n{e.reason}") from None
 
 
 def _has_map(t: T.SqlType) -> bool:
