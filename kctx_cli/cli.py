@@ -13,20 +13,25 @@ from typing import List, Optional
 
 import typer
 
+# Plain (click-style) help: Typer's rich help imports rich.markdown and costs ~100 ms
+# on every `kctx --help`; command output still uses rich.
+PLAIN = {"rich_markup_mode": None}
+
 app = typer.Typer(
     name="kctx",
+    **PLAIN,
     help="Kafka topics, Schema Registry subjects and ksqlDB streams/tables as code.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-show_app = typer.Typer(help="Render KSQL, Avro or the plan for the models.", no_args_is_help=True)
-ksql_app = typer.Typer(help="Check and format hand-written KSQL files.", no_args_is_help=True)
-schema_app = typer.Typer(help="Offline Avro schema tools.", no_args_is_help=True)
-config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
-dlq_app = typer.Typer(help="Dead-letter queues: list, show, replay.", no_args_is_help=True)
-cache_app = typer.Typer(help="A local RocksDB cache of a table's topic.", no_args_is_help=True)
+show_app = typer.Typer(**PLAIN, help="Render KSQL, Avro or the plan for the models.", no_args_is_help=True)
+ksql_app = typer.Typer(**PLAIN, help="Check and format hand-written KSQL files.", no_args_is_help=True)
+schema_app = typer.Typer(**PLAIN, help="Offline Avro schema tools.", no_args_is_help=True)
+config_app = typer.Typer(**PLAIN, help="Inspect the configuration.", no_args_is_help=True)
+dlq_app = typer.Typer(**PLAIN, help="Dead-letter queues: list, show, replay.", no_args_is_help=True)
+cache_app = typer.Typer(**PLAIN, help="A local RocksDB cache of a table's topic.", no_args_is_help=True)
 app.add_typer(show_app, name="show")
 app.add_typer(ksql_app, name="ksql")
 app.add_typer(schema_app, name="schema")
@@ -95,11 +100,19 @@ def init(directory: Path = typer.Argument(Path("."), help="where to create the p
 
 
 @app.command()
-def validate(output: str = OutputOpt):
+def validate(
+    output: str = OutputOpt,
+    live: bool = typer.Option(False, "--live", help="also check the cluster: applied history, checksums, drift"),
+):
     """Check models, KSQL and migrations offline (no cluster needed)."""
     from kctx_cli.commands.validate import validate as run
 
-    raise typer.Exit(run(config(), output=check_output(output)))
+    rc = run(config(), output=check_output(output))
+    if live:
+        from kctx_cli.commands.migrate import validate_live
+
+        rc = max(rc, validate_live(config(), output=output))
+    raise typer.Exit(rc)
 
 
 @config_app.command("show")
@@ -164,6 +177,72 @@ def schema_compat(
     from kctx_cli.commands.schema import compat as run
 
     raise typer.Exit(run(new, previous, level=level, output=check_output(output)))
+
+
+# ---------------------------------------------------------------------------
+# migrations
+# ---------------------------------------------------------------------------
+
+
+@app.command()
+def makemigrations(
+    message: Optional[str] = typer.Option(None, "--message", "-m", help="description (file name part)"),
+    check: bool = typer.Option(False, "--check", help="write nothing; exit 2 when a migration is needed (CI)"),
+    empty: bool = typer.Option(False, "--empty", help="write an empty migration to fill by hand"),
+    allow_destructive: bool = typer.Option(False, "--allow-destructive",
+                                           help="write drops, deletes and incompatible schema changes"),
+    output: str = OutputOpt,
+):
+    """Write the next versioned migration from the diff of models vs migrations."""
+    from kctx_cli.commands.migrate import makemigrations as run
+
+    raise typer.Exit(run(config(), message=message, check=check, empty=empty,
+                         allow_destructive=allow_destructive, output=check_output(output)))
+
+
+@app.command()
+def migrate(
+    to: Optional[str] = typer.Option(None, "--to", help="target version (lower than the current one: run down parts)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print exactly what would run; change nothing"),
+    allow_destructive: bool = typer.Option(False, "--allow-destructive", help="allow drops and deletes"),
+    lock_timeout: float = typer.Option(120.0, "--lock-timeout", help="seconds to wait for another migrate to finish"),
+    output: str = OutputOpt,
+):
+    """Apply pending migrations (history and lock kept in the cluster)."""
+    from kctx_cli.commands.migrate import migrate as run
+
+    raise typer.Exit(run(config(), to=to, dry_run=dry_run, allow_destructive=allow_destructive,
+                         lock_timeout=lock_timeout, output=check_output(output)))
+
+
+@app.command()
+def status(output: str = OutputOpt):
+    """Applied, pending and failed versions with their checksums."""
+    from kctx_cli.commands.migrate import status as run
+
+    raise typer.Exit(run(config(), output=check_output(output)))
+
+
+@app.command()
+def plan(
+    detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", help="exit 2 when there are differences"),
+    output: str = OutputOpt,
+):
+    """Models vs the live cluster (exit 0 no diff, 2 diff with --detailed-exitcode, 1 error)."""
+    from kctx_cli.commands.migrate import plan as run
+
+    raise typer.Exit(run(config(), detailed_exitcode=detailed_exitcode, output=check_output(output)))
+
+
+@app.command()
+def baseline(
+    message: str = typer.Option("baseline", "--message", "-m", help="description of the first migration"),
+    output: str = OutputOpt,
+):
+    """Adopt an existing cluster: write its state as V000001 and record it applied."""
+    from kctx_cli.commands.migrate import baseline as run
+
+    raise typer.Exit(run(config(), message=message, output=check_output(output)))
 
 
 # ---------------------------------------------------------------------------

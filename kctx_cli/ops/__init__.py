@@ -1,0 +1,613 @@
+"""Operations: the steps a migration is made of (SPEC §4).
+
+Two kinds of step:
+
+* **kctx operations** for what ksqlDB cannot express — Kafka topics, partitions and
+  configs, Schema Registry subjects, schemas and compatibility. In a migration file each
+  is one SQL comment line, ``-- kctx:<name> <json>``, so a plain KSQL runner skips it::
+
+      -- kctx:create-topic {"configs":{},"name":"orders","partitions":6,"replicas":1}
+
+* **KSQL statements** (``Ksql``): CREATE [OR REPLACE] STREAM/TABLE [AS SELECT], DROP,
+  ALTER ... ADD COLUMN, TERMINATE, and anything else ksqlDB accepts.
+
+Every operation knows how to:
+
+* ``render()`` itself as migration-file text (deterministic: JSON with sorted keys);
+* ``reverse()`` itself: a list of operations undoing it (``[]``: nothing to undo), or
+  ``None`` when it cannot be undone (Alembic's/Django's "operations know their reverse");
+* ``replay(state)``: apply itself to the offline state (``kctx_cli.migrations.state``);
+* ``applied(cluster)`` / ``execute(cluster)``: look at the live cluster (is my effect
+  already there?) and apply itself. ``applied`` is what makes a re-run after a crash apply
+  each step exactly once.
+
+``destructive`` operations (deleting topics, subjects or schema versions, dropping
+sources, terminating queries, or anything marked ``-- kctx:destructive``) need
+``--allow-destructive`` in ``makemigrations`` and ``migrate``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from kctx_cli.errors import KctxError
+
+PREFIX = "-- kctx:"
+
+
+def dumps(value: Any) -> str:
+    """Compact, key-sorted JSON: the same operation always renders to the same bytes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class OpError(KctxError):
+    """An operation that cannot be applied (bad arguments, rejected by a server)."""
+
+
+@dataclass
+class Op:
+    """Base class. ``name`` is the file keyword; ``args()`` the JSON payload."""
+
+    name: ClassVar[str] = ""
+    destructive_kind: ClassVar[bool] = False
+    # set by the file reader for a step preceded by ``-- kctx:destructive``, and by
+    # autogenerate for e.g. an incompatible schema forced through
+    marked_destructive: bool = field(default=False, kw_only=True)
+    note: str | None = field(default=None, kw_only=True)
+
+    @property
+    def destructive(self) -> bool:
+        return self.destructive_kind or self.marked_destructive
+
+    def args(self) -> dict:
+        raise NotImplementedError
+
+    def render(self) -> str:
+        return f"{PREFIX}{self.name} {dumps(self.args())}"
+
+    def describe(self) -> str:
+        return f"{self.name} {dumps(self.args())}"
+
+    def reverse(self) -> list["Op"] | None:
+        return None
+
+    def replay(self, state) -> None:
+        raise NotImplementedError
+
+    def applied(self, cluster) -> bool:
+        return False
+
+    def execute(self, cluster) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def from_args(cls, args: dict) -> "Op":
+        return cls(**args)
+
+
+# ---------------------------------------------------------------------------
+# Kafka topics
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class CreateTopic(Op):
+    name: ClassVar[str] = "create-topic"
+    topic: str
+    partitions: int
+    replicas: int
+    configs: dict[str, str] = field(default_factory=dict)
+
+    def args(self):
+        return {"name": self.topic, "partitions": self.partitions, "replicas": self.replicas, "configs": self.configs}
+
+    @classmethod
+    def from_args(cls, args):
+        return cls(topic=args["name"], partitions=int(args["partitions"]), replicas=int(args.get("replicas", 1)),
+                   configs={str(k): str(v) for k, v in (args.get("configs") or {}).items()})
+
+    def describe(self):
+        return f"create topic {self.topic} ({self.partitions} partitions, {self.replicas} replicas)"
+
+    def reverse(self):
+        return [DeleteTopic(self.topic)]
+
+    def replay(self, state):
+        if self.topic in state.topics:
+            raise OpError(f"create-topic: topic '{self.topic}' already exists")
+        state.topics[self.topic] = state.Topic(self.partitions, self.replicas, dict(self.configs), owner="kctx")
+
+    def applied(self, cluster):
+        live = cluster.topic(self.topic)
+        if live is None:
+            return False
+        if live[0] != self.partitions and live[0] < self.partitions:
+            raise OpError(f"topic '{self.topic}' exists with {live[0]} partitions, the migration creates it "
+                          f"with {self.partitions}")
+        return True
+
+    def execute(self, cluster):
+        cluster.create_topic(self.topic, self.partitions, self.replicas, self.configs)
+
+
+@dataclass
+class DeleteTopic(Op):
+    name: ClassVar[str] = "delete-topic"
+    destructive_kind: ClassVar[bool] = True
+    topic: str
+    # what it was, so the reverse can re-create it (empty: the data is gone either way)
+    was: dict | None = None
+
+    def args(self):
+        return {"name": self.topic} if self.was is None else {"name": self.topic, "was": self.was}
+
+    @classmethod
+    def from_args(cls, args):
+        return cls(topic=args["name"], was=args.get("was"))
+
+    def describe(self):
+        return f"delete topic {self.topic} (its data is lost)"
+
+    def reverse(self):
+        if not self.was:
+            return None
+        return [CreateTopic.from_args({"name": self.topic, **self.was})]
+
+    def replay(self, state):
+        if self.topic not in state.topics:
+            raise OpError(f"delete-topic: topic '{self.topic}' does not exist")
+        del state.topics[self.topic]
+
+    def applied(self, cluster):
+        return cluster.topic(self.topic) is None
+
+    def execute(self, cluster):
+        cluster.delete_topic(self.topic)
+
+
+@dataclass
+class AddPartitions(Op):
+    name: ClassVar[str] = "add-partitions"
+    topic: str
+    partitions: int  # the new total
+    was: int | None = None
+
+    def args(self):
+        d = {"name": self.topic, "partitions": self.partitions}
+        if self.was is not None:
+            d["was"] = self.was
+        return d
+
+    @classmethod
+    def from_args(cls, args):
+        return cls(topic=args["name"], partitions=int(args["partitions"]), was=args.get("was"))
+
+    def describe(self):
+        was = f" (from {self.was})" if self.was is not None else ""
+        return f"add partitions to {self.topic}: {self.partitions} in total{was}"
+
+    def reverse(self):
+        return None  # Kafka cannot remove partitions
+
+    def replay(self, state):
+        t = state.topics.get(self.topic)
+        if t is None:
+            raise OpError(f"add-partitions: topic '{self.topic}' does not exist")
+        if t.partitions is not None and self.partitions < t.partitions:
+            raise OpError(f"add-partitions: topic '{self.topic}' has {t.partitions} partitions; "
+                          f"partitions can only grow (asked for {self.partitions})")
+        t.partitions = self.partitions
+
+    def applied(self, cluster):
+        live = cluster.topic(self.topic)
+        if live is None:
+            raise OpError(f"add-partitions: topic '{self.topic}' does not exist")
+        return live[0] >= self.partitions
+
+    def execute(self, cluster):
+        cluster.create_partitions(self.topic, self.partitions)
+
+
+@dataclass
+class SetTopicConfig(Op):
+    """Set and/or remove configs set on the topic itself (``unset``: back to the broker's default)."""
+
+    name: ClassVar[str] = "set-topic-config"
+    topic: str
+    set: dict[str, str] = field(default_factory=dict)
+    unset: list[str] = field(default_factory=list)
+    was: dict[str, str | None] | None = None  # previous values (None: not set), for reverse
+
+    def args(self):
+        d: dict = {"name": self.topic}
+        if self.set:
+            d["set"] = self.set
+        if self.unset:
+            d["unset"] = sorted(self.unset)
+        if self.was is not None:
+            d["was"] = self.was
+        return d
+
+    @classmethod
+    def from_args(cls, args):
+        return cls(topic=args["name"], set={str(k): str(v) for k, v in (args.get("set") or {}).items()},
+                   unset=[str(k) for k in args.get("unset") or []], was=args.get("was"))
+
+    def describe(self):
+        parts = [f"{k}={v}" for k, v in sorted(self.set.items())] + [f"-{k}" for k in sorted(self.unset)]
+        return f"topic {self.topic} configs: {', '.join(parts)}"
+
+    def reverse(self):
+        if self.was is None:
+            return None
+        back_set = {k: v for k, v in self.was.items() if v is not None}
+        back_unset = sorted(k for k, v in self.was.items() if v is None)
+        return [SetTopicConfig(self.topic, set=back_set, unset=back_unset)]
+
+    def replay(self, state):
+        t = state.topics.get(self.topic)
+        if t is None:
+            raise OpError(f"set-topic-config: topic '{self.topic}' does not exist")
+        t.configs.update(self.set)
+        for k in self.unset:
+            t.configs.pop(k, None)
+
+    def applied(self, cluster):
+        live = cluster.topic_configs(self.topic)
+        return all(live.get(k) == v for k, v in self.set.items()) and not any(k in live for k in self.unset)
+
+    def execute(self, cluster):
+        cluster.alter_topic_configs(self.topic, self.set, self.unset)
+
+
+# ---------------------------------------------------------------------------
+# Schema Registry
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class RegisterSchema(Op):
+    """Register a schema version (compatibility is tested against the registry first)."""
+
+    name: ClassVar[str] = "register-schema"
+    subject: str
+    schema: Any
+    first: bool = False  # the subject did not exist before: the reverse deletes it
+
+    def args(self):
+        d = {"subject": self.subject, "schema": self.schema}
+        if self.first:
+            d["first"] = True
+        return d
+
+    def describe(self):
+        return f"register a schema for {self.subject}"
+
+    def reverse(self):
+        if self.first:
+            return [DeleteSubject(self.subject)]
+        return [DeleteSchema(self.subject, self.schema)]
+
+    def replay(self, state):
+        state.subject(self.subject).schemas.append(self.schema)
+
+    def applied(self, cluster):
+        return cluster.schema_version(self.subject, self.schema) is not None
+
+    def execute(self, cluster):
+        cluster.register_schema(self.subject, self.schema)
+
+
+@dataclass
+class DeleteSchema(Op):
+    """Delete the version of a subject holding this schema (the reverse of a registration)."""
+
+    name: ClassVar[str] = "delete-schema"
+    destructive_kind: ClassVar[bool] = True
+    subject: str
+    schema: Any
+
+    def args(self):
+        return {"subject": self.subject, "schema": self.schema}
+
+    def describe(self):
+        return f"delete the latest schema version of {self.subject}"
+
+    def replay(self, state):
+        s = state.subjects.get(self.subject)
+        if s is None or self.schema not in s.schemas:
+            raise OpError(f"delete-schema: subject '{self.subject}' has no such schema")
+        s.schemas.remove(self.schema)
+
+    def applied(self, cluster):
+        return cluster.schema_version(self.subject, self.schema) is None
+
+    def execute(self, cluster):
+        cluster.delete_schema(self.subject, self.schema)
+
+
+@dataclass
+class DeleteSubject(Op):
+    name: ClassVar[str] = "delete-subject"
+    destructive_kind: ClassVar[bool] = True
+    subject: str
+
+    def args(self):
+        return {"subject": self.subject}
+
+    def describe(self):
+        return f"delete subject {self.subject} (every version)"
+
+    def replay(self, state):
+        if self.subject not in state.subjects:
+            raise OpError(f"delete-subject: subject '{self.subject}' does not exist")
+        del state.subjects[self.subject]
+
+    def applied(self, cluster):
+        return not cluster.subject_exists(self.subject)
+
+    def execute(self, cluster):
+        cluster.delete_subject(self.subject)
+
+
+@dataclass
+class SetCompatibility(Op):
+    """Set a subject's compatibility level (``level`` None: remove it, the global level applies)."""
+
+    name: ClassVar[str] = "set-compatibility"
+    subject: str
+    level: str | None
+    was: str | None = None
+    had_was: bool = False  # whether ``was`` is known (None is a valid previous value)
+
+    def args(self):
+        d = {"subject": self.subject, "level": self.level}
+        if self.had_was:
+            d["was"] = self.was
+        return d
+
+    @classmethod
+    def from_args(cls, args):
+        return cls(subject=args["subject"], level=args.get("level"), was=args.get("was"), had_was="was" in args)
+
+    def describe(self):
+        return f"compatibility of {self.subject}: {self.level or 'the global default'}"
+
+    def reverse(self):
+        if not self.had_was:
+            return None
+        return [SetCompatibility(self.subject, self.was)]
+
+    def replay(self, state):
+        state.subject(self.subject).compatibility = self.level
+
+    def applied(self, cluster):
+        return cluster.compatibility(self.subject) == self.level
+
+    def execute(self, cluster):
+        cluster.set_compatibility(self.subject, self.level)
+
+
+@dataclass
+class DerivedSchema(Op):
+    """Record only: the schema ksqlDB registers itself for the CREATE ... AS SELECT before
+    it, so the offline state knows it (the next makemigrations checks changes against it).
+    Nothing is sent to a server."""
+
+    name: ClassVar[str] = "derived-schema"
+    subject: str
+    schema: Any
+
+    def args(self):
+        return {"subject": self.subject, "schema": self.schema}
+
+    def describe(self):
+        return f"(ksqlDB registers the schema of {self.subject})"
+
+    def reverse(self):
+        return []
+
+    def replay(self, state):
+        schemas = state.subject(self.subject).schemas
+        if not schemas or schemas[-1] != self.schema:
+            schemas.append(self.schema)
+
+    def applied(self, cluster):
+        return True
+
+    def execute(self, cluster):
+        return None
+
+
+@dataclass
+class Irreversible(Op):
+    """In a down part: the up part cannot be undone (``migrate --to`` stops before it)."""
+
+    name: ClassVar[str] = "irreversible"
+    reason: str = ""
+
+    def args(self):
+        return {"reason": self.reason}
+
+    def describe(self):
+        return f"irreversible: {self.reason}"
+
+    def replay(self, state):
+        raise OpError(f"cannot go below this version: {self.reason}")
+
+    def execute(self, cluster):
+        raise OpError(f"cannot go below this version: {self.reason}")
+
+
+# ---------------------------------------------------------------------------
+# ksqlDB
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Ksql(Op):
+    """One KSQL statement. ``undo`` (set by autogenerate, not stored in the file) is its
+    reverse when known: a DROP for a CREATE, the previous CREATE for a DROP or a REPLACE."""
+
+    name: ClassVar[str] = "ksql"
+    text: str  # the statement, with its ';'
+    tree: Any = None
+    undo: list[Op] | None = None
+
+    def __post_init__(self):
+        if self.tree is None:
+            from kctx_cli.ksql.dialect import parse_one
+
+            self.tree = parse_one(self.text)
+
+    def args(self):
+        return {"statement": self.text}
+
+    def render(self):
+        return self.text
+
+    @property
+    def destructive(self):
+        from kctx_cli.ksql import nodes as k
+
+        return self.marked_destructive or isinstance(self.tree, (k.Drop, k.Terminate))
+
+    def describe(self):
+        t = " ".join(self.text.split())
+        return t if len(t) <= 110 else t[:107] + "..."
+
+    def reverse(self):
+        return self.undo
+
+    # -- what the statement does --------------------------------------------------
+    @property
+    def source_name(self) -> str | None:
+        this = self.tree.args.get("this")
+        return getattr(this, "this", None) if this is not None else None
+
+    def replay(self, state):
+        from kctx_cli.ksql import nodes as k
+
+        t = self.tree
+        if isinstance(t, k.CreateSource):
+            name = self.source_name
+            existing = state.sources.get(name)
+            if existing is not None and not t.args.get("replace"):
+                if t.args.get("exists"):
+                    return
+                raise OpError(f"{t.args['kind']} {name} already exists (CREATE without OR REPLACE)")
+            props = properties(t)
+            topic = props.get("KAFKA_TOPIC") or (existing.topic if existing else name)
+            derived = t.args.get("expression") is not None
+            state.sources[name] = state.Source(t.args["kind"], canonical(t), topic, derived)
+            if topic not in state.topics:
+                # ksqlDB creates the topic (CSAS/CTAS, or PARTITIONS given)
+                configs = {"cleanup.policy": "compact"} if t.args["kind"] == "TABLE" else {}
+                parts = props.get("PARTITIONS")
+                state.topics[topic] = state.Topic(int(parts) if parts else None, int(props.get("REPLICAS") or 1),
+                                                  configs, owner="ksqldb")
+        elif isinstance(t, k.Drop) and t.args["kind"] in ("STREAM", "TABLE"):
+            name = self.source_name
+            src = state.sources.get(name)
+            if src is None:
+                if t.args.get("exists"):
+                    return
+                raise OpError(f"DROP {t.args['kind']} {name}: it does not exist")
+            del state.sources[name]
+            if t.args.get("delete_topic"):
+                state.topics.pop(src.topic, None)
+                state.subjects.pop(f"{src.topic}-value", None)
+                state.subjects.pop(f"{src.topic}-key", None)
+        elif isinstance(t, k.AlterSource):
+            name = self.source_name
+            src = state.sources.get(name)
+            if src is None:
+                raise OpError(f"ALTER {t.args['kind']} {name}: it does not exist")
+            from kctx_cli.ksql.dialect import parse_one
+
+            tree = parse_one(src.statement)
+            tree.set("columns", list(tree.args.get("columns") or []) + [c.copy() for c in t.expressions])
+            src.statement = canonical(tree)
+        # TERMINATE, INSERT, SET, DEFINE...: nothing the offline state tracks
+
+    def applied(self, cluster):
+        from kctx_cli.ksql import nodes as k
+
+        t = self.tree
+        if isinstance(t, k.CreateSource):
+            live = cluster.ksql_source(self.source_name)
+            if live is None:
+                return False
+            if t.args.get("replace"):
+                return same_statement(live.get("statement"), t)
+            return True  # CREATE of an existing source: done (or made by someone else)
+        if isinstance(t, k.Drop) and t.args["kind"] in ("STREAM", "TABLE"):
+            return cluster.ksql_source(self.source_name) is None
+        if isinstance(t, k.AlterSource):
+            live = cluster.ksql_source(self.source_name)
+            if live is None:
+                return False
+            names = {f["name"] for f in live.get("fields") or []}
+            return all(c.this.this in names for c in t.expressions)
+        if isinstance(t, k.Terminate) and t.this is not None:
+            return t.this.this not in cluster.ksql_query_ids()
+        return False
+
+    def execute(self, cluster):
+        cluster.ksql(self.text)
+
+
+def properties(tree) -> dict[str, str]:
+    """WITH (...) of a CREATE as {NAME: value text}."""
+    out = {}
+    for p in tree.args.get("properties") or []:
+        key = p.this.this if hasattr(p.this, "this") else str(p.this)
+        v = p.args["value"]
+        out[str(key).upper()] = v.this if hasattr(v, "this") else str(v)
+    return out
+
+
+def canonical(tree) -> str:
+    """The canonical text of a CREATE, without OR REPLACE / IF NOT EXISTS (how the
+    offline state stores a source, so generated and hand-written statements compare)."""
+    from kctx_cli.ksql.dialect import render
+
+    t = tree.copy()
+    t.set("replace", None)
+    t.set("exists", None)
+    return render(t) + ";"
+
+
+def same_statement(live_text: str | None, tree) -> bool:
+    if not live_text:
+        return False
+    from kctx_cli.ksql.dialect import parse_one
+
+    try:
+        return canonical(parse_one(live_text)) == canonical(tree)
+    except Exception:  # noqa: BLE001 - an unparsable statement from the server is simply "different"
+        return False
+
+
+OPS: dict[str, type[Op]] = {c.name: c for c in (
+    CreateTopic, DeleteTopic, AddPartitions, SetTopicConfig, RegisterSchema, DeleteSchema, DeleteSubject,
+    SetCompatibility, DerivedSchema, Irreversible,
+)}
+
+
+def parse_op(name: str, payload: str) -> Op:
+    """``create-topic`` + ``{"name": ...}`` -> the operation; OpError with the reason."""
+    cls = OPS.get(name)
+    if cls is None:
+        raise OpError(f"unknown kctx operation '{name}' (known: {', '.join(sorted(OPS))})")
+    try:
+        args = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise OpError(f"kctx:{name}: invalid JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(args, dict):
+        raise OpError(f"kctx:{name}: expected a JSON object")
+    try:
+        return cls.from_args(args)
+    except (TypeError, KeyError, ValueError) as exc:
+        raise OpError(f"kctx:{name}: bad arguments: {exc}") from None

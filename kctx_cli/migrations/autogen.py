@@ -1,0 +1,402 @@
+"""Autogenerate: diff two ``State``s into operations, one comparator per object kind
+(Alembic's comparator dispatch): topics, DLQ topics, subject compatibility, schemas,
+ksqlDB sources (streams/tables over a topic), ksqlDB queries (derived entities).
+
+``diff(old, new)`` returns a ``Diff``: the up operations in a safe order, the down
+operations (each change's reverse, in reverse order; ``None`` if some change cannot be
+undone), notes for the file, and ``errors`` — changes kctx refuses to write (a partition
+decrease, a replication change, or a destructive change without ``allow_destructive``).
+
+Order of the up part: drops of derived sources (dependents first), drops of sources,
+topics, compatibility, schemas, CREATE of sources, CREATE [OR REPLACE] ... AS SELECT in
+dependency order, what follows a query (its topic configs, its subjects), deletes of
+subjects, deletes of topics.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kctx_cli.migrations.state import State
+from kctx_cli.ops import (AddPartitions, CreateTopic, DeleteSubject, DeleteTopic, DerivedSchema, Ksql, Op,
+                          RegisterSchema, SetCompatibility, SetTopicConfig, DeleteSchema)
+
+DROP_DERIVED, DROP_SOURCE, TOPICS, DLQ, COMPAT, SCHEMAS, CREATE_SOURCE, CREATE_DERIVED, AFTER_DERIVED, \
+    DELETE_SUBJECTS, DELETE_TOPICS = range(11)
+
+
+@dataclass
+class Change:
+    phase: int
+    order: tuple
+    op: Op
+    undo: list[Op] | None  # None: cannot be undone
+    why_irreversible: str | None = None
+
+
+@dataclass
+class Diff:
+    changes: list[Change] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def up(self) -> list[Op]:
+        return [c.op for c in self.changes]
+
+    @property
+    def down(self) -> list[Op] | None:
+        out: list[Op] = []
+        for c in reversed(self.changes):
+            if c.undo is None:
+                return None
+            out.extend(c.undo)
+        return out
+
+    @property
+    def irreversible(self) -> list[str]:
+        return [c.why_irreversible or c.op.describe() for c in self.changes if c.undo is None]
+
+    @property
+    def destructive(self) -> list[Op]:
+        return [c.op for c in self.changes if c.op.destructive]
+
+    def add(self, phase: int, order: tuple, op: Op, undo: list[Op] | None, why: str | None = None) -> None:
+        self.changes.append(Change(phase, order, op, undo, why))
+
+
+@dataclass
+class Context:
+    old: State
+    new: State
+    allow_destructive: bool
+    diff: Diff
+    order: dict[str, int]  # source / entity / topic name -> position in dependency order
+    rebuild: set[str] = field(default_factory=set)  # derived sources dropped and re-created
+
+    def pos(self, *names) -> tuple:
+        for n in names:
+            if n in self.order:
+                return (self.order[n], n)
+        return (len(self.order), names[0] if names else "")
+
+    def destructive(self, what: str) -> bool:
+        """True when allowed; else records the refusal."""
+        if self.allow_destructive:
+            return True
+        self.diff.errors.append(f"{what}: destructive, re-run with --allow-destructive to write it")
+        return False
+
+
+# ---------------------------------------------------------------------------
+# comparators
+# ---------------------------------------------------------------------------
+
+
+def _config_change(name: str, old: dict, new: dict, ignore: tuple = ()) -> SetTopicConfig | None:
+    set_ = {k: v for k, v in sorted(new.items()) if old.get(k) != v}
+    unset = sorted(k for k in old if k not in new and k not in ignore)
+    if not set_ and not unset:
+        return None
+    was = {k: old.get(k) for k in list(set_) + unset}
+    return SetTopicConfig(name, set=set_, unset=unset, was=was)
+
+
+def compare_topics(ctx: Context, dlq: bool) -> None:
+    """Topics kctx creates (entity topics, or DLQ topics when ``dlq``) and the configs of
+    every topic; derived topics are created by their query."""
+    d = ctx.diff
+    phase = DLQ if dlq else TOPICS
+    for name, nt in ctx.new.topics.items():
+        if (nt.dlq_of is not None) != dlq:
+            continue
+        ot = ctx.old.topics.get(name)
+        pos = ctx.pos(nt.entity or name, name)
+        label = f"topic {name}" + (f" (dead-letter queue of {nt.dlq_of})" if dlq else "")
+        if ot is None:
+            if nt.owner == "kctx":
+                op = CreateTopic(name, int(nt.partitions or 1), int(nt.replicas or 1), dict(nt.configs))
+                if dlq:
+                    op.note = f"dead-letter queue of {nt.dlq_of}"
+                d.add(phase, pos, op, [DeleteTopic(name)])
+            else:  # created by its CREATE ... AS SELECT: only configs ksqlDB does not set
+                kind = next((s.kind for s in ctx.new.sources.values() if s.topic == name), "STREAM")
+                base = {"cleanup.policy": "compact"} if kind == "TABLE" else {}
+                change = _config_change(name, base, nt.configs)
+                if change is not None:
+                    d.add(AFTER_DERIVED, pos, change, change.reverse())
+            continue
+        if nt.partitions is not None and ot.partitions is not None and nt.partitions != ot.partitions:
+            if nt.partitions < ot.partitions:
+                d.errors.append(f"{label}: partitions can only grow (the migrations give it {ot.partitions}, "
+                                f"the model says {nt.partitions}); to shrink, create a new topic and migrate the data")
+            else:
+                d.add(phase, pos, AddPartitions(name, nt.partitions, was=ot.partitions), None,
+                      f"{label}: partitions cannot be removed")
+        if nt.replicas is not None and ot.replicas is not None and nt.replicas != ot.replicas and nt.owner == "kctx":
+            d.errors.append(f"{label}: replication factor change {ot.replicas} -> {nt.replicas} is not done by "
+                            "migrations: reassign partitions with kafka-reassign-partitions, then update the model "
+                            "or write the migration by hand")
+        change = _config_change(name, ot.configs, nt.configs)
+        if change is not None:
+            d.add(phase, pos, change, change.reverse())
+    if not dlq:
+        return
+    # topics the migrations created that the models no longer have (DLQs and entity topics alike)
+    for name, ot in ctx.old.topics.items():
+        if name in ctx.new.topics or ot.owner != "kctx":
+            continue
+        if ctx.destructive(f"delete topic {name}"):
+            was = {"partitions": ot.partitions, "replicas": ot.replicas, "configs": ot.configs}
+            d.add(DELETE_TOPICS, (0, name), DeleteTopic(name, was=was),
+                  [CreateTopic(name, int(ot.partitions or 1), int(ot.replicas or 1), dict(ot.configs))])
+
+
+def compare_compatibility(ctx: Context) -> None:
+    for name, ns in ctx.new.subjects.items():
+        os_ = ctx.old.subjects.get(name)
+        old_level = os_.compatibility if os_ else None
+        if ns.compatibility == old_level:
+            continue
+        op = SetCompatibility(name, ns.compatibility, was=old_level, had_was=True)
+        topic = name.rsplit("-", 1)[0]
+        d_phase = AFTER_DERIVED if ns.derived else COMPAT
+        ctx.diff.add(d_phase, ctx.pos(_entity_of_topic(ctx, topic), topic) + (name,), op, op.reverse())
+
+
+def compare_schemas(ctx: Context) -> None:
+    """Schemas kctx registers (source entities); checked offline for compatibility with
+    the subject's previous schemas at the entity's level."""
+    from kctx_cli.avro.compat import check_compatibility
+
+    d = ctx.diff
+    for name, ns in ctx.new.subjects.items():
+        if ns.derived:
+            continue
+        schema = ns.schemas[-1]
+        os_ = ctx.old.subjects.get(name)
+        topic = name.rsplit("-", 1)[0]
+        pos = ctx.pos(_entity_of_topic(ctx, topic), topic) + (name,)
+        if os_ is None or not os_.schemas:
+            d.add(SCHEMAS, pos, RegisterSchema(name, schema, first=True), [DeleteSubject(name)])
+            continue
+        if os_.schemas[-1] == schema:
+            continue
+        op = RegisterSchema(name, schema)
+        level = ns.compatibility or "BACKWARD"
+        result = check_compatibility(schema, os_.schemas, level,
+                                     [f"version {i + 1}" for i in range(len(os_.schemas))])
+        if not result.compatible:
+            reasons = "; ".join(result.messages)
+            if not ctx.destructive(f"{name}: the new schema is not {level}-compatible: {reasons}"):
+                continue
+            op.marked_destructive = True
+            op.note = f"INCOMPATIBLE ({level}): {reasons}"
+        d.add(SCHEMAS, pos, op, [DeleteSchema(name, schema)])
+    for name, os_ in ctx.old.subjects.items():
+        if name in ctx.new.subjects or os_.derived:
+            continue
+        topic = name.rsplit("-", 1)[0]
+        if topic in ctx.old.topics and ctx.old.topics[topic].owner == "ksqldb":
+            continue  # dropped with its query's topic
+        if ctx.destructive(f"delete subject {name}"):
+            d.add(DELETE_SUBJECTS, (0, name), DeleteSubject(name), None, f"subject {name} is deleted")
+
+
+def _columns(statement: str):
+    from kctx_cli.ksql.dialect import parse_one, render
+
+    tree = parse_one(statement)
+    cols = [render(c) for c in tree.args.get("columns") or []]
+    rest = tree.copy()
+    rest.set("columns", None)
+    return tree, cols, render(rest)
+
+
+def compare_sources(ctx: Context) -> None:
+    """Streams and tables declared over a topic (not derived)."""
+    d = ctx.diff
+    for name, ns in ctx.new.sources.items():
+        if ns.derived:
+            continue
+        os_ = ctx.old.sources.get(name)
+        pos = ctx.pos(name)
+        drop_new = Ksql(f"DROP {ns.kind} {_q(name)};")
+        if os_ is None:
+            d.add(CREATE_SOURCE, pos, Ksql(ns.statement), [drop_new])
+            continue
+        if os_.statement == ns.statement:
+            continue
+        old_tree, old_cols, old_rest = _columns(os_.statement)
+        new_tree, new_cols, new_rest = _columns(ns.statement)
+        added = new_cols[len(old_cols):]
+        extra = (new_tree.args.get("columns") or [])[len(old_cols):]
+        if (os_.kind == ns.kind and old_rest == new_rest and new_cols[:len(old_cols)] == old_cols
+                and not any(c.args.get("constraint") for c in extra)):
+            alter = f"ALTER {ns.kind} {_q(name)} " + ", ".join(f"ADD COLUMN {c}" for c in added) + ";"
+            d.add(CREATE_SOURCE, pos, Ksql(alter), None, f"{name}: ksqlDB cannot drop a column")
+            continue
+        if not ctx.destructive(f"{name}: the change cannot be made with ALTER ... ADD COLUMN; it needs DROP "
+                               f"{os_.kind} {name} and CREATE again"):
+            continue
+        ctx.rebuild.update(_dependents(ctx.old, name))
+        drop = Ksql(f"DROP {os_.kind} {_q(name)};")
+        d.add(DROP_SOURCE, pos, drop, [Ksql(os_.statement)])
+        d.add(CREATE_SOURCE, pos, Ksql(ns.statement), [drop_new])
+    for name, os_ in ctx.old.sources.items():
+        if name in ctx.new.sources or os_.derived:
+            continue
+        if not ctx.destructive(f"drop {os_.kind.lower()} {name}"):
+            continue
+        ctx.rebuild.update(_dependents(ctx.old, name))
+        d.add(DROP_SOURCE, ctx.pos(name), Ksql(f"DROP {os_.kind} {_q(name)};"), [Ksql(os_.statement)])
+
+
+def compare_queries(ctx: Context) -> None:
+    """Derived entities: CREATE ... AS SELECT; a changed query becomes CREATE OR REPLACE
+    when ksqlDB can upgrade it in place, else DROP + CREATE (destructive: its topic is
+    re-created from the query)."""
+    d = ctx.diff
+    new_derived = [(n, s) for n, s in ctx.new.sources.items() if s.derived]
+    old_order = list(ctx.old.sources)
+    for name, ns in new_derived:
+        os_ = ctx.old.sources.get(name)
+        pos = ctx.pos(name)
+        drop_new = Ksql(f"DROP {ns.kind} {_q(name)} DELETE TOPIC;")
+        if os_ is not None and os_.derived and os_.statement == ns.statement and name not in ctx.rebuild:
+            continue
+        if os_ is None:
+            d.add(CREATE_DERIVED, pos, Ksql(ns.statement), [drop_new])
+        elif name not in ctx.rebuild and (why := _not_replaceable(ctx, name, os_, ns)) is None:
+            replace = Ksql("CREATE OR REPLACE " + ns.statement[len("CREATE "):])
+            back = Ksql("CREATE OR REPLACE " + os_.statement[len("CREATE "):])
+            d.add(CREATE_DERIVED, pos, replace, [back])
+        else:
+            why = "a source it reads is re-created" if name in ctx.rebuild else why
+            if not ctx.destructive(f"{name}: its query cannot be replaced in place ({why}); it must be dropped "
+                                   "and re-created with its topic"):
+                continue
+            drop = Ksql(f"DROP {os_.kind} {_q(name)} DELETE TOPIC;")
+            drop.note = f"{name} is re-created: {why}"
+            d.add(DROP_DERIVED, (-old_order.index(name), name), drop, [Ksql(os_.statement)])
+            d.add(CREATE_DERIVED, pos, Ksql(ns.statement), [drop_new])
+        _derived_schemas(ctx, ns)
+    for name, os_ in ctx.old.sources.items():
+        if name in ctx.new.sources or not os_.derived:
+            continue
+        if not ctx.destructive(f"drop {os_.kind.lower()} {name} and its topic {os_.topic}"):
+            continue
+        d.add(DROP_DERIVED, (-old_order.index(name), name), Ksql(f"DROP {os_.kind} {_q(name)} DELETE TOPIC;"),
+              [Ksql(os_.statement)])
+
+
+def _derived_schemas(ctx: Context, ns) -> None:
+    for suffix in ("-key", "-value"):
+        subject = ns.topic + suffix
+        s = ctx.new.subjects.get(subject)
+        old = ctx.old.subjects.get(subject)
+        if s is not None and not (old and old.schemas and old.schemas[-1] == s.schemas[-1]):
+            ctx.diff.add(AFTER_DERIVED, ctx.pos(ns.entity or "") + (subject, 0), DerivedSchema(subject, s.schemas[-1]), [])
+
+
+def _not_replaceable(ctx: Context, name: str, os_, ns) -> str | None:
+    """Why ksqlDB's CREATE OR REPLACE would refuse the change (None: it accepts it).
+    ksqlDB upgrades a query in place when the kind and the shape (sources, joins,
+    grouping, windowing, partitioning) stay and existing columns keep their types."""
+    from kctx_cli.avro.compat import check_compatibility
+    from kctx_cli.ksql.dialect import parse_one, render
+
+    if os_.kind != ns.kind:
+        return f"it changes from a {os_.kind} to a {ns.kind}"
+    old_q, new_q = parse_one(os_.statement).expression, parse_one(ns.statement).expression
+    for part in ("from_", "joins", "group", "window", "partition_by"):
+        a, b = old_q.args.get(part), new_q.args.get(part)
+        ra = render(a) if hasattr(a, "sql") else [render(x) for x in a or []]
+        rb = render(b) if hasattr(b, "sql") else [render(x) for x in b or []]
+        if ra != rb:
+            return {"from_": "its FROM changes", "joins": "its joins change", "group": "its GROUP BY changes",
+                    "window": "its window changes", "partition_by": "its PARTITION BY changes"}[part]
+    for suffix in ("-value", "-key"):
+        subject = ns.topic + suffix
+        old_s, new_s = ctx.old.subjects.get(subject), ctx.new.subjects.get(subject)
+        if old_s and old_s.schemas and new_s and new_s.schemas:
+            result = check_compatibility(new_s.schemas[-1], old_s.schemas, "BACKWARD")
+            if not result.compatible:
+                return f"its output schema is not backward compatible: {result.messages[0]}"
+            old_fields = _field_types(old_s.schemas[-1])
+            new_fields = _field_types(new_s.schemas[-1])
+            for f, t in old_fields.items():
+                if new_fields.get(f) != t:
+                    return f"column {f} is removed or changes type"
+    return None
+
+
+def _field_types(schema) -> dict:
+    if isinstance(schema, dict) and schema.get("type") == "record":
+        return {f["name"]: f["type"] for f in schema["fields"]}
+    return {"": schema}
+
+
+def _dependents(state: State, name: str) -> set[str]:
+    """Derived sources reading ``name`` directly or through others (from their statements)."""
+    from kctx_cli.ksql.dialect import parse_one
+    from sqlglot import exp
+
+    out: set[str] = set()
+    frontier = {name}
+    while frontier:
+        nxt = set()
+        for n, s in state.sources.items():
+            if not s.derived or n in out:
+                continue
+            tables = {t.this.this for t in parse_one(s.statement).expression.find_all(exp.Table)}
+            if tables & frontier:
+                out.add(n)
+                nxt.add(n)
+        frontier = nxt
+    return out
+
+
+def _entity_of_topic(ctx: Context, topic: str) -> str:
+    t = ctx.new.topics.get(topic)
+    return (t.entity if t and t.entity else topic)
+
+
+def _q(name: str) -> str:
+    from kctx_cli.ksql.dialect import needs_quotes
+
+    return f"`{name}`" if needs_quotes(name) else name
+
+
+COMPARATORS = (
+    ("topics", lambda ctx: compare_topics(ctx, dlq=False)),
+    ("sources", compare_sources),  # before queries: it decides which queries are rebuilt
+    ("queries", compare_queries),
+    ("dlq", lambda ctx: compare_topics(ctx, dlq=True)),
+    ("compatibility", compare_compatibility),
+    ("schemas", compare_schemas),
+)
+
+
+def diff(old: State, new: State, *, allow_destructive: bool = False, order: list[str] | None = None) -> Diff:
+    d = Diff()
+    names = order or list(new.sources)
+    ctx = Context(old, new, allow_destructive, d, {n: i for i, n in enumerate(names)})
+    for _, compare in COMPARATORS:
+        compare(ctx)
+    d.changes.sort(key=lambda c: (c.phase, c.order))
+    removed = [n for n in old.sources if n not in new.sources]
+    added = [n for n in new.sources if n not in old.sources]
+    if removed and added:
+        d.notes.append(f"removed {', '.join(removed)} and added {', '.join(added)}: kctx never guesses renames, "
+                       "this migration drops and creates; if it is a rename, edit it by hand")
+    return d
+
+
+def entity_order(project) -> list[str]:
+    """Names (entity, source and topic) in the models' dependency order, for sorting."""
+    from kctx_cli.ksql.ddl import ordered
+
+    out = []
+    for info in ordered(project):
+        out.extend([info.source_name, info.name, info.topic])
+    return out

@@ -1,0 +1,127 @@
+"""The state of a cluster as kctx models it: topics, subjects, ksqlDB sources.
+
+Three producers of a ``State``, compared by the same comparators (``autogen``):
+
+* ``replay(migrations)``: rebuilt offline from the migration files (Django's approach),
+  what ``makemigrations`` diffs the models against — no cluster needed;
+* ``desired(project)``: what the models declare;
+* ``kctx_cli.migrations.live.read_live``: the live cluster (``kctx plan``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kctx_cli.errors import KctxError
+
+
+@dataclass
+class Topic:
+    partitions: int | None  # None: ksqlDB chose (a CSAS without PARTITIONS)
+    replicas: int | None
+    configs: dict[str, str] = field(default_factory=dict)  # set on the topic itself only
+    owner: str = "kctx"  # "kctx" (create-topic) or "ksqldb" (created by a statement)
+    dlq_of: str | None = None  # the entity whose dead-letter queue this is (desired state only)
+    entity: str | None = None  # the entity it belongs to (desired state only, for messages)
+
+
+@dataclass
+class Subject:
+    schemas: list[Any] = field(default_factory=list)  # oldest first
+    compatibility: str | None = None
+    derived: bool = False  # ksqlDB registers it (CSAS/CTAS output)
+
+
+@dataclass
+class Source:
+    kind: str  # STREAM / TABLE
+    statement: str  # canonical CREATE text (see kctx_cli.ops.canonical)
+    topic: str
+    derived: bool
+    entity: str | None = None
+    depends: tuple[str, ...] = ()  # source names its query reads (desired state)
+
+
+@dataclass
+class State:
+    topics: dict[str, Topic] = field(default_factory=dict)
+    subjects: dict[str, Subject] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict)
+
+    Topic = Topic
+    Source = Source
+
+    def subject(self, name: str) -> Subject:
+        s = self.subjects.get(name)
+        if s is None:
+            s = self.subjects[name] = Subject()
+        return s
+
+
+class ReplayError(KctxError):
+    pass
+
+
+def replay(migrations, upto: int | None = None) -> State:
+    """Apply every migration's up part (up to version ``upto``) to an empty state."""
+    from kctx_cli.ops import OpError
+
+    state = State()
+    for m in migrations:
+        if upto is not None and m.version > upto:
+            break
+        for step in m.up:
+            try:
+                step.op.replay(state)
+            except OpError as exc:
+                raise ReplayError(f"{m.filename}:{step.line}: {exc}") from None
+    return state
+
+
+def source_ddl(info, resolver) -> str:
+    """The CREATE statement a migration uses for an entity. Source entities: no
+    PARTITIONS/REPLICAS (kctx creates their topic with its configs first, and a later
+    add-partitions must not make the stored statement wrong)."""
+    from kctx_cli.ksql import nodes as k
+    from kctx_cli.ksql.ddl import entity_tree
+    from kctx_cli.ops import canonical
+
+    tree = entity_tree(info, resolver)
+    if not info.derived:
+        props = [p for p in tree.args.get("properties") or [] if p.this.this not in ("PARTITIONS", "REPLICAS")]
+        tree.set("properties", props)
+    assert isinstance(tree, k.CreateSource)
+    return canonical(tree)
+
+
+def desired(project) -> State:
+    """What the models declare."""
+    from kctx_cli.avro.schema import key_schema, value_schema
+    from kctx_cli.ksql.ddl import dependencies, ordered
+    from kctx_cli.query.schema import Resolver, entity_kind, topic_configs
+
+    resolver = Resolver()
+    st = State()
+    by_cls = {e.cls: e for e in project.entities}
+    for info in ordered(project, resolver):
+        kind = entity_kind(info, resolver)
+        configs = topic_configs(info, resolver)
+        if info.derived:
+            st.topics[info.topic] = Topic(info.partitions, info.replicas, configs, owner="ksqldb", entity=info.name)
+        else:
+            st.topics[info.topic] = Topic(info.partitions, info.replicas, configs, owner="kctx", entity=info.name)
+        if info.dlq:
+            parts = info.partitions or project.config.default_partitions
+            st.topics[info.dlq] = Topic(parts, info.replicas, {}, owner="kctx", dlq_of=info.name, entity=info.name)
+        subjects = []
+        if info.value_format == "AVRO":
+            subjects.append((info.value_subject, value_schema(info)))
+        ks = key_schema(info)
+        if ks is not None:
+            subjects.append((info.key_subject, ks))
+        for name, schema in subjects:
+            st.subjects[name] = Subject([schema], info.compatibility, derived=info.derived)
+        deps = tuple(by_cls[d].source_name for d in dependencies(info, resolver) if d in by_cls)
+        st.sources[info.source_name] = Source(kind, source_ddl(info, resolver), info.topic, info.derived,
+                                              entity=info.name, depends=deps)
+    return st
