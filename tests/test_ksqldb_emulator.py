@@ -353,6 +353,27 @@ def test_existing_topic_is_used(base, n, bootstrap_servers):
     assert d["sourceDescription"]["partitions"] == 4
 
 
+def test_columns_inferred_from_registered_avro_schema(base, n, registry):
+    from confluent_kafka.schema_registry import Schema
+
+    t = n.lower() + "_inferred"
+    value = {"type": "record", "name": "Order", "namespace": "kctx.test", "fields": [
+        {"name": "AMOUNT", "type": ["null", {"type": "bytes", "logicalType": "decimal", "precision": 12, "scale": 2}],
+         "default": None},
+        {"name": "AT", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "TAGS", "type": {"type": "array", "items": "string"}},
+        {"name": "KIND", "type": {"type": "enum", "name": "Kind", "symbols": ["A", "B"]}}]}
+    registry.register_schema(f"{t}-value", Schema(json.dumps(value), "AVRO"))
+    registry.register_schema(f"{t}-key", Schema(json.dumps("string"), "AVRO"))
+    ok(base, f"CREATE STREAM {n}_I WITH (KAFKA_TOPIC='{t}', PARTITIONS=1, FORMAT='AVRO');")
+    (d,) = ok(base, f"DESCRIBE {n}_I;")
+    got = [(f["name"], f["schema"]["type"], f.get("type")) for f in d["sourceDescription"]["fields"]]
+    assert got == [("ROWKEY", "STRING", "KEY"), ("AMOUNT", "DECIMAL", None), ("AT", "TIMESTAMP", None),
+                   ("TAGS", "ARRAY", None), ("KIND", "STRING", None)]
+    # the registered schema is left as it was (ksqlDB registers nothing for inferred columns)
+    assert len(registry.get_versions(f"{t}-value")) == 1
+
+
 def test_show_topics(base, n):
     t = n.lower()
     ok(base, f"CREATE STREAM {n}_TP (V STRING) WITH (KAFKA_TOPIC='{t}_tp', PARTITIONS=3, VALUE_FORMAT='JSON');")
@@ -575,6 +596,9 @@ BAD = [
     ("reserved-column", "",
      "CREATE STREAM {n}_X (ROWTIME BIGINT) WITH (KAFKA_TOPIC='{t}_x', PARTITIONS=1, VALUE_FORMAT='JSON');",
      400, 40001, "'ROWTIME' is a reserved column name. You cannot use it as a name for a column."),
+    ("no-schema-to-infer", "",
+     "CREATE STREAM {n}_X WITH (KAFKA_TOPIC='{t}_x', PARTITIONS=1, VALUE_FORMAT='AVRO');", 400, 40001,
+     "Schema for message values on topic '{t}_x' does not exist in the Schema Registry.\nSubject: {t}_x-value\n"),
     ("primary-key-on-stream", "",
      "CREATE STREAM {n}_X (K STRING PRIMARY KEY, V INT) WITH (KAFKA_TOPIC='{t}_x', PARTITIONS=1, VALUE_FORMAT='JSON');",
      400, 40001,
@@ -603,7 +627,7 @@ def test_bad_input(base, n, bootstrap_servers, case):
     if "{col}" in want:
         want = re.escape(want).replace(re.escape("{col}"), r"\d+")
         assert re.fullmatch(want, err["message"]), err["message"]
-    elif want.endswith("For example: "):
+    elif want.endswith(("For example: ", "\n")):
         assert err["message"].startswith(want), err["message"]
     else:
         assert err["message"] == want

@@ -42,6 +42,10 @@ class MemoryBackend:
     def delete_subject(self, subject):
         self.subjects.pop(subject, None)
 
+    def latest_schema(self, subject):
+        versions = self.subjects.get(subject)
+        return versions[-1] if versions else None
+
     def append_command(self, cmd):
         self.commands.append(json.loads(json.dumps(cmd)))
         return len(self.commands) - 1
@@ -152,6 +156,18 @@ class KafkaBackend:
         from confluent_kafka.schema_registry import Schema
 
         self.registry.register_schema(subject, Schema(json.dumps(schema), "AVRO"))
+
+    def latest_schema(self, subject):
+        if self.registry is None:
+            return None
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+        try:
+            return json.loads(self.registry.get_latest_version(subject).schema.schema_str)
+        except SchemaRegistryError as e:
+            if e.http_status_code == 404:
+                return None
+            raise
 
     def delete_subject(self, subject):
         if self.registry is None:

@@ -542,7 +542,18 @@ class Engine:
             return
         cols = stmt.columns or []
         key_format, value_format = self._formats(props)
-        if not cols and value_format not in SR_FORMATS + ("JSON_SR", "PROTOBUF"):
+        inferred = False
+        if not [c for c in cols if c.kind not in KEY_KINDS] and value_format in SR_FORMATS:
+            cols = cols + self._infer(topic, "value", "VALUE_SCHEMA_ID" in props)
+            inferred = True
+            if not [c for c in cols if c.kind in KEY_KINDS] and key_format in SR_FORMATS:
+                key_cols = self._infer(topic, "key", False, missing_ok=True)
+                kind = "PRIMARY_KEY" if stmt.source_type == "TABLE" else "KEY"
+                cols = [Column(c.name, c.type, kind) for c in key_cols] + cols
+        elif not cols and value_format in ("JSON_SR", "PROTOBUF"):
+            raise StatementError(f"The kctx ksqlDB emulator cannot infer columns from {value_format} "
+                                 f"schemas; declare the columns.")
+        if not cols:
             raise StatementError("The statement does not define any columns.")
         if "CLEANUP_POLICY" in props:
             raise StatementError("Invalid config variable in the WITH clause: CLEANUP_POLICY.\n"
@@ -598,10 +609,31 @@ class Engine:
                      timestamp=ts or "", window_type=_window_type(props), statement=plan.text,
                      is_source=stmt.is_source)
         plan.create_topic = create
-        plan.register = self._schemas(src)
+        plan.register = [] if inferred else self._schemas(src)
         plan.command = {"op": "create_source", "source": src.to_json(), "query": None,
                         "statement": plan.text,
                         "commandId": f"{stmt.source_type.lower()}/`{stmt.name}`/create"}
+
+    def _infer(self, topic: str, part: str, by_id: bool, missing_ok: bool = False) -> list[Column]:
+        """Columns read from the registered Avro schema of ``<topic>-<part>`` (ksqlDB's inference)."""
+        schema = self.backend.latest_schema(f"{topic}-{part}")
+        if schema is None:
+            if missing_ok:
+                return []
+            raise StatementError(
+                f"Schema for message {part}s on topic '{topic}' does not exist in the Schema Registry.\n"
+                f"Subject: {topic}-{part}\nPossible causes include:\n- The topic itself does not exist\n"
+                f"\t-> Use SHOW TOPICS; to check\n- Messages on the topic are not serialized using a format "
+                f"Schema Registry supports\n\t-> Use PRINT '{topic}' FROM BEGINNING; to verify")
+        try:
+            if isinstance(schema, dict) and schema.get("type") == "record":
+                return [Column(f["name"], T.from_avro(f["type"]), None if part == "value" else "KEY")
+                        for f in schema["fields"]]
+            return [Column("ROWKEY" if part == "key" else "ROWVAL", T.from_avro(schema),
+                           None if part == "value" else "KEY")]
+        except ValueError as e:
+            raise StatementError(f"Unable to verify if the schema for topic {topic} is compatible with "
+                                 f"KSQL.\nReason: {e}") from None
 
     def _check_replace(self, existing: Source, cols: list[Column], source_type: str):
         if existing.type != source_type:

@@ -165,3 +165,39 @@ def avro_key_schema(columns: list[tuple[str, SqlType]]):
     if len(columns) == 1:
         return _avro(columns[0][1], f"{AVRO_NAMESPACE}.{AVRO_RECORD}Key_{columns[0][0]}")
     return avro_schema(columns, AVRO_RECORD + "Key")
+
+
+def from_avro(schema) -> SqlType:
+    """ksqlDB's reading of an Avro schema (used when a CREATE has no columns)."""
+    if isinstance(schema, list):
+        branches = [b for b in schema if b != "null"]
+        if len(branches) != 1:
+            raise ValueError(f"unions other than [null, T] are not supported: {schema}")
+        return from_avro(branches[0])
+    if isinstance(schema, str):
+        return from_avro({"type": schema})
+    t = schema.get("type")
+    logical = schema.get("logicalType")
+    if isinstance(t, (list, dict)):
+        return from_avro(t)
+    if t == "boolean":
+        return BOOLEAN
+    if t == "int":
+        return {"date": DATE, "time-millis": TIME}.get(logical, INTEGER)
+    if t == "long":
+        return TIMESTAMP if logical == "timestamp-millis" else BIGINT
+    if t in ("float", "double"):
+        return DOUBLE
+    if t in ("string", "enum"):
+        return STRING
+    if t in ("bytes", "fixed"):
+        if logical == "decimal":
+            return decimal(int(schema["precision"]), int(schema.get("scale", 0)))
+        return BYTES
+    if t == "array":
+        return array(from_avro(schema["items"]))
+    if t == "map":
+        return map_of(STRING, from_avro(schema["values"]))
+    if t == "record":
+        return struct([(f["name"].upper(), from_avro(f["type"])) for f in schema["fields"]])
+    raise ValueError(f"unsupported Avro type: {t}")
