@@ -115,21 +115,27 @@ class Statement:
 # ---------------------------------------------------------------------------
 
 
+# One match per token; leading white space is skipped inside the match, and anything no
+# token starts with ends up in "bad" (so finditer never skips text silently).
 _LEXER = re.compile(
     r"""
-    (?P<ws>[ \t\r\n]+)
-  | (?P<comment>--[^\n]*|/\*.*?\*/)
-  | (?P<string>'(?:[^']|'')*')
-  | (?P<dquoted>"(?:[^"]|"")*")
-  | (?P<bquoted>`(?:[^`]|``)*`)
-  | (?P<variable>\$\{[A-Za-z_][A-Za-z0-9_@]*\})
-  | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<word>[A-Za-z_][A-Za-z0-9_@]*)
-  | (?P<op>=>|->|:=|\|\||<>|!=|<=|>=|[()\[\],.;=<>+\-*/%{}])
+    [ \t\r\n]*
+    (?:
+      (?P<word>[A-Za-z_][A-Za-z0-9_@]*)
+    | (?P<comment>--[^\n]*|/\*.*?\*/)
+    | (?P<op>=>|->|:=|\|\||<>|!=|<=|>=|[()\[\],.;=<>+\-*%{}]|/(?!\*))
+    | (?P<string>'(?:[^']|'')*')
+    | (?P<digitword>(?!\d+[eE][+-]?\d+(?![A-Za-z0-9_@]))\d[0-9_@]*[A-Za-z][A-Za-z0-9_@]*)
+    | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
+    | (?P<bquoted>`(?:[^`]|``)*`)
+    | (?P<dquoted>"(?:[^"]|"")*")
+    | (?P<variable>\$\{[A-Za-z_][A-Za-z0-9_@]*\})
+    | (?P<bad>.)
+    | \Z
+    )
     """,
     re.VERBOSE | re.DOTALL,
 )
-_DIGIT_WORD = re.compile(r"\d[A-Za-z0-9_@]+")
 _OPS = {
     "=>": T.FARROW, "->": T.ARROW, ":=": T.COLON_EQ, "||": T.DPIPE, "<>": T.NEQ, "!=": T.NEQ,
     "<=": T.LTE, ">=": T.GTE, "(": T.L_PAREN, ")": T.R_PAREN, "[": T.L_BRACKET,
@@ -169,60 +175,53 @@ class KsqlTokenizer(tokens.Tokenizer):
         out: list[Token] = []
         append = out.append
         comments: list[str] = []
-        pos, size, line, line_start = 0, len(sql), 1, 0
-        match = _LEXER.match
-        while pos < size:
-            m = match(sql, pos)
-            if m is None:
-                raise self._error(sql, pos)
+        line, line_start, pos = 1, 0, 0  # pos: where the newline count is up to date
+        ops = _OPS
+        for m in _LEXER.finditer(sql):
             kind = m.lastgroup
+            if kind is None:  # white space up to the end
+                break
+            start = m.start(kind)
             end = m.end()
-            text = m.group()
-            if kind == "ws" or kind == "comment":
-                if kind == "comment":
-                    comments.append(text)
-                newlines = text.count("\n")
-                if newlines:
-                    line += newlines
-                    line_start = sql.rindex("\n", pos, end) + 1
-                pos = end
-                continue
-            col = pos - line_start + 1
+            newlines = sql.count("\n", pos, start)
+            if newlines:
+                line += newlines
+                line_start = sql.rindex("\n", pos, start) + 1
+            pos = start
             if kind == "word":
-                tok = Token(T.VAR, text, line, col, pos, end - 1)
+                tok = Token(T.VAR, m.group(kind), line, start - line_start + 1, start, end - 1)
             elif kind == "op":
-                if text == "/" and sql.startswith("/*", pos):
-                    raise KsqlTokenError(_UNTERMINATED["/*"], pos)
-                tok = Token(_OPS[text], text, line, col, pos, end - 1)
-            elif kind == "number":
-                digit_word = _DIGIT_WORD.match(sql, pos)
-                if digit_word and digit_word.end() > end:  # DIGIT_IDENTIFIER such as 1R
-                    end = digit_word.end()
-                    tok = Token(T.VAR, sql[pos:end], line, col, pos, end - 1)
-                else:
-                    tok = Token(T.NUMBER, text, line, col, pos, end - 1)
-            elif kind == "string":
-                tok = Token(T.STRING, text[1:-1].replace("''", "'"), line, col, pos, end - 1)
-            elif kind == "variable":
-                tok = Token(T.PARAMETER, text[2:-1], line, col, pos, end - 1)
-            else:  # quoted names
-                quote = text[0]
-                tok = Token(T.IDENTIFIER, text[1:-1].replace(quote * 2, quote), line, col, pos, end - 1)
-            if kind in ("string", "dquoted", "bquoted"):
-                newlines = text.count("\n")
-                if newlines:
-                    line += newlines
-                    line_start = sql.rindex("\n", pos, end) + 1
+                text = m.group(kind)
+                tok = Token(ops[text], text, line, start - line_start + 1, start, end - 1)
+            elif kind == "comment":
+                comments.append(m.group(kind))
+                continue
+            elif kind == "bad":
+                raise self._error(sql, start)
+            else:
+                tok = self._literal(kind, sql, m.group(kind), line, start - line_start + 1, start, end)
             if comments:
                 tok.comments = comments
                 comments = []
             append(tok)
-            pos = end
         if comments:  # trailing comments ride on a final semicolon token
-            tok = Token(T.SEMICOLON, ";", line, 0, size, size - 1)
+            tok = Token(T.SEMICOLON, ";", line, 0, len(sql), len(sql) - 1)
             tok.comments = comments
             append(tok)
         return out
+
+    @staticmethod
+    def _literal(kind: str, sql: str, text: str, line: int, col: int, start: int, end: int) -> Token:
+        if kind == "number":
+            return Token(T.NUMBER, text, line, col, start, end - 1)
+        if kind == "digitword":  # grammar: DIGIT_IDENTIFIER, e.g. 1R
+            return Token(T.VAR, text, line, col, start, end - 1)
+        if kind == "string":
+            return Token(T.STRING, text[1:-1].replace("''", "'"), line, col, start, end - 1)
+        if kind == "variable":
+            return Token(T.PARAMETER, text[2:-1], line, col, start, end - 1)
+        quote = text[0]  # quoted names
+        return Token(T.IDENTIFIER, text[1:-1].replace(quote * 2, quote), line, col, start, end - 1)
 
     @staticmethod
     def _error(sql: str, pos: int) -> KsqlTokenError:
@@ -1608,6 +1607,18 @@ def parse_statements(text: str) -> list[Statement]:
 
 
 def _parse_all(text: str) -> tuple[list[Statement], list[str]]:
+    # lexing and parsing allocate many small objects and no cycles: the cyclic GC would
+    # only cost time (about half of it on a large file)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse_all_gc_off(text)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _parse_all_gc_off(text: str) -> tuple[list[Statement], list[str]]:
     parser = KsqlParser(dialect=_dialect)
     parser._set_text(text)
     try:
@@ -1616,24 +1627,17 @@ def _parse_all(text: str) -> tuple[list[Statement], list[str]]:
         error = _token_error(text, err)
         return [Statement(None, error, error.line, error.column, text)], []
     chunks, trailing = _split(toks)
-    # a parse allocates many small objects and no cycles: the cyclic GC only costs time
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        results = []
-        for chunk, comments in chunks:
-            first, last = chunk[0], chunk[-1]
-            line, col = parser.position(first.start)
-            stmt_text = text[first.start:last.end + 1]
-            try:
-                tree = parser.parse_statement_tokens(chunk)
-                results.append(Statement(tree, None, line, col, stmt_text, comments))
-            except KsqlSyntaxError as error:
-                results.append(Statement(None, error, line, col, stmt_text, comments))
-        return results, trailing
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    results = []
+    for chunk, comments in chunks:
+        first, last = chunk[0], chunk[-1]
+        line, col = first.line, first.col
+        stmt_text = text[first.start:last.end + 1]
+        try:
+            tree = parser.parse_statement_tokens(chunk)
+            results.append(Statement(tree, None, line, col, stmt_text, comments))
+        except KsqlSyntaxError as error:
+            results.append(Statement(None, error, line, col, stmt_text, comments))
+    return results, trailing
 
 
 def parse(text: str) -> list[exp.Expression]:
