@@ -34,6 +34,8 @@ def dlq_topics(config, client, pattern: str | None = None) -> list[str]:
     md = kafka.list_topics(client, config)
     rx = re.compile(pattern or DLQ_PATTERN)
     names = {t for t in md.topics if not t.startswith("__") and rx.fullmatch(t)}
+    if pattern:
+        return sorted(n for n in names if not n.endswith(PARKING_SUFFIX))
     # DLQs declared in the models, whatever their names
     try:
         from kctx_cli.model.discovery import load_project
