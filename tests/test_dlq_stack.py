@@ -123,11 +123,16 @@ def test_list_and_show(bootstrap_servers, topics):
     orig, dlq = topics
     produce(bootstrap_servers, dlq, [{"key": b"k", "value": b'{"a": 1}', "timestamp": T0 + i,
                                       "headers": spring_headers(orig, 2, 40 + i)} for i in range(4)])
-    rows = json.loads(kctx("dlq", "list", "--pattern", f"{orig}.*", "-o", "json", check=0).stdout)
+    rows = json.loads(kctx("dlq", "list", "--pattern", f"{orig}-.*", "-o", "json", check=0).stdout)
     row = next(r for r in rows if r["topic"] == dlq)
     assert (row["records"], row["partitions"], row["oldest"], row["newest"]) == \
         (4, 2, "2023-11-14T22:13:20.000Z", "2023-11-14T22:13:20.003Z")
-    assert [r["topic"] for r in rows] == [dlq]  # the original topic is not a DLQ
+    assert [r["topic"] for r in rows] == [dlq]
+    # the default pattern (no scan of each topic here: names only)
+    from kctx_cli.config import load_config
+    from kctx_cli.dlq.core import dlq_topics
+    names = dlq_topics(load_config(), __import__("test_tail_support").admin(bootstrap_servers))
+    assert dlq in names and orig not in names
     shown = json.loads(kctx("dlq", "show", dlq, "-o", "json", check=0).stdout)
     assert [s["origin"]["offset"] for s in shown] == [40, 41, 42, 43]
     assert shown[0]["origin"]["convention"] == "spring" and shown[0]["value"] == {"a": 1}
