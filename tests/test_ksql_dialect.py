@@ -340,3 +340,25 @@ def test_variable_substitution():
     tree = parse_one("SELECT ${col} FROM ${src}")
     assert isinstance(tree.expressions[0], k.Variable)
     assert render(tree) == "SELECT ${col} FROM ${src}"
+
+
+def test_statements_ksqldb_rejects_while_parsing_are_rejected():
+    """Corpus tests whose expected exception is ksqlDB's ParseFailedException: some
+    statement of each is an error here too, at the same column when ksqlDB names one for
+    a syntax error."""
+    import re
+
+    checked = 0
+    with CORPUS.open(encoding="utf-8") as fh:
+        for line in fh:
+            case = json.loads(line)
+            expected = case["expected_exception"] or {}
+            if "ParseFailedException" not in (expected.get("type") or ""):
+                continue
+            errors = [s.error for text in case["statements"] for s in parse_statements(text) if s.error]
+            assert errors, case["test"]
+            where = re.search(r"line \d+:(\d+): Syntax Error", expected.get("message") or "")
+            if where:
+                assert errors[0].column == int(where.group(1)), (case["test"], errors[0])
+            checked += 1
+    assert checked >= 20

@@ -598,7 +598,17 @@ class KsqlParser(_Parser):
         else:
             name = self._p_identifier("a property name")
         self._expect(T.EQ, "'='")
-        return k.Property(this=name, value=self._p_literal())
+        value_tok = self._curr
+        value = self._p_literal()
+        if name.this.upper() == "WINDOW_SIZE" and value.is_string:
+            # ksqlDB parses this property while it builds the statement
+            size = value.this.split()
+            if len(size) != 2 or not size[0].isdigit() or size[1].upper() not in WINDOW_UNITS:
+                self._fail(
+                    f"invalid WINDOW_SIZE '{value.this}': expected '<number> <unit>' with a unit among "
+                    "MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS", value_tok, found=False,
+                )
+        return k.Property(this=name, value=value)
 
     def _p_resource_name(self) -> exp.Expression:
         if self._curr.token_type == T.STRING:
@@ -878,7 +888,23 @@ class KsqlParser(_Parser):
             else:
                 return left
 
+    def _check_number(self, text: str, tok: Token) -> None:
+        """ksqlDB's AST builder rejects literals that overflow BIGINT or DOUBLE."""
+        digits = text.lstrip("-")
+        if digits.isdigit():
+            if not -(2**63) <= int(text) < 2**63:
+                self._fail(f"invalid numeric literal {text}: out of the BIGINT range", tok, found=False)
+        elif "e" in digits or "E" in digits:
+            if float(text) in (float("inf"), float("-inf")):
+                self._fail(f"number overflows DOUBLE: {text}", tok, found=False)
+
     def _p_unary(self, select_item: bool = False) -> exp.Expression:
+        if self._curr.token_type == T.DASH and self._next.token_type == T.NUMBER:
+            dash = self._curr
+            self._advance(2)
+            text = "-" + self._prev.text
+            self._check_number(text, dash)
+            return _number(text)
         if self._tok(T.DASH):
             operand = self._p_unary()
             if isinstance(operand, exp.Literal) and not operand.is_string and not operand.this.startswith("-"):
@@ -897,6 +923,7 @@ class KsqlParser(_Parser):
         tt = tok.token_type
         if tt == T.NUMBER:
             self._advance()
+            self._check_number(tok.text, tok)
             node: exp.Expression = _number(tok.text)
         elif tt == T.DOT and self._next.token_type == T.NUMBER and self._next.start == tok.end + 1:
             self._advance(2)
@@ -1164,7 +1191,7 @@ class KsqlParser(_Parser):
                 this=exp.DType.DECIMAL,
                 expressions=[exp.DataTypeParam(this=precision), exp.DataTypeParam(this=scale)],
             )
-        if tok.token_type not in (T.VAR, T.IDENTIFIER):
+        if tok.token_type not in (T.VAR, T.IDENTIFIER) or word in GRAMMAR_RESERVED:
             self._fail("expected a type")
         self._advance()
         dtype_enum = _TYPE_NAMES.get(word or "")
@@ -1314,7 +1341,8 @@ class KsqlGenerator(_Generator):
         return f"{self.sql(e, 'this')} || {self.sql(e, 'expression')}"
 
     def neg_sql(self, e: exp.Neg) -> str:
-        return f"-{self.sql(e, 'this')}"
+        inner = self.sql(e, "this")
+        return f"- {inner}" if inner.startswith("-") else f"-{inner}"  # "--" starts a comment
 
     def not_sql(self, e: exp.Not) -> str:
         inner = e.this
