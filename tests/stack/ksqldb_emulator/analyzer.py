@@ -46,7 +46,7 @@ _BIGINT_FUNCS = {"BIGINT_FROM_BYTES", "STRINGTOTIMESTAMP", "UNIX_TIMESTAMP"}
 _DOUBLE_FUNCS = {"DOUBLE_FROM_BYTES", "EXP", "LN", "SQRT", "LOG", "POWER", "RANDOM", "SIN", "COS", "TAN", "ASIN",
                  "ACOS", "ATAN", "ATAN2", "SINH", "COSH", "TANH", "COT", "DEGREES", "RADIANS",
                  "PI", "CBRT", "GEO_DISTANCE"}
-_BOOL_FUNCS = {"ARRAY_CONTAINS", "IS_JSON_STRING", "STARTSWITH", "ENDSWITH", "REGEXP_LIKE"}
+_BOOL_FUNCS = {"JSON_ARRAY_CONTAINS", "ARRAY_CONTAINS", "IS_JSON_STRING", "STARTSWITH", "ENDSWITH", "REGEXP_LIKE"}
 _SAME_AS_ARG = {"ABS", "CEIL", "FLOOR", "AS_VALUE", "NULLIF", "ARRAY_SORT", "ARRAY_DISTINCT",
                 "ARRAY_EXCEPT", "ARRAY_INTERSECT", "ARRAY_UNION", "ARRAY_REMOVE", "ARRAY_CONCAT",
                 "MAP_UNION", "FILTER", "TRUNC", "SLICE"}
@@ -216,6 +216,8 @@ def type_of(e: Expr, scope: Scope) -> T.SqlType | None:
             type_of(a, scope)
         if k == "cmp":
             l, r = (type_of(a, scope) for a in e.args)
+            if all(a.kind == "lit" and a.type is None for a in e.args):
+                raise AnalysisError(f"Comparison with NULL not supported: NULL {e.value} NULL")
             if l is not None and r is not None and _incomparable(l, r) and not _time_string(e.args, l, r):
                 prefix = f"Error in {scope.clause} expression: " if scope.clause in ("WHERE", "HAVING") else ""
                 raise AnalysisError(
@@ -237,7 +239,10 @@ def type_of(e: Expr, scope: Scope) -> T.SqlType | None:
             raise AnalysisError("Invalid Case expression. All case branches have NULL type")
         return known[0]
     if k == "cast":
-        type_of(e.args[0], scope)
+        src = type_of(e.args[0], scope)
+        if src is not None and e.type.base in ("ARRAY", "MAP", "STRUCT") and src.base != e.type.base:
+            raise AnalysisError(f"Invalid {scope.clause.title() if scope.clause != 'SELECT' else 'Select'}: "
+                                f"Cast of {src.render()} to {e.type.render()} is not supported")
         return e.type
     if k == "array":
         if not e.args:
@@ -365,7 +370,23 @@ def _func_type(e: Expr, scope: Scope) -> T.SqlType | None:
         if name == "CUBE_EXPLODE":
             return first
         return first.item if first is not None and first.base == "ARRAY" else first
-    if name in ("IFNULL", "COALESCE", "GREATEST", "LEAST"):
+    if name in ("GREATEST", "LEAST", "COALESCE") and not args:
+        dot = "" if name == "COALESCE" else "."
+        raise AnalysisError(f"Function '{e.qualifier}' does not accept parameters (){dot}")
+    if name in ("GREATEST", "LEAST"):
+        shown = ", ".join(t.render() if t is not None else "null" for t in types)
+        known = {t.base for t in types if t is not None}
+        numeric = {"INTEGER", "BIGINT", "DECIMAL", "DOUBLE"}
+        if not known or (known <= numeric and len(known) > 1 and "DOUBLE" not in known):
+            raise AnalysisError(f"Function '{e.qualifier}' cannot be resolved due to ambiguous method "
+                                f"parameters ({shown}).")
+        temporal = known - {"STRING"}
+        if len(known) > 1 and not known <= numeric and not (len(temporal) == 1 and temporal <= {"DATE", "TIME", "TIMESTAMP"}):
+            raise AnalysisError(f"Function '{e.qualifier}' does not accept parameters ({shown}).")
+        if temporal and temporal <= {"DATE", "TIME", "TIMESTAMP"}:
+            return T.SqlType(next(iter(temporal)))
+        return _widest(types)
+    if name in ("IFNULL", "COALESCE"):
         return _widest(types)
     if name in _SAME_AS_ARG:
         return first
@@ -431,6 +452,13 @@ def _expand(q: Query, scope: Scope, joined: bool, keys_last: bool = False) -> li
     """SELECT items with '*' expanded into column references (name decided later)."""
     out: list[tuple[Expr, str | None]] = []
     for item in q.items:
+        if item.expr.kind == "structall":
+            st = type_of(item.expr.args[0], scope)
+            if st is None or st.base != "STRUCT":
+                raise AnalysisError(f"Cannot expand {item.expr.text}: not a STRUCT")
+            for fname, _ in st.fields:
+                out.append((Expr("deref", [item.expr.args[0]], value=fname, text=f"{item.expr.args[0].text}->{fname}"), fname))
+            continue
         if item.expr.kind != "star":
             out.append((item.expr, item.alias))
             continue
@@ -542,6 +570,12 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
                 counter += 1
         named.append((e, alias, t))
 
+    for e, alias, t in named:
+        if t is None and e.kind == "lit":
+            raise AnalysisError("Can't infer a type of null. Please explicitly cast it to a required type, "
+                                "e.g. CAST(null AS VARCHAR).")
+    if q.joins:
+        _check_joins(q, scoped, scope)
     has_agg = any(contains_aggregate(e) for e, _, _ in named) or contains_aggregate(q.having)
     left_type = scoped[0][1].type
     keys: list[Column] = []
@@ -567,6 +601,28 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
             keys.append(Column(alias, t or T.STRING, "PRIMARY_KEY"))
         if missing:
             raise _missing(sink, "grouping expression", missing)
+        for g in q.group_by:
+            dups = [alias for e, alias, _ in named if _same(e, g, scope)]
+            if len(dups) > 1:
+                raise AnalysisError(
+                    f"The projection contains a key column more than once: {_joined([f'`{d}`' for d in dups])}."
+                    f"\nEach key column must only be in the projection once. If you intended to copy the key "
+                    f"into the value, then consider using the AS_VALUE function to indicate which key "
+                    f"reference should be copied.")
+        if q.having is not None and not _grouped(q.having, q.group_by, scope):
+            cols = [c.text for c in columns_in(q.having) if not any(_same(c, g, scope) for g in q.group_by)]
+            raise AnalysisError("Non-aggregate HAVING expression not part of GROUP BY: " + ", ".join(cols))
+        if left_type == "TABLE" and not joined:
+            bad_udafs = []
+            for e, _, _ in named:
+                for f in _calls(e):
+                    if f.value in ("LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET", "MIN", "MAX", "TOPK",
+                                   "TOPKDISTINCT", "COLLECT_SET") and f.value not in bad_udafs:
+                        bad_udafs.append(f.value)
+            if bad_udafs:
+                raise AnalysisError(f"The aggregation function{'s' if len(bad_udafs) > 1 else ''} "
+                                    f"{_joined(bad_udafs)} cannot be applied to a table source, only to a "
+                                    f"stream source.")
         bad = []
         for i, (e, alias, t) in enumerate(named):
             if i in used or not _grouped(e, q.group_by, scope):
@@ -606,6 +662,15 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
             keys.append(Column(alias, t or T.STRING, "KEY"))
         if missing:
             raise _missing(sink, "partitioning expression", missing)
+        for p in exprs:
+            dups = sorted(alias for e, alias, _ in named if _same(e, p, scope))
+            if len(dups) > 1:
+                shown = p.value if p.kind == "col" else p.text
+                raise AnalysisError(
+                    f"The projection contains a key column (`{shown}`) more than once, aliased as: "
+                    f"{_joined(dups)}.\nEach key column must only be in the projection once. If you intended "
+                    f"to copy the key into the value, then consider using the AS_VALUE function to indicate "
+                    f"which key reference should be copied.")
     elif q.joins:
         result = "TABLE" if all(s.type == "TABLE" for _, s in scoped) else "STREAM"
         cond = q.joins[0].on
@@ -694,6 +759,49 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
     kind = "PRIMARY_KEY" if result == "TABLE" else "KEY"
     keys = [Column(k.name, k.type, kind) for k in keys]
     return Output(keys + values, result, windowed, window_type, [r.name for r in rels])
+
+
+def _calls(e: Expr) -> list[Expr]:
+    out = [e] if e.kind == "func" else []
+    for a in e.args:
+        if isinstance(a, Expr):
+            out += _calls(a)
+    return out
+
+
+def _check_joins(q: Query, scoped, scope: Scope) -> None:
+    """ksqlDB's join checks: one equality per join, on the table's primary key for stream-table."""
+    left_alias, left = scoped[0]
+    for j, (alias, right) in zip(q.joins, scoped[1:]):
+        cond = j.on
+        if cond.kind == "and":
+            raise AnalysisError(f"Invalid join condition: joins on multiple conditions are not yet supported. "
+                                f"Got {cond.text}.")
+        if cond.kind != "cmp":
+            continue
+        for side in cond.args:
+            if not columns_in(side):
+                raise AnalysisError(f"Invalid comparison expression '{side.text}' in join '{cond.text}'. Each "
+                                    f"side of the join comparision must contain references from exactly one "
+                                    f"source.")
+        if left.type == "TABLE" and right.type == "STREAM":
+            kind = "" if j.kind == "INNER" else f"{j.kind} "
+            raise AnalysisError(f"Invalid join order: table-stream joins are not supported; only stream-table "
+                                f"joins. Got {left_alias} {kind}JOIN {alias}.")
+        if left.type == "STREAM" and right.type == "TABLE":
+            if j.kind == "FULL":
+                raise AnalysisError(f"Invalid join type: full-outer join not supported for stream-table join. "
+                                    f"Got {left_alias} [FULL] OUTER JOIN {alias}.")
+            rkeys = [c.name for c in right.columns if c.kind in ("KEY", "PRIMARY_KEY")]
+            rside = next((a for a in cond.args if columns_in(a)
+                          and all(_belongs(c, (alias, right), scope) for c in columns_in(a))
+                          and not all(_belongs(c, (left_alias, left), scope) for c in columns_in(a))), None)
+            lside = next((a for a in cond.args if a is not rside), None)
+            if rside is not None and not (rside.kind == "col" and rside.value in rkeys and len(rkeys) == 1):
+                def q_(x):
+                    return _qualified(x, left_alias) if x is lside else _qualified(x, alias)
+                raise AnalysisError(f"Invalid join condition: stream-table joins require to join on the "
+                                    f"table's primary key. Got {q_(lside)} = {q_(rside)}.")
 
 
 def _grouped(e: Expr, group_by: list[Expr], scope: Scope) -> bool:

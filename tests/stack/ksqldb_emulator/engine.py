@@ -433,10 +433,10 @@ class Engine:
         return key, value
 
     def _check_columns(self, cols: list[Column], key_format: str, value_format: str, source_type: str,
-                       name: str, props: dict):
+                       name: str, props: dict, derived: bool = False):
         seen = set()
         for c in cols:
-            if c.name in ("ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"):
+            if not derived and c.name in ("ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"):
                 raise StatementError(f"'{c.name}' is a reserved column name. You cannot use it as a name "
                                      f"for a column.")
             if c.name in seen:
@@ -678,9 +678,13 @@ class Engine:
         if out.columns and not [c for c in out.columns if c.kind in KEY_KINDS] and "KEY_FORMAT" in props \
                 and key_format != "NONE" and False:
             raise StatementError("Key format specified for stream without key columns.")
+        explicit_key = "KEY_FORMAT" in props or "FORMAT" in props
         if not [c for c in out.columns if c.kind in KEY_KINDS]:
-            key_format = "NONE" if "KEY_FORMAT" not in props and "FORMAT" not in props else key_format
-        self._check_columns(out.columns, key_format, value_format, out.result_type, stmt.name, props)
+            key_format = key_format if explicit_key else "NONE"
+        elif key_format == "NONE" and not explicit_key:
+            key_format = "KAFKA"  # the source had no key; the sink does (ksql.persistence.default.format.key)
+        self._check_columns(out.columns, key_format, value_format, out.result_type, stmt.name, props,
+                            derived=True)
         if existing is not None:
             if not stmt.or_replace:
                 raise StatementError(f"Cannot add {stmt.source_type.lower()} '{stmt.name}': A "

@@ -850,6 +850,9 @@ class Parser:
     def _postfix(self, e: Expr) -> Expr:
         while True:
             if self.accept("->"):
+                if self.accept("*"):
+                    e = Expr("structall", [e], text=f"{e.text}->*")
+                    continue
                 f = self.ident()
                 e = Expr("deref", [e], value=f, text=f"{e.text}->{f}")
             elif self.accept("["):
@@ -968,6 +971,8 @@ class Parser:
                 return Expr("lit", value=v, type=T.BIGINT, text=s)
             raise ParseError(f"line {t.line}:{t.col}: Invalid numeric literal: {s}")
         if "e" in s.lower():
+            if float(s) == float("inf"):
+                raise ParseError(f"line {t.line}:{t.col}: Number overflows DOUBLE: {s}")
             return Expr("lit", value=float(s), type=T.DOUBLE, text=s)
         whole, _, frac = s.partition(".")
         digits = (whole.lstrip("0") + frac) or "0"
@@ -980,14 +985,14 @@ class Parser:
         distinct = False
         if self.accept("*"):
             self.expect(")")
-            return Expr("func", [], value=name.upper(), text=f"{name.upper()}(*)")
+            return Expr("func", [], value=name.upper(), qualifier=name, text=f"{name.upper()}(*)")
         if not self.at(")"):
             distinct = self.accept("DISTINCT")
             args.append(self.expr())
             while self.accept(","):
                 args.append(self.expr())
         self.expect(")")
-        return Expr("func", args, value=name.upper(),
+        return Expr("func", args, value=name.upper(), qualifier=name,
                     text=f"{name.upper()}({'DISTINCT ' if distinct else ''}{', '.join(a.text for a in args)})")
 
     def _case(self) -> Expr:
