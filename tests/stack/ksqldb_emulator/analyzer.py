@@ -352,6 +352,13 @@ def _func_type(e: Expr, scope: Scope) -> T.SqlType | None:
         return None
     types = [type_of(a, scope) for a in args]
     first = types[0] if types else None
+    if name in ("DATEADD", "DATESUB", "TIMEADD", "TIMESUB", "TIMESTAMPADD", "TIMESTAMPSUB"):
+        if not args or not (args[0].kind == "col" and args[0].qualifier is None and args[0].value in TIME_UNITS):
+            shown = ", ".join(t.render() if t is not None else "null" for t in types)
+            raise AnalysisError(f"Function '{e.qualifier}' does not accept parameters ({shown}).")
+    if name in ("EARLIEST_BY_OFFSET", "LATEST_BY_OFFSET") and len(args) > 1 and args[1].kind != "lit":
+        raise AnalysisError(f"Parameter 2 passed to function {name} must be a literal constant, but was "
+                            f"expression: '{args[1].text}'")
     if name in ("COUNT", "COUNT_DISTINCT"):
         return T.BIGINT
     if name == "SUM":
@@ -576,6 +583,8 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
                                 "e.g. CAST(null AS VARCHAR).")
     if q.joins:
         _check_joins(q, scoped, scope)
+    if scoped[0][1].type == "TABLE" and any(f.value in TABLE_FUNCTIONS for e, _, _ in named for f in _calls(e)):
+        raise AnalysisError("Table source is not supported with table functions")
     has_agg = any(contains_aggregate(e) for e, _, _ in named) or contains_aggregate(q.having)
     left_type = scoped[0][1].type
     keys: list[Column] = []
@@ -779,6 +788,17 @@ def _check_joins(q: Query, scoped, scope: Scope) -> None:
                                 f"Got {cond.text}.")
         if cond.kind != "cmp":
             continue
+        lt, rt = (type_of(a, scope) for a in cond.args)
+        if lt is not None and rt is not None and lt.base != rt.base and not (lt.is_numeric and rt.is_numeric):
+            la, ra = (_qualified(a, left_alias) for a in cond.args)
+            raise AnalysisError(f"Invalid join condition: types don't match. Got {la}{{{lt.render()}}} = "
+                                f"{ra}{{{rt.render()}}}.")
+        if left.type == "TABLE" and right.type == "TABLE" and j.kind == "RIGHT":
+            lkeys = {c.name for c in left.columns if c.kind in ("KEY", "PRIMARY_KEY")}
+            lside = next((a for a in cond.args if columns_in(a)
+                          and all(_belongs(c, (left_alias, left), scope) for c in columns_in(a))), None)
+            if lside is not None and not (lside.kind == "col" and lside.value in lkeys):
+                raise AnalysisError("RIGHT OUTER JOIN on a foreign key is not supported")
         for side in cond.args:
             if not columns_in(side):
                 raise AnalysisError(f"Invalid comparison expression '{side.text}' in join '{cond.text}'. Each "
