@@ -107,3 +107,403 @@ def makemigrations(config: Config, *, message: str | None = None, check: bool = 
     config.migrations_dir.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode("utf-8"))
     return EXIT_OK
+
+
+# ---------------------------------------------------------------------------
+# migrate
+# ---------------------------------------------------------------------------
+
+
+def _history(config, cluster, *, create: bool):
+    from kctx_cli.migrations.history import History
+
+    h = History(config)
+    if create:
+        h.ensure(cluster)
+        h.read()
+    elif h.exists(cluster):
+        h.read()
+    return h
+
+
+def migrate(config: Config, *, to: str | None = None, dry_run: bool = False, allow_destructive: bool = False,
+            lock_timeout: float = 120.0, output: str = "text") -> int:
+    import time
+
+    from kctx_cli.migrations import apply, files
+    from kctx_cli.migrations.cluster import Cluster
+
+    migrations = files.load_all(config.migrations_dir)
+    cluster = Cluster(config)
+    out = _console()
+    echo = (lambda s: None) if output == "json" else (lambda s: out.print(s, markup=False))
+    history = _history(config, cluster, create=not dry_run)
+    try:
+        if not dry_run:
+            history.acquire(lock_timeout, on_wait=lambda h: echo(
+                f"waiting for the migration lock held by {h.who if h else 'another process'} ..."))
+            apply.kill_point("locked")
+        try:
+            versions = history.versions()
+            problems = apply.verify(migrations, versions)
+            if problems:
+                for p in problems[1:]:
+                    _err_console().print(f"error: {p}", markup=False, style="red")
+                raise KctxError(problems[0])
+            plan = apply.make_plan(migrations, versions, to)
+            steps = [(m, s) for m in plan.versions for s in (m.up if plan.direction == "up" else m.down or [])]
+            risky = [(m, s) for m, s in steps if s.op.destructive]
+            if risky and not allow_destructive:
+                for m, s in risky[1:]:
+                    _err_console().print(f"error: {m.filename}:{s.line}: {s.op.describe()}", markup=False, style="red")
+                m, s = risky[0]
+                raise KctxError(f"{m.filename}:{s.line}: {s.op.describe()}: destructive"
+                                f"{f' ({len(risky)} destructive steps)' if len(risky) > 1 else ''}; "
+                                "re-run with --allow-destructive")
+            if not plan.versions:
+                msg = (f"Nothing to do: the cluster is at V{plan.current:06d}"
+                       + (" (latest)" if not migrations or plan.current == migrations[-1].version else "") + ".")
+                if output == "json":
+                    print(json.dumps({"applied": [], "current": plan.current, "dry_run": dry_run}))
+                else:
+                    out.print(msg)
+                return EXIT_OK
+            if dry_run:
+                return _print_dry_run(plan, output)
+            applier = apply.Applier(cluster, history, allow_destructive=allow_destructive, echo=echo)
+            t0 = time.perf_counter()
+            applier.run(plan)
+            elapsed = time.perf_counter() - t0
+            if output == "json":
+                print(json.dumps({"direction": plan.direction, "applied": [m.label for m in plan.versions],
+                                  "steps": len(applier.timings), "seconds": round(elapsed, 3)}))
+            else:
+                verb = "applied" if plan.direction == "up" else "reverted"
+                out.print(f"{verb} {len(plan.versions)} migration{'s' if len(plan.versions) != 1 else ''} "
+                          f"({len(applier.timings)} steps) in {elapsed:.1f} s; the cluster is at "
+                          f"V{(plan.target):06d}", markup=False)
+            return EXIT_OK
+        finally:
+            if not dry_run:
+                history.release()
+    finally:
+        history.close()
+
+
+def _print_dry_run(plan, output: str) -> int:
+    if output == "json":
+        print(json.dumps({"dry_run": True, "direction": plan.direction, "versions": [
+            {"version": m.label, "file": m.filename, "steps": [
+                s.op.render() for s in (m.up if plan.direction == "up" else m.down or [])]}
+            for m in plan.versions]}, indent=2))
+        return EXIT_OK
+    print(f"-- dry run: nothing is sent to the cluster; {plan.direction} from V{plan.current:06d} "
+          f"to V{plan.target:06d}")
+    for m in plan.versions:
+        print(f"-- {m.filename} ({plan.direction})")
+        for s in (m.up if plan.direction == "up" else m.down or []):
+            if s.op.destructive:
+                print("-- kctx:destructive")
+            print(s.op.render())
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------
+# status
+# ---------------------------------------------------------------------------
+
+
+def status_rows(config: Config):
+    from kctx_cli.migrations import apply, files
+    from kctx_cli.migrations.cluster import Cluster
+
+    migrations = files.load_all(config.migrations_dir)
+    cluster = Cluster(config)
+    history = _history(config, cluster, create=False)
+    try:
+        versions = history.versions()
+    finally:
+        history.close()
+    rows = []
+    by_v = {m.version: m for m in migrations}
+    for v in sorted(set(by_v) | set(versions)):
+        m, vs = by_v.get(v), versions.get(v)
+        state = vs.state if vs else "PENDING"
+        if vs and vs.state == "REVERTED":
+            state = "PENDING (reverted)"
+        check = "-"
+        if m is None:
+            check = "FILE MISSING"
+        elif vs and vs.checksum:
+            check = "ok" if vs.checksum == m.checksum else "EDITED"
+        rows.append({"version": f"V{v:06d}", "description": m.description if m else (vs.description if vs else ""),
+                     "state": state, "checksum": m.checksum if m else (vs.checksum if vs else None),
+                     "file_check": check, "started": vs.started if vs else None,
+                     "finished": vs.finished if vs else None, "who": vs.who if vs else None,
+                     "error": vs.error if vs else None})
+    return rows, apply.current_version(versions), migrations
+
+
+def status(config: Config, *, output: str = "text") -> int:
+    rows, current, migrations = status_rows(config)
+    bad = [r for r in rows if r["file_check"] in ("EDITED", "FILE MISSING")]
+    if output == "json":
+        print(json.dumps({"current": current, "versions": rows}, indent=2))
+        return EXIT_ERROR if bad else EXIT_OK
+    from rich.table import Table
+
+    out = _console()
+    t = Table(title=f"migrations: the cluster is at V{current:06d}")
+    for c in ("version", "description", "state", "file", "finished", "who", "error"):
+        t.add_column(c)
+    colours = {"MIGRATED": "green", "ERROR": "red", "RUNNING": "yellow", "REVERTING": "yellow"}
+    for r in rows:
+        t.add_row(r["version"], r["description"], f"[{colours.get(r['state'], 'white')}]{r['state']}[/]",
+                  r["file_check"] if r["file_check"] == "-" else
+                  (f"[red]{r['file_check']}[/]" if r in bad else r["file_check"]),
+                  r["finished"] or "", r["who"] or "", (r["error"] or "")[:80])
+    out.print(t)
+    pending = sum(1 for r in rows if r["state"].startswith("PENDING"))
+    out.print(f"{pending} pending, {sum(1 for r in rows if r['state'] == 'ERROR')} failed, {len(bad)} edited or missing")
+    for r in bad:
+        _err_console().print(f"error: V{r['version'][1:]}: {'the applied file was edited' if r['file_check'] == 'EDITED' else 'the applied file is missing'}",
+                             markup=False, style="red")
+    return EXIT_ERROR if bad else EXIT_OK
+
+
+# ---------------------------------------------------------------------------
+# plan: models vs the live cluster
+# ---------------------------------------------------------------------------
+
+
+def live_diff(config: Config):
+    """(diff, drift notes) of the models against the live cluster."""
+    from kctx_cli.migrations import autogen, live, state
+    from kctx_cli.migrations.cluster import Cluster
+
+    project, migrations = _load(config)
+    desired = state.desired(project)
+    replayed = state.replay(migrations)
+    topics, subjects, sources = live.interesting(desired, replayed)
+    cluster = Cluster(config)
+    need_ksql = bool(sources)
+    current = live.read_live(cluster, topics=topics, subjects=subjects, sources=sources, need_ksql=need_ksql)
+    live.align(current, desired)
+    d = autogen.diff(current, desired, allow_destructive=True, order=autogen.entity_order(project))
+    drift = []
+    for name, s in desired.subjects.items():
+        if s.derived and name in current.subjects and current.subjects[name].schemas[-1] != s.schemas[-1]:
+            drift.append(f"subject {name}: the schema ksqlDB registered differs from the one the model derives")
+    return d, drift
+
+
+def plan(config: Config, *, detailed_exitcode: bool = False, output: str = "text") -> int:
+    d, drift = live_diff(config)
+    changes = [op for op in d.up if op.name != "derived-schema"]
+    n = len(changes) + len(d.errors) + len(drift)
+    if output == "json":
+        print(json.dumps({"changes": [{"operation": op.name, "description": op.describe(),
+                                       "destructive": op.destructive} for op in changes],
+                          "errors": d.errors, "drift": drift}, indent=2))
+    else:
+        out = _console()
+        if not n:
+            out.print("No differences: the cluster matches the models.")
+        else:
+            out.print(f"{n} difference{'s' if n != 1 else ''} between the models and the cluster:")
+            for op in changes:
+                out.print(f"  {'!' if op.destructive else '~'} {op.describe()}", markup=False)
+            for e in d.errors + drift:
+                out.print(f"  ! {e}", markup=False)
+    if n and detailed_exitcode:
+        return EXIT_DIFF
+    return EXIT_OK
+
+
+def validate_live(config: Config, *, output: str = "text") -> int:
+    """`kctx validate --live`: applied history vs files (checksums, failures, pending) and drift."""
+    problems: list[str] = []
+    rows, current, migrations = status_rows(config)
+    for r in rows:
+        if r["file_check"] == "EDITED":
+            problems.append(f"{r['version']}: the file was edited after it was applied (checksum differs)")
+        elif r["file_check"] == "FILE MISSING":
+            problems.append(f"{r['version']}: applied in the cluster but the file is missing")
+        if r["state"] in ("ERROR", "RUNNING", "REVERTING"):
+            problems.append(f"{r['version']}: {r['state']} in the cluster" + (f": {r['error']}" if r["error"] else ""))
+    pending = [r["version"] for r in rows if r["state"].startswith("PENDING")]
+    if not pending and not any(r["state"] == "ERROR" for r in rows):
+        d, drift = live_diff(config)
+        for op in d.up:
+            if op.name != "derived-schema":
+                problems.append(f"drift: {op.describe()}")
+        problems.extend(f"drift: {e}" for e in d.errors + drift)
+    if output == "json":
+        print(json.dumps({"live": {"ok": not problems, "current": current, "pending": pending,
+                                   "problems": problems}}, indent=2))
+    else:
+        out = _console()
+        for p in problems:
+            out.print(f"live: {p}", markup=False, style="red")
+        if pending:
+            out.print(f"live: {len(pending)} pending migration(s): {', '.join(pending)} (run kctx migrate)", markup=False)
+        if not problems:
+            out.print(f"live: ok, the cluster is at V{current:06d}", style="green")
+    return EXIT_ERROR if problems else EXIT_OK
+
+
+# ---------------------------------------------------------------------------
+# baseline
+# ---------------------------------------------------------------------------
+
+
+def baseline(config: Config, *, message: str = "baseline", output: str = "text") -> int:
+    """Adopt a cluster. Two cases:
+
+    * the migrations directory is empty: the live state (every non-internal topic,
+      subject, stream and table) is written as V000001 and recorded as applied;
+    * the cluster was managed by ksql-migrations (a MIGRATION_EVENTS stream exists) and its
+      files are in the migrations directory: each version it MIGRATED is recorded as applied
+      in kctx's history, with its checksum checked against the file.
+    """
+    from kctx_cli.migrations import autogen, files, live
+    from kctx_cli.migrations.cluster import Cluster
+    from kctx_cli.migrations.history import VersionState, now_iso
+    from kctx_cli.migrations.state import State
+
+    migrations = files.load_all(config.migrations_dir)
+    cluster = Cluster(config)
+    history = _history(config, cluster, create=True)
+    out = _console()
+    try:
+        if history.versions():
+            raise KctxError(f"the cluster already has a kctx migration history (topic {history.topic}); "
+                            "baseline only adopts a cluster kctx does not manage yet")
+        adopted = _ksql_migrations_versions(config, cluster) if config.ksqldb_url else None
+        history.acquire(30)
+        try:
+            if adopted is not None and migrations:
+                by_v = {m.version: m for m in migrations}
+                recorded = []
+                for v, rec in sorted(adopted.items()):
+                    if rec["state"] != "MIGRATED":
+                        continue
+                    m = by_v.get(v)
+                    if m is None:
+                        raise KctxError(f"ksql-migrations applied version {v} but migrations/ has no V{v:06d}__*.sql")
+                    if rec.get("checksum") and rec["checksum"] != m.checksum:
+                        raise KctxError(f"{m.filename}: its checksum ({m.checksum}) differs from the one "
+                                        f"ksql-migrations recorded ({rec['checksum']})")
+                    history.record_version(VersionState(v, "MIGRATED", m.checksum, "adopted", "up",
+                                                        rec.get("started") or now_iso(), now_iso(), history.who,
+                                                        None, m.description))
+                    recorded.append(m.label)
+                out.print(f"adopted {len(recorded)} version(s) applied by ksql-migrations: {', '.join(recorded)}")
+                return EXIT_OK
+            if migrations:
+                raise KctxError(f"{config.migrations_dir} already has migration files; baseline writes V000001 "
+                                "from the live cluster into an empty migrations directory")
+            state = live.read_live(cluster, need_ksql=bool(config.ksqldb_url))
+            derived_topics = {s.topic for s in state.sources.values() if s.derived}
+            for name, t in state.topics.items():
+                t.owner = "ksqldb" if name in derived_topics else "kctx"  # a CSAS re-creates its own topic
+            order = _source_order(state)
+            d = autogen.diff(State(), state, allow_destructive=True, order=order)
+            if d.errors:
+                raise KctxError("cannot baseline: " + "; ".join(d.errors))
+            text = files.render(1, message, d.up, d.down, ["written by kctx baseline from the live cluster"],
+                                irreversible="; ".join(d.irreversible))
+            path = config.migrations_dir / files.filename(1, message)
+            config.migrations_dir.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(text.encode("utf-8"))
+            m = files.read(path)
+            history.record_version(VersionState(1, "MIGRATED", m.checksum, "baseline", "up", now_iso(), now_iso(),
+                                                history.who, None, m.description))
+            if output == "json":
+                print(json.dumps({"file": str(path), "operations": len(d.up), "recorded": "V000001"}))
+            else:
+                out.print(f"wrote {path.name} ({len(d.up)} operations: {len(state.topics)} topics, "
+                          f"{len(state.subjects)} subjects, {len(state.sources)} streams/tables) and recorded "
+                          "it as applied")
+            return EXIT_OK
+        finally:
+            history.release()
+    finally:
+        history.close()
+
+
+def _source_order(state) -> list[str]:
+    """Sources in an order where a query comes after what it reads."""
+    from sqlglot import exp
+
+    from kctx_cli.ksql.dialect import parse_one
+
+    deps = {}
+    for n, s in state.sources.items():
+        try:
+            tree = parse_one(s.statement)
+            q = tree.args.get("expression")
+            deps[n] = {t.this.this for t in q.find_all(exp.Table)} if q is not None else set()
+        except Exception:  # noqa: BLE001
+            deps[n] = set()
+    out: list[str] = []
+
+    def visit(n, seen=()):
+        if n in out or n in seen or n not in deps:
+            return
+        for d in sorted(deps[n]):
+            visit(d, seen + (n,))
+        out.append(n)
+
+    for n in sorted(deps):
+        visit(n)
+    return out
+
+
+def _ksql_migrations_versions(config, cluster) -> dict | None:
+    """ksql-migrations' history, read from its MIGRATION_EVENTS stream's topic (JSON), or
+    None when the cluster has none. version -> latest event."""
+    from confluent_kafka import TopicPartition
+
+    from kctx_cli.backends.kafka import consumer
+
+    try:
+        desc = cluster.ksql_source("MIGRATION_EVENTS")
+    except KctxError:
+        return None
+    if desc is None:
+        return None
+    topic = desc.get("topic")
+    c = consumer(config, **{"enable.partition.eof": False})
+    out: dict[int, dict] = {}
+    try:
+        md = cluster.topic(topic)
+        if md is None:
+            return None
+        for p in range(md[0]):
+            low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high <= low:
+                continue
+            c.assign([TopicPartition(topic, p, low)])
+            nxt = low
+            while nxt < high:
+                msg = c.poll(2.0)
+                if msg is None:
+                    break
+                if msg.error():
+                    continue
+                nxt = msg.offset() + 1
+                try:
+                    rec = {k.upper(): v for k, v in json.loads(msg.value()).items()}
+                except (TypeError, ValueError, AttributeError):
+                    continue
+                try:
+                    v = int(rec.get("VERSION") or rec.get("VERSION_KEY") or 0)
+                except ValueError:
+                    continue  # the CURRENT row of ksql-migrations
+                if v:
+                    out[v] = {"state": rec.get("STATE"), "checksum": rec.get("CHECKSUM"),
+                              "started": rec.get("STARTED_ON")}
+    finally:
+        c.close()
+    return out

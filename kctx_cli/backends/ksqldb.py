@@ -1,0 +1,153 @@
+"""A small ksqlDB REST client (``POST /ksql``, ``GET /status/<commandId>``, ``GET /info``).
+
+* Each statement is sent alone, with the ``commandSequenceNumber`` of the previous
+  command, so the server has applied everything before it (read-your-writes).
+* A command that is not finished in the response (QUEUED / PARSING / EXECUTING) is
+  awaited by polling ``/status/<commandId>`` until SUCCESS (or ERROR / a timeout).
+* A ``statement_error`` becomes ``KsqlStatementError`` with ksqlDB's own message and the
+  statement; an unreachable server one ``KctxError`` line naming the URL.
+
+Settings from ``[env.X.ksqldb]``: ``basic.auth.user.info`` ("user:password"),
+``ssl.ca.location`` (CA bundle), ``timeout`` (seconds, default 30).
+"""
+from __future__ import annotations
+
+import time
+from urllib.parse import quote
+
+from kctx_cli.errors import KctxError
+
+MEDIA = "application/vnd.ksql.v1+json"
+DONE = ("SUCCESS",)
+FAILED = ("ERROR", "TERMINATED")
+
+
+class KsqlStatementError(KctxError):
+    def __init__(self, message: str, statement: str = "", code: int | None = None):
+        short = " ".join(statement.split())
+        short = short if len(short) <= 80 else short[:77] + "..."
+        super().__init__(f"ksqlDB rejected `{short}`: {message}" if statement else f"ksqlDB: {message}")
+        self.reason = message
+        self.statement = statement
+        self.code = code
+
+
+class KsqlClient:
+    def __init__(self, url: str, settings: dict | None = None, *, timeout: float | None = None,
+                 command_timeout: float = 120.0):
+        import requests
+
+        settings = dict(settings or {})
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": MEDIA, "Content-Type": MEDIA})
+        user_info = settings.get("basic.auth.user.info")
+        if user_info and ":" in user_info:
+            self.session.auth = tuple(user_info.split(":", 1))
+        if settings.get("ssl.ca.location"):
+            self.session.verify = settings["ssl.ca.location"]
+        self.timeout = float(timeout or settings.get("timeout") or 30)
+        self.command_timeout = command_timeout
+        self.sequence: int | None = None
+
+    @classmethod
+    def from_config(cls, config) -> "KsqlClient":
+        return cls(config.require_ksqldb(), config.ksqldb)
+
+    # -- transport -------------------------------------------------------------------
+    def _call(self, method: str, path: str, body: dict | None = None):
+        import requests
+
+        try:
+            resp = self.session.request(method, self.url + path, json=body, timeout=self.timeout)
+        except requests.RequestException as exc:
+            reason = type(exc).__name__
+            if isinstance(exc, requests.ConnectionError):
+                reason = "connection refused" if "refused" in str(exc).lower() else "connection failed"
+            raise KctxError(f"cannot reach ksqlDB at {self.url}: {reason}") from None
+        try:
+            data = resp.json()
+        except ValueError:
+            raise KctxError(f"ksqlDB at {self.url} answered HTTP {resp.status_code} with a non-JSON body "
+                            f"to {method} {path}") from None
+        return resp.status_code, data
+
+    def info(self) -> dict:
+        status, data = self._call("GET", "/info")
+        if status != 200:
+            raise KctxError(f"ksqlDB at {self.url}: GET /info answered HTTP {status}")
+        return data.get("KsqlServerInfo", data)
+
+    def request(self, statement: str, properties: dict | None = None) -> list[dict]:
+        """Send one statement; the list of entities, or KsqlStatementError."""
+        body: dict = {"ksql": statement, "streamsProperties": properties or {}}
+        if self.sequence is not None:
+            body["commandSequenceNumber"] = self.sequence
+        status, data = self._call("POST", "/ksql", body)
+        if isinstance(data, dict) and data.get("@type") in ("statement_error", "generic_error") or status >= 400:
+            if isinstance(data, dict):
+                raise KsqlStatementError(str(data.get("message", data)).strip(), statement, data.get("error_code"))
+            raise KsqlStatementError(f"HTTP {status}", statement)
+        return data if isinstance(data, list) else [data]
+
+    # -- statements ------------------------------------------------------------------
+    def execute(self, statement: str, properties: dict | None = None) -> list[dict]:
+        """Run a statement and wait until each command it produced has finished."""
+        entities = self.request(statement, properties)
+        for e in entities:
+            if e.get("@type") == "currentStatus":
+                seq = e.get("commandSequenceNumber")
+                if isinstance(seq, int) and seq >= 0:
+                    self.sequence = max(self.sequence or 0, seq)
+                self._await(e, statement)
+        return entities
+
+    def _await(self, entity: dict, statement: str) -> None:
+        status = (entity.get("commandStatus") or {})
+        deadline = time.monotonic() + self.command_timeout
+        delay = 0.05
+        while status.get("status") not in DONE:
+            if status.get("status") in FAILED:
+                raise KsqlStatementError(status.get("message") or status.get("status"), statement)
+            if time.monotonic() > deadline:
+                raise KctxError(f"ksqlDB did not finish `{statement[:60]}` within {self.command_timeout:.0f} s "
+                                f"(command {entity.get('commandId')}: {status.get('status')})")
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+            code, data = self._call("GET", "/status/" + quote(entity.get("commandId", ""), safe="/"))
+            if code == 200 and isinstance(data, dict):
+                status = data
+
+    # -- catalog ---------------------------------------------------------------------
+    def describe(self, name: str) -> dict | None:
+        """``sourceDescription`` of a stream/table, or None when it does not exist."""
+        try:
+            entities = self.request(f"DESCRIBE {_ident(name)};")
+        except KsqlStatementError as exc:
+            if "not find" in exc.reason.lower() or "does not exist" in exc.reason.lower():
+                return None
+            raise
+        for e in entities:
+            if e.get("@type") == "sourceDescription":
+                return e["sourceDescription"]
+        return None
+
+    def sources(self) -> list[dict]:
+        """Every stream and table with its description (one DESCRIBE STREAMS/TABLES EXTENDED each)."""
+        out: list[dict] = []
+        for what in ("STREAMS", "TABLES"):
+            for e in self.request(f"DESCRIBE {what} EXTENDED;"):
+                out.extend(e.get("sourceDescriptions") or [])
+        return out
+
+    def queries(self) -> list[dict]:
+        for e in self.request("SHOW QUERIES;"):
+            if e.get("@type") == "queries":
+                return e.get("queries") or []
+        return []
+
+
+def _ident(name: str) -> str:
+    from kctx_cli.ksql.dialect import needs_quotes
+
+    return f"`{name}`" if needs_quotes(name) else name

@@ -1,0 +1,163 @@
+"""The apply engine of ``kctx migrate``.
+
+For each pending version: record RUNNING, then for each step (skipping the steps this
+attempt already recorded DONE) check the lock, ask the operation whether its effect is
+already in the cluster (``applied``) and execute it only if not, then record the step
+DONE; finally record MIGRATED. A version found RUNNING or ERROR with the same checksum
+resumes its attempt: steps recorded DONE are skipped, the one in flight when the process
+died is resolved by looking at the cluster. Going down (``--to`` a lower version) runs
+the down parts, newest first, the same way (states REVERTING, REVERTED).
+
+Test hook (documented in docs/migrations.md): ``KCTX_TEST_KILL_AT=<point>`` sends SIGKILL
+to this process at a named point — ``locked``, ``running:V``, ``before:V:I``,
+``executed:V:I`` (the step ran, DONE not recorded), ``done:V:I``, ``migrated:V`` — so the
+crash tests can stop it exactly there.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from kctx_cli.errors import KctxError
+from kctx_cli.migrations.files import Migration
+from kctx_cli.migrations.history import History, VersionState, now_iso
+
+
+def kill_point(name: str) -> None:
+    if os.environ.get("KCTX_TEST_KILL_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class Plan:
+    direction: str  # up / down
+    versions: list[Migration] = field(default_factory=list)
+    current: int = 0
+    target: int = 0
+
+
+class ChecksumError(KctxError):
+    pass
+
+
+def verify(migrations: list[Migration], versions: dict[int, VersionState]) -> list[str]:
+    """Problems between the files and the history: edited or missing applied files."""
+    by_v = {m.version: m for m in migrations}
+    problems = []
+    for v, vs in sorted(versions.items()):
+        if vs.state not in ("MIGRATED", "RUNNING", "REVERTING"):
+            continue
+        m = by_v.get(v)
+        if m is None:
+            problems.append(f"V{v:06d} is {vs.state.lower()} in the cluster but its file is missing from the "
+                            "migrations directory")
+        elif vs.checksum and m.checksum != vs.checksum and vs.state == "MIGRATED":
+            problems.append(f"{m.filename} was edited after it was applied (checksum recorded {vs.checksum}, "
+                            f"file {m.checksum}); restore it, or write a new migration for the change")
+    return problems
+
+
+def current_version(versions: dict[int, VersionState]) -> int:
+    applied = [v for v, s in versions.items() if s.state in ("MIGRATED", "REVERTING")]
+    return max(applied, default=0)
+
+
+def make_plan(migrations: list[Migration], versions: dict[int, VersionState], to: str | None) -> Plan:
+    current = current_version(versions)
+    latest = migrations[-1].version if migrations else 0
+    target = latest if to is None else parse_version(to)
+    if target > latest:
+        raise KctxError(f"--to V{target:06d}: no such migration (latest is V{latest:06d})")
+    if target < 0:
+        raise KctxError("--to must be a version number such as 3 or V000003")
+    by_v = {m.version: m for m in migrations}
+    if target >= current:
+        pending = [m for m in migrations if m.version <= target and
+                   versions.get(m.version, VersionState(m.version, "PENDING", None, None, "up")).state
+                   not in ("MIGRATED",)]
+        late = [m for m in pending if m.version < current]
+        if late:
+            raise KctxError(f"{late[0].filename} is not applied but a later version (V{current:06d}) is: "
+                            "kctx applies versions in order; renumber the file after the last applied version")
+        return Plan("up", pending, current, target)
+    down = [by_v[v] for v in sorted(versions, reverse=True)
+            if target < v <= current and versions[v].state in ("MIGRATED", "REVERTING", "ERROR")]
+    for m in down:
+        if not m.reversible and versions[m.version].state != "ERROR":
+            raise KctxError(f"cannot migrate down to V{target:06d}: {m.filename} is irreversible "
+                            f"({m.irreversible_reason})")
+    return Plan("down", down, current, target)
+
+
+def parse_version(text: str) -> int:
+    t = text.strip().upper().lstrip("V")
+    if not t.isdigit():
+        raise KctxError(f"--to {text}: expected a version number such as 3 or V000003")
+    return int(t)
+
+
+class Applier:
+    def __init__(self, cluster, history: History, *, allow_destructive: bool, echo=print):
+        self.cluster = cluster
+        self.history = history
+        self.allow_destructive = allow_destructive
+        self.echo = echo
+        self.timings: list[float] = []  # seconds per executed step (client + server)
+
+    def run(self, plan: Plan) -> int:
+        versions = self.history.versions()
+        applied = 0
+        for m in plan.versions:
+            self._one(m, plan.direction, versions.get(m.version))
+            applied += 1
+        return applied
+
+    def _one(self, m: Migration, direction: str, prev: VersionState | None) -> None:
+        steps = m.up if direction == "up" else (m.down or [])
+        running = "RUNNING" if direction == "up" else "REVERTING"
+        resume = (prev is not None and prev.direction == direction and prev.checksum == m.checksum
+                  and prev.state in (running, "ERROR"))
+        vs = VersionState(m.version, running, m.checksum, prev.attempt if resume else uuid.uuid4().hex, direction,
+                          started=now_iso(), who=self.history.who, description=m.description)
+        vs.done_steps = set(prev.done_steps) if resume else set()
+        if resume and prev.state == running:
+            self.echo(f"resuming {m.filename} ({direction}): it was left {prev.state} by {prev.who}; "
+                      f"{len(vs.done_steps)} of {len(steps)} steps recorded done, the rest is checked against the cluster")
+        else:
+            self.echo(f"{'applying' if direction == 'up' else 'reverting'} {m.filename}")
+        self.history.record_version(vs)
+        kill_point(f"running:{m.version}")
+        for i, step in enumerate(steps):
+            if i in vs.done_steps:
+                continue
+            self.history.check_lock()
+            kill_point(f"before:{m.version}:{i}")
+            op = step.op
+            t0 = time.perf_counter()
+            try:
+                if op.applied(self.cluster):
+                    mark = "already there"
+                else:
+                    op.execute(self.cluster)
+                    mark = "done"
+            except KctxError as exc:
+                vs.state, vs.error, vs.finished = "ERROR", str(exc), now_iso()
+                self.history.record_version(vs)
+                from kctx_cli.ops import Ksql
+
+                what = "" if isinstance(op, Ksql) else f"{op.describe()}: "  # a ksqlDB error quotes the statement
+                raise KctxError(f"{m.filename}:{step.line}: {what}{exc}") from None
+            elapsed = time.perf_counter() - t0
+            self.timings.append(elapsed)
+            kill_point(f"executed:{m.version}:{i}")
+            self.history.record_step(vs, i)
+            kill_point(f"done:{m.version}:{i}")
+            self.echo(f"  [{i + 1}/{len(steps)}] {op.describe()} ... {mark} ({elapsed * 1000:.0f} ms)")
+        vs.state = "MIGRATED" if direction == "up" else "REVERTED"
+        vs.finished = now_iso()
+        vs.error = None
+        self.history.record_version(vs)
+        kill_point(f"migrated:{m.version}")

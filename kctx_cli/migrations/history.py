@@ -1,0 +1,266 @@
+"""Migration history and lock, kept in the cluster in one Kafka topic.
+
+Topic ``_kctx_migrations`` (``KCTX_MIGRATIONS_TOPIC`` overrides it): one partition,
+``message.timestamp.type=LogAppendTime`` (the broker's clock stamps every record, so
+lease expiry never depends on the clocks of CI machines), ``retention.ms=-1`` and
+``cleanup.policy=delete`` — not compacted, because the lock is decided by the order of
+the records and compaction would remove the records that order depends on. It grows by
+two or three small records per statement, which is nothing for Kafka.
+
+Why a Kafka topic and not ksql-migrations' MIGRATION_EVENTS stream: the history must work
+for projects that do not use ksqlDB at all, it must be read back exactly (a consumer reads
+to the high watermark: read-your-writes with no ksqlDB query lag), and one totally ordered
+partition gives the lock for free. ``kctx baseline`` reads MIGRATION_EVENTS to adopt a
+cluster that ksql-migrations managed.
+
+Records (JSON values; key = version label or ``lock``):
+
+* ``{"type":"lock","owner":ID,"who":"user@host pid 123","lease_ms":30000}`` — a request
+  for the lock, or its renewal by the holder;
+* ``{"type":"unlock","owner":ID}``;
+* ``{"type":"version","version":3,"state":"RUNNING|MIGRATED|ERROR|REVERTING|REVERTED",
+  "checksum":...,"attempt":...,"direction":"up|down","started":...,"finished":...,"who":...,
+  "error":...}``;
+* ``{"type":"step","version":3,"attempt":...,"index":4,"state":"DONE"}`` after each step.
+
+**Lock rule** (every reader computes the same answer from the same log): walking the
+records in offset order, a ``lock`` record takes the lock when nobody holds it, when its
+owner already holds it, or when the holder's last record is older than the holder's lease
+(broker timestamps). Any record of the holder renews its lease; ``unlock`` frees it. A
+killed process therefore holds the lock for at most one lease. The holder renews from a
+background thread and checks, before each statement, that its last renewal is recent
+enough; a holder that lost its lease stops.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from kctx_cli.errors import KctxError
+
+DEFAULT_TOPIC = "_kctx_migrations"
+DEFAULT_LEASE_MS = 30_000
+
+
+def topic_name() -> str:
+    return os.environ.get("KCTX_MIGRATIONS_TOPIC") or DEFAULT_TOPIC
+
+
+def lease_ms() -> int:
+    v = os.environ.get("KCTX_MIGRATE_LOCK_LEASE_MS")
+    return int(v) if v and v.isdigit() else DEFAULT_LEASE_MS
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def who() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        user = "?"
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+
+
+@dataclass
+class VersionState:
+    version: int
+    state: str
+    checksum: str | None
+    attempt: str | None
+    direction: str
+    started: str | None = None
+    finished: str | None = None
+    who: str | None = None
+    error: str | None = None
+    description: str | None = None
+    done_steps: set[int] = field(default_factory=set)  # of this attempt
+
+
+@dataclass
+class Holder:
+    owner: str
+    who: str
+    ts: int  # broker time (ms) of the holder's last record
+    lease: int
+
+
+class History:
+    def __init__(self, config, topic: str | None = None):
+        self.config = config
+        self.topic = topic or topic_name()
+        self.owner = uuid.uuid4().hex
+        self.who = who()
+        self.records: list[tuple[int, int, dict]] = []  # (offset, broker ts ms, value)
+        self._consumer = None
+        self._producer = None
+        self._next = 0
+        self.holder: Holder | None = None
+        self._last_ack = 0.0  # monotonic time our last record was acknowledged
+        self._hb: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.lease = lease_ms()
+
+    # -- topic ------------------------------------------------------------------------
+    def exists(self, cluster) -> bool:
+        return cluster.topic(self.topic) is not None
+
+    def ensure(self, cluster) -> None:
+        if cluster.topic(self.topic) is None:
+            cluster.create_topic(self.topic, 1, min(3, max(1, self.config.default_replicas)), {
+                "cleanup.policy": "delete", "retention.ms": "-1", "message.timestamp.type": "LogAppendTime"})
+
+    # -- reading ----------------------------------------------------------------------
+    def read(self) -> None:
+        """Read every record not read yet, up to the end of the topic."""
+        from confluent_kafka import TopicPartition
+
+        from kctx_cli.backends.kafka import consumer
+
+        if self._consumer is None:
+            self._consumer = consumer(self.config, **{"enable.partition.eof": False})
+            self._consumer.assign([TopicPartition(self.topic, 0, 0)])
+        try:
+            _, high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=10)
+        except Exception as exc:  # noqa: BLE001
+            raise KctxError(f"cannot read the migration history topic {self.topic}: {exc}") from None
+        deadline = time.monotonic() + 30
+        while self._next < high:
+            msg = self._consumer.poll(0.5)
+            if msg is None:
+                if time.monotonic() > deadline:
+                    raise KctxError(f"timed out reading the migration history topic {self.topic}")
+                continue
+            if msg.error():
+                raise KctxError(f"cannot read the migration history topic {self.topic}: {msg.error().str()}")
+            self._next = msg.offset() + 1
+            try:
+                value = json.loads(msg.value())
+            except (TypeError, ValueError):
+                continue  # not ours; never fatal
+            self.records.append((msg.offset(), msg.timestamp()[1], value))
+            self._apply_lock_rule(msg.timestamp()[1], value)
+
+    def _apply_lock_rule(self, ts: int, rec: dict) -> None:
+        h = self.holder
+        t = rec.get("type")
+        owner = rec.get("owner")
+        if t == "lock":
+            if h is None or h.owner == owner or ts > h.ts + h.lease:
+                self.holder = Holder(owner, rec.get("who", "?"), ts, int(rec.get("lease_ms") or DEFAULT_LEASE_MS))
+        elif t == "unlock":
+            if h is not None and h.owner == owner:
+                self.holder = None
+        elif h is not None and owner == h.owner:
+            h.ts = max(h.ts, ts)
+
+    def versions(self) -> dict[int, VersionState]:
+        out: dict[int, VersionState] = {}
+        for _, _, r in self.records:
+            if r.get("type") == "version":
+                v = int(r["version"])
+                prev = out.get(v)
+                vs = VersionState(v, r.get("state", "?"), r.get("checksum"), r.get("attempt"),
+                                  r.get("direction", "up"), r.get("started"), r.get("finished"), r.get("who"),
+                                  r.get("error"), r.get("description"))
+                if prev is not None and prev.attempt == vs.attempt:
+                    vs.done_steps = prev.done_steps
+                out[v] = vs
+            elif r.get("type") == "step":
+                vs = out.get(int(r["version"]))
+                if vs is not None and vs.attempt == r.get("attempt") and r.get("state") == "DONE":
+                    vs.done_steps.add(int(r["index"]))
+        return out
+
+    # -- writing ----------------------------------------------------------------------
+    def write(self, key: str, value: dict) -> None:
+        from kctx_cli.backends.kafka import producer
+
+        if self._producer is None:
+            self._producer = producer(self.config, **{"linger.ms": 0, "acks": "all"})
+        value = {**value, "owner": self.owner}
+        errors: list = []
+
+        def report(err, msg):
+            if err is not None:
+                errors.append(err)
+
+        with self._lock:
+            self._producer.produce(self.topic, key=key.encode(), value=json.dumps(value, sort_keys=True).encode(),
+                                   on_delivery=report)
+            left = self._producer.flush(15)
+        if left or errors:
+            raise KctxError(f"cannot write to the migration history topic {self.topic}: "
+                            f"{errors[0].str() if errors else 'timed out'}")
+        self._last_ack = time.monotonic()
+
+    def record_version(self, vs: VersionState) -> None:
+        self.write(f"V{vs.version:06d}", {
+            "type": "version", "version": vs.version, "state": vs.state, "checksum": vs.checksum,
+            "attempt": vs.attempt, "direction": vs.direction, "started": vs.started, "finished": vs.finished,
+            "who": vs.who, "error": vs.error, "description": vs.description})
+
+    def record_step(self, vs: VersionState, index: int) -> None:
+        self.write(f"V{vs.version:06d}", {"type": "step", "version": vs.version, "attempt": vs.attempt,
+                                          "index": index, "state": "DONE"})
+        vs.done_steps.add(index)
+
+    # -- lock -------------------------------------------------------------------------
+    def acquire(self, timeout: float, on_wait=None) -> None:
+        deadline = time.monotonic() + timeout
+        waited = False
+        while True:
+            self.write("lock", {"type": "lock", "who": self.who, "lease_ms": self.lease})
+            self.read()
+            if self.holder is not None and self.holder.owner == self.owner:
+                break
+            h = self.holder
+            if time.monotonic() > deadline:
+                since = dt.datetime.fromtimestamp(h.ts / 1000, dt.timezone.utc).strftime("%H:%M:%S UTC") if h else "?"
+                raise KctxError(f"another kctx migrate holds the migration lock ({h.who if h else '?'}, last seen "
+                                f"{since}); gave up after {timeout:.0f} s (a killed holder's lock expires after "
+                                f"{(h.lease if h else self.lease) / 1000:.0f} s)")
+            if on_wait and not waited:
+                on_wait(h)
+                waited = True
+            time.sleep(min(1.0, max(0.2, self.lease / 10000)))
+        self._stop.clear()
+        self._hb = threading.Thread(target=self._heartbeat, name="kctx-lock-heartbeat", daemon=True)
+        self._hb.start()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.lease / 3000):
+            try:
+                self.write("lock", {"type": "lock", "who": self.who, "lease_ms": self.lease})
+            except KctxError:
+                pass  # check_lock() sees the stale lease and stops the run
+
+    def check_lock(self) -> None:
+        """Raise unless our lease is safely alive (called before every statement)."""
+        if time.monotonic() - self._last_ack > self.lease / 1000 * 0.8:
+            raise KctxError("lost the migration lock (could not renew it in time); stopping before the next "
+                            "statement — run kctx migrate again to finish")
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._hb is not None:
+            self._hb.join(timeout=5)
+            self._hb = None
+        try:
+            self.write("lock", {"type": "unlock"})
+        except KctxError:
+            pass  # the lease expires on its own
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
