@@ -439,9 +439,51 @@ def test_insert_into_terminate_and_drop(base, n):
     assert term["commandId"] == f"terminate/{qid}/execute"
     assert term["commandStatus"]["message"] == "Query terminated."
     ok(base, f"DROP STREAM {n}_B; DROP STREAM {n}_A;")
-    # INSERT VALUES is accepted (no record is produced by the emulator)
-    ok(base, f"CREATE STREAM {n}_C (ID STRING KEY, V INT) WITH (KAFKA_TOPIC='{t}_c', PARTITIONS=1, VALUE_FORMAT='JSON');")
-    assert ok(base, f"INSERT INTO {n}_C (ID, V) VALUES ('a', 1);") == []
+
+
+def consume_all(bootstrap: str, topic: str, count: int):
+    from confluent_kafka import Consumer
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"kctx-test-{topic}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe([topic])
+    out, deadline = [], time.monotonic() + 30
+    try:
+        while len(out) < count and time.monotonic() < deadline:
+            msg = c.poll(0.5)
+            if msg is not None and not msg.error():
+                out.append(msg)
+    finally:
+        c.close()
+    return out
+
+
+def test_insert_values_produces_real_records(base, n, bootstrap_servers, schema_registry_url):
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    t = n.lower()
+    ok(base, f"CREATE STREAM {n}_J (ID STRING KEY, V INT, D DECIMAL(6, 2)) WITH (KAFKA_TOPIC='{t}_j', "
+             f"PARTITIONS=1, VALUE_FORMAT='JSON');"
+             f"CREATE TABLE {n}_A (ID BIGINT PRIMARY KEY, NAME STRING, SEEN TIMESTAMP) WITH (KAFKA_TOPIC='{t}_a', "
+             f"PARTITIONS=1, FORMAT='AVRO');")
+    assert ok(base, f"INSERT INTO {n}_J (ID, V, D) VALUES ('a', 1, 12.5); INSERT INTO {n}_J VALUES ('b', -2, null);"
+                    f"INSERT INTO {n}_A (ROWTIME, ID, NAME, SEEN) VALUES (1700000000000, 42, 'x', '2024-01-02T03:04:05');"
+                    ) == []
+    (m1, m2) = consume_all(bootstrap_servers, f"{t}_j", 2)
+    assert (m1.key(), json.loads(m1.value())) == (b"a", {"V": 1, "D": 12.5})
+    assert (m2.key(), json.loads(m2.value())) == (b"b", {"V": -2, "D": None})
+    (m,) = consume_all(bootstrap_servers, f"{t}_a", 1)
+    assert m.timestamp()[1] == 1700000000000
+    sr = SchemaRegistryClient({"url": schema_registry_url})
+    key = AvroDeserializer(sr)(m.key(), SerializationContext(f"{t}_a", MessageField.KEY))
+    value = AvroDeserializer(sr)(m.value(), SerializationContext(f"{t}_a", MessageField.VALUE))
+    assert key == 42
+    assert value["NAME"] == "x" and value["SEEN"].year == 2024
+    status, err = ksql(base, f"INSERT INTO {n}_A (NAME) VALUES ('no key');")
+    assert status == 400
+    assert err["message"] == "Value for primary key column(s) ID is required for tables"
 
 
 def test_drop_csas_sink_terminates_its_query(base, n):
@@ -599,6 +641,11 @@ BAD = [
     ("no-schema-to-infer", "",
      "CREATE STREAM {n}_X WITH (KAFKA_TOPIC='{t}_x', PARTITIONS=1, VALUE_FORMAT='AVRO');", 400, 40001,
      "Schema for message values on topic '{t}_x' does not exist in the Schema Registry.\nSubject: {t}_x-value\n"),
+    ("insert-unknown-source", "", "INSERT INTO {n}_NOPE (V) VALUES (1);", 400, 40001,
+     "Cannot insert values into an unknown stream/table: `{n}_NOPE`"),
+    ("insert-unknown-column",
+     "CREATE STREAM {n}_S (ID STRING KEY, V INT) WITH (KAFKA_TOPIC='{t}_s', PARTITIONS=1, VALUE_FORMAT='JSON');",
+     "INSERT INTO {n}_S (ID, W) VALUES ('a', 1);", 400, 40001, "Column name W does not exist."),
     ("primary-key-on-stream", "",
      "CREATE STREAM {n}_X (K STRING PRIMARY KEY, V INT) WITH (KAFKA_TOPIC='{t}_x', PARTITIONS=1, VALUE_FORMAT='JSON');",
      400, 40001,

@@ -21,6 +21,7 @@ class MemoryBackend:
         self.auto_topics = auto_topics  # every named topic "exists" (QTT pre-creates them)
         self.subjects: dict[str, list] = {}
         self.commands: list[dict] = []
+        self.records: dict[str, list] = {}
 
     def describe_topic(self, name):
         if name in self.topics:
@@ -41,6 +42,9 @@ class MemoryBackend:
 
     def delete_subject(self, subject):
         self.subjects.pop(subject, None)
+
+    def produce(self, topic, key, value, timestamp):
+        self.records.setdefault(topic, []).append((key, value, timestamp))
 
     def latest_schema(self, subject):
         versions = self.subjects.get(subject)
@@ -145,6 +149,16 @@ class KafkaBackend:
         except Exception:  # group listing is best effort, as ksqlDB's is
             return {}
         return {k: tuple(v) for k, v in out.items()}
+
+    def produce(self, topic, key, value, timestamp):
+        """One record, delivered before returning (INSERT VALUES answers after the write)."""
+        result = {}
+        kwargs = {"timestamp": timestamp} if timestamp is not None else {}
+        self.producer.produce(topic, key=key, value=value,
+                              on_delivery=lambda err, msg: result.update(err=err), **kwargs)
+        self.producer.flush(30)
+        if result.get("err") is not None or "err" not in result:
+            raise RuntimeError(f"could not produce to {topic}: {result.get('err')}")
 
     # -- schema registry ------------------------------------------------------------------
     def register_schema(self, subject, schema):

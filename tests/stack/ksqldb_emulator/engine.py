@@ -754,20 +754,48 @@ class Engine:
                         "commandId": f"stream/`{stmt.name}`/create"}
 
     def _plan_insert_values(self, plan: Plan, st: State):
+        """INSERT ... VALUES produces one real record (executed at once, not a command)."""
+        from .serde import SerdeError, coerce
+
         stmt = plan.stmt
         target = st.sources.get(stmt.name)
         if target is None:
-            raise StatementError(f"Cannot insert values into an unknown stream/table: {stmt.name}")
-        names = stmt.columns or [c.name for c in target.columns]
-        known = {c.name for c in target.columns}
+            raise StatementError(f"Cannot insert values into an unknown stream/table: `{stmt.name}`"
+                                 + st.hint(stmt.name, None))
+        if target.window_type:
+            raise StatementError("Cannot insert values into windowed stream/table!")
+        if target.is_source:
+            raise StatementError(f"Cannot insert values into read-only {target.type.lower()}: {target.name}")
+        names = stmt.columns or [c.name for c in target.columns if c.kind != "HEADERS"]
+        by_name = {c.name: c for c in target.columns}
         for n in names:
-            if n not in known:
+            if n not in by_name and n != "ROWTIME":
                 raise StatementError(f"Column name {n} does not exist.")
+            if n in ("ROWPARTITION", "ROWOFFSET"):
+                raise StatementError(f"Inserting into column {n} is not allowed.")
         if len(names) != len(stmt.value):
             raise StatementError(f"Expected a value for each column. Expected Columns: {names}. "
                                  f"Got {[v.text for v in stmt.value]}")
-        # Accepted, but no record is produced (see README of the package).
-        plan.entity = "none"
+        values: dict[str, object] = {}
+        for n, e in zip(names, stmt.value):
+            if e.kind != "lit":
+                raise StatementError(f"Failed to insert values into '{target.name}'. The kctx ksqlDB emulator "
+                                     f"only inserts literal values; got {e.text}")
+            try:
+                values[n] = coerce(e.value, by_name[n].type if n in by_name else T.BIGINT, n)
+            except SerdeError as err:
+                raise StatementError(f"Failed to insert values into '{target.name}'. {err}") from None
+        keys = [c for c in target.keys]
+        missing = [c.name for c in keys if values.get(c.name) is None]
+        if target.type == "TABLE" and missing:
+            raise StatementError(f"Value for primary key column(s) {', '.join(missing)} is required for tables")
+        plan.entity = "insert_values"
+        plan.stmt.value = {
+            "topic": target.topic, "key_format": target.key_format, "value_format": target.value_format,
+            "timestamp": values.get("ROWTIME"),
+            "key": [(c.name, c.type, values.get(c.name)) for c in keys],
+            "value": [(c.name, c.type, values.get(c.name)) for c in target.values if c.kind != "HEADERS"],
+        }
 
     def _plan_drop(self, plan: Plan, st: State, topics: Topics):
         stmt = plan.stmt
@@ -837,6 +865,18 @@ class Engine:
         text = plan.text
         st = self.state
         if kind == "none":
+            return None
+        if kind == "insert_values":
+            from .serde import SerdeError, serialize
+
+            r = plan.stmt.value
+            try:
+                registry = getattr(self.backend, "registry", None)
+                key = serialize(r["key_format"], r["key"], r["topic"], "key", registry)
+                value = serialize(r["value_format"], r["value"], r["topic"], "value", registry)
+            except SerdeError as err:
+                raise StatementError(f"Failed to insert values into '{plan.stmt.name}'. {err}") from None
+            self.backend.produce(r["topic"], key, value, r["timestamp"])
             return None
         if kind == "warning":
             return {"@type": "warning_entity", "statementText": text, "message": plan.stmt.value,
