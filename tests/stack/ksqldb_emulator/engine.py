@@ -265,8 +265,16 @@ class Engine:
 
     # -- startup ------------------------------------------------------------
     def replay(self):
+        """Rebuild the catalog from the command topic (as a ksqlDB server does on start)."""
+        import sys
+
         for seq, cmd in self.backend.read_commands():
-            self.state.apply(cmd, seq)
+            try:
+                self.state.apply(cmd, seq)
+            except Exception as e:  # a command this version cannot apply: skip it, say so
+                self.state.seq = max(self.state.seq, seq)
+                print(f"ksqldb-emulator: skipped command {seq} ({cmd.get('commandId')}): {e}",
+                      file=sys.stderr)
 
     # -- /ksql ---------------------------------------------------------------
     def handle_ksql(self, body: dict) -> tuple[int, object]:
