@@ -695,6 +695,18 @@ def test_failed_statement_in_a_request_runs_none_of_it(base, n):
     assert f"{n}_OK" not in [s["name"] for s in streams["streams"]]
 
 
+def test_command_sequence_number(base, n):
+    t = n.lower()
+    (created,) = ok(base, f"CREATE STREAM {n}_Q (V INT) WITH (KAFKA_TOPIC='{t}_q', PARTITIONS=1, VALUE_FORMAT='JSON');")
+    seq = created["commandSequenceNumber"]
+    ok(base, "SHOW STREAMS;", commandSequenceNumber=seq)  # already reached: runs at once
+    status, _, body = http("POST", base + "/ksql", {"ksql": "SHOW STREAMS;", "commandSequenceNumber": seq + 1000})
+    assert status == 503
+    assert body == {"@type": "generic_error", "error_code": 50301,
+                    "message": "Timed out while waiting for a previous command to execute. "
+                               f"command sequence number: {seq + 1000}"}
+
+
 def test_malformed_request_body(base):
     status, ctype, body = http("POST", base + "/ksql", {"streamsProperties": {}})
     assert status == 400 and ctype == MEDIA

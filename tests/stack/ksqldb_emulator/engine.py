@@ -284,7 +284,13 @@ class Engine:
                          "message": "Unrecognized field \"ksql\" missing or not a string"}
         variables = {str(k): v for k, v in (body.get("sessionVariables") or {}).items()}
         properties = {str(k): str(v) for k, v in (body.get("streamsProperties") or {}).items()}
+        wait_for = body.get("commandSequenceNumber")
         with self.lock:
+            # Commands run synchronously here, so a number not reached yet never will be.
+            if isinstance(wait_for, int) and wait_for > self.state.seq:
+                return 503, {"@type": "generic_error", "error_code": 50301,
+                             "message": "Timed out while waiting for a previous command to execute. "
+                                        f"command sequence number: {wait_for}"}
             texts = split_statements(ksql)
             if not texts:
                 return 200, []
