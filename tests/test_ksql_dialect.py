@@ -196,6 +196,12 @@ CANONICAL = [
      "SELECT -A + B * (C - D) / 2 % 3, 'a' || 'b', 1.5e3, .5 FROM S"),
     ("SELECT TIMESTAMPADD(SECONDS, 5, ts), ts AT TIME ZONE 'UTC' FROM s",
      "SELECT TIMESTAMPADD(SECONDS, 5, TS), TS AT TIME ZONE 'UTC' FROM S"),
+    ("SELECT - -5, -(5), 5 - -3, -9223372036854775808, 1R, 2e3, `a``b` FROM s",
+     "SELECT - -5, -(5), 5 - -3, -9223372036854775808, `1R`, 2e3, `a``b` FROM S"),
+    ("SELECT s.*, c->*, * FROM s WINDOW w SESSION (1 SECOND)", "SELECT S.*, C->*, * FROM S WINDOW W SESSION (1 SECOND)"),
+    ("CREATE STREAM s (a STRUCT<>, b INT ARRAY) WITH (kafka_topic='s')",
+     "CREATE STREAM S (A STRUCT<>, B ARRAY<INT>) WITH (KAFKA_TOPIC='s')"),
+    ("SELECT * FROM s AS x PARTITION BY k EMIT CHANGES", "SELECT * FROM S X PARTITION BY K EMIT CHANGES"),
     ('SELECT `Mixed Case`, "quoted", `ROWTIME`, `from`, `FROM` FROM `my-stream`',
      "SELECT `Mixed Case`, `quoted`, ROWTIME, `from`, `FROM` FROM `my-stream`"),
 ]
@@ -362,3 +368,21 @@ def test_statements_ksqldb_rejects_while_parsing_are_rejected():
                 assert errors[0].column == int(where.group(1)), (case["test"], errors[0])
             checked += 1
     assert checked >= 20
+
+
+@pytest.mark.parametrize("text,error", [
+    ("SELECT t.* + 1 FROM t", "1:8: '*' selects columns and cannot be part of an expression"),
+    ("SELECT s->* x FROM t", "1:13: expected ',' or FROM, found 'x'"),
+    ("SELECT 9223372036854775808 FROM s", "1:8: invalid numeric literal 9223372036854775808: out of the BIGINT range"),
+    ("SELECT 1e999 FROM s", "1:8: number overflows DOUBLE: 1e999"),
+    ("SELECT CAST(a AS NULL) FROM s", "1:18: expected a type, found 'NULL'"),
+    ("CREATE TABLE t (k INT PRIMARY KEY) WITH (window_size='30 bobs', kafka_topic='t')",
+     "1:54: invalid WINDOW_SIZE '30 bobs': expected '<number> <unit>' with a unit among "
+     "MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS"),
+    ("SELECT a FROM s PARTITION a", "1:27: expected BY, found 'a'"),
+    ("CREATE OR REPLACE TYPE t AS INT", "1:19: CREATE OR REPLACE is not supported for types, found 'TYPE'"),
+])
+def test_syntax_errors(text, error):
+    with pytest.raises(KsqlSyntaxError) as info:
+        parse_one(text)
+    assert str(info.value) == error

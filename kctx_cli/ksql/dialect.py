@@ -153,6 +153,8 @@ _UNTERMINATED = {
 
 
 class KsqlTokenError(TokenError):
+    """A lexical error at character ``offset`` of the text."""
+
     def __init__(self, message: str, offset: int):
         super().__init__(message)
         self.offset = offset
@@ -199,7 +201,7 @@ class KsqlTokenizer(tokens.Tokenizer):
             elif kind == "bad":
                 raise self._error(sql, start)
             else:
-                tok = self._literal(kind, sql, m.group(kind), line, start - line_start + 1, start, end)
+                tok = self._literal(kind, m.group(kind), line, start - line_start + 1, start, end)
             if comments:
                 tok.comments = comments
                 comments = []
@@ -211,7 +213,7 @@ class KsqlTokenizer(tokens.Tokenizer):
         return out
 
     @staticmethod
-    def _literal(kind: str, sql: str, text: str, line: int, col: int, start: int, end: int) -> Token:
+    def _literal(kind: str, text: str, line: int, col: int, start: int, end: int) -> Token:
         if kind == "number":
             return Token(T.NUMBER, text, line, col, start, end - 1)
         if kind == "digitword":  # grammar: DIGIT_IDENTIFIER, e.g. 1R
@@ -304,7 +306,7 @@ class KsqlParser(_Parser):
         if tok.token_type == T.STRING:
             return "'" + tok.text.replace("'", "''") + "'"
         if tok.token_type == T.IDENTIFIER:
-            return "`" + tok.text + "`"
+            return "`" + tok.text.replace("`", "``") + "`"
         return "'" + tok.text + "'"
 
     def position(self, offset: int) -> tuple[int, int]:
@@ -663,10 +665,13 @@ class KsqlParser(_Parser):
     def _p_select_item(self) -> exp.Expression:
         if self._tok(T.STAR):
             return exp.Star()
+        first = self._curr
         item = self._p_expression(select_item=True)
-        if isinstance(item, exp.Star) or (
-            isinstance(item, (exp.Column, k.StructDeref)) and isinstance(item.args.get("this" if isinstance(item, exp.Column) else "expression"), exp.Star)
-        ):
+        if not _is_star_item(item) and any(_is_star_item(node) for node in item.walk()):
+            self._fail("'*' selects columns and cannot be part of an expression", first, found=False)
+        if _is_star_item(item):  # T.* or STRUCT_COL->*: nothing may follow
+            if not (self._curr.token_type in (T.COMMA, T.SENTINEL) or self._is("FROM")):
+                self._fail("expected ',' or FROM")
             return item
         if self._kw("AS"):
             return exp.Alias(this=item, alias=self._p_identifier("an alias"))
@@ -1247,6 +1252,12 @@ class KsqlParser(_Parser):
     def _set_text(self, text: str) -> None:
         self.text = text
         self._newlines = [m.start() for m in re.finditer("\n", text)]
+
+
+def _is_star_item(item: exp.Expression) -> bool:
+    if isinstance(item, exp.Column):
+        return isinstance(item.this, exp.Star)
+    return isinstance(item, k.StructDeref) and isinstance(item.expression, exp.Star)
 
 
 def _split(toks: list[Token]) -> tuple[list[tuple[list[Token], list[str]]], list[str]]:
