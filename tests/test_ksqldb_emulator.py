@@ -65,6 +65,8 @@ def free_port() -> int:
 
 class Emulator:
     def __init__(self, bootstrap: str, registry: str, service_id: str):
+        self.bootstrap = bootstrap
+        self.command_topic = f"_confluent-ksql-{service_id}_command_topic"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
@@ -83,13 +85,19 @@ class Emulator:
                 time.sleep(0.1)
         raise RuntimeError("emulator did not become healthy in 60 s")
 
-    def stop(self):
+    def stop(self, forget: bool = False):
+        """Stop the process; ``forget`` also deletes its command topic (its catalog)."""
         self.proc.terminate()
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if forget:
+            from confluent_kafka.admin import AdminClient
+
+            admin = AdminClient({"bootstrap.servers": self.bootstrap})
+            admin.delete_topics([self.command_topic])[self.command_topic].result(30)
 
 
 def doc_json_blocks(path: Path) -> list:
@@ -161,7 +169,7 @@ def service_id():
 def emu(bootstrap_servers, schema_registry_url, service_id):
     e = Emulator(bootstrap_servers, schema_registry_url, service_id)
     yield e
-    e.stop()
+    e.stop(forget=True)
 
 
 @pytest.fixture
@@ -537,7 +545,7 @@ def test_restart_keeps_catalog(bootstrap_servers, schema_registry_url, n):
         status, _, st = http("GET", second.url + f"/status/table/`{n}_T`/create".replace("`", "%60"))
         assert status == 200 and st["status"] == "SUCCESS"
     finally:
-        second.stop()
+        second.stop(forget=True)
 
 
 def test_terminate_cluster_endpoint(bootstrap_servers, schema_registry_url, n):
@@ -555,7 +563,7 @@ def test_terminate_cluster_endpoint(bootstrap_servers, schema_registry_url, n):
         assert topic_info(bootstrap_servers, f"{n}_D") is None
         assert topic_info(bootstrap_servers, f"{t}_s") == (1, 1)
     finally:
-        e.stop()
+        e.stop(forget=True)
 
 
 # ---------------------------------------------------------------------------
