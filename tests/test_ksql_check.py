@@ -133,6 +133,10 @@ BAD = {
         "CREATE STREAM s (id INT KEY WITH (kafka_topic='s');\n",
         "1:29: expected ')' or ',', found 'WITH'",
     ),
+    "order_by": (
+        "SELECT * FROM s\nORDER BY a EMIT CHANGES;\n",
+        "2:1: ksqlDB queries have no ORDER BY",
+    ),
     "bad_lambda": (
         "SELECT TRANSFORM(arr, (x, y => x) FROM s;\n",
         "1:25: expected ')', found ','",

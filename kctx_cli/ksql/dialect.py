@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from sqlglot import exp, tokens
-from sqlglot.dialects.dialect import Dialect
+from sqlglot.dialects.dialect import Dialect, NormalizationStrategy
 from sqlglot.errors import TokenError
 from sqlglot.generator import Generator as _Generator
 from sqlglot.parser import Parser as _Parser
@@ -333,6 +333,8 @@ class KsqlParser(_Parser):
             word = self._word()
             if word in self.STATEMENTS:
                 self._fail("missing ';' at the end of the previous statement")
+            if self._is("ORDER", "BY"):
+                self._fail("ksqlDB queries have no ORDER BY", found=False)
             if word in _CLAUSES and isinstance(tree, (k.Query, k.CreateSource, k.InsertInto)):
                 self._fail(
                     f"'{self._curr.text}' is out of place: a query's clauses go FROM, JOIN, "
@@ -699,7 +701,7 @@ class KsqlParser(_Parser):
         # PARTITION and EMIT are not reserved, yet "FROM S PARTITION BY" starts a clause;
         # such a source alias would be absurd, so they are never taken as one unless
         # written with AS
-        return self._word() in ("PARTITION", "EMIT")
+        return self._word() in ("PARTITION", "EMIT") or self._is("ORDER", "BY")
 
     def _p_join(self) -> k.Join | None:
         side = None
@@ -1616,6 +1618,8 @@ class KsqlGenerator(_Generator):
 
 class KSQL(Dialect):
     """ksqlDB's SQL."""
+
+    NORMALIZATION_STRATEGY = NormalizationStrategy.UPPERCASE  # unquoted names resolve upper-case
 
     Tokenizer = KsqlTokenizer
     Parser = KsqlParser
