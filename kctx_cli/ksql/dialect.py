@@ -17,6 +17,10 @@ Public API (other modules depend on it; keep it stable):
 - ``substitute(text, variables) -> str`` — replace ``${name}`` the way ksqlDB does before it
   parses (values of DEFINE are given without their quotes); ``defined_variables(trees)``
   collects the DEFINE/UNDEFINE effects of parsed statements.
+- ``needs_quotes(name) -> bool`` — whether a ksqlDB name must be back-quoted (lower case,
+  special characters, reserved word); the generator quotes exactly those.
+- ``Statement``: ``tree``, ``error``, ``line``/``column`` (where it starts), ``text`` (its
+  source, without the ``;``) and ``comments``.
 - Node classes for ksqlDB-only syntax live in ``kctx_cli.ksql.nodes`` (module docstring shows
   how to build a CREATE TABLE and a windowed CREATE TABLE ... AS SELECT).
 
@@ -46,7 +50,7 @@ from kctx_cli.ksql.keywords import GRAMMAR_RESERVED
 __all__ = [
     "KSQL", "KsqlSyntaxError", "Statement", "parse", "parse_statements", "parse_one",
     "parse_expression", "parse_type", "render", "format_text", "substitute",
-    "defined_variables",
+    "defined_variables", "needs_quotes",
 ]
 
 T = TokenType
