@@ -35,7 +35,7 @@ types                                  ``exp.DataType`` — build them with
 =====================================  ==============================================
 
 The ksqlDB-only pieces are the classes below. Build trees with them and render with
-``kctx_cli.ksql.dialect.render`` (sketch, see also ``examples()`` at the bottom)::
+``kctx_cli.ksql.dialect.render`` (tests/test_ksql_dialect.py builds these too)::
 
     from sqlglot import exp
     from kctx_cli.ksql import nodes as k
