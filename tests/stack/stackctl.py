@@ -311,23 +311,28 @@ def stop(name: str, timeout: float = 20.0) -> bool:
     if pid is None:
         pidfile.unlink(missing_ok=True)
         return False
-    try:
-        os.killpg(pid, signal.SIGTERM)  # its own session: takes any children along
-    except ProcessLookupError:
-        pass
+    _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.1)
     if _alive(pid):
         log(f"{name} (pid {pid}) did not stop in {timeout:.0f}s; killing it")
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _signal(pid, signal.SIGKILL)
         while _alive(pid):
             time.sleep(0.05)
     pidfile.unlink(missing_ok=True)
     return True
+
+
+def _signal(pid: int, sig: int) -> None:
+    # our processes lead their own session: the group signal takes any children along
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _alive(pid: int) -> bool:
@@ -370,9 +375,9 @@ def kafka_ready(bootstrap: str, timeout: float = 1.0) -> bool:
 
 def check_kafka_transactions(bootstrap: str) -> None:
     """An empty transaction: proves transactions work (`dlq replay` needs them) and creates
-    __transaction_state before the first test. (No group-offsets lookup here: on a cluster
-    without __consumer_offsets yet, confluent-kafka 2.16.1's list_consumer_group_offsets
-    crashed the process with a segmentation fault.)"""
+    __transaction_state before the first test. (No group-offsets lookup here: right after a
+    fresh cluster's first transaction, confluent-kafka 2.16.1's list_consumer_group_offsets
+    left the process to die with a segmentation fault; see README.md.)"""
     from confluent_kafka import KafkaException, Producer
 
     try:
@@ -489,8 +494,7 @@ def up() -> dict[str, str]:
     except BaseException:
         # leave nothing half-started behind a failed `up`
         with locked():
-            for name in ("ksqldb", "registry", "kafka"):
-                stop(name)
+            stop_all()
         raise
 
 
@@ -507,8 +511,7 @@ def _up() -> dict[str, str]:
             log(f"Kafka (pid {kafka_pid}) and Apicurio Registry (pid {registry_pid}) already running")
         else:
             # restart the pair together; the emulator's catalog lives in Kafka, so it goes too
-            for name in ("ksqldb", "registry", "kafka"):
-                stop(name)
+            stop_all()
             java = require_java()
             reg_java, reg_version = registry_java(java)
             require_free(p, ["kafka", "controller", "registry", "registry-management"])
@@ -559,8 +562,33 @@ def _up() -> dict[str, str]:
     return addr
 
 
+def strays() -> list[int]:
+    """Processes carrying our marker whose pid file is gone (deleted, or overwritten)."""
+    tracked = {running_pid(n) for n in ("ksqldb", "registry", "kafka")}
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        pid = int(proc.name)
+        if f"{MARKER_ENV}={STACK_DIR}".encode() in environ and pid not in tracked and pid != os.getpid():
+            found.append(pid)
+    return found
+
+
+def stop_all() -> list[str]:
+    """Stop our processes: those in pid files, then any that lost theirs. Call under locked()."""
+    stopped = [name for name in ("ksqldb", "registry", "kafka") if stop(name)]
+    for pid in strays():
+        (STACK_DIR / "stray.pid").write_text(f"{pid}\n")
+        if stop("stray"):
+            stopped.append(f"pid {pid} (pid file lost)")
+    return stopped
+
+
 def down() -> None:
     with locked():
-        stopped = [name for name in ("ksqldb", "registry", "kafka") if stop(name)]
+        stopped = stop_all()
         (STACK_DIR / "addresses.env").unlink(missing_ok=True)
     log(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
