@@ -88,6 +88,9 @@ def makemigrations(config: Config, *, message: str | None = None, check: bool = 
     name = files.filename(version, description)
     text = files.render(version, description, up, down, notes, irreversible=why)
     path = config.migrations_dir / name
+    if not check:  # written before anything is printed: a closed pipe must not lose the file
+        config.migrations_dir.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("utf-8"))
     if output == "json":
         print(json.dumps({"changes": len(up), "version": version, "file": str(path), "written": not check,
                           "destructive": [op.describe() for op in up if op.destructive],
@@ -102,11 +105,7 @@ def makemigrations(config: Config, *, message: str | None = None, check: bool = 
             out.print(f"  {mark} {op.describe()}")
         for n in notes:
             out.print(f"  note: {n}")
-    if check:
-        return EXIT_DIFF
-    config.migrations_dir.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text.encode("utf-8"))
-    return EXIT_OK
+    return EXIT_DIFF if check else EXIT_OK
 
 
 # ---------------------------------------------------------------------------

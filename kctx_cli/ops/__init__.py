@@ -604,7 +604,7 @@ def parse_op(name: str, payload: str) -> Op:
     try:
         args = json.loads(payload)
     except json.JSONDecodeError as exc:
-        raise OpError(f"kctx:{name}: invalid JSON: {exc.msg} at column {exc.colno}") from None
+        raise OpError(f"kctx:{name}: invalid JSON: {exc.msg} (column {exc.colno} of the JSON)") from None
     if not isinstance(args, dict):
         raise OpError(f"kctx:{name}: expected a JSON object")
     try:
