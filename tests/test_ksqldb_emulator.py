@@ -272,6 +272,19 @@ def test_list_entities(base, n):
     assert q["sinkKafkaTopics"] == [f"{n}_AGG"] and q["queryType"] == "PERSISTENT"
     assert q["statusCount"] == {"RUNNING": 1} and q["state"] == "RUNNING"
 
+    streams_ext, queries_ext = ok(base, "SHOW STREAMS EXTENDED; SHOW QUERIES EXTENDED;")
+    assert streams_ext["@type"] == "source_descriptions"
+    d = next(x for x in streams_ext["sourceDescriptions"] if x["name"] == f"{n}_S")
+    assert list(d) == SOURCE_DESCRIPTION_KEYS and d["extended"] is True and d["partitions"] == 2
+    assert queries_ext["@type"] == "query_descriptions"
+    qd = next(x for x in queries_ext["queryDescriptions"] if x["id"] == q["id"])
+    (explained,) = ok(base, f"EXPLAIN {q['id']};")
+    assert explained["@type"] == "queryDescription" and explained["queryDescription"] == qd
+    assert list(qd)[:9] == ["id", "statementText", "windowType", "fields", "sources", "sinks", "topology",
+                            "executionPlan", "overriddenProperties"]
+    assert qd["sources"] == [f"{n}_S"] and qd["sinks"] == [f"{n}_AGG"]
+    assert [f["name"] for f in qd["fields"]] == ["K", "C"]
+
 
 def test_describe_and_extended(base, n, bootstrap_servers):
     t = n.lower()
@@ -601,8 +614,10 @@ BAD = [
      "via the 'ksql.persistence.default.format.value' config."),
     ("select-on-ksql-endpoint", "", "SELECT * FROM {n}_S EMIT CHANGES;", 400, 40002,
      "The following statement types should be issued to the websocket endpoint '/query':\n\t* PRINT\n\t* SELECT"),
-    ("unsupported-statement", "", "EXPLAIN CSAS_FOO_1;", 400, 40001,
-     "The kctx ksqlDB emulator does not support EXPLAIN statements (EXPLAIN)."),
+    ("unsupported-statement", "", "PAUSE CSAS_FOO_1;", 400, 40001,
+     "The kctx ksqlDB emulator does not support PAUSE statements (PAUSE)."),
+    ("explain-unknown-query", "", "EXPLAIN CSAS_{n}_NOPE_1;", 400, 40001,
+     "Query with id:CSAS_{n}_NOPE_1 does not exist, use SHOW QUERIES to view the full set of queries."),
     ("csas-unknown-source", "", "CREATE STREAM {n}_X AS SELECT * FROM {n}_NOPE;", 400, 40001,
      "Line: 1, Col: {col}: Source `{n}_NOPE` does not exist."),
     ("csas-unknown-column",

@@ -262,6 +262,7 @@ class Engine:
         self.service_id = service_id
         self.state = State()
         self.lock = threading.Lock()
+        self.host = "127.0.0.1:8088"  # host:port of this server, set by the HTTP layer
 
     # -- startup ------------------------------------------------------------
     def replay(self):
@@ -405,6 +406,11 @@ class Engine:
             raise StatementError(
                 "The following statement types should be issued to the websocket endpoint '/query':\n"
                 "\t* PRINT\n\t* SELECT", QUERY_ENDPOINT)
+        elif kind == "EXPLAIN":
+            if stmt.name not in st.queries:
+                raise StatementError(f"Query with id:{stmt.name} does not exist, use SHOW QUERIES to view "
+                                     f"the full set of queries.")
+            plan.entity = "explain"
         elif kind == "DESCRIBE":
             if stmt.name not in st.sources:
                 raise StatementError(
@@ -906,6 +912,22 @@ class Engine:
             descs = [self.describe(s, plan.stmt.extended) for s in st.sources.values() if s.type == want]
             return {"@type": "source_descriptions", "statementText": text, "sourceDescriptions": descs,
                     "warnings": []}
+        if kind == "explain":
+            q = st.queries.get(plan.stmt.name)
+            if q is None:
+                raise StatementError(f"Query with id:{plan.stmt.name} does not exist, use SHOW QUERIES to view "
+                                     f"the full set of queries.")
+            return {"@type": "queryDescription", "statementText": text,
+                    "queryDescription": self._query_description(q), "warnings": []}
+        if kind in ("SHOW_STREAMS", "SHOW_TABLES") and plan.stmt.extended:
+            want = "STREAM" if kind == "SHOW_STREAMS" else "TABLE"
+            return {"@type": "source_descriptions", "statementText": text,
+                    "sourceDescriptions": [self.describe(s, True) for s in st.sources.values() if s.type == want],
+                    "warnings": []}
+        if kind == "SHOW_QUERIES" and plan.stmt.extended:
+            return {"@type": "query_descriptions", "statementText": text,
+                    "queryDescriptions": [self._query_description(q) for q in st.queries.values()],
+                    "warnings": []}
         if kind == "SHOW_STREAMS":
             return {"@type": "streams", "statementText": text, "streams": [
                 self._source_info(s) for s in st.sources.values() if s.type == "STREAM"], "warnings": []}
@@ -952,14 +974,38 @@ class Engine:
         return {"queryString": q.statement, "sinks": [q.sink], "sinkKafkaTopics": [q.sink_topic],
                 "id": q.id, "statusCount": {"RUNNING": 1}, "queryType": "PERSISTENT", "state": "RUNNING"}
 
-    def describe(self, s: Source, extended: bool) -> dict:
-        st = self.state
+    def _query_description(self, q: PersistentQuery) -> dict:
+        sink = self.state.sources.get(q.sink)
+        return {
+            "id": q.id,
+            "statementText": q.statement,
+            "windowType": sink.window_type if sink else None,
+            "fields": self._fields(sink) if sink else [],
+            "sources": sorted(set(q.sources)),
+            "sinks": [q.sink],
+            "topology": "",  # the emulator runs no Kafka Streams topology
+            "executionPlan": "",
+            "overriddenProperties": {},
+            "ksqlHostQueryStatus": {self.host: "RUNNING"},
+            "queryType": "PERSISTENT",
+            "queryErrors": [],
+            "tasksMetadata": [],
+            "consumerGroupId": f"_confluent-ksql-{self.service_id}query_{q.id}",
+            "state": "RUNNING",
+        }
+
+    def _fields(self, s: Source) -> list[dict]:
         fields = []
         for c in s.columns:
             f = {"name": c.name, "schema": c.type.schema_info()}
             if c.kind in KEY_KINDS:
                 f["type"] = "KEY"
             fields.append(f)
+        return fields
+
+    def describe(self, s: Source, extended: bool) -> dict:
+        st = self.state
+        fields = self._fields(s)
         partitions = replication = 0
         if extended:
             info = self.backend.describe_topic(s.topic)

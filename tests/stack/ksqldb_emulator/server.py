@@ -96,6 +96,7 @@ def make_handler(engine: Engine):
 def serve(engine: Engine, host: str, port: int) -> ThreadingHTTPServer:
     httpd = ThreadingHTTPServer((host, port), make_handler(engine))
     httpd.daemon_threads = True
+    engine.host = f"{host}:{httpd.server_address[1]}"
     return httpd
 
 

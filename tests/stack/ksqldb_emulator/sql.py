@@ -590,9 +590,11 @@ class Parser:
         return Statement("PRINT", "")
 
     def _explain(self) -> Statement:
+        if self.is_ident() and self.peek().kind == "EOF" or (self.is_ident() and self.peek().text == ";"):
+            return Statement("EXPLAIN", "", name=self.ident())
         while self.tok.kind != "EOF":
             self.i += 1
-        return Statement("EXPLAIN", "")
+        return Statement("EXPLAIN_STATEMENT", "")
 
     def _pause(self) -> Statement:
         return Statement("PAUSE", "", all=self.accept("ALL"), name=None if self.at(";") else (self.ident() if self.is_ident() else None))
