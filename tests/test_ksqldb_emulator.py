@@ -590,7 +590,11 @@ BAD = [
     ("unknown-statement", "", "CRATE STREAM {n}_X (V INT) WITH (KAFKA_TOPIC='x');", 400, 40001,
      "line 1:1: Syntax Error\nUnknown statement 'CRATE'\nDid you mean 'CREATE'?"),
     ("unknown-type", "", "CREATE STREAM {n}_X (V FOO) WITH (KAFKA_TOPIC='{t}_x', VALUE_FORMAT='JSON');", 400, 40001,
-     "line 1:{col}: Unknown type: FOO"),
+     "Failed to prepare statement: Cannot resolve unknown type: FOO"),
+    ("numeric-literal-overflow",
+     "CREATE STREAM {n}_S (ID STRING KEY, V BIGINT) WITH (KAFKA_TOPIC='{t}_s', PARTITIONS=1, VALUE_FORMAT='JSON');",
+     "CREATE STREAM {n}_X AS SELECT ID, V + 9223372036854775808 AS W FROM {n}_S;", 400, 40001,
+     "Failed to prepare statement: line 1:{col}: Invalid numeric literal: 9223372036854775808"),
     ("describe-unknown", "", "DESCRIBE {n}_NOPE;", 400, 40001,
      "Could not find STREAM/TABLE '{n}_NOPE' in the Metastore"),
     ("drop-unknown", "", "DROP STREAM {n}_NOPE;", 400, 40001, "Stream {n}_NOPE does not exist."),
@@ -705,6 +709,17 @@ def test_bad_input(base, n, bootstrap_servers, case):
     assert ok(base, "SHOW STREAMS; SHOW TABLES; SHOW QUERIES;") == before
     if case[0] == "missing-topic":
         assert topic_info(bootstrap_servers, f"{t}_missing") is None
+
+
+def test_error_positions_count_in_the_whole_request(base, n):
+    t = n.lower()
+    text = (f"CREATE STREAM {n}_P (V INT) WITH (KAFKA_TOPIC='{t}_p', PARTITIONS=1, VALUE_FORMAT='JSON');\n"
+            f"  CREATE STREAM {n}_Q (V INT WITH (KAFKA_TOPIC='x');")
+    status, err = ksql(base, text)
+    assert status == 400
+    col = len(f"  CREATE STREAM {n}_Q (V INT ") + 1
+    assert err["message"].startswith(f"line 2:{col}: Syntax Error\n"), err["message"]
+    assert err["statementText"] == f"CREATE STREAM {n}_Q (V INT WITH (KAFKA_TOPIC='x');"
 
 
 def test_failed_statement_in_a_request_runs_none_of_it(base, n):

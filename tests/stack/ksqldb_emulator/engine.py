@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from . import sqltypes as T
 from .analyzer import AnalysisError, Source as ASource, analyze
-from .sql import Column, ParseError, Parser, Statement, parse, split_statements, substitute
+from .sql import Column, ParseError, Parser, Statement, parse, split_with_positions, substitute
 
 VERSION = "0.29.0"  # the ksqlDB release whose REST shapes the emulator follows
 EMULATOR_NOTE = "kctx ksqlDB REST emulator (test stack; not ksqlDB)"
@@ -292,17 +292,18 @@ class Engine:
                 return 503, {"@type": "generic_error", "error_code": 50301,
                              "message": "Timed out while waiting for a previous command to execute. "
                                         f"command sequence number: {wait_for}"}
-            texts = split_statements(ksql)
+            texts = split_with_positions(ksql)
             if not texts:
                 return 200, []
             sandbox = copy.deepcopy(self.state)
             topics = Topics(self.backend)
             plans: list[Plan] = []
-            for text in texts:
+            for text, line0, col0 in texts:
                 try:
                     plan = self._plan(text, sandbox, topics, variables, properties)
                 except ParseError as e:
-                    return 400, _statement_error(BAD_STATEMENT, str(e), text, [])
+                    # positions count in the whole request text, as ksqlDB parses it
+                    return 400, _statement_error(BAD_STATEMENT, str(e.shifted(line0, col0)), text, [])
                 except StatementError as e:
                     return e.code // 100, _statement_error(e.code, str(e), text, [])
                 except Exception as e:  # an emulator bug: answer as ksqlDB answers internal errors
@@ -1075,7 +1076,7 @@ def _check_syntax(text: str) -> None:
     try:
         dialect.parse(text)
     except KsqlSyntaxError as e:
-        raise ParseError(f"line {e.line or 1}:{e.column or 1}: Syntax Error\n{e.reason}") from None
+        raise ParseError("line {pos}: Syntax Error\n" + e.reason, e.line or 1, e.column or 1) from None
 
 
 def _has_map(t: T.SqlType) -> bool:

@@ -15,7 +15,22 @@ from . import sqltypes as T
 
 
 class ParseError(Exception):
-    """A syntax error; ``str()`` is ksqlDB's ``line L:C: ...`` message."""
+    """A syntax error; ``str()`` is ksqlDB's ``line L:C: ...`` message.
+
+    ``{pos}`` in the message stands for the position, so it can be shifted from the
+    statement to the whole request text (ksqlDB parses the request as one text)."""
+
+    def __init__(self, message: str, line: int = 1, col: int = 1):
+        super().__init__(message)
+        self.message, self.line, self.col = message, line, col
+
+    def __str__(self) -> str:
+        return self.message.replace("{pos}", f"{self.line}:{self.col}")
+
+    def shifted(self, line0: int, col0: int) -> "ParseError":
+        """The same error for a statement that starts at ``line0``:``col0`` of the request."""
+        col = self.col + col0 - 1 if self.line == 1 else self.col
+        return ParseError(self.message, self.line + line0 - 1, col)
 
 
 # ---------------------------------------------------------------------------
@@ -59,9 +74,8 @@ def tokenize(text: str) -> list[Tok]:
         m = _TOKEN_RE.match(text, pos)
         if not m:
             raise ParseError(
-                f"line {line}:{pos - line_start + 1}: Syntax Error\n"
-                f"Syntax error at or near '{text[pos]}' at line {line}:{pos - line_start + 1}"
-            )
+                f"line {{pos}}: Syntax Error\nSyntax error at or near '{text[pos]}' at line {{pos}}",
+                line, pos - line_start + 1)
         kind = m.lastgroup
         raw = m.group()
         col = pos - line_start + 1
@@ -90,6 +104,15 @@ def tokenize(text: str) -> list[Tok]:
 
 def split_statements(text: str) -> list[str]:
     """Split a request's ``ksql`` text into statements, each ending with ';'."""
+    return [s for s, _, _ in split_with_positions(text)]
+
+
+def split_with_positions(text: str) -> list[tuple[str, int, int]]:
+    """Statements with the line and column (1-based) where each starts in ``text``."""
+
+    def where(i: int) -> tuple[int, int]:
+        return text.count("\n", 0, i) + 1, i - (text.rfind("\n", 0, i) + 1) + 1
+
     out, start, pos = [], 0, 0
     while pos < len(text):
         m = _TOKEN_RE.match(text, pos)
@@ -97,19 +120,26 @@ def split_statements(text: str) -> list[str]:
             pos += 1
             continue
         if m.lastgroup == "sym" and m.group() == ";":
-            stmt = text[start:m.end()].strip()
+            raw = text[start:m.end()]
+            stmt = raw.strip()
             if stmt != ";":
-                out.append(stmt)
+                out.append((stmt, *where(start + len(raw) - len(raw.lstrip()))))
             start = m.end()
         pos = m.end()
-    rest = text[start:].strip()
-    if rest and _TOKEN_RE.sub("", rest).strip() == "" and all(
-        t.kind == "EOF" for t in tokenize(rest)
-    ):
-        rest = ""
+    raw = text[start:]
+    rest = raw.strip()
+    if rest and all(t.kind == "EOF" for t in _safe_tokens(rest)):
+        rest = ""  # only comments
     if rest:
-        out.append(rest)
+        out.append((rest, *where(start + len(raw) - len(raw.lstrip()))))
     return out
+
+
+def _safe_tokens(text: str) -> list[Tok]:
+    try:
+        return tokenize(text)
+    except ParseError:
+        return [Tok("IDENT", "?", 1, 1)]
 
 
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -261,7 +291,8 @@ class Parser:
         t = tok or self.tok
         shown = "<EOF>" if t.kind == "EOF" else (t.text if t.kind != "STRING" else f"'{t.text}'")
         msg = detail or f"Syntax error at or near '{shown}' at line {t.line}:{t.col}"
-        raise ParseError(f"line {t.line}:{t.col}: Syntax Error\n{msg}")
+        raise ParseError("line {pos}: Syntax Error\n" + msg.replace(f"line {t.line}:{t.col}", "line {pos}"),
+                         t.line, t.col)
 
     def expect(self, *words):
         if not self.accept(*words):
@@ -436,7 +467,7 @@ class Parser:
         name = t.text if t.kind == "QIDENT" else t.up
         if name in self.custom_types:
             return self.custom_types[name]
-        raise ParseError(f"line {t.line}:{t.col}: Unknown type: {name}")
+        raise ParseError(f"Failed to prepare statement: Cannot resolve unknown type: {name}", t.line, t.col)
 
     def _close_angle(self):
         # '>>' is lexed as two '>' tokens already
@@ -971,10 +1002,11 @@ class Parser:
                 return Expr("lit", value=v, type=T.INTEGER, text=s)
             if v <= 2**63 - 1:
                 return Expr("lit", value=v, type=T.BIGINT, text=s)
-            raise ParseError(f"line {t.line}:{t.col}: Invalid numeric literal: {s}")
+            raise ParseError(f"Failed to prepare statement: line {{pos}}: Invalid numeric literal: {s}", t.line, t.col)
         if "e" in s.lower():
             if float(s) == float("inf"):
-                raise ParseError(f"line {t.line}:{t.col}: Number overflows DOUBLE: {s}")
+                raise ParseError(f"Failed to prepare statement: line {{pos}}: Number overflows DOUBLE: {s}",
+                                 t.line, t.col)
             return Expr("lit", value=float(s), type=T.DOUBLE, text=s)
         whole, _, frac = s.partition(".")
         digits = (whole.lstrip("0") + frac) or "0"
