@@ -97,6 +97,8 @@ def json_default(o: Any):
     if isinstance(o, decimal.Decimal):
         return str(o)
     if isinstance(o, _dt.datetime):
+        if o.tzinfo is _dt.timezone.utc:  # what fastavro returns for timestamp-millis
+            return o.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
         if o.tzinfo is not None:
             o = o.astimezone(_dt.timezone.utc).replace(tzinfo=None)
             return o.isoformat(timespec="milliseconds") + "Z"
@@ -108,6 +110,10 @@ def json_default(o: Any):
     if isinstance(o, (bytes, bytearray)):
         return base64.b64encode(bytes(o)).decode("ascii")
     raise TypeError(f"cannot encode {type(o).__name__}")
+
+
+# one encoder for all records: json.dumps(default=...) builds a new one per call
+dumps = json.JSONEncoder(default=json_default, ensure_ascii=False).encode
 
 
 def iso_ms(ms: int) -> str:
