@@ -635,7 +635,8 @@ BAD = [
     ("ctas-not-grouped",
      "CREATE STREAM {n}_S (ID STRING KEY, V INT, W INT) WITH (KAFKA_TOPIC='{t}_s', PARTITIONS=1, VALUE_FORMAT='JSON');",
      "CREATE TABLE {n}_X AS SELECT ID, W, COUNT(*) FROM {n}_S GROUP BY ID;", 400, 40001,
-     "Non-aggregate SELECT expression(s) not part of GROUP BY: W"),
+     "Non-aggregate SELECT expression(s) not part of GROUP BY: W\n"
+     "Either add the column(s) to the GROUP BY or remove them from the SELECT."),
     ("csas-produces-table",
      "CREATE STREAM {n}_S (ID STRING KEY, V INT) WITH (KAFKA_TOPIC='{t}_s', PARTITIONS=1, VALUE_FORMAT='JSON');",
      "CREATE STREAM {n}_X AS SELECT ID, COUNT(*) AS C FROM {n}_S GROUP BY ID;", 400, 40001,

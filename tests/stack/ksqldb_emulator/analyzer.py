@@ -95,6 +95,9 @@ class Scope:
         if q is None and name in TIME_UNITS:
             return None
         shown = f"{q}.{name}" if q else name
+        if self.clause == "PARTITION BY":
+            raise AnalysisError(f"PARTITION BY column '{shown}' cannot be resolved. '{shown}' must be a column "
+                                f"in the source schema since PARTITION BY is applied on the input.")
         raise AnalysisError(f"{self.clause} column '{shown}' cannot be resolved.")
 
 
@@ -126,7 +129,7 @@ def _arith(op: str, a: T.SqlType, b: T.SqlType, text: str) -> T.SqlType:
             return a
         raise AnalysisError(
             f"Error processing expression: {text}. Unsupported arithmetic types. {a.render()} {b.render()}"
-        )
+        )  # prefixed with the clause by type_of's caller
     if "DOUBLE" in (a.base, b.base):
         return T.DOUBLE
     if "DECIMAL" in (a.base, b.base):
@@ -219,9 +222,9 @@ def type_of(e: Expr, scope: Scope) -> T.SqlType | None:
             if all(a.kind == "lit" and a.type is None for a in e.args):
                 raise AnalysisError(f"Comparison with NULL not supported: NULL {e.value} NULL")
             if l is not None and r is not None and _incomparable(l, r) and not _time_string(e.args, l, r):
-                prefix = f"Error in {scope.clause} expression: " if scope.clause in ("WHERE", "HAVING") else ""
                 raise AnalysisError(
-                    f"{prefix}Cannot compare {e.args[0].text} ({l.render()}) to {e.args[1].text} ({r.render()}) "
+                    f"Cannot compare {_show(e.args[0], scope)} ({l.render()}) to {_show(e.args[1], scope)} "
+                    f"({r.render()}) "
                     f"with {_CMP_NAMES.get(e.value, e.value)}."
                 )
         return T.BOOLEAN
@@ -546,7 +549,7 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
 
     if q.where is not None:
         scope.clause = "WHERE"
-        wt = type_of(q.where, scope)
+        wt = _clause_type(q.where, scope)
         if wt is not None and wt.base != "BOOLEAN":
             raise AnalysisError(
                 f"Type error in WHERE expression: Should evaluate to boolean but is {q.where.text} "
@@ -590,36 +593,28 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
     keys: list[Column] = []
     used: set[int] = set()
 
-    if q.group_by:
+    if q.group_by or has_agg:
         result = "TABLE"
         scope.clause = "GROUP BY"
         for g in q.group_by:
-            if contains_aggregate(g):
-                raise AnalysisError(f"GROUP BY does not support aggregate functions: {g.value} is an aggregate function.")
+            agg = next((f for f in _calls(g) if f.value in AGGREGATES), None)
+            if agg is not None:
+                raise AnalysisError(f"GROUP BY does not support aggregate functions: {agg.value} is an "
+                                    f"aggregate function.")
             type_of(g, scope)
-        if not (has_agg or any(maybe_aggregate(e) for e, _, _ in named) or maybe_aggregate(q.having)):
+        for e, _, _ in named:
+            for f in _calls(e):
+                if f.value in AGGREGATES and any(contains_aggregate(a) for a in f.args):
+                    shown = _show(f, scope).replace("(*)", "()")
+                    raise AnalysisError(f"Aggregate functions can not be nested: {shown}")
+        if q.group_by and not (has_agg or any(maybe_aggregate(e) for e, _, _ in named) or maybe_aggregate(q.having)):
             raise AnalysisError("GROUP BY requires aggregate functions in either the SELECT or HAVING clause.")
-        missing = []
-        for g in q.group_by:
-            idx = next((i for i, (e, _, _) in enumerate(named) if i not in used and _same(e, g, scope)), None)
-            if idx is None:
-                missing.append(g.value if g.kind == "col" else g.text)
-                continue
-            used.add(idx)
-            e, alias, t = named[idx]
-            keys.append(Column(alias, t or T.STRING, "PRIMARY_KEY"))
-        if missing:
-            raise _missing(sink, "grouping expression", missing)
-        for g in q.group_by:
-            dups = [alias for e, alias, _ in named if _same(e, g, scope)]
-            if len(dups) > 1:
-                raise AnalysisError(
-                    f"The projection contains a key column more than once: {_joined([f'`{d}`' for d in dups])}."
-                    f"\nEach key column must only be in the projection once. If you intended to copy the key "
-                    f"into the value, then consider using the AS_VALUE function to indicate which key "
-                    f"reference should be copied.")
+        bad = [_show(e, scope) for e, _, _ in named if not _grouped(e, q.group_by, scope)]
+        if bad:
+            raise AnalysisError("Non-aggregate SELECT expression(s) not part of GROUP BY: " + ", ".join(bad)
+                                + "\nEither add the column(s) to the GROUP BY or remove them from the SELECT.")
         if q.having is not None and not _grouped(q.having, q.group_by, scope):
-            cols = [c.text for c in columns_in(q.having) if not any(_same(c, g, scope) for g in q.group_by)]
+            cols = [_show(c, scope) for c in columns_in(q.having) if not any(_same(c, g, scope) for g in q.group_by)]
             raise AnalysisError("Non-aggregate HAVING expression not part of GROUP BY: " + ", ".join(cols))
         if left_type == "TABLE" and not joined:
             bad_udafs = []
@@ -632,13 +627,30 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
                 raise AnalysisError(f"The aggregation function{'s' if len(bad_udafs) > 1 else ''} "
                                     f"{_joined(bad_udafs)} cannot be applied to a table source, only to a "
                                     f"stream source.")
-        bad = []
-        for i, (e, alias, t) in enumerate(named):
-            if i in used or not _grouped(e, q.group_by, scope):
-                if i not in used:
-                    bad.append(e.text)
-        if bad:
-            raise AnalysisError("Non-aggregate SELECT expression(s) not part of GROUP BY: " + ", ".join(bad))
+        if not q.group_by and statement_type == "TABLE":
+            calls = [_show(f, scope).replace("(*)", "(ROWTIME)")
+                     for e, _, _ in named for f in _calls(e) if f.value in AGGREGATES]
+            raise AnalysisError(f"CREATE TABLE AS SELECT statement does not support aggregate function "
+                                f"[{', '.join(calls)}] without a GROUP BY clause.")
+        found: list[int | None] = []
+        for g in q.group_by:
+            idx = next((i for i, (e, _, _) in enumerate(named) if i not in used and _same(e, g, scope)), None)
+            found.append(idx)
+            if idx is not None:
+                used.add(idx)
+        if None in found:
+            raise _missing(sink, "grouping expression", [_show(g, scope) for g in q.group_by])
+        for idx in found:
+            e, alias, t = named[idx]
+            keys.append(Column(alias, t or T.STRING, "PRIMARY_KEY"))
+        for g in q.group_by:
+            dups = [alias for e, alias, _ in named if _same(e, g, scope)]
+            if len(dups) > 1:
+                raise AnalysisError(
+                    f"The projection contains a key column more than once: {_joined([f'`{d}`' for d in dups])}."
+                    f"\nEach key column must only be in the projection once. If you intended to copy the key "
+                    f"into the value, then consider using the AS_VALUE function to indicate which key "
+                    f"reference should be copied.")
     elif q.partition_by:
         result = left_type
         if result == "TABLE":
@@ -670,7 +682,7 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
             e, alias, t = named[idx]
             keys.append(Column(alias, t or T.STRING, "KEY"))
         if missing:
-            raise _missing(sink, "partitioning expression", missing)
+            raise _missing(sink, "partitioning expression", [_qualified(p, q.source.alias) for p in exprs])
         for p in exprs:
             dups = sorted(alias for e, alias, _ in named if _same(e, p, scope))
             if len(dups) > 1:
@@ -727,22 +739,17 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
             used.add(idx)
             e, alias, t = named[idx]
             keys.append(Column(alias, t, "PRIMARY_KEY" if result == "TABLE" else "KEY"))
-        if missing and not has_agg:
-            raise _missing(sink, "key column", missing)
+        if missing:
+            raise _missing(sink, "key column", [k.name for k in src_keys])
         order = sorted(used)
         by_alias = {c.name: c for c in keys}
         keys = [by_alias[named[i][1]] for i in order if named[i][1] in by_alias]
-        if has_agg and result == "STREAM":
-            raise AnalysisError(
-                "Use of aggregate function " + next(e.value for e, _, _ in named if contains_aggregate(e))
-                + " requires a GROUP BY clause."
-            )
 
     if q.having is not None and not q.group_by:
         raise AnalysisError("HAVING can only be used with GROUP BY")
     if q.having is not None:
         scope.clause = "HAVING"
-        type_of(q.having, scope)
+        _clause_type(q.having, scope)
         scope.clause = "SELECT"
 
     values = [Column(alias, t or T.STRING) for i, (e, alias, t) in enumerate(named) if i not in used]
@@ -770,6 +777,61 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
     return Output(keys + values, result, windowed, window_type, [r.name for r in rels])
 
 
+def _clause_type(e: Expr, scope: Scope) -> T.SqlType | None:
+    """type_of for WHERE / HAVING, with ksqlDB's "Error in <clause> expression: " prefix."""
+    try:
+        return type_of(e, scope)
+    except AnalysisError as err:
+        msg = str(err)
+        if msg.startswith(("Cannot compare", "Error processing expression")):
+            raise AnalysisError(f"Error in {scope.clause} expression: {msg}") from None
+        raise
+
+
+def _owned(e: Expr, scope: Scope) -> str:
+    """Columns qualified by their source, as in ksqlDB's join-condition messages."""
+    if e.kind == "col":
+        owner = e.qualifier or next((a for a, src in scope.sources
+                                     if any(c.name == e.value for c in src.columns)), "")
+        return f"{owner}.{e.value}" if owner else e.value
+    if e.kind == "cast":
+        return f"CAST({_owned(e.args[0], scope)} AS {e.type.render()})"
+    if e.kind == "func":
+        return f"{e.value}(" + ", ".join(_owned(a, scope) for a in e.args) + ")"
+    return e.text
+
+
+def _show(e: Expr, scope: Scope) -> str:
+    """An expression as ksqlDB prints it after analysis: join columns as ALIAS_COLUMN."""
+    k = e.kind
+    if k == "col":
+        if len(scope.sources) > 1 and e.value not in scope.lambda_vars:
+            owner = e.qualifier or next((a for a, src in scope.sources
+                                         if any(c.name == e.value for c in src.columns)), None)
+            if owner is not None:
+                for alias, src in scope.sources:
+                    if owner in (alias, src.name):
+                        return f"{alias}_{e.value}"
+        return e.value
+    if k == "func":
+        if not e.args and e.text.endswith("(*)"):
+            return f"{e.value}(*)"
+        return f"{e.value}(" + ", ".join(_show(a, scope) for a in e.args) + ")"
+    if k in ("binop", "cmp"):
+        return f"({_show(e.args[0], scope)} {e.value} {_show(e.args[1], scope)})"
+    if k == "deref":
+        return f"{_show(e.args[0], scope)}->{e.value}"
+    if k == "struct":
+        return "STRUCT(" + ", ".join(f"{n}:={_show(a, scope)}" for n, a in zip(e.value, e.args)) + ")"
+    if k == "cast":
+        return f"CAST({_show(e.args[0], scope)} AS {e.type.render()})"
+    if k == "and":
+        return f"({_show(e.args[0], scope)} AND {_show(e.args[1], scope)})"
+    if k == "or":
+        return f"({_show(e.args[0], scope)} OR {_show(e.args[1], scope)})"
+    return e.text
+
+
 def _calls(e: Expr) -> list[Expr]:
     out = [e] if e.kind == "func" else []
     for a in e.args:
@@ -790,7 +852,7 @@ def _check_joins(q: Query, scoped, scope: Scope) -> None:
             continue
         lt, rt = (type_of(a, scope) for a in cond.args)
         if lt is not None and rt is not None and lt.base != rt.base and not (lt.is_numeric and rt.is_numeric):
-            la, ra = (_qualified(a, left_alias) for a in cond.args)
+            la, ra = (_owned(a, scope) for a in cond.args)
             raise AnalysisError(f"Invalid join condition: types don't match. Got {la}{{{lt.render()}}} = "
                                 f"{ra}{{{rt.render()}}}.")
         if left.type == "TABLE" and right.type == "TABLE" and j.kind == "RIGHT":
@@ -805,9 +867,10 @@ def _check_joins(q: Query, scoped, scope: Scope) -> None:
                                     f"side of the join comparision must contain references from exactly one "
                                     f"source.")
         if left.type == "TABLE" and right.type == "STREAM":
-            kind = "" if j.kind == "INNER" else f"{j.kind} "
+            kind = {"INNER": "[INNER] JOIN", "LEFT": "LEFT [OUTER] JOIN", "RIGHT": "RIGHT [OUTER] JOIN",
+                    "FULL": "[FULL] OUTER JOIN"}[j.kind]
             raise AnalysisError(f"Invalid join order: table-stream joins are not supported; only stream-table "
-                                f"joins. Got {left_alias} {kind}JOIN {alias}.")
+                                f"joins. Got {left_alias} {kind} {alias}.")
         if left.type == "STREAM" and right.type == "TABLE":
             if j.kind == "FULL":
                 raise AnalysisError(f"Invalid join type: full-outer join not supported for stream-table join. "

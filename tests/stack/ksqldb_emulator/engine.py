@@ -472,21 +472,39 @@ class Engine:
                 raise StatementError(f"Column `{c.name}` is a 'KEY' column: please use 'PRIMARY KEY' for "
                                      f"tables.\nTables have PRIMARY KEYs, which are unique and NON NULL.\n"
                                      f"Streams have KEYs, which have no uniqueness or NON NULL constraints.")
-        for c in cols:
-            if c.kind is None or c.kind in KEY_KINDS:
-                self._check_map_keys(c.type, value_format if c.kind is None else key_format)
-        if value_format == "AVRO" or key_format == "AVRO":
-            for c in cols:
-                if c.kind is None and not _avro_name_ok(c.name) and value_format == "AVRO":
-                    raise StatementError(f"Schema is not compatible with Avro: Illegal initial character: {c.name}")
         keys = [c for c in cols if c.kind in KEY_KINDS]
-        if key_format in ("KAFKA",) and len(keys) > 1:
-            raise StatementError("The 'KAFKA' format only supports a single field. Got: "
-                                 + str([f"`{k.name}` {k.type.render()} KEY" for k in keys]).replace("'", ""))
-        if key_format == "KAFKA":
-            for k in keys:
-                if k.type.base in ("ARRAY", "MAP", "STRUCT", "DECIMAL", "BOOLEAN", "DATE", "TIME", "TIMESTAMP"):
-                    raise StatementError(f"The 'KAFKA' format does not support type '{k.type.base}'")
+        for k in keys:
+            if _has_map(k.type):
+                raise StatementError(
+                    f"Map keys, including types that contain maps, are not supported as they may lead to "
+                    f"unexpected behavior due to inconsistent serialization. Key column name: `{k.name}`. "
+                    f"Column type: {k.type.render()}. See https://github.com/confluentinc/ksql/issues/6621 "
+                    f"for more.")
+        for c in cols:
+            if c.kind is None:
+                self._check_map_keys(c.type, value_format)
+        if value_format == "AVRO":
+            for c in cols:
+                if c.kind is None and not _avro_name_ok(c.name):
+                    raise StatementError(f"Schema is not compatible with Avro: Illegal initial character: {c.name}")
+        reason = None
+        if key_format == "KAFKA" and len(keys) > 1:
+            reason = ("The 'KAFKA' format only supports a single field. Got: ["
+                      + ", ".join(f"`{k.name}` {k.type.render()} KEY" for k in keys) + "]")
+        elif key_format == "KAFKA":
+            bad = next((k for k in keys if k.type.base in ("ARRAY", "MAP", "STRUCT", "DECIMAL", "BOOLEAN",
+                                                            "DATE", "TIME", "TIMESTAMP")), None)
+            if bad is not None:
+                reason = f"The 'KAFKA' format does not support type '{bad.type.base}'"
+        elif key_format == "DELIMITED":
+            bad = next((k for k in keys if k.type.base in ("ARRAY", "MAP", "STRUCT")), None)
+            if bad is not None:
+                reason = f"The 'DELIMITED' format does not support type '{bad.type.base}'"
+        if reason:
+            raise StatementError(
+                f"Key format does not support schema.\nformat: {key_format}\nschema: Persistence{{columns=["
+                + ", ".join(f"`{k.name}` {k.type.render()} KEY" for k in keys)
+                + f"], features=[]}}\nreason: {reason}")
         if key_format == "NONE" and keys:
             raise StatementError("The 'NONE' format can only be used when no columns are defined. Got: "
                                  + str([f"`{k.name}` {k.type.render()} KEY" for k in keys]).replace("'", ""))
@@ -495,18 +513,6 @@ class Engine:
             if len(vals) > 1:
                 raise StatementError("The 'KAFKA' format only supports a single field. Got: "
                                      + str([f"`{v.name}` {v.type.render()}" for v in vals]).replace("'", ""))
-        for k in keys:
-            if _has_map(k.type):
-                raise StatementError(
-                    f"Map keys, including types that contain maps, are not supported as they may lead to "
-                    f"unexpected behavior due to inconsistent serialization. Key column name: `{k.name}`. "
-                    f"Column type: {k.type.render()}. See https://github.com/confluentinc/ksql/issues/6621 "
-                    f"for more.")
-            if key_format == "DELIMITED" and k.type.base in ("ARRAY", "MAP", "STRUCT"):
-                raise StatementError(
-                    f"Key format does not support schema.\nformat: DELIMITED\nschema: Persistence{{columns="
-                    f"[`{k.name}` {k.type.render()} KEY], features=[]}}\nreason: The 'DELIMITED' format does "
-                    f"not support type '{k.type.base}'")
         vals = [c for c in cols if c.kind is None]
         if value_format == "NONE" and vals:
             raise StatementError("The 'NONE' format can only be used when no columns are defined. Got: ["

@@ -465,6 +465,8 @@ class Parser:
 
     def _custom(self, t: Tok) -> T.SqlType:
         name = t.text if t.kind == "QIDENT" else t.up
+        if t.kind == "IDENT" and name in ("NULL", "TRUE", "FALSE"):
+            self.error(tok=t)
         if name in self.custom_types:
             return self.custom_types[name]
         raise ParseError(f"Failed to prepare statement: Cannot resolve unknown type: {name}", t.line, t.col)
@@ -675,9 +677,14 @@ class Parser:
         if self.accept("GROUP"):
             self.expect("BY")
             group_by = self._expr_list()
+            if not group_by:
+                raise ParseError("GROUP BY requires at least one expression")
+            _no_duplicates(group_by)
         if self.accept("PARTITION"):
             self.expect("BY")
             partition_by = self._expr_list()
+            if not partition_by:
+                raise ParseError("PARTITION BY requires at least one expression")
         having = self.expr() if self.accept("HAVING") else None
         emit = None
         if self.accept("EMIT"):
@@ -692,6 +699,9 @@ class Parser:
         return Query(items, source, joins, window, where, group_by, partition_by, having, emit, limit)
 
     def _expr_list(self) -> list[Expr]:
+        if self.at("(") and self.peek().text == ")":
+            self.i += 2
+            return []
         paren = self.at("(") and self._paren_list_ahead()
         if paren:
             self.expect("(")
@@ -870,6 +880,11 @@ class Parser:
         return e
 
     def _unary(self) -> Expr:
+        if self.at("-") and self.peek().kind == "NUMBER":
+            self.i += 1
+            t = self.tok
+            self.i += 1
+            return self._postfix(self._number(t, negative=True))
         if self.accept("-"):
             e = self._unary()
             if e.kind == "lit" and e.type is not None and e.type.is_numeric:
@@ -981,8 +996,8 @@ class Parser:
                 return Expr("lit", value=0, type=T.BIGINT, text="INTERVAL")
         if t.kind in ("IDENT", "QIDENT"):
             name = self.ident()
-            if self.at("(") :
-                return self._call(name)
+            if self.at("("):
+                return self._call(t.text)
             if self.at("=>"):
                 self.i += 1
                 body = self.expr()
@@ -994,13 +1009,13 @@ class Parser:
             return Expr("col", value=name, text=name)
         self.error()
 
-    def _number(self, t: Tok) -> Expr:
-        s = t.text
-        if re.fullmatch(r"\d+", s):
+    def _number(self, t: Tok, negative: bool = False) -> Expr:
+        s = ("-" if negative else "") + t.text
+        if re.fullmatch(r"-?\d+", s):
             v = int(s)
-            if v <= 2**31 - 1:
+            if -2**31 <= v <= 2**31 - 1:
                 return Expr("lit", value=v, type=T.INTEGER, text=s)
-            if v <= 2**63 - 1:
+            if -2**63 <= v <= 2**63 - 1:
                 return Expr("lit", value=v, type=T.BIGINT, text=s)
             raise ParseError(f"Failed to prepare statement: line {{pos}}: Invalid numeric literal: {s}", t.line, t.col)
         if "e" in s.lower():
@@ -1008,7 +1023,7 @@ class Parser:
                 raise ParseError(f"Failed to prepare statement: line {{pos}}: Number overflows DOUBLE: {s}",
                                  t.line, t.col)
             return Expr("lit", value=float(s), type=T.DOUBLE, text=s)
-        whole, _, frac = s.partition(".")
+        whole, _, frac = s.lstrip("-").partition(".")
         digits = (whole.lstrip("0") + frac) or "0"
         precision = max(len(whole.lstrip("0")) + len(frac), 1)
         return Expr("lit", value=s, type=T.decimal(max(precision, len(frac)), len(frac)), text=s)
@@ -1044,6 +1059,16 @@ class Parser:
         default = self.expr() if self.accept("ELSE") else None
         self.expect("END")
         return Expr("case", branches, value=(operand, default), text="CASE")
+
+
+def _no_duplicates(exprs: list[Expr]) -> None:
+    seen = set()
+    for e in exprs:
+        key = e.text.upper()
+        if key in seen:
+            shown = e.text if e.kind != "col" or e.qualifier else e.text
+            raise ParseError(f"Duplicate GROUP BY expression: {shown}")
+        seen.add(key)
 
 
 def parse(text: str, types: dict[str, T.SqlType] | None = None) -> Statement:
