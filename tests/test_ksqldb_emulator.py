@@ -243,10 +243,30 @@ def test_create_responses_match_docs_and_status_endpoint(base, n, shared_dir):
     assert missing == {"@type": "generic_error", "error_code": 40400, "message": "Command not found"}
 
 
-def test_is_valid_property_doc_error_shape(shared_dir):
-    # the docs' only error example; our errors carry the same keys in the same order
+def test_is_valid_property_matches_docs(base, shared_dir):
     doc = doc_json_blocks(shared_dir / "ksqldb-docs" / "is_valid_property-endpoint.md")[0]
-    assert list(doc) == ["@type", "error_code", "message"]
+    status, ctype, body = http("GET", base + "/is_valid_property/ksql.service.id")
+    assert status == 400 and ctype == MEDIA
+    assert body == doc  # the documented example, exactly
+    status, _, body = http("GET", base + "/is_valid_property/auto.offset.reset")
+    assert status == 200 and body is True
+
+
+def test_cluster_status_matches_docs(base, n, shared_dir):
+    t = n.lower()
+    ok(base, f"CREATE STREAM {n}_S (ID STRING KEY, V INT) WITH (KAFKA_TOPIC='{t}_s', PARTITIONS=2, VALUE_FORMAT='JSON');"
+             f"CREATE TABLE {n}_AGG AS SELECT ID, COUNT(*) AS C FROM {n}_S GROUP BY ID;")
+    (doc,) = doc_json_blocks(shared_dir / "ksqldb-docs" / "cluster-status-endpoint.md")
+    status, _, body = http("GET", base + "/clusterStatus")
+    assert status == 200 and list(body) == list(doc)
+    doc_host = next(iter(doc["clusterStatus"].values()))
+    (host,) = body["clusterStatus"].values()
+    assert list(host) == list(doc_host)
+    doc_query = next(iter(doc_host["activeStandbyPerQuery"].values()))
+    query = next(v for k, v in host["activeStandbyPerQuery"].items() if k.startswith(f"CTAS_{n}_AGG_"))
+    assert_shape(doc_query, query)
+    assert query["activePartitions"] == [{"topic": f"{t}_s", "partition": 0}, {"topic": f"{t}_s", "partition": 1}]
+    assert list(host["hostStoreLags"]) == list(doc_host["hostStoreLags"])
 
 
 def test_list_entities(base, n):

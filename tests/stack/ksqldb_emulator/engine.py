@@ -1062,6 +1062,37 @@ class Engine:
                       "commandStatus": {"status": "SUCCESS", "message": "Cluster terminated.", "queryId": None},
                       "commandSequenceNumber": -1, "warnings": []}]
 
+    # Properties a client may not override (the example of is_valid_property-endpoint.md).
+    PROHIBITED_PROPERTIES = ("ksql.service.id",)
+
+    def is_valid_property(self, name: str) -> tuple[int, object]:
+        if name in self.PROHIBITED_PROPERTIES:
+            return 400, {"@type": "generic_error", "error_code": BAD_REQUEST,
+                         "message": "One or more properties overrides set locally are prohibited by the KSQL "
+                                    f"server (use UNSET to reset their default value): [{name}]"}
+        return 200, True
+
+    def cluster_status(self) -> dict:
+        """GET /clusterStatus: this single server, the partitions of what each query reads."""
+        import time
+
+        now = int(time.time() * 1000)
+        with self.lock:
+            queries = list(self.state.queries.values())
+            topics = {n: s.topic for n, s in self.state.sources.items()}
+        per_query = {}
+        for q in queries:
+            parts = []
+            for src in q.sources:
+                topic = topics.get(src)
+                info = self.backend.describe_topic(topic) if topic else None
+                parts += [{"topic": topic, "partition": p} for p in range(info[0] if info else 0)]
+            per_query[q.id] = {"activeStores": [], "activePartitions": parts,
+                               "standByStores": [], "standByPartitions": []}
+        return {"clusterStatus": {self.host: {
+            "hostAlive": True, "lastStatusUpdateMs": now, "activeStandbyPerQuery": per_query,
+            "hostStoreLags": {"stateStoreLags": {}, "updateTimeMs": now}}}}
+
     def status(self, command_id: str) -> tuple[int, dict]:
         with self.lock:
             s = self.state.statuses.get(command_id)

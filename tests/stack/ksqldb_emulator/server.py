@@ -2,7 +2,7 @@
 
 Endpoints as ksqlDB serves them (``../shared/ksqldb-docs/``): ``POST /ksql``,
 ``GET /info``, ``GET /healthcheck``, ``GET /status/<commandId>``, ``POST /ksql/terminate``,
-``GET /is_valid_property/<name>``. Responses use ``application/vnd.ksql.v1+json``.
+``GET /is_valid_property/<name>``, ``GET /clusterStatus``. Responses use ``application/vnd.ksql.v1+json``.
 ``/info`` says in ``serverStatus`` that this is the kctx emulator, not ksqlDB.
 """
 from __future__ import annotations
@@ -70,7 +70,10 @@ def make_handler(engine: Engine):
                 status, body = engine.status(unquote(path[len("/status/"):]))
                 self._send(status, body)
             elif path.startswith("/is_valid_property/"):
-                self._send(200, True)
+                status, body = engine.is_valid_property(unquote(path[len("/is_valid_property/"):]))
+                self._send(status, body)
+            elif path == "/clusterStatus":
+                self._send(200, engine.cluster_status())
             else:
                 self._send(404, {"@type": "generic_error", "error_code": NOT_FOUND,
                                  "message": "HTTP 404 Not Found"})
