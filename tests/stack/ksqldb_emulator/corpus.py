@@ -6,7 +6,9 @@ A corpus test is *DDL-only* when every statement is CREATE [OR REPLACE] STREAM/T
 (with columns or AS SELECT) or DROP. It agrees when
 - ``expected_exception`` is set and some statement is rejected, or
 - it is not set, every statement is accepted, and DESCRIBE of every ``post_sources`` entry
-  with a schema returns exactly its columns (names, types, key flags, in order).
+  with a schema returns exactly its columns (names, types, key flags, in order), and
+  its key/value formats where the test names them.
+The test's ``properties`` are sent as the request's ``streamsProperties``.
 Topics named by the statements are treated as existing, as ksqlDB's test framework
 pre-creates them.
 """
@@ -64,8 +66,9 @@ class Outcome:
 def run_one(test: dict) -> Outcome:
     engine = Engine(MemoryBackend(auto_topics=True))
     error = None
+    props = {k: str(v) for k, v in (test.get("properties") or {}).items()}
     for stmt in test["statements"]:
-        status, body = engine.handle_ksql({"ksql": stmt})
+        status, body = engine.handle_ksql({"ksql": stmt, "streamsProperties": props})
         if status != 200:
             error = body.get("message", "")
             break
@@ -78,21 +81,28 @@ def run_one(test: dict) -> Outcome:
     if error is not None:
         return Outcome(test, False, "rejected: " + error)
     for src in test.get("post_sources") or []:
-        if not src.get("schema"):
+        if not (src.get("schema") or src.get("keyFormat") or src.get("valueFormat")):
             continue
         status, body = engine.handle_ksql({"ksql": f"DESCRIBE `{src['name']}`;"})
         if status != 200:
             status, body = engine.handle_ksql({"ksql": f"DESCRIBE {src['name']};"})
         if status != 200:
             return Outcome(test, False, f"DESCRIBE {src['name']}: {body.get('message')}")
-        got = [(f["name"], _render(f["schema"]), f.get("type") == "KEY")
-               for f in body[0]["sourceDescription"]["fields"]]
-        try:
-            want = [(c.name, c.type.render(), c.kind is not None) for c in parse_schema(src["schema"])]
-        except ParseError as e:
-            return Outcome(test, False, f"cannot read expected schema {src['schema']!r}: {e}")
-        if got != want:
-            return Outcome(test, False, f"{src['name']}: got {got}, want {want}")
+        if src.get("schema"):
+            got = [(f["name"], _render(f["schema"]), f.get("type") == "KEY")
+                   for f in body[0]["sourceDescription"]["fields"]]
+            try:
+                want = [(c.name, c.type.render(), c.kind is not None) for c in parse_schema(src["schema"])]
+            except ParseError as e:
+                return Outcome(test, False, f"cannot read expected schema {src['schema']!r}: {e}")
+            if got != want:
+                return Outcome(test, False, f"{src['name']}: got {got}, want {want}")
+        d = body[0]["sourceDescription"]
+        want_key = (src.get("keyFormat") or {}).get("format")
+        if want_key and d["keyFormat"] != want_key:
+            return Outcome(test, False, f"{src['name']}: key format {d['keyFormat']}, want {want_key}")
+        if src.get("valueFormat") and d["valueFormat"] != src["valueFormat"]:
+            return Outcome(test, False, f"{src['name']}: value format {d['valueFormat']}, want {src['valueFormat']}")
         want_type = src.get("type", "").upper()
         if want_type and body[0]["sourceDescription"]["type"] != want_type:
             return Outcome(test, False, f"{src['name']}: type {body[0]['sourceDescription']['type']}")

@@ -357,9 +357,9 @@ class Engine:
         kind = stmt.kind
         plan = Plan(stmt, text)
         if kind in ("CREATE_STREAM", "CREATE_TABLE"):
-            self._plan_create(plan, st, topics)
+            self._plan_create(plan, st, topics, properties)
         elif kind in ("CSAS", "CTAS"):
-            self._plan_create_as(plan, st, topics)
+            self._plan_create_as(plan, st, topics, properties)
         elif kind == "INSERT_INTO":
             self._plan_insert(plan, st)
         elif kind == "INSERT_VALUES":
@@ -428,7 +428,11 @@ class Engine:
                                  f"({kind.replace('_', ' ')}).")
         return plan
 
-    def _formats(self, props: dict, inherit: Source | None = None) -> tuple[str, str]:
+    def _formats(self, props: dict, inherit: Source | None = None,
+                 properties: dict | None = None) -> tuple[str, str]:
+        """KEY/VALUE formats from the WITH clause, the source (CREATE ... AS), or the
+        request's ksql.persistence.default.format.* properties (as ksqlDB resolves them)."""
+        properties = properties or {}
         fmt = props.get("FORMAT")
         key = props.get("KEY_FORMAT")
         value = props.get("VALUE_FORMAT")
@@ -442,7 +446,8 @@ class Engine:
         if inherit is not None:
             key = key or inherit.key_format
             value = value or inherit.value_format
-        key = (key or "KAFKA").upper()
+        key = (key or properties.get("ksql.persistence.default.format.key") or "KAFKA").upper()
+        value = value or properties.get("ksql.persistence.default.format.value")
         if value is None:
             raise StatementError("Statement is missing the 'VALUE_FORMAT' property from the WITH clause. "
                                  "Either provide one or set a default via the "
@@ -555,7 +560,7 @@ class Engine:
             for _, ft in t.fields:
                 self._check_map_keys(ft, fmt)
 
-    def _plan_create(self, plan: Plan, st: State, topics: Topics):
+    def _plan_create(self, plan: Plan, st: State, topics: Topics, properties: dict):
         stmt = plan.stmt
         props = stmt.props
         topic = props.get("KAFKA_TOPIC")
@@ -568,7 +573,7 @@ class Engine:
                                f"{existing.type.lower()} with the same name already exists.")
             return
         cols = stmt.columns or []
-        key_format, value_format = self._formats(props)
+        key_format, value_format = self._formats(props, properties=properties)
         inferred = False
         if not [c for c in cols if c.kind not in KEY_KINDS] and value_format in SR_FORMATS:
             cols = cols + self._infer(topic, "value", "VALUE_SCHEMA_ID" in props)
@@ -686,7 +691,7 @@ class Engine:
             out.append((f"{src.topic}-key", T.avro_key_schema([(c.name, c.type) for c in src.keys])))
         return out
 
-    def _plan_create_as(self, plan: Plan, st: State, topics: Topics):
+    def _plan_create_as(self, plan: Plan, st: State, topics: Topics, properties: dict):
         stmt = plan.stmt
         q = stmt.query
         props = stmt.props
@@ -701,7 +706,7 @@ class Engine:
         except AnalysisError as e:
             raise StatementError(str(e)) from None
         left = st.sources[q.source.name]
-        key_format, value_format = self._formats(props, inherit=left)
+        key_format, value_format = self._formats(props, inherit=left, properties=properties)
         if out.columns and not [c for c in out.columns if c.kind in KEY_KINDS] and "KEY_FORMAT" in props \
                 and key_format != "NONE" and False:
             raise StatementError("Key format specified for stream without key columns.")
@@ -709,7 +714,8 @@ class Engine:
         if not [c for c in out.columns if c.kind in KEY_KINDS]:
             key_format = key_format if explicit_key else "NONE"
         elif key_format == "NONE" and not explicit_key:
-            key_format = "KAFKA"  # the source had no key; the sink does (ksql.persistence.default.format.key)
+            # the source had no key; the sink does: the default key format applies
+            key_format = (properties.get("ksql.persistence.default.format.key") or "KAFKA").upper()
         self._check_columns(out.columns, key_format, value_format, out.result_type, stmt.name, props,
                             derived=True)
         if existing is not None:
