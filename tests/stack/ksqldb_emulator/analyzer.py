@@ -572,7 +572,11 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
             elif e.kind == "col":
                 alias = e.value
             elif e.kind == "deref":
-                alias = e.value
+                # a field name already taken gets _1, _2, ... (ksqlDB's generated aliases)
+                alias, n = e.value, 0
+                while alias in {a for _, a, _ in named} | {a for _, a in items if a}:
+                    n += 1
+                    alias = f"{e.value}_{n}"
             else:
                 while f"KSQL_COL_{counter}" in taken:
                     counter += 1
