@@ -450,7 +450,7 @@ def test_variables_and_properties(base, n):
     assert props2["overwrittenProperties"] == []
 
 
-def test_alter_add_column_evolves_schema(base, n, registry):
+def test_alter_add_column(base, n, registry):
     t = n.lower()
     ok(base, f"CREATE STREAM {n}_A (ID STRING KEY, V INT) WITH (KAFKA_TOPIC='{t}_a', PARTITIONS=1, "
              f"VALUE_FORMAT='AVRO');")
@@ -459,8 +459,36 @@ def test_alter_add_column_evolves_schema(base, n, registry):
     assert alter["commandStatus"]["message"] == f"Stream {n}_A altered."
     (d,) = ok(base, f"DESCRIBE {n}_A;")
     assert [f["name"] for f in d["sourceDescription"]["fields"]] == ["ID", "V", "W", "X"]
+    # as in ksqlDB, ALTER registers no schema (only CREATE and CREATE ... AS do)
     value = json.loads(registry.get_latest_version(f"{t}_a-value").schema.schema_str)
-    assert [f["name"] for f in value["fields"]] == ["V", "W", "X"]
+    assert [f["name"] for f in value["fields"]] == ["V"]
+
+
+def test_registration_rules(base, n, registry):
+    from confluent_kafka.schema_registry import Schema
+
+    t = n.lower()
+    # CREATE with columns over an existing subject leaves the subject alone
+    mine = {"type": "record", "name": "Mine", "namespace": "kctx.test",
+            "fields": [{"name": "V", "type": ["null", "int"], "default": None}]}
+    registry.register_schema(f"{t}_own-value", Schema(json.dumps(mine), "AVRO"))
+    ok(base, f"CREATE STREAM {n}_OWN (V INT) WITH (KAFKA_TOPIC='{t}_own', PARTITIONS=1, VALUE_FORMAT='AVRO');")
+    assert len(registry.get_versions(f"{t}_own-value")) == 1
+    # CREATE ... AS registers even when the subject exists, so an incompatible schema fails it
+    theirs = {"type": "record", "name": "KsqlDataSourceSchema", "namespace": "io.confluent.ksql.avro_schemas",
+              "fields": [{"name": "V", "type": ["null", "string"], "default": None}]}
+    registry.register_schema(f"{t}_sink-value", Schema(json.dumps(theirs), "AVRO"))
+    text = f"CREATE STREAM {n}_SINK WITH (KAFKA_TOPIC='{t}_sink', PARTITIONS=1) AS SELECT * FROM {n}_OWN;"
+    status, err = ksql(base, text)
+    assert status == 400 and err["@type"] == "statement_error"
+    assert err["message"].startswith("Could not register schema for topic: "), err["message"]
+    (streams,) = ok(base, "SHOW STREAMS;")
+    assert f"{n}_SINK" not in [s["name"] for s in streams["streams"]]
+    # VALUE_AVRO_SCHEMA_FULL_NAME names the registered record
+    ok(base, f"CREATE STREAM {n}_FN (V INT) WITH (KAFKA_TOPIC='{t}_fn', PARTITIONS=1, VALUE_FORMAT='AVRO', "
+             f"VALUE_AVRO_SCHEMA_FULL_NAME='com.example.Thing');")
+    value = json.loads(registry.get_latest_version(f"{t}_fn-value").schema.schema_str)
+    assert (value["namespace"], value["name"]) == ("com.example", "Thing")
 
 
 def test_insert_into_terminate_and_drop(base, n):

@@ -46,6 +46,9 @@ class MemoryBackend:
     def produce(self, topic, key, value, timestamp):
         self.records.setdefault(topic, []).append((key, value, timestamp))
 
+    def incompatibility(self, subject, schema):
+        return None
+
     def latest_schema(self, subject):
         versions = self.subjects.get(subject)
         return versions[-1] if versions else None
@@ -182,6 +185,21 @@ class KafkaBackend:
             if e.http_status_code == 404:
                 return None
             raise
+
+    def incompatibility(self, subject, schema):
+        """Why the registry would refuse ``schema`` under ``subject`` (None: it would accept it)."""
+        if self.registry is None or self.latest_schema(subject) is None:
+            return None
+        from confluent_kafka.schema_registry import Schema
+
+        try:
+            ok = self.registry.test_compatibility(subject, Schema(json.dumps(schema), "AVRO"))
+        except Exception as e:  # the registry answers errors for malformed schemas too
+            return getattr(e, "error_message", None) or str(e)
+        if ok:
+            return None
+        return (f"Schema being registered is incompatible with an earlier schema for subject "
+                f"\"{subject}\"; error code: 409")
 
     def delete_subject(self, subject):
         if self.registry is None:

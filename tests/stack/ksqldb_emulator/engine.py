@@ -330,8 +330,16 @@ class Engine:
             name, partitions, replicas, configs = plan.create_topic
             if self.backend.describe_topic(name) is None:
                 self.backend.create_topic(name, partitions, replicas, configs)
-        for subject, schema in plan.register:
-            self.backend.register_schema(subject, schema)
+        for subject, schema, if_absent in plan.register:
+            if if_absent and self.backend.latest_schema(subject) is not None:
+                continue  # CREATE with columns keeps an existing subject as it is (ksqlDB)
+            try:
+                self.backend.register_schema(subject, schema)
+            except StatementError:
+                raise
+            except Exception as e:
+                raise StatementError("Could not register schema for topic: Could not register schema for "
+                                     f"topic: {_registry_message(e)}") from None
         seq = self.backend.append_command(plan.command)
         msg = self.state.apply(plan.command, seq)
         if plan.delete_topic:
@@ -641,7 +649,8 @@ class Engine:
                      timestamp=ts or "", window_type=_window_type(props), statement=plan.text,
                      is_source=stmt.is_source)
         plan.create_topic = create
-        plan.register = [] if inferred else self._schemas(src)
+        plan.register = [] if inferred else self._schemas(src, props, if_absent=True)
+        self._check_compatible(plan.register)
         plan.command = {"op": "create_source", "source": src.to_json(), "query": None,
                         "statement": plan.text,
                         "commandId": f"{stmt.source_type.lower()}/`{stmt.name}`/create"}
@@ -682,14 +691,28 @@ class Engine:
                     f"[`{c.name}` {c.type.render()}{' KEY' if c.kind in KEY_KINDS else ''}])")
         del old
 
-    def _schemas(self, src: Source) -> list:
+    def _schemas(self, src: Source, props: dict, if_absent: bool) -> list:
+        """(subject, Avro schema, register only if the subject is absent) for AVRO sources."""
         out = []
+        value_name = props.get("VALUE_AVRO_SCHEMA_FULL_NAME") or props.get("VALUE_SCHEMA_FULL_NAME")
+        key_name = props.get("KEY_SCHEMA_FULL_NAME")
         if src.value_format in SR_FORMATS and src.values:
             out.append((f"{src.topic}-value",
-                        T.avro_schema([(c.name, c.type) for c in src.values])))
+                        T.avro_schema([(c.name, c.type) for c in src.values], full_name=value_name), if_absent))
         if src.key_format in SR_FORMATS and src.keys:
-            out.append((f"{src.topic}-key", T.avro_key_schema([(c.name, c.type) for c in src.keys])))
+            out.append((f"{src.topic}-key",
+                        T.avro_key_schema([(c.name, c.type) for c in src.keys], full_name=key_name), if_absent))
         return out
+
+    def _check_compatible(self, registrations: list) -> None:
+        """Validation: a schema the registry would refuse fails the statement before anything runs."""
+        for subject, schema, if_absent in registrations:
+            if if_absent and self.backend.latest_schema(subject) is not None:
+                continue
+            problem = self.backend.incompatibility(subject, schema)
+            if problem:
+                raise StatementError("Could not register schema for topic: Could not register schema for "
+                                     f"topic: {problem}")
 
     def _plan_create_as(self, plan: Plan, st: State, topics: Topics, properties: dict):
         stmt = plan.stmt
@@ -755,7 +778,8 @@ class Engine:
                      timestamp=(ts.upper() if ts else ""), window_type=out.window_type or None,
                      statement=plan.text, cas_target=True)
         plan.create_topic = create
-        plan.register = self._schemas(src)
+        plan.register = self._schemas(src, props, if_absent=False)
+        self._check_compatible(plan.register)
         plan.command = {
             "op": "create_source", "source": src.to_json(), "statement": plan.text,
             "query": {"id": qid, "statement": plan.text, "sources": out.sources, "sink": stmt.name,
@@ -886,8 +910,7 @@ class Engine:
             names.add(c.name)
         cols = src.columns + stmt.columns
         self._check_columns(cols, src.key_format, src.value_format, src.type, src.name, {})
-        new = Source(**{**src.__dict__, "columns": cols})
-        plan.register = [r for r in self._schemas(new) if r[0].endswith("-value")]
+        # ksqlDB registers no schema for ALTER (its SchemaRegisterInjector handles CREATE only)
         plan.command = {"op": "alter", "name": stmt.name, "columns": columns_to_json(stmt.columns),
                         "statement": plan.text,
                         "commandId": f"{stmt.source_type.lower()}/{stmt.name}/alter"}
@@ -1105,6 +1128,12 @@ class Engine:
         if s is None:
             return 404, {"@type": "generic_error", "error_code": NOT_FOUND, "message": "Command not found"}
         return 200, s
+
+
+def _registry_message(e: Exception) -> str:
+    msg = getattr(e, "error_message", None) or str(e)
+    code = getattr(e, "error_code", None)
+    return f"{msg}; error code: {code}" if code else msg
 
 
 def _check_syntax(text: str) -> None:

@@ -142,29 +142,30 @@ def _optional(schema):
 
 
 def _record(fields, full_name: str) -> dict:
-    return {
-        "type": "record",
-        "name": full_name.rsplit(".", 1)[-1],
-        "namespace": full_name.rsplit(".", 1)[0],
-        "fields": [
-            {"name": n, "type": _optional(_avro(t, f"{full_name}_{n}")), "default": None}
-            for n, t in fields
-        ],
-        "connect.name": full_name,
-    }
+    namespace, _, name = full_name.rpartition(".")
+    out = {"type": "record", "name": name}
+    if namespace:
+        out["namespace"] = namespace
+    out["fields"] = [
+        {"name": n, "type": _optional(_avro(t, f"{full_name}_{n}")), "default": None}
+        for n, t in fields
+    ]
+    out["connect.name"] = full_name
+    return out
 
 
-def avro_schema(columns: list[tuple[str, SqlType]], record: str = AVRO_RECORD) -> dict:
-    """Value (or multi-column key) schema as ksqlDB registers it."""
-    full = f"{AVRO_NAMESPACE}.{record}"
-    return _record(columns, full)
+def avro_schema(columns: list[tuple[str, SqlType]], record: str = AVRO_RECORD,
+                full_name: str | None = None) -> dict:
+    """Value (or multi-column key) schema as ksqlDB registers it; ``full_name`` is
+    VALUE_AVRO_SCHEMA_FULL_NAME / KEY_SCHEMA_FULL_NAME when the statement sets it."""
+    return _record(columns, full_name or f"{AVRO_NAMESPACE}.{record}")
 
 
-def avro_key_schema(columns: list[tuple[str, SqlType]]):
+def avro_key_schema(columns: list[tuple[str, SqlType]], full_name: str | None = None):
     """Key schema: a single key column is registered unwrapped (UNWRAP_SINGLES)."""
     if len(columns) == 1:
-        return _avro(columns[0][1], f"{AVRO_NAMESPACE}.{AVRO_RECORD}Key_{columns[0][0]}")
-    return avro_schema(columns, AVRO_RECORD + "Key")
+        return _avro(columns[0][1], full_name or f"{AVRO_NAMESPACE}.{AVRO_RECORD}Key_{columns[0][0]}")
+    return avro_schema(columns, AVRO_RECORD + "Key", full_name)
 
 
 def from_avro(schema) -> SqlType:
