@@ -291,9 +291,21 @@ def live_diff(config: Config):
     d = autogen.diff(current, desired, allow_destructive=True, order=autogen.entity_order(project))
     drift = []
     for name, s in desired.subjects.items():
-        if s.derived and name in current.subjects and current.subjects[name].schemas[-1] != s.schemas[-1]:
+        if s.derived and name in current.subjects and \
+                _plain(current.subjects[name].schemas[-1]) != _plain(s.schemas[-1]):
             drift.append(f"subject {name}: the schema ksqlDB registered differs from the one the model derives")
     return d, drift
+
+
+def _plain(schema):
+    """A schema without Kafka Connect's annotations (connect.name, connect.version,
+    connect.parameters): they do not change how Avro reads data, and converters differ
+    in which ones they write."""
+    if isinstance(schema, dict):
+        return {k: _plain(v) for k, v in schema.items() if not k.startswith("connect.")}
+    if isinstance(schema, list):
+        return [_plain(x) for x in schema]
+    return schema
 
 
 def plan(config: Config, *, detailed_exitcode: bool = False, output: str = "text") -> int:

@@ -118,10 +118,8 @@ def compare_topics(ctx: Context, dlq: bool) -> None:
                 if dlq:
                     op.note = f"dead-letter queue of {nt.dlq_of}"
                 d.add(phase, pos, op, [DeleteTopic(name)])
-            else:  # created by its CREATE ... AS SELECT: only configs ksqlDB does not set
-                kind = next((s.kind for s in ctx.new.sources.values() if s.topic == name), "STREAM")
-                base = {"cleanup.policy": "compact"} if kind == "TABLE" else {}
-                change = _config_change(name, base, nt.configs)
+            else:  # created by its CREATE ... AS SELECT; then the configs the model declares
+                change = _config_change(name, {}, nt.configs)
                 if change is not None:
                     d.add(AFTER_DERIVED, pos, change, change.reverse())
             continue
@@ -136,7 +134,9 @@ def compare_topics(ctx: Context, dlq: bool) -> None:
             d.errors.append(f"{label}: replication factor change {ot.replicas} -> {nt.replicas} is not done by "
                             "migrations: reassign partitions with kafka-reassign-partitions, then update the model "
                             "or write the migration by hand")
-        change = _config_change(name, ot.configs, nt.configs)
+        # on a ksqlDB sink topic only the declared configs are kctx's (ksqlDB sets others itself)
+        old_configs = ot.configs if nt.owner == "kctx" else {k: v for k, v in ot.configs.items() if k in nt.configs}
+        change = _config_change(name, old_configs, nt.configs)
         if change is not None:
             d.add(phase, pos, change, change.reverse())
     if not dlq:

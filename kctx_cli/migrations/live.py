@@ -47,7 +47,8 @@ def read_live(cluster, *, topics: set[str] | None = None, subjects: set[str] | N
             except Exception:  # noqa: BLE001 - a statement our dialect cannot read: keep it as text
                 statement, derived = text.strip(), bool(d.get("writeQueries"))
             kind = d.get("type", "STREAM").upper()
-            st.sources[name] = Source(kind, statement, d.get("topic", ""), derived)
+            st.sources[name] = Source(kind, statement, d.get("topic", ""), derived,
+                                      live_columns=tuple(f.get("name") for f in d.get("fields") or []))
             if derived and d.get("topic") in st.topics:
                 st.topics[d["topic"]].owner = "ksqldb"
                 for suffix in ("-key", "-value"):
@@ -71,7 +72,33 @@ def align(live: State, desired: State) -> None:
             t.owner, t.dlq_of, t.entity = d.owner, d.dlq_of, d.entity
             if d.partitions is None:
                 t.partitions = None  # ksqlDB chose it; nothing to compare
+    for name, s in live.sources.items():
+        d = desired.sources.get(name)
+        if d is not None and not s.derived and s.statement != d.statement and _altered_to(s, d):
+            s.statement = d.statement
     for name, s in live.subjects.items():
         d = desired.subjects.get(name)
         if d is not None:
             s.derived = d.derived
+
+
+def _altered_to(live_source, desired_source) -> bool:
+    """ksqlDB keeps a source's original CREATE text after ALTER ... ADD COLUMN: the live
+    source matches the model when its statement is the model's minus columns added at the
+    end, and DESCRIBE lists exactly the model's columns."""
+    from kctx_cli.ksql.dialect import parse_one, render
+
+    try:
+        lt, dt = parse_one(live_source.statement), parse_one(desired_source.statement)
+    except Exception:  # noqa: BLE001
+        return False
+    names = tuple(c.this.this for c in dt.args.get("columns") or [])
+    if lt.key in ("altersource",):
+        # some servers show the last ALTER as the source's statement: compare the columns
+        return tuple(live_source.live_columns) == names
+    lcols = [render(c) for c in lt.args.get("columns") or []]
+    dcols = [render(c) for c in dt.args.get("columns") or []]
+    lt.set("columns", None)
+    dt.set("columns", None)
+    return (render(lt) == render(dt) and dcols[:len(lcols)] == lcols
+            and tuple(live_source.live_columns) == names)

@@ -40,6 +40,7 @@ class Source:
     derived: bool
     entity: str | None = None
     depends: tuple[str, ...] = ()  # source names its query reads (desired state)
+    live_columns: tuple[str, ...] = ()  # column names DESCRIBE reports (live state)
 
 
 @dataclass
@@ -107,7 +108,9 @@ def desired(project) -> State:
         kind = entity_kind(info, resolver)
         configs = topic_configs(info, resolver)
         if info.derived:
-            st.topics[info.topic] = Topic(info.partitions, info.replicas, configs, owner="ksqldb", entity=info.name)
+            # ksqlDB sets its sink topic's cleanup policy itself; only declared configs are kctx's
+            st.topics[info.topic] = Topic(info.partitions, info.replicas, dict(info.configs), owner="ksqldb",
+                                          entity=info.name)
         else:
             st.topics[info.topic] = Topic(info.partitions, info.replicas, configs, owner="kctx", entity=info.name)
         if info.dlq:

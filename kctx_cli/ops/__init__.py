@@ -503,10 +503,10 @@ class Ksql(Op):
             state.sources[name] = state.Source(t.args["kind"], canonical(t), topic, derived)
             if topic not in state.topics:
                 # ksqlDB creates the topic (CSAS/CTAS, or PARTITIONS given)
-                configs = {"cleanup.policy": "compact"} if t.args["kind"] == "TABLE" else {}
+                # configs ksqlDB sets itself (cleanup.policy) are not tracked: see state.desired
                 parts = props.get("PARTITIONS")
                 state.topics[topic] = state.Topic(int(parts) if parts else None, int(props.get("REPLICAS") or 1),
-                                                  configs, owner="ksqldb")
+                                                  {}, owner="ksqldb")
         elif isinstance(t, k.Drop) and t.args["kind"] in ("STREAM", "TABLE"):
             name = self.source_name
             src = state.sources.get(name)

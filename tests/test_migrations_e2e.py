@@ -1,0 +1,128 @@
+"""The example shop end to end on the real stack, in a temp copy whose topics and ksqlDB
+names carry a unique prefix: makemigrations -> migrate -> plan clean -> change the models
+(nullable field, more partitions; a new derived table, a new DLQ) -> makemigrations ->
+migrate -> plan clean -> migrate --to back down where reversible; an incompatible field
+change stopped offline and, forced, refused by the registry."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from tests.helpers import REPO, run_kctx
+
+
+def prefixed_shop(tmp_path: Path, prefix: str) -> Path:
+    root = tmp_path / "shop"
+    shutil.copytree(REPO / "models", root / "models", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "kctx.toml", root / "kctx.toml")
+    (root / "migrations").mkdir()
+    for f in (root / "models").glob("*.py"):
+        text = f.read_text()
+        text = re.sub(r'(\n\s+topic = ")', rf"\g<1>{prefix}_", text)
+        text = re.sub(r'(\n        name = ")', rf"\g<1>{prefix.upper()}_", text)
+        if f.name == "derived.py":
+            text = _label_join_columns(text)
+            # the emulator and kctx's inference disagree on the key/value split of a 3-way join
+            # (reported; not a migrations matter): leave that entity out of this copy
+            text = text[:text.index("class EnrichedOrder")] + text[text.index("class PaidOrder"):]
+        f.write_text(text)
+    return root
+
+
+def _label_join_columns(text: str) -> str:
+    """ksqlDB names a qualified column of a join <SOURCE>_<COLUMN> when several joined
+    sources have a column of that name (corpus: `SELECT lt.id, rt.id` -> LT_ID, RT_ID); the
+    example's join queries rely on plain names, so label them explicitly here (this test is
+    about migrations, not about output-name inference)."""
+    start, end = text.index("class EnrichedOrder"), text.index("class OrderByProduct")
+    part = text[start:end]
+    out = []
+    for chunk in part.split(".from_("):
+        head, sep, rest = chunk.rpartition("select(")
+        if sep:
+            rest = re.sub(r"\b(Order|Payment)\.(\w+)(?=[,)\n])(?!\.label)", lambda m: f'{m.group(0)}.label("{m.group(2)}")', rest)
+            chunk = head + sep + rest
+        out.append(chunk)
+    return text[:start] + ".from_(".join(out) + text[end:]
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def ok(r):
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+
+def test_example_project_end_to_end(stack, tmp_path, unique_name):
+    p = unique_name
+    root = prefixed_shop(tmp_path, p)
+    env = {"KCTX_MIGRATIONS_TOPIC": f"_kctx_{p}"}
+    kctx = lambda *a: run_kctx(*a, cwd=root, env=env)  # noqa: E731
+
+    ok(kctx("makemigrations"))
+    r = ok(kctx("migrate"))
+    assert "applied 1 migration" in r.stdout
+    r = kctx("plan", "--detailed-exitcode")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip() == "No differences: the cluster matches the models."
+
+    # V2: irreversible changes (a nullable field, more partitions)
+    edit(root / "models" / "customers.py", "    registered_at: datetime\n",
+         "    registered_at: datetime\n    phone: Optional[str] = None\n")
+    edit(root / "models" / "orders.py", "partitions = 6", "partitions = 8")
+    r = kctx("plan", "--detailed-exitcode")
+    assert r.returncode == 2
+    assert f"add partitions to {p}_orders: 8 in total (from 6)" in r.stdout
+    ok(kctx("makemigrations", "-m", "phone and partitions"))
+    # V3: reversible ones (a new derived table, a new DLQ)
+    edit(root / "models" / "products.py", "partitions = 3", "partitions = 3\n        dlq = True")
+    (root / "models" / "extra.py").write_text(
+        "from typing import Annotated\n"
+        "from kctx_cli.model import Key, Table\n"
+        "from kctx_cli.query import count, select\n"
+        "from models.orders import Order\n\n\n"
+        "class OrdersPerProduct(Table):\n"
+        "    product_id: Annotated[str, Key]\n"
+        "    order_count: int\n\n"
+        "    class Meta:\n"
+        f"        name = '{p.upper()}_ORDERS_PER_PRODUCT'\n"
+        f"        topic = '{p}_orders_per_product'\n\n"
+        "        def query():\n"
+        "            return select(Order.product_id, count().label('order_count')).from_(Order).group_by(Order.product_id)\n")
+    ok(kctx("makemigrations", "-m", "per product and dlq"))
+    r = ok(kctx("migrate"))
+    assert "applied 2 migrations" in r.stdout
+    r = kctx("plan", "--detailed-exitcode")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = kctx("validate", "--live")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+    # back down to V2: the derived table and the DLQ go away
+    r = ok(kctx("migrate", "--to", "2", "--allow-destructive"))
+    assert "reverted 1 migration" in r.stdout
+    r = kctx("plan", "--detailed-exitcode")
+    assert r.returncode == 2
+    assert f"create topic {p}_products-dlq" in r.stdout
+    r = kctx("migrate", "--to", "1", "--allow-destructive")
+    assert r.returncode == 1
+    assert "V000002__phone_and_partitions.sql is irreversible (topic " in r.stderr
+    ok(kctx("migrate"))
+
+    # an incompatible change: stopped offline, and refused by the registry when forced
+    edit(root / "models" / "payments.py", "    paid_at: datetime\n", "    paid_at: datetime\n    reference: str\n")
+    r = kctx("makemigrations")
+    assert r.returncode == 1
+    assert f"refused: {p}_payments-value: the new schema is not BACKWARD-compatible" in r.stderr
+    ok(kctx("makemigrations", "--allow-destructive", "-m", "forced"))
+    r = kctx("migrate")
+    assert r.returncode == 1
+    assert "re-run with --allow-destructive" in r.stderr
+    r = kctx("migrate", "--allow-destructive")
+    assert r.returncode == 1
+    assert (f"register a schema for {p}_payments-value: schema registry refuses the new schema of "
+            f"{p}_payments-value: not compatible with the latest version (BACKWARD): ") in r.stderr, r.stderr
