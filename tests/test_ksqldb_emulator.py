@@ -794,6 +794,15 @@ def test_command_sequence_number(base, n):
                                f"command sequence number: {seq + 1000}"}
 
 
+def test_port_taken_is_one_clear_line(emu, bootstrap_servers, schema_registry_url):
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.stack.ksqldb_emulator", "--port", str(emu.port),
+         "--bootstrap-servers", bootstrap_servers, "--schema-registry-url", schema_registry_url],
+        cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr == f"ksqldb-emulator: cannot listen on 127.0.0.1:{emu.port}: Address already in use\n"
+
+
 def test_malformed_request_body(base):
     status, ctype, body = http("POST", base + "/ksql", {"streamsProperties": {}})
     assert status == 400 and ctype == MEDIA

@@ -21,6 +21,15 @@ def main(argv=None) -> int:
     from .engine import Engine
     from .server import serve
 
+    import socket
+
+    try:  # fail fast on a taken port, before connecting to Kafka
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((args.host, args.port))
+    except OSError as e:
+        print(f"ksqldb-emulator: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
+        return 1
     try:
         backend = KafkaBackend(args.bootstrap_servers, args.schema_registry_url, args.service_id)
         engine = Engine(backend, args.service_id)

@@ -49,6 +49,23 @@ def make_handler(engine: Engine):
             return body
 
         def do_GET(self):
+            self._guarded(self._get)
+
+        def do_POST(self):
+            self._guarded(self._post)
+
+        def _guarded(self, handler):
+            # an unexpected failure (e.g. Kafka gone) is one 50000 error, as ksqlDB answers it
+            try:
+                handler()
+            except Exception as e:  # noqa: BLE001
+                try:
+                    self._send(500, {"@type": "generic_error", "error_code": 50000,
+                                     "message": f"{type(e).__name__}: {e}"})
+                except OSError:
+                    pass
+
+        def _get(self):
             path = self.path.split("?", 1)[0]
             if path == "/info":
                 self._send(200, {"KsqlServerInfo": {
@@ -78,7 +95,7 @@ def make_handler(engine: Engine):
                 self._send(404, {"@type": "generic_error", "error_code": NOT_FOUND,
                                  "message": "HTTP 404 Not Found"})
 
-        def do_POST(self):
+        def _post(self):
             path = self.path.split("?", 1)[0]
             body = self._body()
             if body is None:
