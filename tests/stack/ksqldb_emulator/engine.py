@@ -632,9 +632,6 @@ class Engine:
                                  f"source {t}s.")
         if stmt.source_type == "TABLE" and not any(c.kind == "PRIMARY_KEY" for c in cols) and cols:
             raise StatementError("Tables require a PRIMARY KEY. Please define the PRIMARY KEY.")
-        if stmt.source_type == "STREAM" and "KEY_FORMAT" in props and not any(c.kind in KEY_KINDS for c in cols) \
-                and False:
-            raise StatementError("Key format specified for stream without key columns.")
         self._check_columns(cols, key_format, value_format, stmt.source_type, stmt.name, props)
         ts = props.get("TIMESTAMP")
         if ts is not None:
@@ -680,7 +677,6 @@ class Engine:
         if existing.type != source_type:
             raise StatementError(f"Cannot add {source_type.lower()} '{existing.name}': A "
                                  f"{existing.type.lower()} with the same name already exists")
-        old = {c.name: c for c in existing.columns}
         for c in existing.columns:
             new = next((n for n in cols if n.name == c.name), None)
             if new is None or new.type != c.type or (new.kind in KEY_KINDS) != (c.kind in KEY_KINDS):
@@ -689,7 +685,6 @@ class Engine:
                     f"{_schema_text(existing.columns)} which is not upgradeable to "
                     f"{_schema_text(cols)}. (The following columns are changed, missing or reordered: "
                     f"[`{c.name}` {c.type.render()}{' KEY' if c.kind in KEY_KINDS else ''}])")
-        del old
 
     def _schemas(self, src: Source, props: dict, if_absent: bool) -> list:
         """(subject, Avro schema, register only if the subject is absent) for AVRO sources."""
@@ -730,9 +725,6 @@ class Engine:
             raise StatementError(str(e)) from None
         left = st.sources[q.source.name]
         key_format, value_format = self._formats(props, inherit=left, properties=properties)
-        if out.columns and not [c for c in out.columns if c.kind in KEY_KINDS] and "KEY_FORMAT" in props \
-                and key_format != "NONE" and False:
-            raise StatementError("Key format specified for stream without key columns.")
         explicit_key = "KEY_FORMAT" in props or "FORMAT" in props
         if not [c for c in out.columns if c.kind in KEY_KINDS]:
             key_format = key_format if explicit_key else "NONE"

@@ -8,7 +8,6 @@ Endpoints as ksqlDB serves them (``../shared/ksqldb-docs/``): ``POST /ksql``,
 from __future__ import annotations
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
@@ -118,10 +117,3 @@ def serve(engine: Engine, host: str, port: int) -> ThreadingHTTPServer:
     httpd.daemon_threads = True
     engine.host = f"{host}:{httpd.server_address[1]}"
     return httpd
-
-
-def start_in_thread(engine: Engine, host: str = "127.0.0.1", port: int = 0):
-    """For tests: serve in a background thread; returns (server, base_url)."""
-    httpd = serve(engine, host, port)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, f"http://{host}:{httpd.server_address[1]}"

@@ -102,13 +102,9 @@ def tokenize(text: str) -> list[Tok]:
     return toks
 
 
-def split_statements(text: str) -> list[str]:
-    """Split a request's ``ksql`` text into statements, each ending with ';'."""
-    return [s for s, _, _ in split_with_positions(text)]
-
-
 def split_with_positions(text: str) -> list[tuple[str, int, int]]:
-    """Statements with the line and column (1-based) where each starts in ``text``."""
+    """Split a request's ``ksql`` text into statements (each ending with ';'), with the
+    line and column (1-based) where each starts in ``text``."""
 
     def where(i: int) -> tuple[int, int]:
         return text.count("\n", 0, i) + 1, i - (text.rfind("\n", 0, i) + 1) + 1
