@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from . import sqltypes as T
 from .analyzer import AnalysisError, Source as ASource, analyze
-from .sql import Column, ParseError, Parser, Statement, parse, split_with_positions, substitute
+from .catalog import KEY_KINDS, PersistentQuery, Source, State, columns_to_json
+from .sql import Column, ParseError, Statement, parse, split_with_positions, substitute
 
 VERSION = "0.29.0"  # the ksqlDB release whose REST shapes the emulator follows
 EMULATOR_NOTE = "kctx ksqlDB REST emulator (test stack; not ksqlDB)"
@@ -26,7 +27,6 @@ QUERY_ENDPOINT = 40002
 NOT_FOUND = 40400
 SERVER_ERROR = 50000
 
-KEY_KINDS = ("KEY", "PRIMARY_KEY")
 FORMATS = ("JSON", "JSON_SR", "AVRO", "PROTOBUF", "PROTOBUF_NOSR", "DELIMITED", "KAFKA", "NONE")
 # Formats whose schemas the emulator registers in the Schema Registry.
 SR_FORMATS = ("AVRO",)
@@ -41,166 +41,6 @@ class StatementError(Exception):
     def __init__(self, message: str, code: int = BAD_STATEMENT):
         super().__init__(message)
         self.code = code
-
-
-# ---------------------------------------------------------------------------
-# Catalog state (pure; replayable)
-# ---------------------------------------------------------------------------
-
-
-def type_from_text(text: str) -> T.SqlType:
-    p = Parser(text)
-    return p.type_()
-
-
-def columns_to_json(cols: list[Column]) -> list:
-    return [[c.name, c.type.render(), c.kind] for c in cols]
-
-
-def columns_from_json(raw: list) -> list[Column]:
-    return [Column(n, type_from_text(t), k) for n, t, k in raw]
-
-
-@dataclass
-class Source:
-    name: str
-    type: str  # STREAM / TABLE
-    columns: list[Column]
-    topic: str
-    key_format: str
-    value_format: str
-    timestamp: str = ""
-    window_type: str | None = None
-    statement: str = ""
-    is_source: bool = False
-    cas_target: bool = False
-
-    def to_json(self) -> dict:
-        d = dict(self.__dict__)
-        d["columns"] = columns_to_json(self.columns)
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict) -> "Source":
-        d = dict(d)
-        d["columns"] = columns_from_json(d["columns"])
-        return cls(**d)
-
-    @property
-    def keys(self) -> list[Column]:
-        return [c for c in self.columns if c.kind in KEY_KINDS]
-
-    @property
-    def values(self) -> list[Column]:
-        return [c for c in self.columns if c.kind not in KEY_KINDS]
-
-
-@dataclass
-class PersistentQuery:
-    id: str
-    statement: str
-    sources: list[str]
-    sink: str
-    sink_topic: str
-    create_as: bool
-
-
-@dataclass
-class State:
-    sources: dict[str, Source] = field(default_factory=dict)
-    queries: dict[str, PersistentQuery] = field(default_factory=dict)
-    types: dict[str, T.SqlType] = field(default_factory=dict)
-    statuses: dict[str, dict] = field(default_factory=dict)
-    seq: int = -1
-
-    def apply(self, cmd: dict, seq: int) -> str:
-        """Apply one command (from a request or the command topic); return its message."""
-        op = cmd["op"]
-        msg = getattr(self, "_" + op)(cmd, seq)
-        self.seq = max(self.seq, seq)
-        self.statuses[cmd["commandId"]] = {"status": "SUCCESS", "message": msg,
-                                           "queryId": cmd.get("query", {}).get("id") if cmd.get("query") else None}
-        return msg
-
-    def _create_source(self, cmd, seq):
-        src = Source.from_json(cmd["source"])
-        self.sources[src.name] = src
-        q = cmd.get("query")
-        if q:
-            self.queries[q["id"]] = PersistentQuery(**q)
-            return f"Created query with ID {q['id']}"
-        return ("Stream" if src.type == "STREAM" else "Table") + " created"
-
-    def _drop_source(self, cmd, seq):
-        name = cmd["name"]
-        src = self.sources.pop(name, None)
-        if src is None:
-            return f"Source {name} does not exist."
-        # Dropping a CREATE ... AS target terminates the query that writes it.
-        for qid, q in list(self.queries.items()):
-            if q.create_as and q.sink == name:
-                del self.queries[qid]
-        return f"Source {name} (topic: {src.topic}) was dropped."
-
-    def _insert_query(self, cmd, seq):
-        q = cmd["query"]
-        self.queries[q["id"]] = PersistentQuery(**q)
-        return f"Created query with ID {q['id']}"
-
-    def _terminate(self, cmd, seq):
-        for qid in cmd["ids"]:
-            self.queries.pop(qid, None)
-        return "Query terminated."
-
-    def _alter(self, cmd, seq):
-        src = self.sources[cmd["name"]]
-        src.columns = src.columns + columns_from_json(cmd["columns"])
-        src.statement = cmd["statement"]
-        return f"{'Stream' if src.type == 'STREAM' else 'Table'} {src.name} altered."
-
-    def _create_type(self, cmd, seq):
-        t = type_from_text(cmd["type"])
-        if cmd["name"] in self.types:
-            return f"{cmd['name']} is already registered with type {self.types[cmd['name']].render()}"
-        self.types[cmd["name"]] = t
-        return f"Registered custom type with name '{cmd['name']}' and SQL type {t.render()}"
-
-    def _drop_type(self, cmd, seq):
-        if self.types.pop(cmd["name"], None) is None:
-            return f"Type '{cmd['name']}' does not exist"
-        return f"Dropped type '{cmd['name']}'"
-
-    # -- helpers --------------------------------------------------------
-    def read_queries(self, name: str) -> list[PersistentQuery]:
-        return [q for q in self.queries.values() if name in q.sources]
-
-    def write_queries(self, name: str) -> list[PersistentQuery]:
-        return [q for q in self.queries.values() if q.sink == name]
-
-    def referenced_by(self, name: str) -> list[str]:
-        """Sources created AS SELECT from ``name`` (ksqlDB's drop constraints)."""
-        out = set()
-        for q in self.queries.values():
-            if q.create_as and name in q.sources and q.sink in self.sources:
-                out.add(q.sink)
-        return sorted(out)
-
-    def hint(self, name: str, source_type: str | None) -> str:
-        """ksqlDB's "Did you mean ..." hint for a name that differs only in case."""
-        matches = sorted(
-            (s for s in self.sources.values()
-             if s.name.upper() == name.upper() and (source_type is None or s.type == source_type)),
-            key=lambda s: s.name,
-        )
-        if not matches:
-            return ""
-        parts = [f"{s.type} {s.name}" for s in matches]
-        if len(parts) == 1:
-            joined = parts[0]
-        else:
-            joined = ", ".join(parts[:-1]) + (" or " if len(parts) == 2 else ", or ") + parts[-1]
-        # ksqlDB suggests the quoted spelling with backquotes.
-        return "\nDid you mean " + joined.replace(matches[0].name, f"\"{matches[0].name}\"") + "? Hint: try adding quotes around the source name."
 
 
 # ---------------------------------------------------------------------------
@@ -245,7 +85,7 @@ class Plan:
     text: str  # the statement text as the client sent it
     command: dict | None = None
     create_topic: tuple | None = None  # (name, partitions, replicas, configs)
-    register: list = field(default_factory=list)  # [(subject, schema)]
+    register: list = field(default_factory=list)  # [(subject, schema, only if the subject is absent)]
     delete_topic: str | None = None
     delete_subjects: list = field(default_factory=list)
     entity: str | None = None  # kind of read-only response
