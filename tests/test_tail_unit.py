@@ -139,3 +139,33 @@ def test_record_json_shape():
     assert json.loads(json.dumps(v, default=json_default)) == {
         "d": "12.3400", "t": "2026-01-02T03:04:05.678Z", "day": "2026-01-02",
         "u": "00000000-0000-0000-0000-000000000001", "b": "AQ=="}
+
+
+def test_schema_cache_remembers_unknown_ids_and_backs_off_on_outage():
+    from kctx_cli.backends.registry import SchemaCache
+
+    calls = []
+
+    def fetch(sid):
+        calls.append(sid)
+        if sid == 1:
+            return "AVRO", json.dumps(SCHEMA)
+        if sid == 2:
+            raise SchemaUnavailable("schema id 2 not found in the registry", outage=False)
+        if sid == 3:
+            return "PROTOBUF", "syntax = 'proto3';"
+        raise SchemaUnavailable("schema registry unreachable: refused", outage=True)
+
+    c = SchemaCache(fetch, retry_after=60)
+    assert c.get(1) is c.get(1) and calls == [1]
+    for _ in range(2):
+        with pytest.raises(SchemaUnavailable, match="not found"):
+            c.get(2)
+    with pytest.raises(SchemaUnavailable, match="schema id 3 is PROTOBUF, not Avro"):
+        c.get(3)
+    with pytest.raises(SchemaUnavailable) as e:
+        c.get(4)
+    assert e.value.outage
+    with pytest.raises(SchemaUnavailable):
+        c.get(5)  # inside the back-off: no request
+    assert calls == [1, 2, 3, 4]

@@ -33,15 +33,54 @@ class SchemaUnavailable(Exception):
         self.outage = outage
 
 
+def schema_fetcher(config):
+    """``fetch(id) -> (schema_type, schema_text)`` for readers: one GET
+    /schemas/ids/{id} with the standard library. Building confluent's client costs
+    ~0.2 s (an httpx client with a TLS context, even for http://), paid by every tail
+    and warm; readers only ever need this one call. Basic auth and TLS settings are
+    taken from the same registry_config() keys the confluent client uses."""
+    import base64
+    import json
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    conf = config.registry_config()
+    url = conf["url"].rstrip("/")
+    headers = {"Accept": "application/vnd.schemaregistry.v1+json"}
+    if conf.get("basic.auth.user.info"):
+        headers["Authorization"] = "Basic " + base64.b64encode(conf["basic.auth.user.info"].encode()).decode()
+    ctx = None
+    if url.startswith("https:"):
+        ctx = ssl.create_default_context(cafile=conf.get("ssl.ca.location"))
+        if conf.get("ssl.certificate.location"):
+            ctx.load_cert_chain(conf["ssl.certificate.location"], conf.get("ssl.key.location"))
+    timeout = float(conf.get("timeout", REGISTRY_TIMEOUT))
+
+    def fetch(schema_id: int) -> tuple[str, str]:
+        req = urllib.request.Request(f"{url}/schemas/ids/{schema_id}", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp:
+                body = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                raise SchemaUnavailable(f"schema id {schema_id} not found in the registry", outage=False) from None
+            raise SchemaUnavailable(f"schema registry error for id {schema_id}: HTTP {exc.code}", outage=True) from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise SchemaUnavailable(f"schema registry unreachable: {reason}", outage=True) from None
+        return body.get("schemaType") or "AVRO", body["schema"]
+
+    return fetch
+
+
 class SchemaCache:
     """Parsed (fastavro) writer schemas by id, fetched once from the registry."""
 
     RETRY_AFTER = 5.0
 
-    def __init__(self, client_factory, *, retry_after: float | None = None):
-        # the client is built on first use: a topic without Avro never needs a registry
-        self._factory = client_factory
-        self._client = None
+    def __init__(self, fetch, *, retry_after: float | None = None):
+        self._fetch_text = fetch  # schema_fetcher(config), or any id -> (type, text)
         self.parsed: dict[int, Any] = {}
         self.texts: dict[int, str] = {}
         self._missing: dict[int, SchemaUnavailable] = {}
@@ -66,30 +105,26 @@ class SchemaCache:
         from fastavro import parse_schema
 
         try:
-            if self._client is None:
-                self._client = self._factory()
-            schema = self._client.get_schema(schema_id)
-        except Exception as exc:  # noqa: BLE001 - classify every failure below
-            from confluent_kafka.schema_registry.error import SchemaRegistryError
-
-            if isinstance(exc, SchemaRegistryError) and exc.http_status_code == 404:
-                err = SchemaUnavailable(f"schema id {schema_id} not found in the registry", outage=False)
-                self._missing[schema_id] = err
-                raise err from None
-            if isinstance(exc, SchemaRegistryError):
-                msg = f"schema registry error for id {schema_id}: {exc.error_message} (HTTP {exc.http_status_code})"
-            else:
-                msg = f"schema registry unreachable: {type(exc).__name__}: {exc}"
+            schema_type, text = self._fetch_text(schema_id)
+        except SchemaUnavailable as exc:
+            if not exc.outage:
+                self._missing[schema_id] = exc
+                raise
             self.outages += 1
-            self._down_error = SchemaUnavailable(msg, outage=True)
+            self._down_error = exc
             self._down_until = time.monotonic() + self.retry_after
-            raise self._down_error from None
+            raise
         self._down_error = None
-        if schema.schema_type not in (None, "AVRO"):
-            err = SchemaUnavailable(f"schema id {schema_id} is {schema.schema_type}, not Avro", outage=False)
+        if schema_type != "AVRO":
+            err = SchemaUnavailable(f"schema id {schema_id} is {schema_type}, not Avro", outage=False)
             self._missing[schema_id] = err
             raise err
-        self.texts[schema_id] = schema.schema_str
-        parsed = parse_schema(json.loads(schema.schema_str))
+        try:
+            parsed = parse_schema(json.loads(text))
+        except Exception as exc:  # noqa: BLE001 - a schema fastavro cannot use is data
+            err = SchemaUnavailable(f"schema id {schema_id} cannot be parsed: {exc}", outage=False)
+            self._missing[schema_id] = err
+            raise err from None
+        self.texts[schema_id] = text
         self.parsed[schema_id] = parsed
         return parsed

@@ -69,10 +69,10 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
     from rocksdict import WriteBatch
 
     from kctx_cli.backends import kafka
-    from kctx_cli.backends.registry import SchemaCache, SchemaUnavailable, registry_client
+    from kctx_cli.backends.registry import SchemaCache, SchemaUnavailable, schema_fetcher
     from kctx_cli.tail.core import key_text
     from kctx_cli.tail.decode import Decoder
-    from kctx_cli.tail.reader import batches
+    from kctx_cli.tail.reader import batches, last_offsets
 
     t0 = time.monotonic()
     topic = resolve_topic(config, name)
@@ -107,39 +107,43 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
             if progress is not None:
                 progress.start(sum(ends[p] - starts[p] for p in parts))
 
-            schemas = SchemaCache(lambda: registry_client(config)) if config.schema_registry_url else None
+            schemas = SchemaCache(schema_fetcher(config)) if config.schema_registry_url else None
             known_ids = {int(k[7:]) for k, _ in meta.items(from_key=b"schema:") if k.startswith(b"schema:")}
             key_decoder = Decoder(schemas)
+            puts = deletes = 0
             for msgs in batches(consumer, topic, starts, ends, batch=batch):
                 wb = WriteBatch(raw_mode=True)
-                nxt = {}
+                put, delete = wb.put, wb.delete
+                last_head = None
                 for m in msgs:
                     k = m.key()
-                    nxt[m.partition()] = m.offset() + 1
                     if k is None:
                         continue  # a compacted topic has no null keys; nothing to index
-                    if k[:1] == b"\x00" and len(k) >= 5:
+                    if len(k) >= 5 and k[0] == 0:
                         k = (key_text(key_decoder.decode(k)) or "").encode()
                     v = m.value()
                     if v is None:
-                        wb.delete(k)
-                        res.deletes += 1
+                        delete(k)
+                        deletes += 1
                         continue
-                    wb.put(k, v)
-                    res.puts += 1
-                    if v[:1] == b"\x00" and len(v) >= 5 and schemas is not None:
-                        sid = int.from_bytes(v[1:5], "big")
-                        if sid not in known_ids:
-                            known_ids.add(sid)  # tried once per warm; a failure is reported
-                            try:
-                                schemas.get(sid)
-                                wb.put(b"schema:%d" % sid, schemas.texts[sid].encode(), mh)
-                            except SchemaUnavailable as exc:
-                                res.registry_errors.append(str(exc))
-                for p, o in nxt.items():
-                    wb.put(store.offset_key(p), b"%d" % o, mh)
-                    res.offsets[p] = o
-                wb.put(b"warmed_at", b"%d" % int(time.time() * 1000), mh)
+                    put(k, v)
+                    puts += 1
+                    if len(v) >= 5 and v[0] == 0 and schemas is not None:
+                        head = v[:5]
+                        if head != last_head:
+                            last_head = head
+                            sid = int.from_bytes(head[1:], "big")
+                            if sid not in known_ids:
+                                known_ids.add(sid)  # tried once per warm; a failure is reported
+                                try:
+                                    schemas.get(sid)
+                                    put(b"schema:%d" % sid, schemas.texts[sid].encode(), mh)
+                                except SchemaUnavailable as exc:
+                                    res.registry_errors.append(str(exc))
+                for p, o in last_offsets(msgs, len(parts)).items():
+                    put(store.offset_key(p), b"%d" % (o + 1), mh)
+                    res.offsets[p] = o + 1
+                put(b"warmed_at", b"%d" % int(time.time() * 1000), mh)
                 db.write(wb)  # data + offsets atomically
                 res.records += len(msgs)
                 res.batches += 1
@@ -147,6 +151,7 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
                     progress.advance(len(msgs))
                 if pause:
                     time.sleep(pause)
+            res.puts, res.deletes = puts, deletes
             res.seconds = time.monotonic() - t0
             return res
         finally:

@@ -89,14 +89,14 @@ def list_dlqs(config, pattern: str | None = None) -> list[dict]:
 
 def show_dlq(config, topic: str, start: str = "beginning", max_records: int = 20) -> list[dict]:
     from kctx_cli.backends import kafka
-    from kctx_cli.backends.registry import SchemaCache, registry_client
+    from kctx_cli.backends.registry import SchemaCache, schema_fetcher
     from kctx_cli.tail.core import key_text
     from kctx_cli.tail.decode import Decoder, iso_ms
     from kctx_cli.tail.reader import batches
     from kctx_cli.tail.start import parse_start, resolve
 
     st = parse_start(start)
-    decoder = Decoder(SchemaCache(lambda: registry_client(config)) if config.schema_registry_url else None)
+    decoder = Decoder(SchemaCache(schema_fetcher(config)) if config.schema_registry_url else None)
     consumer = kafka.consumer(config)
     out: list[dict] = []
     try:

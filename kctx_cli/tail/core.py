@@ -191,7 +191,7 @@ def choose_partitions(opts: TailOptions, all_partitions: list[int]) -> list[int]
 
 def tail(config, opts: TailOptions, *, sink=None, stderr=None) -> TailResult:
     from kctx_cli.backends import kafka
-    from kctx_cli.backends.registry import SchemaCache, registry_client
+    from kctx_cli.backends.registry import SchemaCache, schema_fetcher
 
     output = opts.output or ("pretty" if sys.stdout.isatty() else "jsonl")
     if output not in OUTPUTS:
@@ -206,7 +206,7 @@ def tail(config, opts: TailOptions, *, sink=None, stderr=None) -> TailResult:
         except re.error as exc:
             raise KctxError(f"--grep: invalid regular expression '{opts.grep}': {exc}") from None
 
-    schemas = SchemaCache(lambda: registry_client(config)) if config.schema_registry_url else None
+    schemas = SchemaCache(schema_fetcher(config)) if config.schema_registry_url else None
     decoder = Decoder(schemas)
     sink = sink or make_sink(output)
     consumer = kafka.consumer(config)

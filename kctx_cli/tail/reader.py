@@ -35,22 +35,37 @@ def batches(consumer, topic: str, starts: dict[int, int], ends: dict[int, int], 
                 raise KctxError(f"no progress reading '{topic}' for 30 s (partitions {sorted(pending)})")
             continue
         idle_since = time.monotonic()
-        good = []
-        for m in msgs:
-            err = m.error()
-            if err is not None:
+        good = [m for m in msgs if m.error() is None]
+        if len(good) != len(msgs):
+            for m in msgs:
+                err = m.error()
+                if err is None:
+                    continue
                 if err.code() == eof:
                     pending.discard(m.partition())
-                    continue
-                if err.fatal() or not err.retriable():
+                elif err.fatal() or not err.retriable():
                     if err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
                         raise KctxError(f"topic '{topic}' does not exist")
                     if err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
                         raise KctxError(f"not authorised to read topic '{topic}'")
                     raise KctxError(f"error reading '{topic}': {err.str()}")
-                continue
-            if not follow and m.offset() >= ends[m.partition()] - 1:
-                pending.discard(m.partition())
-            good.append(m)
+        if not follow and pending:
+            for p, o in last_offsets(good, len(starts)).items():
+                if o >= ends[p] - 1:
+                    pending.discard(p)
         if good:
             yield good
+
+
+def last_offsets(msgs, partitions: int | None = None) -> dict[int, int]:
+    """The last offset of each partition in a batch. A partition's messages come in
+    order, so scanning from the end and stopping once all ``partitions`` were seen
+    avoids touching every message."""
+    last: dict[int, int] = {}
+    for m in reversed(msgs):
+        p = m.partition()
+        if p not in last:
+            last[p] = m.offset()
+            if len(last) == partitions:
+                break
+    return last
