@@ -325,10 +325,12 @@ def test_describe_and_extended(base, n, bootstrap_servers):
     assert [f["name"] for f in d["fields"][3]["schema"]["fields"]] == ["CITY", "ZIP"]
     assert d["fields"][4]["schema"]["type"] == "MAP"
     assert d["timestamp"] == "TS" and d["type"] == "STREAM" and d["extended"] is False
-    assert d["partitions"] == 0  # only DESCRIBE EXTENDED reads the topic
+    assert (d["partitions"], d["replication"]) == (3, 1)  # ksqlDB describes the topic even when not EXTENDED
     assert [q["id"] for q in d["readQueries"]] and d["writeQueries"] == []
+    assert d["sourceConstraints"] == [f"{n}_BIG"]  # sources created AS SELECT from it
 
     (ext,) = ok(base, f"DESCRIBE {n}_BIG EXTENDED;")
+    assert ext["warnings"] == []
     d = ext["sourceDescription"]
     assert d["extended"] is True and d["partitions"] == 3 and d["replication"] == 1
     assert [(f["name"], f["schema"]["type"], f.get("type")) for f in d["fields"]] == [
@@ -339,6 +341,18 @@ def test_describe_and_extended(base, n, bootstrap_servers):
     assert [q["id"] for q in d["writeQueries"]][0].startswith(f"CSAS_{n}_BIG_")
     # the sink topic inherits the source topic's partitions, as in ksqlDB
     assert topic_info(bootstrap_servers, f"{n}_BIG") == (3, 1)
+
+    # a topic deleted behind ksqlDB's back: a warning, not an error
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin.delete_topics([f"{t}_o"])[f"{t}_o"].result(30)
+    deadline = time.monotonic() + 15
+    while topic_info(bootstrap_servers, f"{t}_o") is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (gone,) = ok(base, f"DESCRIBE {n}_O;")
+    assert gone["sourceDescription"]["partitions"] == 0
+    assert gone["warnings"] == [{"message": f"Error from Kafka: Failed to Describe Kafka Topic(s): [{t}_o]"}]
 
     (both,) = ok(base, "DESCRIBE STREAMS;")
     assert both["@type"] == "source_descriptions"

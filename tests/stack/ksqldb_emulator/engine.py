@@ -773,13 +773,18 @@ class Engine:
             src = st.sources.get(plan.stmt.name)
             if src is None:
                 raise StatementError(f"Could not find STREAM/TABLE '{plan.stmt.name}' in the Metastore")
-            return {"@type": "sourceDescription", "statementText": text,
-                    "sourceDescription": self.describe(src, plan.stmt.extended), "warnings": []}
-        if kind in ("DESCRIBE_STREAMS", "DESCRIBE_TABLES"):
-            want = "STREAM" if kind == "DESCRIBE_STREAMS" else "TABLE"
-            descs = [self.describe(s, plan.stmt.extended) for s in st.sources.values() if s.type == want]
+            warnings: list = []
+            desc = self.describe(src, plan.stmt.extended, warnings)
+            return {"@type": "sourceDescription", "statementText": text, "sourceDescription": desc,
+                    "warnings": warnings}
+        if kind in ("DESCRIBE_STREAMS", "DESCRIBE_TABLES") or (
+                kind in ("SHOW_STREAMS", "SHOW_TABLES") and plan.stmt.extended):
+            want = "STREAM" if kind.endswith("STREAMS") else "TABLE"
+            warnings = []
+            extended = plan.stmt.extended or kind.startswith("SHOW")
+            descs = [self.describe(s, extended, warnings) for s in st.sources.values() if s.type == want]
             return {"@type": "source_descriptions", "statementText": text, "sourceDescriptions": descs,
-                    "warnings": []}
+                    "warnings": warnings}
         if kind == "explain":
             q = st.queries.get(plan.stmt.name)
             if q is None:
@@ -787,11 +792,6 @@ class Engine:
                                      f"the full set of queries.")
             return {"@type": "queryDescription", "statementText": text,
                     "queryDescription": self._query_description(q), "warnings": []}
-        if kind in ("SHOW_STREAMS", "SHOW_TABLES") and plan.stmt.extended:
-            want = "STREAM" if kind == "SHOW_STREAMS" else "TABLE"
-            return {"@type": "source_descriptions", "statementText": text,
-                    "sourceDescriptions": [self.describe(s, True) for s in st.sources.values() if s.type == want],
-                    "warnings": []}
         if kind == "SHOW_QUERIES" and plan.stmt.extended:
             return {"@type": "query_descriptions", "statementText": text,
                     "queryDescriptions": [self._query_description(q) for q in st.queries.values()],
@@ -871,14 +871,16 @@ class Engine:
             fields.append(f)
         return fields
 
-    def describe(self, s: Source, extended: bool) -> dict:
+    def describe(self, s: Source, extended: bool, warnings: list) -> dict:
+        """A sourceDescription; like ksqlDB, the topic is described even when not EXTENDED."""
         st = self.state
         fields = self._fields(s)
         partitions = replication = 0
-        if extended:
-            info = self.backend.describe_topic(s.topic)
-            if info:
-                partitions, replication = info
+        info = self.backend.describe_topic(s.topic)
+        if info:
+            partitions, replication = info
+        else:
+            warnings.append({"message": f"Error from Kafka: Failed to Describe Kafka Topic(s): [{s.topic}]"})
         return {
             "name": s.name,
             "windowType": s.window_type,
@@ -897,7 +899,7 @@ class Engine:
             "replication": replication,
             "statement": s.statement,
             "queryOffsetSummaries": [],
-            "sourceConstraints": st.referenced_by(s.name) if extended else [],
+            "sourceConstraints": st.referenced_by(s.name),
             "clusterStatistics": [],
             "clusterErrorStats": [],
         }
