@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -120,6 +121,16 @@ def test_up_again_reuses_the_running_stack(stack):
         f"KCTX_KSQLDB_URL={stack.ksqldb_url}",
     ]
     assert "already running" in done.stderr
+
+
+def test_unique_name_is_a_valid_topic_subject_and_ksqldb_name(unique_name):
+    # t_<test name, 24 chars at most>_<6 hex digits>
+    assert re.fullmatch(r"t_unique_name_is_a_valid_t_[0-9a-f]{6}", unique_name)
+
+
+def test_shared_dir_is_beside_the_repo(shared_dir):
+    assert shared_dir == REPO.parent / "shared"
+    assert (shared_dir / "ksqldb-docs").is_dir()
 
 
 # -------------------------------------------------------------- tests/stack/up bad input
