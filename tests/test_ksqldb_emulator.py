@@ -827,3 +827,25 @@ def test_malformed_request_body(base):
         urllib.request.urlopen(req, timeout=10)
     assert exc.value.code == 400
     assert json.loads(exc.value.read())["error_code"] == 40000
+
+
+def test_kctx_ksqldb_client_against_the_emulator(base, n):
+    # kctx's own REST client (kctx_cli.backends.ksqldb) drives the emulator end to end
+    from kctx_cli.backends.ksqldb import KsqlClient, KsqlStatementError
+
+    t = n.lower()
+    client = KsqlClient(base)
+    assert "emulator" in client.info()
+    client.execute(f"CREATE STREAM {n}_K (ID STRING KEY, V INT) WITH (KAFKA_TOPIC='{t}_k', PARTITIONS=1, "
+                   f"VALUE_FORMAT='JSON');")
+    first = client.sequence
+    client.execute(f"CREATE TABLE {n}_KT AS SELECT ID, COUNT(*) AS C FROM {n}_K GROUP BY ID;")
+    assert client.sequence == first + 1
+    assert client.describe(f"{n}_KT")["fields"][0]["name"] == "ID"
+    assert client.describe(f"{n}_NOPE") is None
+    assert {f"{n}_K", f"{n}_KT"} <= {s["name"] for s in client.sources()}
+    assert any(q["sinks"] == [f"{n}_KT"] for q in client.queries())
+    with pytest.raises(KsqlStatementError) as exc:
+        client.execute(f"DROP STREAM {n}_K;")
+    assert exc.value.reason.startswith(f"Cannot drop {n}_K.")
+    assert exc.value.code == 40001
