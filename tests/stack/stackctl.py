@@ -514,7 +514,8 @@ def _up() -> dict[str, str]:
             stop_all()
             java = require_java()
             reg_java, reg_version = registry_java(java)
-            require_free(p, ["kafka", "controller", "registry", "registry-management"])
+            # all five ports up front (the emulator restarts too), so a clash fails before any JVM starts
+            require_free(p, ["kafka", "controller", "registry", "registry-management", "ksqldb"])
             t = time.monotonic()
             kafka_libs(), apicurio_home(reg_version)
             timings["fetch"] = time.monotonic() - t
