@@ -429,6 +429,43 @@ def test_columns_inferred_from_registered_avro_schema(base, n, registry):
     assert len(registry.get_versions(f"{t}-value")) == 1
 
 
+def test_header_columns(base, n, registry):
+    t = n.lower()
+    ok(base, f"CREATE STREAM {n}_H (ID STRING KEY, V INT, TRACE BYTES HEADER('trace-id'), SPAN BYTES HEADER('span')) "
+             f"WITH (KAFKA_TOPIC='{t}_h', PARTITIONS=1, FORMAT='AVRO');"
+             f"CREATE STREAM {n}_ALL (ID STRING KEY, V INT, HS ARRAY<STRUCT<`KEY` STRING, `VALUE` BYTES>> HEADERS) "
+             f"WITH (KAFKA_TOPIC='{t}_all', PARTITIONS=1, VALUE_FORMAT='JSON');")
+    (d,) = ok(base, f"DESCRIBE {n}_H;")
+    fields = d["sourceDescription"]["fields"]
+    assert [(f["name"], f.get("type"), f.get("headerKey")) for f in fields] == [
+        ("ID", "KEY", None), ("V", None, None), ("TRACE", "HEADER", "trace-id"), ("SPAN", "HEADER", "span")]
+    assert list(fields[2]) == ["name", "schema", "type", "headerKey"]
+    (d,) = ok(base, f"DESCRIBE {n}_ALL;")
+    assert d["sourceDescription"]["fields"][2]["type"] == "HEADER"
+    assert d["sourceDescription"]["fields"][2]["schema"]["memberSchema"]["type"] == "STRUCT"
+    value = json.loads(registry.get_latest_version(f"{t}_h-value").schema.schema_str)
+    assert [f["name"] for f in value["fields"]] == ["V"]  # headers are not in the value
+    ok(base, f"CREATE STREAM {n}_HC AS SELECT * FROM {n}_H;")
+    (d,) = ok(base, f"DESCRIBE {n}_HC;")
+    assert [(f["name"], f.get("type")) for f in d["sourceDescription"]["fields"]] == [
+        ("ID", "KEY"), ("V", None), ("TRACE", None), ("SPAN", None)]
+    # ksqlDB: a HEADERS column excludes any other header column
+    status, err = ksql(base, f"CREATE STREAM {n}_HH (HS ARRAY<STRUCT<`KEY` STRING, `VALUE` BYTES>> HEADERS, "
+                             f"T BYTES HEADER('t'), V INT) WITH (KAFKA_TOPIC='{t}_hh', PARTITIONS=1, VALUE_FORMAT='JSON');")
+    assert (status, err["message"]) == (400, "Schema already contains a HEADERS column.")
+    status, err = ksql(base, f"INSERT INTO {n}_H (ID, TRACE) VALUES ('a', null);")
+    assert (status, err["message"]) == (400, "Cannot insert into HEADER columns: TRACE")
+    status, err = ksql(base, f"INSERT INTO {n}_H SELECT * FROM {n}_HC;")
+    assert (status, err["message"]) == (400, f"Cannot insert into {n}_H because it has header columns")
+    status, err = ksql(base, f"CREATE STREAM {n}_HB (H INT HEADER('k')) WITH (KAFKA_TOPIC='{t}_hb', PARTITIONS=1, "
+                             f"VALUE_FORMAT='JSON');")
+    assert err["message"] == "Failed to prepare statement: Invalid type for HEADER('k') column: expected BYTES, got INTEGER"
+    status, err = ksql(base, f"CREATE STREAM {n}_HB (H BYTES HEADERS) WITH (KAFKA_TOPIC='{t}_hb', PARTITIONS=1, "
+                             f"VALUE_FORMAT='JSON');")
+    assert err["message"] == ("Failed to prepare statement: Invalid type for HEADERS column: expected "
+                              "ARRAY<STRUCT<`KEY` STRING, `VALUE` BYTES>>, got BYTES")
+
+
 def test_show_topics(base, n):
     t = n.lower()
     ok(base, f"CREATE STREAM {n}_TP (V STRING) WITH (KAFKA_TOPIC='{t}_tp', PARTITIONS=3, VALUE_FORMAT='JSON');")

@@ -476,7 +476,7 @@ def _expand(q: Query, scope: Scope, joined: bool, keys_last: bool = False) -> li
             if item.expr.qualifier is not None and item.expr.qualifier not in (alias, src.name):
                 continue
             keys = [c for c in src.columns if c.kind in ("KEY", "PRIMARY_KEY")]
-            vals = [c for c in src.columns if c.kind not in ("KEY", "PRIMARY_KEY", "HEADERS")]
+            vals = [c for c in src.columns if c.kind not in ("KEY", "PRIMARY_KEY")]  # values and headers
             for c in (vals + keys if keys_last else keys + vals):
                 ref = Expr("col", value=c.name, qualifier=alias, text=f"{alias}.{c.name}")
                 out.append((ref, f"{alias}_{c.name}" if joined else c.name))

@@ -19,11 +19,11 @@ def type_from_text(text: str) -> T.SqlType:
 
 
 def columns_to_json(cols: list[Column]) -> list:
-    return [[c.name, c.type.render(), c.kind] for c in cols]
+    return [[c.name, c.type.render(), c.kind, c.header] for c in cols]
 
 
 def columns_from_json(raw: list) -> list[Column]:
-    return [Column(n, type_from_text(t), k) for n, t, k in raw]
+    return [Column(r[0], type_from_text(r[1]), r[2], r[3] if len(r) > 3 else None) for r in raw]
 
 
 @dataclass
@@ -57,7 +57,12 @@ class Source:
 
     @property
     def values(self) -> list[Column]:
-        return [c for c in self.columns if c.kind not in KEY_KINDS]
+        """Columns stored in the record value (not key, not header columns)."""
+        return [c for c in self.columns if c.kind is None]
+
+    @property
+    def headers(self) -> list[Column]:
+        return [c for c in self.columns if c.kind == "HEADERS"]
 
 
 @dataclass

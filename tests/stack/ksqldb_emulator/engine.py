@@ -325,6 +325,14 @@ class Engine:
                 raise StatementError(f"Column `{c.name}` is a 'KEY' column: please use 'PRIMARY KEY' for "
                                      f"tables.\nTables have PRIMARY KEYs, which are unique and NON NULL.\n"
                                      f"Streams have KEYs, which have no uniqueness or NON NULL constraints.")
+        header_keys: list = []
+        for c in cols:
+            if c.kind == "HEADERS":
+                if None in header_keys:
+                    raise StatementError("Schema already contains a HEADERS column.")
+                if c.header is not None and c.header in header_keys:
+                    raise StatementError(f"Schema already contains a HEADER('{c.header}') column.")
+                header_keys.append(c.header)
         keys = [c for c in cols if c.kind in KEY_KINDS]
         for k in keys:
             if _has_map(k.type):
@@ -423,7 +431,7 @@ class Engine:
         cols = stmt.columns or []
         key_format, value_format = self._formats(props, properties=properties)
         inferred = False
-        if not [c for c in cols if c.kind not in KEY_KINDS] and value_format in SR_FORMATS:
+        if not [c for c in cols if c.kind is None] and value_format in SR_FORMATS:
             cols = cols + self._infer(topic, "value", "VALUE_SCHEMA_ID" in props)
             inferred = True
             if not [c for c in cols if c.kind in KEY_KINDS] and key_format in SR_FORMATS:
@@ -627,6 +635,8 @@ class Engine:
         if target.type != "STREAM":
             raise StatementError(f"INSERT INTO can only be used to insert into a stream. "
                                  f"{stmt.name} is a table.")
+        if target.headers:
+            raise StatementError(f"Cannot insert into {stmt.name} because it has header columns")
         try:
             out = analyze(stmt.query, stmt.name, _analyzer_sources(st), None)
         except AnalysisError as e:
@@ -655,8 +665,11 @@ class Engine:
             raise StatementError("Cannot insert values into windowed stream/table!")
         if target.is_source:
             raise StatementError(f"Cannot insert values into read-only {target.type.lower()}: {target.name}")
-        names = stmt.columns or [c.name for c in target.columns if c.kind != "HEADERS"]
+        names = stmt.columns or [c.name for c in target.columns]
         by_name = {c.name: c for c in target.columns}
+        headers = [n for n in names if n in by_name and by_name[n].kind == "HEADERS"]
+        if headers:
+            raise StatementError("Cannot insert into HEADER columns: " + ", ".join(headers))
         for n in names:
             if n not in by_name and n != "ROWTIME":
                 raise StatementError(f"Column name {n} does not exist.")
@@ -683,7 +696,7 @@ class Engine:
             "topic": target.topic, "key_format": target.key_format, "value_format": target.value_format,
             "timestamp": values.get("ROWTIME"),
             "key": [(c.name, c.type, values.get(c.name)) for c in keys],
-            "value": [(c.name, c.type, values.get(c.name)) for c in target.values if c.kind != "HEADERS"],
+            "value": [(c.name, c.type, values.get(c.name)) for c in target.values],
         }
 
     def _plan_drop(self, plan: Plan, st: State, topics: Topics):
@@ -868,6 +881,10 @@ class Engine:
             f = {"name": c.name, "schema": c.type.schema_info()}
             if c.kind in KEY_KINDS:
                 f["type"] = "KEY"
+            elif c.kind == "HEADERS":
+                f["type"] = "HEADER"
+                if c.header is not None:
+                    f["headerKey"] = c.header
             fields.append(f)
         return fields
 

@@ -177,6 +177,11 @@ class Column:
     name: str
     type: T.SqlType
     kind: str | None = None  # None (value), "KEY", "PRIMARY_KEY", "HEADERS"
+    header: str | None = None  # the key of a HEADER('<key>') column
+
+
+# ksqlDB's type for a HEADERS column.
+HEADERS_TYPE = T.array(T.struct([("KEY", T.STRING), ("VALUE", T.BYTES)]))
 
 
 @dataclass
@@ -375,16 +380,29 @@ class Parser:
         elif self.accept("PRIMARY"):
             self.expect("KEY")
             kind = "PRIMARY_KEY"
+        header = None
+        if self.accept("KEY"):
+            kind = "KEY"
+        elif self.accept("PRIMARY"):
+            self.expect("KEY")
+            kind = "PRIMARY_KEY"
         elif self.accept("HEADERS"):
             kind = "HEADERS"
+            if typ != HEADERS_TYPE:
+                raise ParseError(f"Failed to prepare statement: Invalid type for HEADERS column: expected "
+                                 f"{HEADERS_TYPE.render()}, got {typ.render()}")
         elif self.accept("HEADER"):
             self.expect("(")
             if self.tok.kind != "STRING":
                 self.error()
+            header = self.tok.text
             self.i += 1
             self.expect(")")
             kind = "HEADERS"
-        return Column(name, typ, kind)
+            if typ != T.BYTES:
+                raise ParseError(f"Failed to prepare statement: Invalid type for HEADER('{header}') column: "
+                                 f"expected BYTES, got {typ.render()}")
+        return Column(name, typ, kind, header)
 
     def with_props(self) -> dict:
         self.expect("WITH")
