@@ -111,12 +111,16 @@ def _avro(t: SqlType, name: str):
         return "string"
     if t.base == "BYTES":
         return "bytes"
+    # Temporal types carry Kafka Connect's logical-type markers, as ksqlDB's AvroData writes them.
     if t.base == "DATE":
-        return {"type": "int", "logicalType": "date"}
+        return {"type": "int", "connect.version": 1, "connect.name": "org.apache.kafka.connect.data.Date",
+                "logicalType": "date"}
     if t.base == "TIME":
-        return {"type": "int", "logicalType": "time-millis"}
+        return {"type": "int", "connect.version": 1, "connect.name": "org.apache.kafka.connect.data.Time",
+                "logicalType": "time-millis"}
     if t.base == "TIMESTAMP":
-        return {"type": "long", "logicalType": "timestamp-millis"}
+        return {"type": "long", "connect.version": 1, "connect.name": "org.apache.kafka.connect.data.Timestamp",
+                "logicalType": "timestamp-millis"}
     if t.base == "DECIMAL":
         return {
             "type": "bytes",
