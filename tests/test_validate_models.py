@@ -14,7 +14,10 @@ from datetime import datetime, date
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Literal, Optional, Union
-from kctx_cli.model import Char, Entity, Int32, Key, Precision, Stream, Struct, Table
+from kctx_cli.model import Char, Entity, Header, Int32, Key, Precision, Stream, Struct, Table
+class Hdr(Struct):
+    key: str
+    value: bytes
 """
 
 
@@ -201,6 +204,23 @@ class Order(Stream):
     class Meta:
         value_format = "JSON"  # <-
 """, "Order: value_format 'JSON' is not supported: kctx manages Avro values (AVRO)"),
+    "headers-twice": ("""
+class Order(Stream):
+    order_id: Annotated[str, Key]
+    trace: Annotated[bytes, Header("trace")]
+    all_headers: Annotated[list[Hdr], Header()]  # <-
+""", "Order.all_headers: the entity already has a HEADERS column (one HEADERS column, or HEADER('k') columns with distinct keys)"),
+    "header-key-twice": ("""
+class Order(Stream):
+    order_id: Annotated[str, Key]
+    trace: Annotated[bytes, Header("trace")]
+    trace2: Annotated[bytes, Header("trace")]  # <-
+""", "Order.trace2: the entity already has a HEADER('trace') column (one HEADERS column, or HEADER('k') columns with distinct keys)"),
+    "header-wrong-type": ("""
+class Order(Stream):
+    order_id: Annotated[str, Key]
+    trace: Annotated[str, Header("trace")]  # <-
+""", "Order.trace: a header column must be BYTES"),
     "no-fields": ("""
 class Order(Stream):  # <-
     pass

@@ -120,9 +120,17 @@ def _check_entity(c: _Collector, e: EntityInfo) -> None:
     if len(orders) != len(set(orders)):
         c.add(e, keys[0].name, "bad-key-order", f"{e.name}: two key columns have the same Key(order=…)")
 
+    header_keys: set[str | None] = set()
     for f in e.fields:
         if f.header is None or f.type is None:
             continue
+        # ksqlDB: one HEADERS column, or HEADER('k') columns with distinct keys
+        if f.header.key in header_keys or (f.header.key is None and header_keys) or None in header_keys:
+            what = "HEADERS" if f.header.key is None or None in header_keys else f"HEADER('{f.header.key}')"
+            c.add(e, f.name, "bad-header-type",
+                  f"{e.name}.{f.name}: the entity already has a {what} column (one HEADERS column, "
+                  f"or HEADER('k') columns with distinct keys)")
+        header_keys.add(f.header.key)
         want = "BYTES" if f.header.key else "ARRAY<STRUCT<KEY STRING, VALUE BYTES>>"
         if f.type.ksql() != want:
             c.add(e, f.name, "bad-header-type", f"{e.name}.{f.name}: a header column must be {want}")
