@@ -237,12 +237,13 @@ def plan(
 @app.command()
 def baseline(
     message: str = typer.Option("baseline", "--message", "-m", help="description of the first migration"),
+    include: Optional[str] = typer.Option(None, "--include", help="only topics, subjects and sources matching this regex"),
     output: str = OutputOpt,
 ):
     """Adopt an existing cluster: write its state as V000001 and record it applied."""
     from kctx_cli.commands.migrate import baseline as run
 
-    raise typer.Exit(run(config(), message=message, output=check_output(output)))
+    raise typer.Exit(run(config(), message=message, include=include, output=check_output(output)))
 
 
 # ---------------------------------------------------------------------------

@@ -300,3 +300,80 @@ def test_server_errors_have_clear_messages(stack, tmp_path, unique_name):
     assert r.returncode == 1
     assert ("error: V000002__late.sql is not applied but a later version (V000003) is: kctx applies versions in "
             "order; renumber the file after the last applied version") in r.stderr
+
+
+def test_baseline_writes_the_live_state_and_records_it(stack, tmp_path, unique_name):
+    p = unique_name
+    src, env_a = project(tmp_path / "a", p)
+    (src / "migrations" / "V000001__first.sql").write_text(v1(p))
+    assert run_kctx("migrate", cwd=src, env=env_a).returncode == 0
+    root, env = project(tmp_path / "b", p + "_b")
+    r = run_kctx("baseline", "--include", f"^{p}", cwd=root, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ("wrote V000001__baseline.sql (5 operations: 2 topics, 1 subjects, 2 streams/tables) "
+                                "and recorded it as applied")
+    text = (root / "migrations" / "V000001__baseline.sql").read_text()
+    assert f'-- kctx:create-topic {{"configs":{{"retention.ms":"172800000"}},"name":"{p}_a","partitions":2,"replicas":1}}' in text
+    assert f"CREATE STREAM {p.upper()}_A (ID STRING KEY, V STRING) WITH (KAFKA_TOPIC='{p}_a', KEY_FORMAT='KAFKA', " \
+           "VALUE_FORMAT='JSON');" in text
+    assert f"CREATE STREAM {p.upper()}_B WITH (KAFKA_TOPIC='{p}_b'" in text
+    assert f'"subject":"{p}_a-value"}}' in text
+    r = run_kctx("migrate", cwd=root, env=env)
+    assert r.returncode == 0 and r.stdout.strip() == "Nothing to do: the cluster is at V000001 (latest)."
+    r = run_kctx("baseline", cwd=root, env=env)
+    assert r.returncode == 1
+    assert f"error: the cluster already has a kctx migration history (topic _kctx_{p}_b); baseline only adopts a " \
+           "cluster kctx does not manage yet" in r.stderr
+    r = run_kctx("baseline", "--include", "(", cwd=project(tmp_path / "c", p + "_c")[0], env={"KCTX_MIGRATIONS_TOPIC": f"_kctx_{p}_c"})
+    assert r.returncode == 1 and "error: --include: invalid regular expression: missing ), unterminated subpattern" in r.stderr
+
+
+def test_baseline_adopts_a_ksql_migrations_history(stack, tmp_path, unique_name):
+    import hashlib
+
+    from confluent_kafka import Producer
+
+    p = unique_name
+    root, env = project(tmp_path, p)
+    body = (f"CREATE STREAM {p.upper()}_USERS (ID STRING KEY, EMAIL STRING) WITH (KAFKA_TOPIC='{p}_users', "
+            "PARTITIONS=1, VALUE_FORMAT='JSON');\n")
+    (root / "migrations" / "V000001__Initial_setup.sql").write_text(body)
+    checksum = hashlib.md5(body.encode()).hexdigest()
+    ksql(stack.ksqldb_url, body)
+    topic = f"{p}_migration_events"
+    from confluent_kafka.admin import NewTopic
+
+    a = admin(stack.bootstrap_servers)
+    a.create_topics([NewTopic(topic, 1, 1)])[topic].result()
+    prod = Producer({"bootstrap.servers": stack.bootstrap_servers})
+    for key, version, state in (("1", "1", "RUNNING"), ("1", "1", "MIGRATED"), ("CURRENT", "1", "MIGRATED")):
+        prod.produce(topic, key=key, value=json.dumps({
+            "VERSION_KEY": key, "VERSION": version, "NAME": "Initial setup", "STATE": state, "CHECKSUM": checksum,
+            "STARTED_ON": "1700000000000", "COMPLETED_ON": "1700000001000", "PREVIOUS": "<none>", "ERROR_REASON": "N/A"}))
+    prod.flush(10)
+    ksql(stack.ksqldb_url, "DROP STREAM IF EXISTS MIGRATION_EVENTS;")
+    res = ksql(stack.ksqldb_url, "CREATE STREAM MIGRATION_EVENTS (VERSION_KEY STRING KEY, VERSION STRING, NAME STRING, "
+               "STATE STRING, CHECKSUM STRING, STARTED_ON STRING, COMPLETED_ON STRING, PREVIOUS STRING, "
+               f"ERROR_REASON STRING) WITH (KAFKA_TOPIC='{topic}', VALUE_FORMAT='JSON');")
+    assert isinstance(res, list) and res[0].get("@type") == "currentStatus", res
+    try:
+        r = run_kctx("baseline", cwd=root, env=env)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "adopted 1 version(s) applied by ksql-migrations: V000001"
+        r = run_kctx("status", "--output", "json", cwd=root, env=env)
+        v = json.loads(r.stdout)["versions"][0]
+        assert (v["state"], v["file_check"], v["checksum"]) == ("MIGRATED", "ok", checksum)
+        (root / "migrations" / "V000002__more.sql").write_text(
+            f"ALTER STREAM {p.upper()}_USERS ADD COLUMN NAME STRING;\n")
+        r = run_kctx("migrate", cwd=root, env=env)
+        assert r.returncode == 0, r.stderr
+        assert "applied 1 migration (1 steps)" in r.stdout
+        # an edited file is refused when adopting
+        root2, env2 = project(tmp_path / "x", p + "_x")
+        (root2 / "migrations" / "V000001__Initial_setup.sql").write_text(body + "-- edited\n")
+        r = run_kctx("baseline", cwd=root2, env=env2)
+        assert r.returncode == 1
+        assert "V000001__Initial_setup.sql: its checksum (" in r.stderr and \
+               f") differs from the one ksql-migrations recorded ({checksum})" in r.stderr
+    finally:
+        ksql(stack.ksqldb_url, "DROP STREAM IF EXISTS MIGRATION_EVENTS;")

@@ -368,7 +368,7 @@ def validate_live(config: Config, *, output: str = "text") -> int:
 # ---------------------------------------------------------------------------
 
 
-def baseline(config: Config, *, message: str = "baseline", output: str = "text") -> int:
+def baseline(config: Config, *, message: str = "baseline", include: str | None = None, output: str = "text") -> int:
     """Adopt a cluster. Two cases:
 
     * the migrations directory is empty: the live state (every non-internal topic,
@@ -415,15 +415,19 @@ def baseline(config: Config, *, message: str = "baseline", output: str = "text")
                 raise KctxError(f"{config.migrations_dir} already has migration files; baseline writes V000001 "
                                 "from the live cluster into an empty migrations directory")
             state = live.read_live(cluster, need_ksql=bool(config.ksqldb_url))
+            if include:
+                state = _only(state, include)
             derived_topics = {s.topic for s in state.sources.values() if s.derived}
             for name, t in state.topics.items():
                 t.owner = "ksqldb" if name in derived_topics else "kctx"  # a CSAS re-creates its own topic
+                if t.owner == "ksqldb":
+                    t.configs.pop("cleanup.policy", None)  # ksqlDB sets it on its sink topics
             order = _source_order(state)
             d = autogen.diff(State(), state, allow_destructive=True, order=order)
             if d.errors:
                 raise KctxError("cannot baseline: " + "; ".join(d.errors))
-            text = files.render(1, message, d.up, d.down, ["written by kctx baseline from the live cluster"],
-                                irreversible="; ".join(d.irreversible))
+            text = files.render(1, message, d.up, d.down, irreversible="; ".join(d.irreversible),
+                                generator="kctx baseline from the live cluster")
             path = config.migrations_dir / files.filename(1, message)
             config.migrations_dir.mkdir(parents=True, exist_ok=True)
             path.write_bytes(text.encode("utf-8"))
@@ -441,6 +445,20 @@ def baseline(config: Config, *, message: str = "baseline", output: str = "text")
             history.release()
     finally:
         history.close()
+
+
+def _only(state, pattern: str):
+    """The objects whose name matches ``pattern`` (a regex, case-insensitive, searched)."""
+    import re
+
+    try:
+        rx = re.compile(pattern, re.I)
+    except re.error as exc:
+        raise KctxError(f"--include: invalid regular expression: {exc}") from None
+    state.topics = {k: v for k, v in state.topics.items() if rx.search(k)}
+    state.subjects = {k: v for k, v in state.subjects.items() if rx.search(k)}
+    state.sources = {k: v for k, v in state.sources.items() if rx.search(k)}
+    return state
 
 
 def _source_order(state) -> list[str]:
@@ -508,10 +526,12 @@ def _ksql_migrations_versions(config, cluster) -> dict | None:
                     rec = {k.upper(): v for k, v in json.loads(msg.value()).items()}
                 except (TypeError, ValueError, AttributeError):
                     continue
+                if str(rec.get("VERSION_KEY", "")).upper() == "CURRENT":
+                    continue  # ksql-migrations' pointer to the current version
                 try:
                     v = int(rec.get("VERSION") or rec.get("VERSION_KEY") or 0)
                 except ValueError:
-                    continue  # the CURRENT row of ksql-migrations
+                    continue
                 if v:
                     out[v] = {"state": rec.get("STATE"), "checksum": rec.get("CHECKSUM"),
                               "started": rec.get("STARTED_ON")}
