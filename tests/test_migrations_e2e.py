@@ -102,6 +102,24 @@ def test_example_project_end_to_end(stack, tmp_path, unique_name):
     r = kctx("validate", "--live")
     assert r.returncode == 0, r.stdout + r.stderr
 
+    # drift: a config changed behind kctx's back is reported by plan and validate --live
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
+
+    admin = AdminClient({"bootstrap.servers": stack.bootstrap_servers})
+    res = ConfigResource(ConfigResource.Type.TOPIC, f"{p}_orders", incremental_configs=[
+        ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET)])
+    admin.incremental_alter_configs([res])[res].result()
+    r = kctx("plan", "--detailed-exitcode")
+    assert r.returncode == 2
+    assert f"~ topic {p}_orders configs: retention.ms=604800000" in r.stdout
+    r = kctx("validate", "--live")
+    assert r.returncode == 1
+    assert f"live: drift: topic {p}_orders configs: retention.ms=604800000" in r.stdout
+    res = ConfigResource(ConfigResource.Type.TOPIC, f"{p}_orders", incremental_configs=[
+        ConfigEntry("retention.ms", "604800000", incremental_operation=AlterConfigOpType.SET)])
+    admin.incremental_alter_configs([res])[res].result()
+    assert kctx("plan", "--detailed-exitcode").returncode == 0
+
     # back down to V2: the derived table and the DLQ go away
     r = ok(kctx("migrate", "--to", "2", "--allow-destructive"))
     assert "reverted 1 migration" in r.stdout

@@ -253,15 +253,18 @@ def status(config: Config, *, output: str = "text") -> int:
 
     out = _console()
     t = Table(title=f"migrations: the cluster is at V{current:06d}")
-    for c in ("version", "description", "state", "file", "finished", "who", "error"):
-        t.add_column(c)
+    for c in ("version", "description", "state", "file", "checksum", "finished", "who"):
+        t.add_column(c, overflow="fold")
     colours = {"MIGRATED": "green", "ERROR": "red", "RUNNING": "yellow", "REVERTING": "yellow"}
     for r in rows:
         t.add_row(r["version"], r["description"], f"[{colours.get(r['state'], 'white')}]{r['state']}[/]",
                   r["file_check"] if r["file_check"] == "-" else
                   (f"[red]{r['file_check']}[/]" if r in bad else r["file_check"]),
-                  r["finished"] or "", r["who"] or "", (r["error"] or "")[:80])
+                  (r["checksum"] or "")[:12], r["finished"] or "", r["who"] or "")
     out.print(t)
+    for r in rows:
+        if r["error"] and r["state"] in ("ERROR", "RUNNING", "REVERTING"):
+            out.print(f"{r['version']} {r['state']}: {r['error']}", markup=False, style="red")
     pending = sum(1 for r in rows if r["state"].startswith("PENDING"))
     out.print(f"{pending} pending, {sum(1 for r in rows if r['state'] == 'ERROR')} failed, {len(bad)} edited or missing")
     for r in bad:
