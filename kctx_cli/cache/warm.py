@@ -112,22 +112,27 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
             key_decoder = Decoder(schemas)
             puts = deletes = 0
             for msgs in batches(consumer, topic, starts, ends, batch=batch):
-                wb = WriteBatch(raw_mode=True)
-                put, delete = wb.put, wb.delete
-                last_head = None
+                # latest value per key within the batch (None = tombstone): the same end
+                # state as applying every record, with fewer RocksDB writes
+                latest: dict = {}
+                tombstones = 0
                 for m in msgs:
                     k = m.key()
                     if k is None:
                         continue  # a compacted topic has no null keys; nothing to index
                     if len(k) >= 5 and k[0] == 0:
                         k = (key_text(key_decoder.decode(k)) or "").encode()
-                    v = m.value()
+                    v = latest[k] = m.value()
+                    if v is None:
+                        tombstones += 1
+                wb = WriteBatch(raw_mode=True)
+                put, delete = wb.put, wb.delete
+                last_head = None
+                for k, v in latest.items():
                     if v is None:
                         delete(k)
-                        deletes += 1
                         continue
                     put(k, v)
-                    puts += 1
                     if len(v) >= 5 and v[0] == 0 and schemas is not None:
                         head = v[:5]
                         if head != last_head:
@@ -140,6 +145,8 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
                                     put(b"schema:%d" % sid, schemas.texts[sid].encode(), mh)
                                 except SchemaUnavailable as exc:
                                     res.registry_errors.append(str(exc))
+                deletes += tombstones
+                puts += len(msgs) - tombstones
                 for p, o in last_offsets(msgs, len(parts)).items():
                     put(store.offset_key(p), b"%d" % (o + 1), mh)
                     res.offsets[p] = o + 1
