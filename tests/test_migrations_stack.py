@@ -377,3 +377,25 @@ def test_baseline_adopts_a_ksql_migrations_history(stack, tmp_path, unique_name)
                f") differs from the one ksql-migrations recorded ({checksum})" in r.stderr
     finally:
         ksql(stack.ksqldb_url, "DROP STREAM IF EXISTS MIGRATION_EVENTS;")
+
+
+def test_plan_without_models_and_with_ksqldb_down(stack, tmp_path, unique_name):
+    p = unique_name
+    root, env = project(tmp_path, p)
+    (root / "migrations" / "V000001__first.sql").write_text(v1(p))
+    assert run_kctx("migrate", cwd=root, env=env).returncode == 0
+    # the project declares no entities: everything the migrations made is a difference
+    r = run_kctx("plan", "--detailed-exitcode", "--output", "json", cwd=root, env=env)
+    assert r.returncode == 2, r.stderr
+    plan = json.loads(r.stdout)
+    described = [c["description"] for c in plan["changes"]]
+    assert f"delete topic {p}_a (its data is lost)" in described
+    assert f"DROP STREAM {p.upper()}_A;" in described
+    assert all(c["destructive"] for c in plan["changes"] if c["operation"] != "set-compatibility")
+    r = run_kctx("plan", cwd=root, env=env)
+    assert r.returncode == 0  # without --detailed-exitcode differences are not an error
+    r = run_kctx("plan", cwd=root, env={**env, "KCTX_KSQLDB_URL": "http://127.0.0.1:1"})
+    assert r.returncode == 1
+    assert r.stderr.strip() == "error: cannot reach ksqlDB at http://127.0.0.1:1: connection refused"
+    r = run_kctx("status", cwd=root, env={**env, "KCTX_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    assert r.returncode == 1 and r.stderr.startswith("error: cannot reach Kafka at 127.0.0.1:1: ")
