@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import sqltypes as T
-from .sql import Column, Expr, Query
+from .statements import Column, Expr, Query
 
 
 class AnalysisError(Exception):

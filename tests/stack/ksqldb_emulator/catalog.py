@@ -8,14 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import sqltypes as T
-from .sql import Column, Parser
+from .statements import Column, parse_type
 
 KEY_KINDS = ("KEY", "PRIMARY_KEY")
-
-
-def type_from_text(text: str) -> T.SqlType:
-    p = Parser(text)
-    return p.type_()
 
 
 def columns_to_json(cols: list[Column]) -> list:
@@ -23,7 +18,7 @@ def columns_to_json(cols: list[Column]) -> list:
 
 
 def columns_from_json(raw: list) -> list[Column]:
-    return [Column(r[0], type_from_text(r[1]), r[2], r[3] if len(r) > 3 else None) for r in raw]
+    return [Column(r[0], parse_type(r[1]), r[2], r[3] if len(r) > 3 else None) for r in raw]
 
 
 @dataclass
@@ -129,7 +124,7 @@ class State:
         return f"{'Stream' if src.type == 'STREAM' else 'Table'} {src.name} altered."
 
     def _create_type(self, cmd, seq):
-        t = type_from_text(cmd["type"])
+        t = parse_type(cmd["type"])
         if cmd["name"] in self.types:
             return f"{cmd['name']} is already registered with type {self.types[cmd['name']].render()}"
         self.types[cmd["name"]] = t

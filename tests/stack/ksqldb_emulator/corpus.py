@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .backend import MemoryBackend
 from .engine import Engine
-from .sql import ParseError, parse_schema
+from .statements import ParseError, parse_schema
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "ksql-corpus" / "query-validation-tests.jsonl"
 

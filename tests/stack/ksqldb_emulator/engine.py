@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from . import sqltypes as T
 from .analyzer import AnalysisError, Source as ASource, analyze
 from .catalog import KEY_KINDS, PersistentQuery, Source, State, columns_to_json
-from .sql import Column, ParseError, Statement, parse, split_with_positions, substitute
+from .statements import Column, ParseError, Statement, parse, split, substitute
 
 VERSION = "0.29.0"  # the ksqlDB release whose REST shapes the emulator follows
 EMULATOR_NOTE = "kctx ksqlDB REST emulator (test stack; not ksqlDB)"
@@ -132,7 +132,7 @@ class Engine:
                 return 503, {"@type": "generic_error", "error_code": 50301,
                              "message": "Timed out while waiting for a previous command to execute. "
                                         f"command sequence number: {wait_for}"}
-            texts = split_with_positions(ksql)
+            texts = split(ksql)
             if not texts:
                 return 200, []
             sandbox = copy.deepcopy(self.state)
@@ -201,7 +201,6 @@ class Engine:
     def _plan(self, text: str, st: State, topics: Topics, variables: dict, properties: dict) -> Plan:
         substituted = substitute(text, variables)
         stmt = parse(substituted, st.types)
-        _check_syntax(substituted)
         kind = stmt.kind
         plan = Plan(stmt, text)
         if kind in ("CREATE_STREAM", "CREATE_TABLE"):
@@ -985,21 +984,6 @@ def _registry_message(e: Exception) -> str:
     msg = getattr(e, "error_message", None) or str(e)
     code = getattr(e, "error_code", None)
     return f"{msg}; error code: {code}" if code else msg
-
-
-def _check_syntax(text: str) -> None:
-    """Syntax gate: kctx's ksqlDB dialect (kctx_cli.ksql) must accept the statement too.
-
-    The emulator's own parser (sql.py) reads what a statement means and words its errors
-    as ksqlDB does; the dialect follows ksqlDB's grammar (SqlBase.g4) more strictly, so a
-    statement it rejects is a syntax error here as well."""
-    from kctx_cli.ksql import dialect
-    from kctx_cli.ksql.errors import KsqlSyntaxError
-
-    try:
-        dialect.parse(text)
-    except KsqlSyntaxError as e:
-        raise ParseError("line {pos}: Syntax Error\n" + e.reason, e.line or 1, e.column or 1) from None
 
 
 def _has_map(t: T.SqlType) -> bool:

@@ -1,6 +1,6 @@
 """ksqlDB SQL types as the emulator needs them: render, REST schema JSON, Avro schema.
 
-A type is an immutable ``SqlType``; ``parse_type`` (in ``sql.py``) builds them from text.
+A type is an immutable ``SqlType``; ``statements.parse_type`` builds them from text (via kctx's ksqlDB dialect).
 """
 from __future__ import annotations
 
