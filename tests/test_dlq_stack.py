@@ -200,3 +200,15 @@ def test_sigterm_finishes_the_transaction_then_resume(bootstrap_servers, topics)
     rest = replay(dlq)
     assert first["replayed"] + rest["replayed"] == 3000
     assert sorted(m.value() for m in read_all(bootstrap_servers, orig)) == [b"%05d" % i for i in range(3000)]
+
+
+def test_key_filter_matches_avro_keys(bootstrap_servers, schema_registry_url, topics):
+    from test_tail_support import avro, register
+
+    orig, dlq = topics
+    kid = register(schema_registry_url, f"{orig}-key", {"type": "string"})
+    produce(bootstrap_servers, dlq, [{"key": avro(kid, {"type": "string"}, f"c{i}"), "value": b"v%d" % i,
+                                      "headers": kctx_headers(orig, 0, i, None, "E", "m")} for i in range(6)])
+    out = replay(dlq, "--key", "c4")
+    assert (out["replayed"], out["skipped"]) == (1, 5)
+    assert [m.value() for m in read_all(bootstrap_servers, orig)] == [b"v4"]

@@ -156,3 +156,13 @@ def test_bad_input(bootstrap_servers, orders):
     assert time.monotonic() - t < 15
     assert r.returncode == 1
     assert r.stderr.startswith("error: cannot reach Kafka at 127.0.0.1:9: ") and "Traceback" not in r.stderr
+
+
+def test_avro_keys_are_decoded_and_found_with_scan_all(bootstrap_servers, schema_registry_url, unique_name):
+    topic = f"{unique_name}_akeys"
+    create_topic(bootstrap_servers, topic, 4)
+    kid = register(schema_registry_url, f"{topic}-key", {"type": "string"})
+    recs = [{"key": avro(kid, {"type": "string"}, f"c{i}"), "value": b"v%d" % i} for i in range(12)]
+    produce(bootstrap_servers, topic, recs)
+    rows = tail(topic, "--key", "c7", "--scan-all")
+    assert [(r["key"], r["key_format"], r["key_schema_id"], r["value"]) for r in rows] == [("c7", "avro", kid, "v7")]

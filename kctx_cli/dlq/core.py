@@ -173,6 +173,17 @@ def _time_ms(text: str | None, flag: str) -> int | None:
     return s.value
 
 
+def _key_matches(key: bytes | None, wanted: bytes, text: str, decoder) -> bool:
+    """The key bytes as text, or an Avro (wire-format) key decoded as tail shows it."""
+    if key == wanted:
+        return True
+    if key is not None and decoder is not None and len(key) >= 5 and key[0] == 0:
+        from kctx_cli.tail.core import key_text
+
+        return key_text(decoder.decode(key)) == text
+    return False
+
+
 def _code_matches(code: str | None, wanted: list[str]) -> bool:
     if not wanted:
         return True
@@ -249,6 +260,12 @@ def replay(config, opts: ReplayOptions, progress=None) -> ReplayResult:
         checked: set[str] = set()
         parking = opts.dlq + PARKING_SUFFIX
         key_bytes = opts.key.encode("utf-8") if opts.key is not None else None
+        key_decoder = None
+        if key_bytes is not None and config.schema_registry_url:
+            from kctx_cli.backends.registry import SchemaCache, schema_fetcher
+            from kctx_cli.tail.decode import Decoder
+
+            key_decoder = Decoder(SchemaCache(schema_fetcher(config)))
         t0 = time.monotonic()
         sent = 0
         with _Stop() as stop:
@@ -261,7 +278,7 @@ def replay(config, opts: ReplayOptions, progress=None) -> ReplayResult:
                         ts = m.timestamp()[1]
                         if not _code_matches(o.error_code, opts.error_codes) or \
                                 (since is not None and ts < since) or (until is not None and ts > until) or \
-                                (key_bytes is not None and m.key() != key_bytes):
+                                (key_bytes is not None and not _key_matches(m.key(), key_bytes, opts.key, key_decoder)):
                             res.skipped += 1
                             continue
                         park = o.replay_count >= opts.max_replays
