@@ -146,8 +146,12 @@ def split(text: str) -> list[tuple[str, int, int]]:
         if s.tree is None and s.error is not None and s.text == text:
             # a lexical error: the text could not be split; report it as one statement
             return [(text.strip(), 1, 1)]
-        end = starts[s.line - 1] + s.column - 1 + len(s.text)
-        out.append((s.text + (";" if text[end:].lstrip().startswith(";") else ""), s.line, s.column))
+        start = starts[s.line - 1] + s.column - 1
+        end = start + len(s.text)
+        gap = len(text[end:]) - len(text[end:].lstrip())
+        if text.startswith(";", end + gap):  # ksqlDB's statement text runs to its ';'
+            end += gap + 1
+        out.append((text[start:end], s.line, s.column))
     return out
 
 
