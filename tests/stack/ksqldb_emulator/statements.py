@@ -247,8 +247,10 @@ class _Reader:
         self.text = text
         self.types = types
         self._tokens = None
+        self._spelled: dict[str, list[str]] | None = None
 
-    # -- what the tree does not keep: positions and the spelling of function names ---------
+    # -- what the dialect's tree does not keep (identifier positions, function names as
+    # written), read from the statement's tokens for ksqlDB's messages ----------------------
     def _toks(self):
         if self._tokens is None:
             self._tokens = dialect.KSQL().tokenize(self.text)
@@ -266,9 +268,9 @@ class _Reader:
 
     def _spellings(self) -> dict[str, list[str]]:
         """Function names as written (ksqlDB's messages quote them so), in text order."""
-        if not hasattr(self, "_spelled"):
+        if self._spelled is None:
             toks = self._toks()
-            self._spelled: dict[str, list[str]] = {}
+            self._spelled = {}
             for t, nxt in zip(toks, toks[1:]):
                 if t.token_type == TokenType.VAR and nxt.token_type == TokenType.L_PAREN:
                     self._spelled.setdefault(t.text.upper(), []).append(t.text)
