@@ -22,9 +22,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 UP, DOWN = REPO / "tests" / "stack" / "up", REPO / "tests" / "stack" / "down"
-PORTS = {"KCTX_STACK_KAFKA_PORT": "39092", "KCTX_STACK_CONTROLLER_PORT": "39093",
-         "KCTX_STACK_REGISTRY_PORT": "38081", "KCTX_STACK_REGISTRY_MANAGEMENT_PORT": "38091",
-         "KCTX_STACK_KSQLDB_PORT": "38088"}
+PORTS = {"KCTX_STACK_KAFKA_PORT": "27092", "KCTX_STACK_CONTROLLER_PORT": "27093",
+         "KCTX_STACK_REGISTRY_PORT": "27081", "KCTX_STACK_REGISTRY_MANAGEMENT_PORT": "27091",
+         "KCTX_STACK_KSQLDB_PORT": "27088"}
 
 
 def rss_mb(pid_file: Path) -> float:

@@ -207,6 +207,17 @@ def port_free(port: int) -> bool:
     return True
 
 
+def warn_ephemeral(p: dict[str, int]) -> None:
+    # a fixed port in the range Linux gives outgoing connections is now and then taken by one
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return
+    inside = [f"{name} {port}" for name, port in p.items() if low <= port <= high]
+    if inside:
+        log(f"warning: {', '.join(inside)} in the ephemeral range {low}-{high}; ports below {low} are safer")
+
+
 def require_free(p: dict[str, int], names: list[str]) -> None:
     env = {"kafka": "KCTX_STACK_KAFKA_PORT", "controller": "KCTX_STACK_CONTROLLER_PORT",
            "registry": "KCTX_STACK_REGISTRY_PORT", "registry-management": "KCTX_STACK_REGISTRY_MANAGEMENT_PORT",
@@ -514,6 +525,7 @@ def _up() -> dict[str, str]:
             stop_all()
             java = require_java()
             reg_java, reg_version = registry_java(java)
+            warn_ephemeral(p)
             # all five ports up front (the emulator restarts too), so a clash fails before any JVM starts
             require_free(p, ["kafka", "controller", "registry", "registry-management", "ksqldb"])
             t = time.monotonic()
