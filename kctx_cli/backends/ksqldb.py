@@ -133,10 +133,10 @@ class KsqlClient:
         return None
 
     def sources(self) -> list[dict]:
-        """Every stream and table with its description (one DESCRIBE STREAMS/TABLES EXTENDED each)."""
+        """Every stream and table with its description (SHOW STREAMS/TABLES EXTENDED)."""
         out: list[dict] = []
         for what in ("STREAMS", "TABLES"):
-            for e in self.request(f"DESCRIBE {what} EXTENDED;"):
+            for e in self.request(f"SHOW {what} EXTENDED;"):
                 out.extend(e.get("sourceDescriptions") or [])
         return out
 
