@@ -265,3 +265,18 @@ def test_gap_is_a_validate_problem(project):
 
     problems = check(load_project(load_config(project, None)))
     assert [p.message for p in problems] == ["missing migration version(s) V000002 before V000003"]
+
+
+def test_broken_models_stop_makemigrations(project):
+    edit(project / "models" / "orders.py", "    quantity: Int32\n", "    quantity: Int32\n    letter: bytearray\n")
+    r = run_kctx("makemigrations", cwd=project)
+    assert r.returncode == 1
+    assert r.stderr.strip() == "error: the models have problems (1); run kctx validate"
+
+
+def test_check_json_output(project):
+    r = run_kctx("makemigrations", "--check", "--output", "json", cwd=project)
+    assert r.returncode == 0
+    import json
+
+    assert json.loads(r.stdout) == {"changes": 0, "version": None}
