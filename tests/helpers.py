@@ -39,13 +39,17 @@ def make_project(root: Path, modules: dict[str, str], toml: str | None = DEFAULT
 
 def run_kctx(*args: str, cwd: Path | str | None = None, env: dict | None = None,
              input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run ``python -m kctx_cli ARGS`` as a user would; returns the completed process."""
+    """Run ``python -m kctx_cli ARGS`` as a user would; returns the completed process.
+    ``env`` adds variables; a value of None removes one."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("KCTX_") or k in (
         "KCTX_BOOTSTRAP_SERVERS", "KCTX_SCHEMA_REGISTRY_URL", "KCTX_KSQLDB_URL")}
     full_env["PYTHONPATH"] = str(REPO) + os.pathsep + full_env.get("PYTHONPATH", "")
     full_env.setdefault("COLUMNS", "200")  # rich wraps at the terminal width otherwise
-    if env:
-        full_env.update(env)
+    for k, v in (env or {}).items():  # None removes a variable (e.g. the stack's KCTX_*)
+        if v is None:
+            full_env.pop(k, None)
+        else:
+            full_env[k] = v
     return subprocess.run(
         [sys.executable, "-m", "kctx_cli", *args],
         cwd=str(cwd) if cwd else None, env=full_env, input=input,

@@ -61,8 +61,10 @@ def test_config_show_redacts_secrets(tmp_path):
     "basic.auth.user.info" = "u:topsecret"
     """
     make_project(tmp_path, {}, toml=toml)
+    # the file's addresses, not the running stack's
+    no_stack = {"KCTX_BOOTSTRAP_SERVERS": None, "KCTX_SCHEMA_REGISTRY_URL": None, "KCTX_KSQLDB_URL": None}
     res = run_kctx("config", "show", "--output", "json", cwd=tmp_path,
-                   env={"MY_PASS": "s3cr3t-value", "KCTX_KAFKA_SSL_KEY_PASSWORD": "kp"})
+                   env={**no_stack, "MY_PASS": "s3cr3t-value", "KCTX_KAFKA_SSL_KEY_PASSWORD": "kp"})
     assert res.returncode == 0, res.stderr
     for secret in ("s3cr3t-value", "hunter2", "topsecret", "kp\""):
         assert secret not in res.stdout
@@ -70,7 +72,7 @@ def test_config_show_redacts_secrets(tmp_path):
     assert data["kafka"] == {"sasl.username": "svc", "sasl.password": "***", "ssl.key.password": "***"}
     assert data["schema_registry_url"] == "https://user:***@registry:8081"
     assert data["schema_registry"] == {"basic.auth.user.info": "***"}
-    text = run_kctx("config", "show", cwd=tmp_path, env={"MY_PASS": "s3cr3t-value"})
+    text = run_kctx("config", "show", cwd=tmp_path, env={**no_stack, "MY_PASS": "s3cr3t-value"})
     assert text.returncode == 0 and "s3cr3t-value" not in text.stdout and "***" in text.stdout
 
 
