@@ -192,6 +192,7 @@ def choose_partitions(opts: TailOptions, all_partitions: list[int]) -> list[int]
 def tail(config, opts: TailOptions, *, sink=None, stderr=None) -> TailResult:
     from kctx_cli.backends import kafka
     from kctx_cli.backends.registry import SchemaCache, schema_fetcher
+    from kctx_cli.tail.reader import batches
 
     output = opts.output or ("pretty" if sys.stdout.isatty() else "jsonl")
     if output not in OUTPUTS:
@@ -222,7 +223,7 @@ def tail(config, opts: TailOptions, *, sink=None, stderr=None) -> TailResult:
         # raw bytes with nothing to filter: one write per batch (kcat's job, at kcat-like cost)
         bulk = output == "raw" and want_key is None and grep is None and isinstance(sink, RawSink)
         try:
-            for msgs in kafka_batches(consumer, opts, starts, ends, result):
+            for msgs in batches(consumer, opts.topic, starts, ends, follow=opts.follow):
                 if bulk:
                     if opts.max is not None:
                         msgs = msgs[: opts.max - result.printed]
@@ -258,8 +259,10 @@ def tail(config, opts: TailOptions, *, sink=None, stderr=None) -> TailResult:
             pass
         return result
     finally:
-        sink.close()
-        consumer.close()
+        try:
+            consumer.close()
+        finally:
+            sink.close()  # may raise BrokenPipeError (`kctx tail | head`): the caller handles it
 
 
 def _report(decoder, reported: int, result: TailResult, stderr) -> int:
@@ -269,12 +272,6 @@ def _report(decoder, reported: int, result: TailResult, stderr) -> int:
             result.registry_errors.append(msg)
             _warn(stderr, f"warning: {msg}; undecodable records are shown as hex, the tail goes on")
     return len(decoder.registry_errors)
-
-
-def kafka_batches(consumer, opts: TailOptions, starts, ends, result):
-    from kctx_cli.tail.reader import batches
-
-    return batches(consumer, opts.topic, starts, ends, follow=opts.follow)
 
 
 def _warn(stderr, message: str) -> None:
