@@ -166,3 +166,18 @@ def test_avro_keys_are_decoded_and_found_with_scan_all(bootstrap_servers, schema
     produce(bootstrap_servers, topic, recs)
     rows = tail(topic, "--key", "c7", "--scan-all")
     assert [(r["key"], r["key_format"], r["key_schema_id"], r["value"]) for r in rows] == [("c7", "avro", kid, "v7")]
+
+
+def test_a_closed_pipe_ends_the_tail_quietly(bootstrap_servers, unique_name):
+    import subprocess
+    import sys
+
+    topic = f"{unique_name}_pipe"
+    create_topic(bootstrap_servers, topic, 1)
+    produce(bootstrap_servers, topic, [{"key": b"k", "value": b"x" * 300} for _ in range(3000)])  # > a pipe buffer
+    p = subprocess.Popen([sys.executable, "-m", "kctx_cli", "tail", topic, "-o", "jsonl"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout.read(10) == b'{"topic": '
+    p.stdout.close()  # as `| head -c 10` does
+    assert p.wait(30) == 0
+    assert p.stderr.read() == b""
