@@ -168,7 +168,7 @@ def _time_ms(text: str | None, flag: str) -> int | None:
     except KctxError:
         s = None
     if s is None or s.kind != "time":
-        # a bare small integer is read as seconds-ago-free epoch ms only when long enough
+        # offsets and -N mean nothing for a time filter
         raise KctxError(f"{flag}: expected epoch milliseconds or an ISO-8601 time, got '{text}'")
     return s.value
 
@@ -258,6 +258,7 @@ def replay(config, opts: ReplayOptions, progress=None) -> ReplayResult:
             progress.start(total)
 
         checked: set[str] = set()
+        failed = _Failures()
         parking = opts.dlq + PARKING_SUFFIX
         key_bytes = opts.key.encode("utf-8") if opts.key is not None else None
         key_decoder = None
@@ -299,11 +300,11 @@ def replay(config, opts: ReplayOptions, progress=None) -> ReplayResult:
                             checked.add(target)
                         if park:
                             producer.produce(target, key=m.key(), value=m.value(), headers=m.headers(),
-                                             timestamp=ts, on_delivery=_delivery)
+                                             timestamp=ts, on_delivery=failed.record)
                         else:
                             producer.produce(target, key=m.key(), value=m.value(),
                                              headers=replay_headers(m.headers(), o.replay_count + 1),
-                                             timestamp=o.timestamp or ts, on_delivery=_delivery)
+                                             timestamp=o.timestamp or ts, on_delivery=failed.record)
                         sent += 1
                         if opts.rate:
                             ahead = sent / opts.rate - (time.monotonic() - t0)
@@ -313,7 +314,7 @@ def replay(config, opts: ReplayOptions, progress=None) -> ReplayResult:
                     if producer is not None:
                         offsets = _next_offsets(opts.dlq, msgs)
                         if opts.at_least_once:
-                            _flush(producer)
+                            _flush(producer, failed)
                             consumer.commit(offsets=offsets, asynchronous=False)
                         else:
                             producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
@@ -336,22 +337,25 @@ def replay(config, opts: ReplayOptions, progress=None) -> ReplayResult:
             producer.flush(10)
 
 
-_failed: list = []
+class _Failures:
+    """Delivery errors of the current batch. In a transaction librdkafka fails
+    commit_transaction itself; at-least-once checks this list before committing offsets."""
+
+    def __init__(self):
+        self.errors: list = []
+
+    def record(self, err, msg):
+        if err is not None:
+            self.errors.append(err)
 
 
-def _delivery(err, msg):
-    # librdkafka fails commit_transaction itself on a failed delivery; at-least-once checks this
-    if err is not None:
-        _failed.append(err)
-
-
-def _flush(producer):
+def _flush(producer, failed: _Failures):
     left = producer.flush(60)
     if left:
         raise KctxError(f"{left} record(s) not acknowledged within 60 s; offsets not committed")
-    if _failed:
-        err = _failed[0]
-        _failed.clear()
+    if failed.errors:
+        err = failed.errors[0]
+        failed.errors.clear()
         raise KctxError(f"a replayed record was not written ({err.str()}); offsets not committed")
 
 
