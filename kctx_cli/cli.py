@@ -107,12 +107,7 @@ def validate(
     """Check models, KSQL and migrations offline (no cluster needed)."""
     from kctx_cli.commands.validate import validate as run
 
-    rc = run(config(), output=check_output(output))
-    if live:
-        from kctx_cli.commands.migrate import validate_live
-
-        rc = max(rc, validate_live(config(), output=output))
-    raise typer.Exit(rc)
+    raise typer.Exit(run(config(), output=check_output(output), live=live))
 
 
 @config_app.command("show")

@@ -334,8 +334,9 @@ def plan(config: Config, *, detailed_exitcode: bool = False, output: str = "text
     return EXIT_OK
 
 
-def validate_live(config: Config, *, output: str = "text") -> int:
-    """`kctx validate --live`: applied history vs files (checksums, failures, pending) and drift."""
+def live_check(config: Config) -> dict:
+    """What `kctx validate --live` adds: applied history vs files (checksums, failures,
+    pending) and, when everything is applied, drift between models and cluster."""
     problems: list[str] = []
     rows, current, migrations = status_rows(config)
     for r in rows:
@@ -352,18 +353,7 @@ def validate_live(config: Config, *, output: str = "text") -> int:
             if op.name != "derived-schema":
                 problems.append(f"drift: {op.describe()}")
         problems.extend(f"drift: {e}" for e in d.errors + drift)
-    if output == "json":
-        print(json.dumps({"live": {"ok": not problems, "current": current, "pending": pending,
-                                   "problems": problems}}, indent=2))
-    else:
-        out = _console()
-        for p in problems:
-            out.print(f"live: {p}", markup=False, style="red")
-        if pending:
-            out.print(f"live: {len(pending)} pending migration(s): {', '.join(pending)} (run kctx migrate)", markup=False)
-        if not problems:
-            out.print(f"live: ok, the cluster is at V{current:06d}", style="green")
-    return EXIT_ERROR if problems else EXIT_OK
+    return {"ok": not problems, "current": current, "pending": pending, "problems": problems}
 
 
 # ---------------------------------------------------------------------------

@@ -56,6 +56,7 @@ class Event(Stream):
     note: Optional[str] = None
 
     class Meta:
+        name = "EVENTS"
         topic = "events"
         partitions = 1
 '''
@@ -73,15 +74,19 @@ def init(directory: Path) -> None:
         (directory / CONFIG_FILE).write_text(KCTX_TOML, encoding="utf-8")
         (directory / "models" / "__init__.py").write_text(MODELS_INIT, encoding="utf-8")
         (directory / "models" / "events.py").write_text(MODELS_EXAMPLE, encoding="utf-8")
-        (directory / "migrations" / ".gitkeep").write_text("", encoding="utf-8")
     except OSError as exc:
         raise KctxError(f"cannot create the project in {directory}: {exc.strerror}") from None
     from rich.console import Console
 
+    from kctx_cli.commands.migrate import makemigrations
+    from kctx_cli.config import load_config
+
     Console(highlight=False).print(
-        f"created {directory / CONFIG_FILE}, {directory / 'models'}/ and {directory / 'migrations'}/\n"
-        f"next: cd {directory} && kctx validate"
+        f"created {directory / CONFIG_FILE}, {directory / 'models'}/ and {directory / 'migrations'}/"
     )
+    # the first migration too, so the new project validates as it is
+    makemigrations(load_config(directory, environ={}), message="initial")
+    Console(highlight=False).print(f"next: cd {directory} && kctx validate")
 
 
 def config_show(config: Config, *, output: str = "text") -> None:
