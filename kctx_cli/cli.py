@@ -137,6 +137,14 @@ def show_ddl(name: Optional[str] = typer.Argument(None, help="entity; all in dep
     run(config(), name)
 
 
+@show_app.command("plan")
+def show_plan():
+    """Print the migration makemigrations would write now (offline, writes nothing)."""
+    from kctx_cli.commands.show import show_plan as run
+
+    raise typer.Exit(run(config()))
+
+
 # ---------------------------------------------------------------------------
 # KSQL and schemas
 # ---------------------------------------------------------------------------

@@ -55,3 +55,25 @@ def show_ddl(config: Config, name: str | None = None) -> int:
         return 0
     print("\n\n".join(entity_ddl(info, resolver) for info in entities))
     return 0
+
+
+def show_plan(config: Config) -> int:
+    """Print the migration `kctx makemigrations` would write now (the models against the
+    state replayed from migrations/), without writing it; offline."""
+    from kctx_cli.commands.migrate import _auto_description, _load, compute_diff
+    from kctx_cli.migrations import files
+
+    project, migrations = _load(config)
+    diff = compute_diff(project, migrations, allow_destructive=True)
+    for e in diff.errors:
+        print(f"-- refused: {e}")
+    if not diff.changes:
+        last = migrations[-1].label if migrations else "no migrations"
+        print(f"-- no changes: the models match the migrations ({last})")
+        return 0
+    version = (migrations[-1].version if migrations else 0) + 1
+    why = "; ".join(diff.irreversible)
+    notes = list(diff.notes) + ([f"irreversible: {why}"] if diff.down is None else [])
+    print(files.render(version, _auto_description(migrations, diff), diff.up, diff.down, notes, irreversible=why),
+          end="")
+    return 0
