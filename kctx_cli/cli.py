@@ -110,6 +110,14 @@ def validate(
     raise typer.Exit(run(config(), output=check_output(output), live=live))
 
 
+@app.command()
+def doctor(output: str = OutputOpt):
+    """Check that Kafka, the Schema Registry and ksqlDB answer (exit 1 if one fails)."""
+    from kctx_cli.commands.doctor import doctor as run
+
+    raise typer.Exit(run(config(), output=check_output(output)))
+
+
 @config_app.command("show")
 def config_show(output: str = OutputOpt):
     """Print the effective configuration with secrets redacted."""
