@@ -38,16 +38,21 @@ class ModelLoadError(KctxError):
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One finding of ``kctx validate``: where, what, and a stable code for tools."""
+    """One finding of `kctx validate` or `kctx ksql check`: where (file:line[:column]),
+    what, and a stable code for tools."""
 
     file: str
     line: int
     code: str
     message: str
+    column: int = 0
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
+        where = self.file
+        if self.line:
+            where += f":{self.line}" + (f":{self.column}" if self.column else "")
         return f"{where}: {self.message}"
 
     def as_dict(self) -> dict:
-        return {"file": self.file, "line": self.line, "code": self.code, "message": self.message}
+        return {"file": self.file, "line": self.line, "column": self.column, "code": self.code,
+                "message": self.message}

@@ -204,7 +204,7 @@ def test_check_ok_and_json_output(tmp_path):
         "ok": False,
         "files": ["a.sql", "b.sql"],
         "statements": 4,
-        "errors": [{"file": "b.sql", "line": 1, "column": 14,
+        "errors": [{"file": "b.sql", "line": 1, "column": 14, "code": "ksql-syntax",
                     "message": "expected a source name, but the statement ended"}],
     }
 

@@ -13,48 +13,32 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from kctx_cli.errors import EXIT_ERROR, EXIT_OK
+from kctx_cli.errors import EXIT_ERROR, EXIT_OK, Problem
 
 
-@dataclass
-class FileError:
-    file: str
-    line: int
-    column: int
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
-        return f"{where}: {self.message}"
-
-    def as_dict(self) -> dict:
-        return {"file": self.file, "line": self.line, "column": self.column, "message": self.message}
-
-
-def _read(path: Path) -> tuple[str | None, FileError | None]:
+def _read(path: Path) -> tuple[str | None, Problem | None]:
     name = str(path)
     try:
         return path.read_text(encoding="utf-8"), None
     except FileNotFoundError:
-        return None, FileError(name, 0, 0, "no such file")
+        return None, Problem(name, 0, "unreadable", "no such file")
     except IsADirectoryError:
-        return None, FileError(name, 0, 0, "is a directory, not a KSQL file")
+        return None, Problem(name, 0, "unreadable", "is a directory, not a KSQL file")
     except UnicodeDecodeError:
-        return None, FileError(name, 0, 0, "not UTF-8 text")
+        return None, Problem(name, 0, "unreadable", "not UTF-8 text")
     except OSError as exc:
-        return None, FileError(name, 0, 0, f"cannot read: {exc.strerror}")
+        return None, Problem(name, 0, "unreadable", f"cannot read: {exc.strerror}")
 
 
 def _check_text(name: str, text: str):
-    """(statement count, [FileError]) for one file's text."""
+    """(statement count, [Problem]) for one file's text."""
     from kctx_cli.ksql.dialect import parse_statements
 
     statements = parse_statements(text)
     errors = [
-        FileError(name, s.error.line, s.error.column, s.error.reason)
+        Problem(name, s.error.line, "ksql-syntax", s.error.reason, s.error.column)
         for s in statements
         if s.error
     ]
@@ -63,7 +47,7 @@ def _check_text(name: str, text: str):
 
 def check(files: list[Path], output: str = "text") -> int:
     """Parse each file; report each error as file:line:column: message. Exit 1 on any."""
-    errors: list[FileError] = []
+    errors: list[Problem] = []
     count = 0
     for path in files:
         text, error = _read(Path(path))
@@ -111,7 +95,7 @@ def fmt(files: list[Path], write: bool = False) -> int:
             except KsqlSyntaxError as exc:
                 # name every broken statement, as check does
                 _, errs = _check_text(str(path), text)
-                for e in errs or [FileError(str(path), exc.line, exc.column, exc.reason)]:
+                for e in errs or [Problem(str(path), exc.line, "ksql-syntax", exc.reason, exc.column)]:
                     print(e, file=sys.stderr)
                 failed = True
                 continue
