@@ -87,7 +87,10 @@ class LatestOrderPerCustomer(Table):
 class EnrichedOrder(Stream):
     """Orders with the customer's and the product's details (a three-way join)."""
 
-    product_id: Annotated[str, Key]  # a multi-way join is keyed by its last join's key
+    # ksqlDB keys a multi-way join by its last join (ORDERS.PRODUCT_ID = PRODUCTS.PRODUCT_ID);
+    # PRODUCT_ID and CUSTOMER_ID are columns of two sources each, so ksqlDB would name them
+    # ORDERS_PRODUCT_ID and ORDERS_CUSTOMER_ID: the labels keep the plain names
+    product_id: Annotated[str, Key]
     order_id: str
     customer_id: str
     customer_name: str
@@ -104,9 +107,9 @@ class EnrichedOrder(Stream):
         def query():
             return (
                 select(
-                    Order.product_id,
+                    Order.product_id.label("product_id"),
                     Order.order_id,
-                    Order.customer_id,
+                    Order.customer_id.label("customer_id"),
                     Customer.name.label("customer_name"),
                     Customer.tier,
                     Product.name.label("product_name"),
@@ -123,6 +126,8 @@ class EnrichedOrder(Stream):
 class PaidOrder(Stream):
     """Orders paid within an hour of being placed (a stream-stream join)."""
 
+    # ORDERS and PAYMENTS both have ORDER_ID and AMOUNT: labelled, else ksqlDB names them
+    # ORDERS_ORDER_ID and ORDERS_AMOUNT
     order_id: Annotated[str, Key]
     customer_id: str
     amount: Annotated[Decimal, Precision(18, 4)]
@@ -135,7 +140,7 @@ class PaidOrder(Stream):
 
         def query():
             return (
-                select(Order.order_id, Order.customer_id, Order.amount,
+                select(Order.order_id.label("order_id"), Order.customer_id, Order.amount.label("amount"),
                        Payment.amount.label("paid"), Payment.method)
                 .from_(Order)
                 .join(Payment, on=Order.order_id == Payment.order_id, within=hours(1))

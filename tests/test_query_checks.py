@@ -51,6 +51,17 @@ from models.src import Customer, Order, Payment, Region
 """
 
 CASES = {
+    "join-column-prefixed": ("""
+class Enriched(Stream):
+    customer_id: Annotated[str, Key]
+    name: str
+    class Meta:
+        def query():  # <-
+            return (select(Order.customer_id, Customer.name).from_(Order)
+                    .join(Customer, on=Order.customer_id == Customer.customer_id))
+""", "Enriched: the query produces column ORDERS_CUSTOMER_ID (STRING) that the entity does not declare "
+     "(ksqlDB prefixes a join column that several sources have with its source's name: "
+     ".label('customer_id') keeps the plain name)"),
     "window-without-aggregation": ("""
 class Big(Stream):
     order_id: Annotated[str, Key]
@@ -323,7 +334,7 @@ class Enriched(Entity):
     name: str
     class Meta:
         def query():
-            return (select(Order.customer_id, Order.order_id, Customer.name).from_(Order)
+            return (select(Order.customer_id.label("customer_id"), Order.order_id, Customer.name).from_(Order)
                     .join(Customer, on=Order.customer_id == Customer.customer_id, how="left"))
 """
     assert problems_of(tmp_path, src) == []

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
 import pytest
 
+from kctx_cli.model import Int32, Key, Stream, Table
 from kctx_cli.model import types as T
 from kctx_cli.query import (
     Tumbling, avg, case, collect_list, count, func, hours, latest_by_offset, max_, select, sum_,
@@ -66,10 +68,16 @@ def test_partition_by_sets_the_key():
 
 
 def test_join_key_and_kinds():
+    # CUSTOMER_ID is a column of both sources: ksqlDB names it <SOURCE>_CUSTOMER_ID
     kind, columns = cols(select(O.order_id, C.customer_id, C.name).from_(O).join(C, on=O.customer_id == C.customer_id))
-    assert kind == "STREAM" and columns[0] == ("CUSTOMER_ID", "STRING", True)
+    assert kind == "STREAM" and columns == [("CUSTOMERS_CUSTOMER_ID", "STRING", True),
+                                            ("ORDER_ID", "STRING", False), ("NAME", "STRING", False)]
     kind, columns = cols(select(P.order_id, O.amount).from_(O).join(P, on=P.order_id == O.order_id, within=hours(1)))
-    assert kind == "STREAM" and columns[0] == ("ORDER_ID", "STRING", True)
+    assert kind == "STREAM" and columns[0] == ("PAYMENTS_ORDER_ID", "STRING", True)
+    # a label names the key column whatever its source
+    kind, columns = cols(select(O.customer_id.label("customer_id"), C.name).from_(O)
+                         .join(C, on=O.customer_id == C.customer_id))
+    assert columns == [("CUSTOMER_ID", "STRING", True), ("NAME", "STRING", False)]
     # foreign-key table-table join: keyed by the left table's key
     a = analyze(select(C.customer_id, R.label).from_(C).join(R, on=C.region_id == R.region_id))
     assert a.kind == "TABLE" and a.fk_join and [c.name for c in a.keys] == ["CUSTOMER_ID"]
@@ -137,3 +145,116 @@ def test_table_table_primary_key_join_is_a_table():
     q = select(C.customer_id, C.name, R.label).from_(C).join(R, on=C.customer_id == R.region_id)
     a = analyze(q)
     assert a.problems == [] and a.kind == "TABLE" and not a.fk_join
+
+
+# -- multi-way joins: the cases of ksqlDB's functional tests (multi-joins.json) -------------
+
+class S1(Stream):
+    id: Annotated[Int32, Key]
+    k: Int32
+    v0: int
+
+    class Meta:
+        name = "S1"
+
+
+class S2(Stream):
+    id: Annotated[Int32, Key]
+    k: Int32
+    v0: int
+
+    class Meta:
+        name = "S2"
+
+
+class T1(Table):
+    id: Annotated[Int32, Key]
+    v0: int
+
+    class Meta:
+        name = "T1"
+
+
+class T2(Table):
+    id: Annotated[Int32, Key]
+    v0: int
+
+    class Meta:
+        name = "T2"
+
+
+class T3(Table):
+    id: Annotated[Int32, Key]
+    v0: int
+    diff: int
+
+    class Meta:
+        name = "T3"
+
+
+def schema(q) -> str:
+    """The result as ksqlDB's tests write it: "S1_ID INT KEY, S1_V0 BIGINT, ..."."""
+    a = analyze(q)
+    assert a.problems == []
+    key = "PRIMARY KEY" if a.kind == "TABLE" else "KEY"
+    return ", ".join(f"{c.name} {c.type.ksql()}" + (f" {key}" if c.key else "") for c in a.columns)
+
+
+def s1_t2_t3(*items, on2=None, on3=None):
+    return (select(*items).from_(S1).join(T2, on=on2 if on2 is not None else S1.id == T2.id)
+            .join(T3, on=on3 if on3 is not None else S1.id == T3.id))
+
+
+@pytest.mark.parametrize("key,expected", [
+    (S1.id, "S1_ID INT KEY"),   # "first join column in projection"
+    (T2.id, "T2_ID INT KEY"),   # "second join column in projection"
+    (T3.id, "T3_ID INT KEY"),   # "third join column in projection"
+])
+def test_any_column_the_key_equals_can_be_the_key(key, expected):
+    assert schema(s1_t2_t3(key, S1.v0, T2.v0, T3.v0)) == f"{expected}, S1_V0 BIGINT, T2_V0 BIGINT, T3_V0 BIGINT"
+
+
+def test_only_clashing_names_are_prefixed():
+    # "should generate correct aliases when sources have some matching and some different columns"
+    assert schema(s1_t2_t3(S1.id, S1.v0, T2.v0, T3.diff)) == "S1_ID INT KEY, S1_V0 BIGINT, T2_V0 BIGINT, DIFF BIGINT"
+
+
+def test_the_last_join_sets_the_key_when_the_joins_differ():
+    # "stream-table-table - inner-inner - rekey on different expression": keyed by S1.K = T3.ID,
+    # named K as no other source has a K
+    q = s1_t2_t3(S1.k, S1.v0, T2.v0, T3.v0, on2=S1.v0 == T2.id, on3=S1.k == T3.id)
+    assert schema(q) == "K INT KEY, S1_V0 BIGINT, T2_V0 BIGINT, T3_V0 BIGINT"
+    # "... rekey with different expression": only T3.ID is the key
+    q = s1_t2_t3(T3.id, S1.v0, T2.v0, T3.v0, on2=S1.k - 1 == T2.id, on3=S1.k + 1 == T3.id)
+    assert schema(q) == "T3_ID INT KEY, S1_V0 BIGINT, T2_V0 BIGINT, T3_V0 BIGINT"
+
+
+def test_cascading_join_criteria_carry_the_key():
+    # "stream-stream-table - inner-inner - cascading join criteria"
+    q = (select(S1.k, S1.v0, S2.v0, T3.v0).from_(S1).join(S2, on=S1.k == S2.k, within=hours(1))
+         .join(T3, on=S2.k == T3.id))
+    assert schema(q) == "S1_K INT KEY, S1_V0 BIGINT, S2_V0 BIGINT, T3_V0 BIGINT"
+
+
+def test_full_join_then_inner_join():
+    # "stream-stream-table - full-inner": the inner join's columns are the key again
+    q = (select(S1.id, S1.v0, S2.v0, T3.v0).from_(S1).full_join(S2, on=S1.id == S2.id, within=hours(1))
+         .join(T3, on=S1.id == T3.id))
+    assert schema(q) == "S1_ID INT KEY, S1_V0 BIGINT, S2_V0 BIGINT, T3_V0 BIGINT"
+    # "table-table-table - inner-full": a FULL join last has the synthetic key
+    from kctx_cli.query import rowkey
+
+    q = (select(rowkey.label("id"), T1.v0, T2.v0, T3.v0).from_(T1).join(T2, on=T1.id == T2.id)
+         .full_join(T3, on=T1.id == T3.id))
+    assert schema(q) == "ID INT PRIMARY KEY, T1_V0 BIGINT, T2_V0 BIGINT, T3_V0 BIGINT"
+
+
+@pytest.mark.parametrize("on2,on3,listed", [
+    (S1.id == T2.id, S1.id == T3.id, "S1.id or T2.id or T3.id"),  # "inner-inner - missing join columns ..."
+    (S1.id + 1 == T2.id, S1.id == T3.id, "S1.id or T3.id"),       # "... with expression in first ..."
+    (S1.id == T2.id, S1.id + 1 == T3.id, "T3.id"),                # "... with expression in second ..."
+])
+def test_missing_join_key_lists_the_columns_it_may_be(on2, on3, listed):
+    a = analyze(s1_t2_t3(S1.v0, T2.v0, T3.v0, on2=on2, on3=on3))
+    assert a.problems == [("key-not-selected", f"the key {listed} (from the join) must be in the SELECT list "
+                                                "(ksqlDB keeps key columns in the projection)")]

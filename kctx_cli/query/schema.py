@@ -7,9 +7,14 @@ join-streams-and-tables, data-types):
 * kind: GROUP BY, an aggregate or a WINDOW make a TABLE; a join of two tables or a
   plain projection of a table is a TABLE; everything else is a STREAM.
 * key: GROUP BY expressions, else PARTITION BY expressions, else the join key
-  (a foreign-key join keeps the left table's key, FULL joins have the synthetic
-  ROWKEY), else the FROM source's key. Key columns must be in the projection.
-* names: the alias, else the column (or struct field) name, else KSQL_COL_<i>.
+  (a foreign-key join keeps the left table's key; otherwise one of the columns the
+  last join's key equals, see ``viable_join_keys``; FULL joins and joins on
+  expressions have the synthetic ROWKEY), else the FROM source's key. Key columns
+  must be in the projection.
+* names: the alias, else the column (or struct field) name, else KSQL_COL_<i>. In a
+  join, a column whose name more than one source has is <SOURCE>_<COLUMN> (ksqlDB's
+  functional tests: fk-join "... - with aliases", multi-joins; facts from ksqlDB's
+  AstSanitizer/DataSourceExtractor: only clashing names are prefixed).
 * windowed results also carry WINDOWSTART and WINDOWEND (BIGINT).
 * arithmetic promotion INT < BIGINT < DECIMAL < DOUBLE; DECIMAL results use ksqlDB's
   precision/scale rules; comparisons need compatible types and give BOOLEAN.
@@ -366,7 +371,9 @@ class _Analyzer:
                         if j.how not in ("INNER", "LEFT"):
                             self.problem("bad-join-type",
                                          f"a foreign-key table-table join supports INNER and LEFT only, not {j.how}")
-            info = {"left": left_expr, "right": right_expr, "how": j.how, "fk": fk or bool(info and info.get("fk"))}
+            steps = (info or {}).get("steps", []) + [(left_expr, right_expr, j.how)]
+            info = {"left": left_expr, "right": right_expr, "how": j.how, "fk": fk or bool(info and info.get("fk")),
+                    "steps": steps}
             self.rowkey_type = lt if lt is not None else rt
         return info
 
@@ -378,9 +385,22 @@ class _Analyzer:
         return isinstance(e, E.Column) and e.entity is cls and len(keys) == 1 and keys[0].name == e.name
 
     # -- output schema ----------------------------------------------------------
+    def clashing(self) -> set[str]:
+        """Column names that more than one source of a join has (ksqlDB's "clashing" names)."""
+        if not self.q.joins:
+            return set()
+        seen: set[str] = set()
+        out: set[str] = set()
+        for cls in dict.fromkeys(self.q.entities):
+            names = {f.column for f in cls.__kctx__.fields}
+            out |= seen & names
+            seen |= names
+        return out
+
     def output_columns(self, item_types, join_info) -> list[OutColumn]:
         q = self.q
         named: list[OutColumn] = []
+        clashing = self.clashing()
         for i, (item, t) in enumerate(zip(q.items, item_types)):
             inner = item.expr if isinstance(item, E.Alias) else item
             if isinstance(item, E.Alias):
@@ -389,6 +409,9 @@ class _Analyzer:
                 info = inner.entity.__kctx__
                 f = info.field(inner.name)
                 name = f.column if f else inner.name.upper()
+                if name in clashing:
+                    # ksqlDB: a join column whose name several sources have is <SOURCE>_<COLUMN>
+                    name = f"{info.source_name}_{name}"
             elif isinstance(inner, E.Deref):
                 name = inner.member.upper()
             elif isinstance(inner, E.Pseudo):
@@ -416,22 +439,24 @@ class _Analyzer:
             if join_info["fk"]:
                 key_exprs = [[E.Column(q.source, k.name)] for k in q.source.__kctx__.keys]
                 what = "the foreign-key join (the left table's key)"
-            elif join_info["how"] == "FULL" or not any(
-                    isinstance(x, (E.Column, E.Deref)) for x in (join_info["left"], join_info["right"])):
-                # FULL joins and joins on expressions only have a synthetic key (ksqlDB
-                # "synthetic key columns"): select it with rowkey.label("...")
-                key_exprs = [[E.rowkey]]
-                what = "the synthetic key of a FULL join or a join on expressions; use rowkey.label('...')"
             else:
-                key_exprs = [[join_info["left"], join_info["right"]]]
-                what = "the join"
+                viable = viable_join_keys(join_info["steps"])
+                if viable:
+                    key_exprs = [viable]
+                    what = "the join"
+                else:
+                    # FULL joins and joins on expressions only have a synthetic key (ksqlDB
+                    # "synthetic key columns"): select it with rowkey.label("...")
+                    key_exprs = [[E.rowkey]]
+                    what = "the synthetic key of a FULL join or a join on expressions; use rowkey.label('...')"
         else:
             src = q.source.__kctx__
             key_exprs = [[E.Column(q.source, k.name)] for k in src.keys]
             what = f"the key of {q.source.__name__}"
 
         for options in key_exprs:
-            match = next((c for c in named if any(E.same(c.expr, o) for o in options)), None)
+            # the first option (in ksqlDB's order) that the projection has is the key
+            match = next((c for o in options for c in named if not c.key and E.same(c.expr, o)), None)
             if match is None:
                 texts = " or ".join(describe(o) for o in options)
                 self.problem("key-not-selected",
@@ -612,6 +637,37 @@ class _Analyzer:
         raise QueryProblem("bad-query", f"cannot use {e!r} in a query")
 
 
+def _contains(exprs: list, e) -> bool:
+    return any(E.same(x, e) for x in exprs)
+
+
+def viable_join_keys(steps: list[tuple]) -> list:
+    """The source columns that hold a join's result key, in ksqlDB's order (its JoinTree).
+
+    Joins nest left-deep: ``A JOIN B ON a = b JOIN C ON x = c`` is ``(A JOIN B) JOIN C``.
+    Each join's key equals both sides of its condition, and also everything its left
+    input's key equals when one side of the condition is among those (A.id = B.id, then
+    B.id = C.id: A.id, B.id and C.id are all the key). A FULL join's key equals none of
+    them (either side may be null): it gets a synthetic key. Only plain columns can be
+    selected as the key; none => synthetic key.
+    """
+    equiv: list = []
+    viable: list = []
+    for left, right, how in steps:
+        if how == "FULL":
+            equiv, viable = [], []
+            continue
+        keys = [left, right]
+        carried = equiv if any(_contains(equiv, k) for k in keys) else []
+        equiv = keys + [e for e in carried if not _contains(keys, e)]
+        ordered: list = []
+        for e in viable + keys:
+            if isinstance(e, E.Column) and _contains(equiv, e) and not _contains(ordered, e):
+                ordered.append(e)
+        viable = ordered
+    return viable
+
+
 def compare_declared(info: EntityInfo, a: Analysis) -> list[tuple[str, str, str | None]]:
     """Differences between the declared fields of a derived entity and what its query
     produces: (code, message, field name for locating the line)."""
@@ -624,6 +680,10 @@ def compare_declared(info: EntityInfo, a: Analysis) -> list[tuple[str, str, str 
             if c.system:
                 continue
             hint = " (name the expression with .label('...'))" if c.name.startswith("KSQL_COL_") else ""
+            src = c.expr.entity.__kctx__.field(c.expr.name) if isinstance(c.expr, E.Column) else None
+            if src is not None and c.name != src.column:
+                hint = (f" (ksqlDB prefixes a join column that several sources have with its source's "
+                        f"name: .label('{c.expr.name}') keeps the plain name)")
             out.append(("schema-mismatch", f"{info.name}: the query produces column {c.name} ({_tn(c.type)}) "
                                            f"that the entity does not declare{hint}", None))
             continue
