@@ -33,7 +33,8 @@ def bare_loop(bootstrap, topic, n):
     from confluent_kafka import Consumer, TopicPartition
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-bare", "enable.auto.commit": False,
-                  "isolation.level": "read_committed", "fetch.max.bytes": 52428800})
+                  "isolation.level": "read_committed", "fetch.max.bytes": 52428800,
+                  "fetch.queue.backoff.ms": 10})
     parts = c.list_topics(topic, timeout=10).topics[topic].partitions
     c.assign([TopicPartition(topic, p, -2) for p in parts])
     seen = 0
@@ -119,7 +120,9 @@ def main() -> int:
     shutil.rmtree(base, ignore_errors=True)
     from confluent_kafka.admin import AdminClient
 
-    AdminClient({"bootstrap.servers": bootstrap}).delete_topics([topic])
+    adm = AdminClient({"bootstrap.servers": bootstrap})
+    for f in adm.delete_topics([topic]).values():
+        f.result(30)
     return 0
 
 

@@ -47,7 +47,7 @@ def bare_loop(bootstrap, dlq, target, n):
 
     group = f"bench-bare-{uuid.uuid4().hex[:8]}"
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
-                  "isolation.level": "read_committed"})
+                  "isolation.level": "read_committed", "fetch.queue.backoff.ms": 10})
     p = Producer({"bootstrap.servers": bootstrap, "transactional.id": group, "partitioner": "murmur2_random"})
     p.init_transactions(30)
     parts = c.list_topics(dlq, timeout=10).topics[dlq].partitions
@@ -104,7 +104,9 @@ def main() -> int:
     print(f"kctx = {mb / mk:.0%} of the bare loop's rate (target >= 50%)")
     from confluent_kafka.admin import AdminClient
 
-    AdminClient({"bootstrap.servers": bootstrap}).delete_topics([orig, dlq, *targets])
+    adm = AdminClient({"bootstrap.servers": bootstrap})
+    for f in adm.delete_topics([orig, dlq, *targets]).values():
+        f.result(30)
     return 0
 
 

@@ -41,6 +41,10 @@ def consumer(config, **overrides):
         "enable.partition.eof": True,
         "allow.auto.create.topics": False,
         "auto.offset.reset": "earliest",
+        # librdkafka waits this long before fetching again once its queue passed
+        # queued.min.messages (default 1 s): with small records a reader drains the
+        # queue well before that and sits idle; 10 ms made a 1M-record read 7x faster
+        "fetch.queue.backoff.ms": 10,
     })
     conf.update(overrides)
     return Consumer(conf)
