@@ -77,11 +77,14 @@ class Scope:
         self.windowed = windowed
         self.clause = clause
         self.lambda_vars: dict[str, T.SqlType | None] = {}
+        self.synthetic: tuple[str, T.SqlType | None] | None = None  # a join's synthetic key column
 
     def resolve(self, e: Expr) -> T.SqlType:
         name, q = e.value, e.qualifier
         if q is None and name in self.lambda_vars:
             return self.lambda_vars[name]
+        if q is None and self.synthetic is not None and name == self.synthetic[0]:
+            return self.synthetic[1] or T.STRING
         for alias, src in self.sources:
             if q is not None and q not in (alias, src.name):
                 continue
@@ -518,20 +521,126 @@ def _qualified(e: Expr, default: str) -> str:
     return e.text
 
 
-def _joined(items: list[str]) -> str:
+def _joined(items: list[str], word: str = "and") -> str:
     if len(items) == 1:
         return items[0]
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return ", ".join(items[:-1]) + f" {word} " + items[-1]
 
 
-def _missing(sink: str, what: str, exprs: list[str], period: bool = True) -> AnalysisError:
+def _missing(sink: str, what: str, exprs: list[str], require_all: bool = True) -> AnalysisError:
+    """ksqlDB's message for key expressions the projection lacks: all of them are needed
+    (GROUP BY, PARTITION BY), or any one will do (the columns a join's key equals)."""
     types = what + ("" if len(exprs) == 1 else "s")
-    postfix = "s" if len(exprs) > 1 else ""
+    postfix = "s" if len(exprs) > 1 and require_all else ""
+    listed = _joined(exprs, "and" if require_all else "or")
+    example = ", ".join(exprs) if require_all else exprs[0]
     return AnalysisError(
         f"Key{postfix} missing from projection (ie, SELECT). \n"
-        f"The query used to build `{sink}` must include the {types} {_joined(exprs)} in its "
-        f"projection (eg, SELECT {', '.join(exprs)}...)."
+        f"The query used to build `{sink}` must include the {types} {listed} in its "
+        f"projection (eg, SELECT {example}...)."
     )
+
+
+SYNTHETIC_KEY_DOC = "https://cnfl.io/2LV7ouS"
+
+
+def _canon(e: Expr, scoped) -> str:
+    """An expression with every column qualified by its source's alias, for comparing
+    join expressions as ksqlDB does after qualifying unqualified references."""
+    if e.kind == "col":
+        owner = (_alias_of(e.qualifier, scoped) if e.qualifier is not None
+                 else next((a for a, src in scoped if any(c.name == e.value for c in src.columns)), ""))
+        return f"{owner}.{e.value}"
+    if e.kind in ("func", "binop", "cmp", "neg", "deref", "sub", "cast"):
+        parts = ",".join(_canon(a, scoped) for a in e.args if isinstance(a, Expr))
+        return f"{e.kind}:{e.value}:{e.type.render() if e.type else ''}({parts})"
+    return e.text
+
+
+def _join_sides(q: Query, i: int, scoped, scope: Scope) -> tuple[Expr, Expr] | None:
+    """(left, right) of join i's equality, right being the side of the source it joins."""
+    cond = q.joins[i].on
+    if cond.kind != "cmp" or cond.value != "=":
+        return None
+    a, b = cond.args
+
+    def only_right(x: Expr) -> bool:
+        cols = columns_in(x)
+        return bool(cols) and all(_belongs(c, scoped[i + 1], scope) for c in cols)
+
+    return (b, a) if only_right(a) and not only_right(b) else (a, b)
+
+
+def _viable_join_keys(q: Query, scoped, scope: Scope) -> list[Expr]:
+    """The source columns a join's result key equals, in ksqlDB's order (its JoinTree).
+
+    Joins nest left-deep. A join's key equals both sides of its condition, plus what its
+    left input's key equals when one side is among those; a FULL join's key equals nothing
+    (either side may be null). Only plain columns qualify; none => a synthetic key.
+    """
+    equiv: set[str] = set()
+    viable: list[Expr] = []
+    for i, j in enumerate(q.joins):
+        sides = _join_sides(q, i, scoped, scope)
+        if sides is None or j.kind == "FULL":
+            equiv, viable = set(), []
+            continue
+        keys = {_canon(x, scoped) for x in sides}
+        equiv = keys | (equiv if equiv & keys else set())
+        ordered: list[Expr] = []
+        for x in viable + list(sides):
+            if x.kind == "col" and _canon(x, scoped) in equiv and all(
+                    _canon(x, scoped) != _canon(o, scoped) for o in ordered):
+                ordered.append(x)
+        viable = ordered
+    return viable
+
+
+def _synthetic_key(q: Query, scoped, scope: Scope) -> tuple[str, T.SqlType | None]:
+    """ROWKEY, or ROWKEY_<n> when a source already has a column of that name; typed as
+    the last join's expression."""
+    used = set()
+    for _, src in scoped:
+        for c in src.columns:
+            if c.name == "ROWKEY":
+                used.add(0)
+            elif c.name.startswith("ROWKEY_") and c.name[7:].isdigit():
+                used.add(int(c.name[7:]))
+    n = next(i for i in range(len(used) + 1) if i not in used)
+    sides = _join_sides(q, len(q.joins) - 1, scoped, scope)
+    try:
+        ktype = type_of(sides[0], scope) if sides else None
+    except AnalysisError:
+        ktype = None
+    return ("ROWKEY" if n == 0 else f"ROWKEY_{n}"), ktype
+
+
+def _foreign_key_join(q: Query, scoped, scope: Scope) -> bool:
+    """A table-table join whose left side is not exactly the left table's (single) key."""
+    sides = _join_sides(q, 0, scoped, scope)
+    if sides is None:
+        return False
+    left = sides[0]
+    lkeys = [c.name for c in scoped[0][1].columns if c.kind in ("KEY", "PRIMARY_KEY")]
+    return not (left.kind == "col" and len(lkeys) == 1 and left.value == lkeys[0])
+
+
+def _find_key(ref: Expr, named, used: set[int], scoped) -> int | None:
+    """The projection item that selects column ``ref`` (not already a key)."""
+    want = _canon(ref, scoped)
+    return next((i for i, (e, _, _) in enumerate(named)
+                 if i not in used and e.kind == "col" and _canon(e, scoped) == want), None)
+
+
+def _no_duplicate_key(ref: Expr, named, scoped, internal: str) -> None:
+    want = _canon(ref, scoped)
+    dups = sorted(alias for e, alias, _ in named if e.kind == "col" and _canon(e, scoped) == want)
+    if len(dups) > 1:
+        raise AnalysisError(
+            f"The projection contains a key column (`{internal}`) more than once, aliased as: "
+            f"{_joined(dups)}.\nEach key column must only be in the projection once. If you intended "
+            f"to copy the key into the value, then consider using the AS_VALUE function to indicate "
+            f"which key reference should be copied.")
 
 
 def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str | None) -> Output:
@@ -546,6 +655,13 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
     windowed = q.window is not None or scoped[0][1].windowed
     scope = Scope(scoped, windowed)
     joined = bool(q.joins)
+    viable: list[Expr] = []
+    synthetic: tuple[str, T.SqlType | None] = ("ROWKEY", None)
+    if joined:
+        viable = _viable_join_keys(q, scoped, scope)
+        if not viable:
+            synthetic = _synthetic_key(q, scoped, scope)
+            scope.synthetic = synthetic
 
     if q.where is not None:
         scope.clause = "WHERE"
@@ -566,7 +682,10 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
     for e, alias in items:
         t = type_of(e, scope)
         if alias is None:
-            if e.kind == "col" and joined and _ambiguous(e.value, scoped):
+            # ksqlDB (AstSanitizer): in a join, a column named by more than one source, or a
+            # qualified pseudo column (ROWTIME, ...), is <SOURCE ALIAS>_<COLUMN>
+            if e.kind == "col" and joined and (_ambiguous(e.value, scoped)
+                                               or (e.qualifier is not None and e.value in PSEUDO)):
                 src_alias = e.qualifier or next(a for a, src in scoped if any(c.name == e.value for c in src.columns))
                 alias = f"{_alias_of(src_alias, scoped)}_{e.value}"
             elif e.kind == "col":
@@ -698,38 +817,50 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
                     f"which key reference should be copied.")
     elif q.joins:
         result = "TABLE" if all(s.type == "TABLE" for _, s in scoped) else "STREAM"
-        cond = q.joins[0].on
+        key_kind = "PRIMARY_KEY" if result == "TABLE" else "KEY"
         left_alias, left_src = scoped[0]
-        left_keys = [c for c in left_src.columns if c.kind in ("KEY", "PRIMARY_KEY")]
-        candidates: list[Expr] = []
-        if cond.kind == "cmp" and cond.value == "=":
-            candidates = [a for a in cond.args if a.kind == "col"]
-        fk = False
-        if result == "TABLE" and cond.kind == "cmp":
-            left_side = next((a for a in cond.args
-                              if columns_in(a) and all(_belongs(c, scoped[0], scope) for c in columns_in(a))), None)
-            if left_side is not None and not (left_side.kind == "col" and left_side.value in {c.name for c in left_keys}):
-                fk = True
-        if fk:
-            want = [Expr("col", value=c.name, qualifier=left_alias, text=f"{left_alias}.{c.name}") for c in left_keys]
-        else:
-            want = candidates
-        found = False
-        for w in want:
-            for i, (e, alias, t) in enumerate(named):
-                if i in used:
+        if result == "TABLE" and _foreign_key_join(q, scoped, scope):
+            # ksqlDB: a foreign-key join is keyed by all of the left table's key columns
+            missing = []
+            for k in (c for c in left_src.columns if c.kind in ("KEY", "PRIMARY_KEY")):
+                ref = Expr("col", value=k.name, qualifier=left_alias, text=f"{left_alias}.{k.name}")
+                idx = _find_key(ref, named, used, scoped)
+                if idx is None:
+                    missing.append(k.name)
                     continue
-                if e.kind == "col" and e.value == w.value and (
-                    e.qualifier is None or w.qualifier is None or _alias_match(e.qualifier, w.qualifier, scoped)
-                ):
-                    used.add(i)
-                    keys.append(Column(alias, t or T.STRING, "PRIMARY_KEY" if result == "TABLE" else "KEY"))
-                    found = True
-                    break
-            if found and not fk:
-                break
-        if not found and want:
-            raise _missing(sink, "join expression", [_qualified(w, left_alias) for w in want[:1]])
+                used.add(idx)
+                keys.append(Column(named[idx][1], named[idx][2] or T.STRING, key_kind))
+                _no_duplicate_key(ref, named, scoped, f"{left_alias}_{k.name}")
+            if missing:
+                col = "column" if len(missing) == 1 else "columns"
+                raise AnalysisError(
+                    f"Primary key {col} missing in projection. For foreign-key table-table joins, the "
+                    f"projection must include all primary key columns from the left input table "
+                    f"(`{left_src.name}`). Missing {col}: {', '.join(f'`{m}`' for m in missing)}.")
+        elif viable:
+            # the first viable column (in ksqlDB's order) that the projection selects is the key
+            found = next(((w, i) for w in viable if (i := _find_key(w, named, used, scoped)) is not None), None)
+            if found is None:
+                raise _missing(sink, "join expression", [_qualified(w, left_alias) for w in viable],
+                               require_all=False)
+            w, idx = found
+            used.add(idx)
+            keys.append(Column(named[idx][1], named[idx][2] or T.STRING, key_kind))
+            _no_duplicate_key(w, named, scoped, f"{_canon(w, scoped).replace('.', '_')}")
+        else:
+            # FULL joins and joins on expressions: the synthetic key must be selected by name
+            name, ktype = synthetic
+            idx = next((i for i, (e, _, _) in enumerate(named)
+                        if e.kind == "col" and e.qualifier is None and e.value == name), None)
+            if idx is None:
+                raise AnalysisError(
+                    f"Key missing from projection (ie, SELECT). See {SYNTHETIC_KEY_DOC}.\n"
+                    f"The query used to build `{sink}` must include the join expression {name} in its "
+                    f"projection (eg, SELECT {name}...).\n{name} was added as a synthetic key column because "
+                    f"the join criteria did not match any source column. This expression must be included "
+                    f"in the projection and may be aliased. ")
+            used.add(idx)
+            keys.append(Column(named[idx][1], named[idx][2] or ktype or T.STRING, key_kind))
     else:
         result = left_type
         src_keys = [c for c in scoped[0][1].columns if c.kind in ("KEY", "PRIMARY_KEY")]
@@ -847,7 +978,7 @@ def _calls(e: Expr) -> list[Expr]:
 def _check_joins(q: Query, scoped, scope: Scope) -> None:
     """ksqlDB's join checks: one equality per join, on the table's primary key for stream-table."""
     left_alias, left = scoped[0]
-    for j, (alias, right) in zip(q.joins, scoped[1:]):
+    for n, (j, (alias, right)) in enumerate(zip(q.joins, scoped[1:])):
         cond = j.on
         if cond.kind == "and":
             raise AnalysisError(f"Invalid join condition: joins on multiple conditions are not yet supported. "
@@ -889,6 +1020,13 @@ def _check_joins(q: Query, scoped, scope: Scope) -> None:
                     return _qualified(x, left_alias) if x is lside else _qualified(x, alias)
                 raise AnalysisError(f"Invalid join condition: stream-table joins require to join on the "
                                     f"table's primary key. Got {q_(lside)} = {q_(rside)}.")
+        if left.type == "TABLE" and right.type == "TABLE":
+            rkeys = [c.name for c in right.columns if c.kind in ("KEY", "PRIMARY_KEY")]
+            sides = _join_sides(q, n, scoped, scope)
+            if sides is not None and not (sides[1].kind == "col" and len(rkeys) == 1 and sides[1].value == rkeys[0]):
+                lq, rq = _qualified(sides[0], left_alias), _qualified(sides[1], alias)
+                raise AnalysisError(f"Invalid join condition: table-table joins require to join on the "
+                                    f"primary key of the right input table. Got {lq} = {rq}.")
 
 
 def _grouped(e: Expr, group_by: list[Expr], scope: Scope) -> bool:
