@@ -190,7 +190,7 @@ class Big(Stream):
         topic = "big"
         def query():  # <-
             return select(Order.order_id, (Order.quantity * 2)).from_(Order)
-""", "Big: the query produces column KSQL_COL_1 (INT) that the entity does not declare "
+""", "Big: the query produces column KSQL_COL_0 (INT) that the entity does not declare "
      "(name the expression with .label('...'))"),
     "declared-key-mismatch": ("""
 class ByCustomer(Stream):

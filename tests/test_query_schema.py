@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Optional
 
 import pytest
 
@@ -13,7 +13,7 @@ from kctx_cli.query import (
     window_start,
 )
 from kctx_cli.query.schema import analyze, promote
-from tests.query_entities import Customer, Order, Payment, Region
+from tests.query_entities import Address, Customer, Order, Payment, Region
 
 O, C, P, R = Order, Customer, Payment, Region
 
@@ -84,8 +84,33 @@ def test_join_key_and_kinds():
 
 
 def test_unnamed_expressions_get_ksql_col_names():
-    _, columns = cols(select(O.order_id, O.quantity + 1).from_(O))
-    assert columns[1] == ("KSQL_COL_1", "INT", False)
+    # ksqlDB counts generated names only (group-by.json "multiple expressions":
+    # SELECT f2, f1, f2+f1, COUNT(*) ... -> KSQL_COL_0 INT, KSQL_COL_1 BIGINT)
+    _, columns = cols(select(O.order_id, O.quantity + 1, O.quantity * 2).from_(O))
+    assert columns[1:] == [("KSQL_COL_0", "INT", False), ("KSQL_COL_1", "INT", False)]
+
+
+def test_generated_names_skip_numbers_a_source_column_uses():
+    class Odd(Stream):
+        id: Annotated[str, Key]
+        ksql_col_0: int
+        city: str
+        address: Optional[Address] = None
+
+        class Meta:
+            name = "ODD"
+
+    a = analyze(select(Odd.id, Odd.ksql_col_0 + 1, Odd.address.city, Odd.address.street, Odd.address.city)
+                .from_(Odd))
+    # a column CITY exists, so the struct field becomes CITY_1, the next one CITY_2
+    assert [c.name for c in a.columns] == ["ID", "KSQL_COL_1", "CITY_1", "STREET", "CITY_2"]
+
+
+def test_group_by_keys_follow_the_group_by_order():
+    # group-by.json "multiple expressions": SELECT f2, f1, ... GROUP BY f1, f2 -> F1 KEY, F2 KEY
+    _, columns = cols(select(O.currency, O.customer_id, count().label("n")).from_(O)
+                      .group_by(O.customer_id, O.currency))
+    assert columns == [("CUSTOMER_ID", "STRING", True), ("CURRENCY", "STRING", True), ("N", "BIGINT", False)]
 
 
 @pytest.mark.parametrize("expr,expected", [

@@ -22,6 +22,7 @@ join-streams-and-tables, data-types):
 from __future__ import annotations
 
 import decimal
+import re
 from dataclasses import dataclass, field
 
 from kctx_cli.model import types as T
@@ -401,7 +402,8 @@ class _Analyzer:
         q = self.q
         named: list[OutColumn] = []
         clashing = self.clashing()
-        for i, (item, t) in enumerate(zip(q.items, item_types)):
+        aliases = _AliasGenerator(f.column for cls in q.entities for f in cls.__kctx__.fields)
+        for item, t in zip(q.items, item_types):
             inner = item.expr if isinstance(item, E.Alias) else item
             if isinstance(item, E.Alias):
                 name = item.name.upper()
@@ -413,11 +415,11 @@ class _Analyzer:
                     # ksqlDB: a join column whose name several sources have is <SOURCE>_<COLUMN>
                     name = f"{info.source_name}_{name}"
             elif isinstance(inner, E.Deref):
-                name = inner.member.upper()
+                name = aliases.field(inner.member.upper())
             elif isinstance(inner, E.Pseudo):
                 name = inner.name
             else:
-                name = f"KSQL_COL_{i}"
+                name = aliases.next_ksql_col()
             named.append(OutColumn(name, t, expr=inner))
         seen: set[str] = set()
         for c in named:
@@ -454,6 +456,7 @@ class _Analyzer:
             key_exprs = [[E.Column(q.source, k.name)] for k in src.keys]
             what = f"the key of {q.source.__name__}"
 
+        keys: list[OutColumn] = []  # in key order: GROUP BY / PARTITION BY / source key order
         for options in key_exprs:
             # the first option (in ksqlDB's order) that the projection has is the key
             match = next((c for o in options for c in named if not c.key and E.same(c.expr, o)), None)
@@ -463,7 +466,7 @@ class _Analyzer:
                              f"the key {texts} (from {what}) must be in the SELECT list (ksqlDB keeps key columns in the projection)")
                 continue
             match.key = True
-        keys = [c for c in named if c.key]
+            keys.append(match)
         values = [c for c in named if not c.key]
         out = keys + values
         if self.windowed:
@@ -635,6 +638,37 @@ class _Analyzer:
         if isinstance(e, (E.Lambda, E.LambdaVar)):
             return None
         raise QueryProblem("bad-query", f"cannot use {e!r} in a query")
+
+
+_NUMBERED = re.compile(r"(?P<name>.*?)(?:_(?P<number>\d+))?")
+
+
+class _AliasGenerator:
+    """ksqlDB's names for unnamed SELECT items (its ColumnNames): KSQL_COL_0, KSQL_COL_1, ...
+    counted over the generated names only, and a struct field's name (CITY, then CITY_1,
+    ...); numbers a source column already uses (a column CITY is CITY_0) are skipped."""
+
+    def __init__(self, source_columns):
+        self.used: dict[str, set[int]] = {}
+        for column in source_columns:
+            m = _NUMBERED.fullmatch(column)
+            self.used.setdefault(m["name"], set()).add(int(m["number"] or 0))
+        self.counters: dict[str, int] = {}
+
+    def _next(self, prefix: str) -> int:
+        n = self.counters.get(prefix, 0)
+        while n in self.used.get(prefix, ()):
+            n += 1
+        self.counters[prefix] = n + 1
+        return n
+
+    def next_ksql_col(self) -> str:
+        return f"KSQL_COL_{self._next('KSQL_COL')}"
+
+    def field(self, member: str) -> str:
+        base = _NUMBERED.fullmatch(member)["name"]
+        n = self._next(base)
+        return base if n == 0 else f"{base}_{n}"
 
 
 def _contains(exprs: list, e) -> bool:

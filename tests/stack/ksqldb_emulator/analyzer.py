@@ -7,6 +7,7 @@ in the table is accepted and typed STRING (the emulator does not resolve UDFs).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from . import sqltypes as T
@@ -542,6 +543,7 @@ def _missing(sink: str, what: str, exprs: list[str], require_all: bool = True) -
 
 
 SYNTHETIC_KEY_DOC = "https://cnfl.io/2LV7ouS"
+_NUMBERED = re.compile(r"(?P<name>.*?)(?:_(?P<number>\d+))?")
 
 
 def _canon(e: Expr, scoped) -> str:
@@ -678,6 +680,11 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
     # Generated names KSQL_COL_n skip names that already exist in the sources.
     taken = {c.name for _, s in scoped for c in s.columns}
     counter = 0
+    source_numbers: dict[str, set[int]] = {}
+    for name in taken:
+        m = _NUMBERED.fullmatch(name)
+        source_numbers.setdefault(m["name"], set()).add(int(m["number"] or 0))
+    field_counters: dict[str, int] = {}
     named: list[tuple[Expr, str, T.SqlType | None]] = []
     for e, alias in items:
         t = type_of(e, scope)
@@ -691,11 +698,14 @@ def analyze(q: Query, sink: str, sources: dict[str, Source], statement_type: str
             elif e.kind == "col":
                 alias = e.value
             elif e.kind == "deref":
-                # a field name already taken gets _1, _2, ... (ksqlDB's generated aliases)
-                alias, n = e.value, 0
-                while alias in {a for _, a, _ in named} | {a for _, a in items if a}:
+                # ksqlDB's ColumnNames: the field's name, or <name>_<n> skipping the numbers
+                # that source columns (NAME is NAME_0) and earlier fields of that name use
+                base = _NUMBERED.fullmatch(e.value)["name"]
+                n = field_counters.get(base, 0)
+                while n in source_numbers.get(base, ()):
                     n += 1
-                    alias = f"{e.value}_{n}"
+                field_counters[base] = n + 1
+                alias = base if n == 0 else f"{base}_{n}"
             else:
                 while f"KSQL_COL_{counter}" in taken:
                     counter += 1
