@@ -72,7 +72,7 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
     from kctx_cli.backends.registry import SchemaCache, SchemaUnavailable, schema_fetcher
     from kctx_cli.tail.core import key_text
     from kctx_cli.tail.decode import Decoder
-    from kctx_cli.tail.reader import batches, last_offsets
+    from kctx_cli.tail.reader import batches
 
     t0 = time.monotonic()
     topic = resolve_topic(config, name)
@@ -111,6 +111,7 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
             known_ids = {int(k[7:]) for k, _ in meta.items(from_key=b"schema:") if k.startswith(b"schema:")}
             key_decoder = Decoder(schemas)
             puts = deletes = 0
+            tps = [TopicPartition(topic, p) for p in parts]
             for msgs in batches(consumer, topic, starts, ends, batch=batch):
                 # latest value per key within the batch (None = tombstone): the same end
                 # state as applying every record, with fewer RocksDB writes
@@ -147,9 +148,12 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
                                     res.registry_errors.append(str(exc))
                 deletes += tombstones
                 puts += len(msgs) - tombstones
-                for p, o in last_offsets(msgs, len(parts)).items():
-                    put(store.offset_key(p), b"%d" % (o + 1), mh)
-                    res.offsets[p] = o + 1
+                # the position is the offset after the last record returned: exactly what
+                # this batch covers
+                for tp in consumer.position(tps):
+                    if tp.offset >= 0 and tp.offset != res.offsets.get(tp.partition):
+                        put(store.offset_key(tp.partition), b"%d" % tp.offset, mh)
+                        res.offsets[tp.partition] = tp.offset
                 put(b"warmed_at", b"%d" % int(time.time() * 1000), mh)
                 db.write(wb)  # data + offsets atomically
                 res.records += len(msgs)

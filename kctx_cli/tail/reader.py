@@ -54,22 +54,10 @@ def batches(consumer, topic: str, starts: dict[int, int], ends: dict[int, int], 
                         raise KctxError(f"not authorised to read topic '{topic}'")
                     raise KctxError(f"error reading '{topic}': {err.str()}")
         if not follow and pending:
-            for p, o in last_offsets(good, len(starts)).items():
-                if o >= ends[p] - 1:
-                    pending.discard(p)
+            # the consumer's position is the offset after the last record it returned (and
+            # past skipped transaction markers): one call, no walk over the batch
+            for tp in consumer.position([TopicPartition(topic, p) for p in pending]):
+                if tp.offset >= ends[tp.partition]:
+                    pending.discard(tp.partition)
         if good:
             yield good
-
-
-def last_offsets(msgs, partitions: int | None = None) -> dict[int, int]:
-    """The last offset of each partition in a batch. A partition's messages come in
-    order, so scanning from the end and stopping once all ``partitions`` were seen
-    avoids touching every message."""
-    last: dict[int, int] = {}
-    for m in reversed(msgs):
-        p = m.partition()
-        if p not in last:
-            last[p] = m.offset()
-            if len(last) == partitions:
-                break
-    return last
