@@ -38,8 +38,8 @@ def open_table(name: str, cache_dir: str | os.PathLike | None = None, config=Non
 
             config = load_config()
             base = store.cache_dir(config)
-    path = base / name
-    if not (path / "CURRENT").is_file():
+    path = base / name if store.is_safe(name) else None
+    if path is None or not (path / "CURRENT").is_file():
         topic = name
         try:
             from kctx_cli.cache.warm import resolve_topic

@@ -38,8 +38,13 @@ def cache_dir(config=None, override: str | os.PathLike | None = None) -> Path:
     return Path(root) / ".kctx" / "cache"
 
 
+def is_safe(name: str) -> bool:
+    """A topic name is also a safe directory name (Kafka allows [a-zA-Z0-9._-])."""
+    return bool(_SAFE.fullmatch(name)) and name not in (".", "..")
+
+
 def db_path(base: Path, topic: str) -> Path:
-    if not _SAFE.fullmatch(topic) or topic in (".", ".."):
+    if not is_safe(topic):
         raise KctxError(f"'{topic}' is not a valid topic name for a cache")
     return base / topic
 

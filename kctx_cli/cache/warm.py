@@ -75,11 +75,13 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
     from kctx_cli.tail.reader import batches
 
     t0 = time.monotonic()
-    topic = resolve_topic(config, name)
-    base = base or store.cache_dir(config)
-    path = store.db_path(base, topic)
     consumer = kafka.consumer(config, **{"isolation.level": "read_committed", "fetch.max.bytes": 52428800})
     try:
+        # an existing topic of that name is taken as is (no model import, no ksqlDB call)
+        known = kafka.list_topics(consumer, config).topics
+        topic = name if name in known else resolve_topic(config, name)
+        base = base or store.cache_dir(config)
+        path = store.db_path(base, topic)
         tmd = kafka.describe_topic(consumer, topic, config)
         parts = sorted(tmd.partitions)
         try:
@@ -180,7 +182,7 @@ def stats(config, name: str | None, base: Path | None = None) -> list[dict]:
 
     base = base or store.cache_dir(config)
     if name is not None:
-        names = [store.db_path(base, resolve_topic(config, name)).name]
+        names = [_existing(base, config, name).name]
     else:
         names = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
     rows = []
@@ -196,9 +198,18 @@ def stats(config, name: str | None, base: Path | None = None) -> list[dict]:
     return rows
 
 
+def _existing(base: Path, config, name: str) -> Path:
+    """The cache directory for a name: a cache of that topic name, else the name resolved
+    through the models / ksqlDB."""
+    path = store.db_path(base, name)
+    if (path / "CURRENT").is_file():
+        return path
+    return store.db_path(base, resolve_topic(config, name))
+
+
 def drop(config, name: str, base: Path | None = None) -> Path:
     base = base or store.cache_dir(config)
-    path = store.db_path(base, resolve_topic(config, name))
+    path = _existing(base, config, name)
     if not path.is_dir():
         raise KctxError(f"no cache for '{name}' at {path}")
     # taking the writer lock proves no warm is running
@@ -212,8 +223,7 @@ def get(config, name: str, key: str, base: Path | None = None):
     from kctx_cli.cache import open_table
 
     base = base or store.cache_dir(config)
-    topic = resolve_topic(config, name)
-    with open_table(topic, cache_dir=base) as t:
+    with open_table(name, cache_dir=base, config=config) as t:
         raw = t.get_raw(key)
         if raw is None:
             return None, None
