@@ -283,3 +283,14 @@ def test_missing_join_key_lists_the_columns_it_may_be(on2, on3, listed):
     a = analyze(s1_t2_t3(S1.v0, T2.v0, T3.v0, on2=on2, on3=on3))
     assert a.problems == [("key-not-selected", f"the key {listed} (from the join) must be in the SELECT list "
                                                 "(ksqlDB keeps key columns in the projection)")]
+
+
+def test_rowtime_is_ambiguous_in_a_join():
+    # ksqlDB qualifies unqualified columns; pseudo columns belong to every source (its
+    # DataSourceExtractor), so an unqualified ROWTIME in a join is rejected as ambiguous
+    from kctx_cli.query import rowtime
+
+    a = analyze(s1_t2_t3(S1.id, rowtime.label("ts")))
+    assert a.problems == [("ambiguous-column", "ROWTIME is ambiguous in a join: every joined source has one, "
+                                               "and ksqlDB rejects it unqualified")]
+    assert analyze(select(S1.id, rowtime.label("ts")).from_(S1)).problems == []

@@ -119,6 +119,16 @@ def test_emulator_agrees_with_ksqldb_multi_joins(name):
         assert outcome.message_match, outcome
 
 
+def test_emulator_rejects_an_unqualified_pseudo_column_in_a_join():
+    # as kctx does (test_query_schema.test_rowtime_is_ambiguous_in_a_join)
+    outcome = corpus.run_one({
+        "file": "-", "test": "-", "properties": None, "post_sources": None,
+        "expected_exception": {"message": "Column 'ROWTIME' is ambiguous. Could be S1.ROWTIME or T2.ROWTIME."},
+        "statements": [_S1, _T2, "CREATE STREAM OUTPUT AS SELECT S1.ID, ROWTIME AS TS FROM S1 JOIN T2 ON S1.ID = T2.ID;"],
+    })
+    assert outcome.ok and outcome.message_match, outcome
+
+
 # -- stack: the example project on the emulator --------------------------------------------
 
 def _prefixed_shop(tmp_path: Path, prefix: str) -> Path:

@@ -634,6 +634,10 @@ class _Analyzer:
                 raise QueryProblem("no-window", f"{e.name} needs a windowed aggregation (window(...))")
             if e.name == "ROWKEY":
                 return self.rowkey_type
+            if e.name in ("ROWTIME", "ROWPARTITION", "ROWOFFSET") and len(self.scope) > 1:
+                # every source has them; ksqlDB rejects an unqualified one in a join
+                raise QueryProblem("ambiguous-column", f"{e.name} is ambiguous in a join: every joined source has "
+                                                       f"one, and ksqlDB rejects it unqualified")
             return T.BIGINT if e.name in ("WINDOWSTART", "WINDOWEND", "ROWTIME", "ROWOFFSET") else T.INT
         if isinstance(e, (E.Lambda, E.LambdaVar)):
             return None

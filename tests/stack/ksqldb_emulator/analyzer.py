@@ -86,6 +86,15 @@ class Scope:
             return self.lambda_vars[name]
         if q is None and self.synthetic is not None and name == self.synthetic[0]:
             return self.synthetic[1] or T.STRING
+        if q is None and len(self.sources) > 1:
+            # ksqlDB qualifies unqualified references first; every source has the pseudo
+            # columns (ROWTIME, ...), so those are always ambiguous in a join
+            owners = [alias for alias, src in self.sources
+                      if name in PSEUDO or any(c.name == name for c in src.columns)
+                      or (src.windowed and name in WINDOW_BOUNDS)]
+            if len(owners) > 1:
+                could = _joined(sorted(f"{a}.{name}" for a in owners), "or")
+                raise AnalysisError(f"Column '{name}' is ambiguous. Could be {could}.")
         for alias, src in self.sources:
             if q is not None and q not in (alias, src.name):
                 continue
