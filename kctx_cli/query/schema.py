@@ -10,11 +10,13 @@ join-streams-and-tables, data-types):
   (a foreign-key join keeps the left table's key; otherwise one of the columns the
   last join's key equals, see ``viable_join_keys``; FULL joins and joins on
   expressions have the synthetic ROWKEY), else the FROM source's key. Key columns
-  must be in the projection.
-* names: the alias, else the column (or struct field) name, else KSQL_COL_<i>. In a
-  join, a column whose name more than one source has is <SOURCE>_<COLUMN> (ksqlDB's
-  functional tests: fk-join "... - with aliases", multi-joins; facts from ksqlDB's
-  AstSanitizer/DataSourceExtractor: only clashing names are prefixed).
+  must be in the projection; they come first, in GROUP BY / PARTITION BY / source
+  key order.
+* names: the alias, else the column (or struct field) name, else KSQL_COL_<n> (n
+  counts generated names; see ``_AliasGenerator``). In a join, a column whose name
+  more than one source has is <SOURCE>_<COLUMN> (ksqlDB's functional tests: fk-join
+  "... - with aliases", multi-joins; ksqlDB's AstSanitizer: only clashing names are
+  prefixed).
 * windowed results also carry WINDOWSTART and WINDOWEND (BIGINT).
 * arithmetic promotion INT < BIGINT < DECIMAL < DOUBLE; DECIMAL results use ksqlDB's
   precision/scale rules; comparisons need compatible types and give BOOLEAN.
