@@ -341,7 +341,7 @@ CacheDirOpt = typer.Option(None, "--cache-dir", help="where caches live (default
 def cache_warm(
     table: str = typer.Argument(..., help="model entity, ksqlDB table or topic"),
     cache_dir: Optional[Path] = CacheDirOpt,
-    batch: int = typer.Option(10000, "--batch", help="records per RocksDB write batch", hidden=True),
+    batch: int = typer.Option(50000, "--batch", help="records per RocksDB write batch", hidden=True),
     pause: float = typer.Option(0.0, "--pause", help="sleep between batches (testing)", hidden=True),
     output: str = OutputOpt,
 ):

@@ -10,7 +10,9 @@ from pathlib import Path
 from kctx_cli.cache import store
 from kctx_cli.errors import KctxError
 
-BATCH = 10000
+# records per RocksDB write batch: large, so the latest-value-per-key step removes more
+# writes (~10 MB of records in memory at most)
+BATCH = 50000
 
 
 def resolve_topic(config, name: str) -> str:
@@ -112,22 +114,13 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
             schemas = SchemaCache(schema_fetcher(config)) if config.schema_registry_url else None
             known_ids = {int(k[7:]) for k, _ in meta.items(from_key=b"schema:") if k.startswith(b"schema:")}
             key_decoder = Decoder(schemas)
-            puts = deletes = 0
             tps = [TopicPartition(topic, p) for p in parts]
-            for msgs in batches(consumer, topic, starts, ends, batch=batch):
-                # latest value per key within the batch (None = tombstone): the same end
-                # state as applying every record, with fewer RocksDB writes
-                latest: dict = {}
-                tombstones = 0
-                for m in msgs:
-                    k = m.key()
-                    if k is None:
-                        continue  # a compacted topic has no null keys; nothing to index
-                    if len(k) >= 5 and k[0] == 0:
-                        k = (key_text(key_decoder.decode(k)) or "").encode()
-                    v = latest[k] = m.value()
-                    if v is None:
-                        tombstones += 1
+            # latest value per key (None = tombstone) since the last write: the same end
+            # state as applying every record, with fewer RocksDB writes
+            latest: dict = {}
+            unwritten = null_keys = deletes = 0
+
+            def write() -> None:
                 wb = WriteBatch(raw_mode=True)
                 put, delete = wb.put, wb.delete
                 last_head = None
@@ -148,23 +141,42 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
                                     put(b"schema:%d" % sid, schemas.texts[sid].encode(), mh)
                                 except SchemaUnavailable as exc:
                                     res.registry_errors.append(str(exc))
-                deletes += tombstones
-                puts += len(msgs) - tombstones
                 # the position is the offset after the last record returned: exactly what
-                # this batch covers
+                # the records gathered so far cover
                 for tp in consumer.position(tps):
                     if tp.offset >= 0 and tp.offset != res.offsets.get(tp.partition):
                         put(store.offset_key(tp.partition), b"%d" % tp.offset, mh)
                         res.offsets[tp.partition] = tp.offset
                 put(b"warmed_at", b"%d" % int(time.time() * 1000), mh)
                 db.write(wb)  # data + offsets atomically
-                res.records += len(msgs)
+                latest.clear()
                 res.batches += 1
+
+            # consume in chunks of at most 10,000 (a larger consume() waits for its batch
+            # to fill), write every `batch` records
+            for msgs in batches(consumer, topic, starts, ends, batch=min(batch, 10000)):
+                for m in msgs:
+                    k = m.key()
+                    if k is None:
+                        null_keys += 1
+                        continue  # a compacted topic has no null keys; nothing to index
+                    if k and k[0] == 0 and len(k) >= 5:
+                        k = (key_text(key_decoder.decode(k)) or "").encode()
+                    v = latest[k] = m.value()
+                    if v is None:
+                        deletes += 1
+                res.records += len(msgs)
+                unwritten += len(msgs)
+                if unwritten >= batch:
+                    write()
+                    unwritten = 0
+                    if pause:
+                        time.sleep(pause)
                 if progress is not None:
                     progress.advance(len(msgs))
-                if pause:
-                    time.sleep(pause)
-            res.puts, res.deletes = puts, deletes
+            if unwritten:
+                write()
+            res.puts, res.deletes = res.records - null_keys - deletes, deletes
             res.seconds = time.monotonic() - t0
             return res
         finally:
