@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from helpers import make_project, run_kctx
 from kctx_cli.cache import open_table

@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from kctx_cli.dlq.headers import Origin, origin, replay_headers
+from kctx_cli.dlq.headers import origin, replay_headers
 from kctx_cli.errors import KctxError
 
 DLQ_PATTERN = r".+([-_.](dlq|dlt|DLT|DLQ))$"
