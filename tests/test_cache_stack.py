@@ -179,3 +179,20 @@ def test_bad_input(bootstrap_servers, unique_name, tmp_path):
     r = kctx("cache", "warm", "x", env={**env, "KCTX_BOOTSTRAP_SERVERS": "127.0.0.1:9"})
     assert r.returncode == 1 and r.stderr.startswith("error: cannot reach Kafka at 127.0.0.1:9")
     assert time.monotonic() - t0 < 15
+
+
+def test_ksqldb_table_name_resolves_to_its_topic(bootstrap_servers, ksqldb_url, unique_name, tmp_path):
+    import urllib.request
+
+    table, topic = f"{unique_name}_tbl".upper(), f"{unique_name}_tbl_topic"
+    stmt = (f"CREATE TABLE {table} (ID STRING PRIMARY KEY, V INT) WITH (KAFKA_TOPIC='{topic}', "
+            f"PARTITIONS=1, VALUE_FORMAT='JSON');")
+    req = urllib.request.Request(ksqldb_url + "/ksql", data=json.dumps({"ksql": stmt, "streamsProperties": {}}).encode(),
+                                 headers={"Content-Type": "application/vnd.ksql.v1+json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert json.loads(r.read())[0]["commandStatus"]["status"] == "SUCCESS"
+    produce(bootstrap_servers, topic, [{"key": b"a", "value": b'{"V": 1}'}, {"key": b"a", "value": b'{"V": 2}'}])
+    env = {"KCTX_CACHE_DIR": str(tmp_path)}
+    out = json.loads(kctx("cache", "warm", table, "-o", "json", env=env, check=0).stdout)
+    assert (out["topic"], out["records"]) == (topic, 2)
+    assert json.loads(kctx("cache", "get", table, "a", "-o", "json", env=env, check=0).stdout) == {"V": 2}
