@@ -38,7 +38,7 @@ def module_source(mod: int, per_module: int, sources: int) -> str:
         i = mod * per_module + j
         if i < sources:
             base = "Table" if i % 3 == 0 else "Stream"
-            lines += [f"class E{i}({base}):", f"    id: Annotated[str, Key]", "    name: str", "    qty: int",
+            lines += [f"class E{i}({base}):", "    id: Annotated[str, Key]", "    name: str", "    qty: int",
                       "    amount: Annotated[Decimal, Precision(12, 2)]", "    created_at: datetime",
                       "    note: Optional[str] = None", "    class Meta:", f"        topic = 'e{i}'",
                       f"        partitions = {1 + i % 4}", ""]

@@ -15,8 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.helpers import REPO, run_kctx
 
 

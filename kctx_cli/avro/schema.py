@@ -34,7 +34,7 @@ import uuid
 from typing import Any
 
 from kctx_cli.errors import KctxError, Problem
-from kctx_cli.model.entity import MISSING, EntityInfo, Field
+from kctx_cli.model.entity import EntityInfo, Field
 from kctx_cli.model.types import SqlType
 
 KSQL_NAMESPACE = "io.confluent.ksql.avro_schemas"
