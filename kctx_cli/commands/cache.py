@@ -5,16 +5,15 @@ import json
 import time
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from kctx_cli.cache import warm as w
-from kctx_cli.commands.dlq import _Progress
+from kctx_cli.commands.console import Progress, stdout
 from kctx_cli.errors import KctxError
 
 
 def cache_warm(config, name: str, cache_dir: Path | None, output: str, batch: int = w.BATCH, pause: float = 0.0) -> int:
-    prog = _Progress(f"warming {name}")
+    prog = Progress(f"warming {name}")
     try:
         res = w.warm(config, name, base=cache_dir, batch=batch, progress=prog, pause=pause)
     finally:
@@ -25,7 +24,7 @@ def cache_warm(config, name: str, cache_dir: Path | None, output: str, batch: in
     if output == "json":
         print(json.dumps(out, indent=2))
         return 0
-    c = Console(highlight=False, soft_wrap=True)
+    c = stdout()
     for e in sorted(set(res.registry_errors)):
         c.print(f"[yellow]warning:[/yellow] {e} (values stored raw; readers cannot decode them)")
     if res.up_to_date:
@@ -52,7 +51,7 @@ def cache_stats(config, name: str | None, cache_dir: Path | None, output: str) -
     if output == "json":
         print(json.dumps(rows, indent=2))
         return 0
-    c = Console(highlight=False, soft_wrap=True)
+    c = stdout()
     if not rows:
         c.print("no caches (run kctx cache warm TABLE)")
         return 0
@@ -67,5 +66,5 @@ def cache_stats(config, name: str | None, cache_dir: Path | None, output: str) -
 
 def cache_drop(config, name: str, cache_dir: Path | None) -> int:
     path = w.drop(config, name, base=cache_dir)
-    Console(highlight=False, soft_wrap=True).print(f"dropped {path}")
+    stdout().print(f"dropped {path}")
     return 0

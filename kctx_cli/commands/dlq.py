@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 import time
 
-from rich.console import Console
 from rich.table import Table
 
+from kctx_cli.commands.console import Progress, stdout
 from kctx_cli.dlq import core
 from kctx_cli.tail.decode import iso_ms, json_default
 
@@ -29,7 +29,7 @@ def dlq_list(config, pattern: str | None, output: str) -> int:
             r["newest"] = iso_ms(r["newest"]) if r["newest"] is not None else None
         print(json.dumps(rows, indent=2))
         return 0
-    console = Console(highlight=False, soft_wrap=True)
+    console = stdout()
     if not rows:
         console.print("no DLQ topics (names ending in -dlq/.dlq/_dlq/-dlt/.DLT, or declared in the models)")
         return 0
@@ -46,7 +46,7 @@ def dlq_show(config, topic: str, start: str, max_records: int, output: str) -> i
     if output == "json":
         print(json.dumps(rows, indent=2, default=json_default, ensure_ascii=False))
         return 0
-    console = Console(highlight=False, soft_wrap=True)
+    console = stdout()
     t = Table("p@offset", "time", "original", "error", "replays", "key", "value")
     for r in rows:
         o = r["origin"]
@@ -65,36 +65,8 @@ def _cut(s: str, n: int) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
-class _Progress:
-    """A rich progress bar on stderr with rate and ETA (hidden when not a terminal)."""
-
-    def __init__(self, what: str):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        class Rate(TextColumn):
-            def render(self, task):
-                from rich.text import Text
-
-                return Text(f"{task.speed or 0:,.0f} rec/s")
-
-        console = Console(stderr=True)
-        self.p = Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), Rate(""), TimeRemainingColumn(),
-                          console=console, disable=not console.is_terminal)
-        self.task = None
-
-    def start(self, total: int):
-        self.p.start()
-        self.task = self.p.add_task("", total=total)
-
-    def advance(self, n: int):
-        self.p.update(self.task, advance=n)
-
-    def stop(self):
-        self.p.stop()
-
-
 def dlq_replay(config, opts: core.ReplayOptions, output: str) -> int:
-    prog = _Progress(f"replaying {opts.dlq}" if not opts.dry_run else f"scanning {opts.dlq}")
+    prog = Progress(f"replaying {opts.dlq}" if not opts.dry_run else f"scanning {opts.dlq}")
     try:
         res = core.replay(config, opts, progress=prog)
     finally:
@@ -107,7 +79,7 @@ def dlq_replay(config, opts: core.ReplayOptions, output: str) -> int:
     if output == "json":
         print(json.dumps(summary, indent=2))
     else:
-        console = Console(highlight=False, soft_wrap=True)
+        console = stdout()
         if hist:
             t = Table("original topic" if opts.dry_run else "target", "error code", "action", "records")
             for h in hist:

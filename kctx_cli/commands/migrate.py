@@ -3,20 +3,9 @@ from __future__ import annotations
 
 import json
 
+from kctx_cli.commands.console import stderr, stdout
 from kctx_cli.config import Config
 from kctx_cli.errors import EXIT_DIFF, EXIT_ERROR, EXIT_OK, KctxError
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=True)
-
-
-def _err_console():
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _load(config: Config):
@@ -60,12 +49,12 @@ def makemigrations(config: Config, *, message: str | None = None, check: bool = 
 
     project, migrations = _load(config)
     diff = compute_diff(project, migrations, allow_destructive=allow_destructive)
-    out = _console()
+    out = stdout()
     if diff.errors:
         if output == "json":
             print(json.dumps({"ok": False, "errors": diff.errors}, indent=2))
         else:
-            err = _err_console()
+            err = stderr()
             for e in diff.errors:
                 err.print(f"[red]refused:[/red] {e}", markup=True)
         raise KctxError(f"makemigrations refused {len(diff.errors)} change{'s' if len(diff.errors) != 1 else ''} "
@@ -134,7 +123,7 @@ def migrate(config: Config, *, to: str | None = None, dry_run: bool = False, all
 
     migrations = files.load_all(config.migrations_dir)
     cluster = Cluster(config)
-    out = _console()
+    out = stdout()
     echo = (lambda s: None) if output == "json" else (lambda s: out.print(s, markup=False))
     history = _history(config, cluster, create=not dry_run)
     try:
@@ -147,14 +136,14 @@ def migrate(config: Config, *, to: str | None = None, dry_run: bool = False, all
             problems = apply.verify(migrations, versions)
             if problems:
                 for p in problems[1:]:
-                    _err_console().print(f"error: {p}", markup=False, style="red")
+                    stderr().print(f"error: {p}", markup=False, style="red")
                 raise KctxError(problems[0])
             plan = apply.make_plan(migrations, versions, to)
             steps = [(m, s) for m in plan.versions for s in (m.up if plan.direction == "up" else m.down or [])]
             risky = [(m, s) for m, s in steps if s.op.destructive]
             if risky and not allow_destructive:
                 for m, s in risky[1:]:
-                    _err_console().print(f"error: {m.filename}:{s.line}: {s.op.describe()}", markup=False, style="red")
+                    stderr().print(f"error: {m.filename}:{s.line}: {s.op.describe()}", markup=False, style="red")
                 m, s = risky[0]
                 raise KctxError(f"{m.filename}:{s.line}: {s.op.describe()}: destructive"
                                 f"{f' ({len(risky)} destructive steps)' if len(risky) > 1 else ''}; "
@@ -251,7 +240,7 @@ def status(config: Config, *, output: str = "text") -> int:
         return EXIT_ERROR if bad else EXIT_OK
     from rich.table import Table
 
-    out = _console()
+    out = stdout()
     t = Table(title=f"migrations: the cluster is at V{current:06d}")
     for c in ("version", "description", "state", "file", "checksum", "finished", "who"):
         t.add_column(c, overflow="fold")
@@ -268,7 +257,7 @@ def status(config: Config, *, output: str = "text") -> int:
     pending = sum(1 for r in rows if r["state"].startswith("PENDING"))
     out.print(f"{pending} pending, {sum(1 for r in rows if r['state'] == 'ERROR')} failed, {len(bad)} edited or missing")
     for r in bad:
-        _err_console().print(f"error: V{r['version'][1:]}: {'the applied file was edited' if r['file_check'] == 'EDITED' else 'the applied file is missing'}",
+        stderr().print(f"error: V{r['version'][1:]}: {'the applied file was edited' if r['file_check'] == 'EDITED' else 'the applied file is missing'}",
                              markup=False, style="red")
     return EXIT_ERROR if bad else EXIT_OK
 
@@ -320,7 +309,7 @@ def plan(config: Config, *, detailed_exitcode: bool = False, output: str = "text
                                        "destructive": op.destructive} for op in changes],
                           "errors": d.errors, "drift": drift}, indent=2))
     else:
-        out = _console()
+        out = stdout()
         if not n:
             out.print("No differences: the cluster matches the models.")
         else:
@@ -378,7 +367,7 @@ def baseline(config: Config, *, message: str = "baseline", include: str | None =
     migrations = files.load_all(config.migrations_dir)
     cluster = Cluster(config)
     history = _history(config, cluster, create=True)
-    out = _console()
+    out = stdout()
     try:
         if history.versions():
             raise KctxError(f"the cluster already has a kctx migration history (topic {history.topic}); "

@@ -51,10 +51,11 @@ def validate(config: Config, *, output: str = "text", live: bool = False) -> int
         print(json.dumps(report, indent=2))
         return EXIT_ERROR if failed else EXIT_OK
 
-    from rich.console import Console
     from rich.text import Text
 
-    out = Console(highlight=False, soft_wrap=True)
+    from kctx_cli.commands.console import stdout
+
+    out = stdout()
     for p in problems:
         out.print(Text.assemble((f"{p.file}:{p.line}" if p.line else p.file, "bold"), ": ", p.message))
     n = len(project.entities)
