@@ -227,14 +227,9 @@ def resolve_annotation(annotation, *, owner: str = "", _depth: int = 0) -> Resol
 def _strip_none(ann):
     """Return T for Optional[T] / T | None, else None. General unions are an error."""
     origin = typing.get_origin(ann)
-    if origin is typing.Union or (hasattr(_pytypes, "UnionType") and origin is _pytypes.UnionType):
+    if origin is typing.Union or origin is _pytypes.UnionType:
         args = [a for a in typing.get_args(ann) if a is not type(None)]
-        if len(args) == len(typing.get_args(ann)):
-            raise TypeProblem(
-                f"union type {_name(ann)} is not supported: ksqlDB cannot write Avro unions other than "
-                f"[\"null\", T]; use one type (Optional[T] for nullable) or a STRUCT with one field per variant"
-            )
-        if len(args) != 1:
+        if len(args) != 1:  # no None at all, or None plus several types
             raise TypeProblem(
                 f"union type {_name(ann)} is not supported: ksqlDB cannot write Avro unions other than "
                 f"[\"null\", T]; use one type (Optional[T] for nullable) or a STRUCT with one field per variant"
@@ -299,14 +294,10 @@ def _map_type(ann, *, precision, int32, float32, owner, depth) -> SqlType:
     from kctx_cli.model.entity import Struct  # local: entity imports this module
 
     if isinstance(ann, type) and issubclass(ann, Struct) and ann is not Struct:
-        members = []
-        for f in ann.__kctx__.fields:
-            members.append((f.column, f.type))
+        members = tuple((f.column, f.type) for f in ann.__kctx__.fields)
         if not members:
             raise TypeProblem(f"struct {ann.__qualname__} has no fields")
-        return SqlType("STRUCT", fields=tuple(members), struct_name=ann.__name__, origin=ann)
-    if ann is str or ann is bytes:
-        return _SIMPLE[ann]
+        return SqlType("STRUCT", fields=members, struct_name=ann.__name__, origin=ann)
     hint = ""
     if ann in (tuple, set, frozenset) or origin in (tuple, set, frozenset):
         hint = "; use list[T] for a sequence"
