@@ -28,7 +28,7 @@ sources, terminating queries, or anything marked ``-- kctx:destructive``) need
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from kctx_cli.errors import KctxError
@@ -61,7 +61,9 @@ class Op:
         return self.destructive_kind or self.marked_destructive
 
     def args(self) -> dict:
-        raise NotImplementedError
+        """The JSON payload: the operation's own fields by name (subclasses that rename or
+        leave out fields override this and ``from_args``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.kw_only}
 
     def render(self) -> str:
         return f"{PREFIX}{self.name} {dumps(self.args())}"
@@ -122,7 +124,7 @@ class CreateTopic(Op):
         live = cluster.topic(self.topic)
         if live is None:
             return False
-        if live[0] != self.partitions and live[0] < self.partitions:
+        if live[0] < self.partitions:
             raise OpError(f"topic '{self.topic}' exists with {live[0]} partitions, the migration creates it "
                           f"with {self.partitions}")
         return True
@@ -308,9 +310,6 @@ class DeleteSchema(Op):
     subject: str
     schema: Any
 
-    def args(self):
-        return {"subject": self.subject, "schema": self.schema}
-
     def describe(self):
         return f"delete the latest schema version of {self.subject}"
 
@@ -332,9 +331,6 @@ class DeleteSubject(Op):
     name: ClassVar[str] = "delete-subject"
     destructive_kind: ClassVar[bool] = True
     subject: str
-
-    def args(self):
-        return {"subject": self.subject}
 
     def describe(self):
         return f"delete subject {self.subject} (every version)"
@@ -399,9 +395,6 @@ class DerivedSchema(Op):
     subject: str
     schema: Any
 
-    def args(self):
-        return {"subject": self.subject, "schema": self.schema}
-
     def describe(self):
         return f"(ksqlDB registers the schema of {self.subject})"
 
@@ -426,9 +419,6 @@ class Irreversible(Op):
 
     name: ClassVar[str] = "irreversible"
     reason: str = ""
-
-    def args(self):
-        return {"reason": self.reason}
 
     def describe(self):
         return f"irreversible: {self.reason}"
