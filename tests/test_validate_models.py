@@ -342,3 +342,17 @@ def test_init_scaffold_validates(tmp_path):
     again = run_kctx("init", str(tmp_path / "shop"))
     assert again.returncode == 1
     assert again.stderr.strip() == f"error: {tmp_path / 'shop' / 'kctx.toml'} already exists: not overwriting an existing project"
+
+
+def test_incompatible_schema_change_is_stopped_offline(tmp_path):
+    import shutil
+
+    for item in ("kctx.toml", "models", "migrations"):
+        (shutil.copytree if (REPO / item).is_dir() else shutil.copy)(REPO / item, tmp_path / item)
+    orders = tmp_path / "models" / "orders.py"
+    orders.write_text(orders.read_text().replace("    coupon: Optional[str] = None\n", "    coupon: str\n"))
+    res = run_kctx("validate", cwd=tmp_path)
+    assert res.returncode == 1
+    assert ("migrations: orders-value: the new schema is not BACKWARD-compatible: BACKWARD: new schema cannot "
+            "read data written with version 1: /fields/coupon/type: type mismatch: reader expects string, "
+            "writer has null: destructive, re-run with --allow-destructive to write it") in res.stdout.splitlines(), res.stdout

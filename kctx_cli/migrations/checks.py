@@ -34,7 +34,8 @@ def check(project) -> list[Problem]:
         return []  # the model checks report those; a diff of broken models says nothing more
     try:
         new = state.desired(project)
-        d = autogen.diff(old, new, allow_destructive=True, order=autogen.entity_order(project))
+        # not destructive: an incompatible schema or a drop is named here, before any cluster sees it
+        d = autogen.diff(old, new, allow_destructive=False, order=autogen.entity_order(project))
     except KctxError as exc:
         return [Problem(rel, 0, "migration-diff", f"cannot compare the models with the migrations: {exc}")]
     for e in d.errors:
