@@ -39,10 +39,6 @@ class Plan:
     target: int = 0
 
 
-class ChecksumError(KctxError):
-    pass
-
-
 def verify(migrations: list[Migration], versions: dict[int, VersionState]) -> list[str]:
     """Problems between the files and the history: edited or missing applied files."""
     by_v = {m.version: m for m in migrations}

@@ -162,11 +162,6 @@ def _class_node(cls):
     return node
 
 
-def class_line(cls) -> int:
-    node = _class_node(cls)
-    return node.lineno if node is not None else 0
-
-
 def attr_line(cls, attr: str | None) -> int:
     """Line of a field (``amount``) or Meta option (``Meta.topic``) of a class; the
     class line when it cannot be found (e.g. inherited)."""

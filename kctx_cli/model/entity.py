@@ -146,10 +146,6 @@ class EntityInfo:
         return f"{self.topic}-key"
 
     @property
-    def module(self) -> str:
-        return self.cls.__module__
-
-    @property
     def file(self) -> str:
         mod = sys.modules.get(self.cls.__module__)
         return getattr(mod, "__file__", None) or "<unknown>"

@@ -38,8 +38,8 @@ def _prec(e) -> int:
 class Compiler:
     """Turns one query into a ``k.Query`` tree."""
 
-    def __init__(self, q: Select | None = None):
-        self.qualify = bool(q is not None and q.joins)
+    def __init__(self, q: Select):
+        self.qualify = bool(q.joins)  # columns of a join carry their source name
 
     # -- expressions -----------------------------------------------------------
     def expr(self, e) -> exp.Expression:  # noqa: C901 - one case per node kind
@@ -183,12 +183,6 @@ def within(w: Within) -> k.Within:
 def compile_select(q: Select) -> k.Query:
     """The sqlglot tree of a DSL query."""
     return Compiler(q).query(q)
-
-
-def compile_expr(e, *, qualify: bool = False) -> exp.Expression:
-    c = Compiler()
-    c.qualify = qualify
-    return c.expr(e)
 
 
 def render_select(q: Select) -> str:

@@ -158,10 +158,6 @@ def comparable(a: SqlType | None, b: SqlType | None) -> bool:
     return a.name == b.name and a.name not in ("ARRAY", "MAP", "STRUCT")
 
 
-def same_type(a: SqlType | None, b: SqlType | None) -> bool:
-    return a is None or b is None or a.ksql() == b.ksql()
-
-
 class Resolver:
     """Analyses derived entities once each, following references between them."""
 
