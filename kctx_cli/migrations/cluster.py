@@ -132,7 +132,7 @@ class Cluster:
             delay = min(delay * 2, 0.5)
 
     # --------------------------------------------------------- Schema Registry --
-    def _registry(self, method: str, path: str, body: Any = None, ok=(200,)):
+    def _registry(self, method: str, path: str, body: Any = None):
         import requests
 
         conf = self.config.registry_config()
