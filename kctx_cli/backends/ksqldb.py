@@ -121,8 +121,10 @@ class KsqlClient:
     # -- catalog ---------------------------------------------------------------------
     def describe(self, name: str) -> dict | None:
         """``sourceDescription`` of a stream/table, or None when it does not exist."""
+        from kctx_cli.ksql.dialect import quote_name
+
         try:
-            entities = self.request(f"DESCRIBE {_ident(name)};")
+            entities = self.request(f"DESCRIBE {quote_name(name)};")
         except KsqlStatementError as exc:
             if "not find" in exc.reason.lower() or "does not exist" in exc.reason.lower():
                 return None
@@ -146,8 +148,3 @@ class KsqlClient:
                 return e.get("queries") or []
         return []
 
-
-def _ident(name: str) -> str:
-    from kctx_cli.ksql.dialect import needs_quotes
-
-    return f"`{name}`" if needs_quotes(name) else name

@@ -19,6 +19,7 @@ Public API (other modules depend on it; keep it stable):
   collects the DEFINE/UNDEFINE effects of parsed statements.
 - ``needs_quotes(name) -> bool`` — whether a ksqlDB name must be back-quoted (lower case,
   special characters, reserved word); the generator quotes exactly those.
+  ``quote_name(name) -> str`` — the name as written in KSQL text.
 - ``Statement``: ``tree``, ``error``, ``line``/``column`` (where it starts), ``text`` (its
   source, without the ``;``) and ``comments``.
 - Node classes for ksqlDB-only syntax live in ``kctx_cli.ksql.nodes`` (module docstring shows
@@ -50,7 +51,7 @@ from kctx_cli.ksql.keywords import GRAMMAR_RESERVED
 __all__ = [
     "KSQL", "KsqlSyntaxError", "Statement", "parse", "parse_statements", "parse_one",
     "parse_expression", "parse_type", "render", "format_text", "substitute",
-    "defined_variables", "needs_quotes",
+    "defined_variables", "needs_quotes", "quote_name",
 ]
 
 T = TokenType
@@ -1297,7 +1298,8 @@ def needs_quotes(name: str) -> bool:
     return not _PLAIN_NAME.match(name) or name in GRAMMAR_RESERVED
 
 
-def _quote(name: str) -> str:
+def quote_name(name: str) -> str:
+    """``name`` as written in KSQL text: back-quoted (inner back-quotes doubled) when needed."""
     return "`" + name.replace("`", "``") + "`" if needs_quotes(name) else name
 
 
@@ -1313,7 +1315,7 @@ class KsqlGenerator(_Generator):
     }
 
     def identifier_sql(self, e: exp.Identifier) -> str:
-        return _quote(e.this)
+        return quote_name(e.this)
 
     def literal_sql(self, e: exp.Literal) -> str:
         return _string(e.this) if e.is_string else e.this
@@ -1409,7 +1411,7 @@ class KsqlGenerator(_Generator):
             fields = ", ".join(f"{self.sql(f, 'this')} {self.sql(f, 'kind')}" for f in params)
             return f"STRUCT<{fields}>"
         if kind == exp.DType.USERDEFINED:
-            name = _quote(e.args["kind"])
+            name = quote_name(e.args["kind"])
         elif kind == exp.DType.DECIMAL:
             name = "DECIMAL"
         else:

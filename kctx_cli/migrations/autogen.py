@@ -362,9 +362,9 @@ def _entity_of_topic(ctx: Context, topic: str) -> str:
 
 
 def _q(name: str) -> str:
-    from kctx_cli.ksql.dialect import needs_quotes
+    from kctx_cli.ksql.dialect import quote_name  # sqlglot only when a statement is written
 
-    return f"`{name}`" if needs_quotes(name) else name
+    return quote_name(name)
 
 
 COMPARATORS = (
