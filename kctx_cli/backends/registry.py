@@ -87,7 +87,6 @@ class SchemaCache:
         self._down_until = 0.0
         self._down_error: SchemaUnavailable | None = None
         self.retry_after = self.RETRY_AFTER if retry_after is None else retry_after
-        self.outages = 0
 
     def get(self, schema_id: int):
         s = self.parsed.get(schema_id)
@@ -110,7 +109,6 @@ class SchemaCache:
             if not exc.outage:
                 self._missing[schema_id] = exc
                 raise
-            self.outages += 1
             self._down_error = exc
             self._down_until = time.monotonic() + self.retry_after
             raise
