@@ -89,18 +89,17 @@ def fmt(files: list[Path], write: bool = False) -> int:
     for path in files:
         path = Path(path)
         text, error = _read(path)
-        if error is None:
-            try:
-                formatted = format_text(text)
-            except KsqlSyntaxError as exc:
-                # name every broken statement, as check does
-                _, errs = _check_text(str(path), text)
-                for e in errs or [Problem(str(path), exc.line, "ksql-syntax", exc.reason, exc.column)]:
-                    print(e, file=sys.stderr)
-                failed = True
-                continue
-        else:
+        if error is not None:
             print(error, file=sys.stderr)
+            failed = True
+            continue
+        try:
+            formatted = format_text(text)
+        except KsqlSyntaxError as exc:
+            # name every broken statement, as check does
+            _, errs = _check_text(str(path), text)
+            for e in errs or [Problem(str(path), exc.line, "ksql-syntax", exc.reason, exc.column)]:
+                print(e, file=sys.stderr)
             failed = True
             continue
         if write:
