@@ -164,15 +164,9 @@ class _EntityMeta(type):
 
     def __new__(mcls, name, bases, ns, **kw):
         cls = super().__new__(mcls, name, bases, ns, **kw)
-        annotations = ns.get("__annotations__", {})
-        defaults = {}
-        for attr in annotations:
-            if attr.startswith("_"):
-                continue
-            if attr in ns:
-                defaults[attr] = ns[attr]
-        cls._kctx_defaults = defaults
-        cls._kctx_own_fields = [a for a in annotations if not a.startswith("_")]
+        own = [a for a in ns.get("__annotations__", {}) if not a.startswith("_")]
+        cls._kctx_own_fields = own
+        cls._kctx_defaults = {a: ns[a] for a in own if a in ns}
         cls._kctx_info = None
         if not ns.get("_kctx_base", False):
             from kctx_cli.query.expr import Column
