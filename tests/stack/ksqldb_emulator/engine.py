@@ -422,10 +422,7 @@ class Engine:
         if topic is None:
             raise StatementError("Missing required configuration \"KAFKA_TOPIC\" which has no default value.")
         existing = st.sources.get(stmt.name)
-        if existing is not None and stmt.if_not_exists and not stmt.or_replace:
-            plan.entity = "warning"
-            plan.stmt.value = (f"Cannot add {stmt.source_type.lower()} {stmt.name}: A "
-                               f"{existing.type.lower()} with the same name already exists.")
+        if _warn_exists(plan, existing):
             return
         cols = stmt.columns or []
         key_format, value_format = self._formats(props, properties=properties)
@@ -561,10 +558,7 @@ class Engine:
         q = stmt.query
         props = stmt.props
         existing = st.sources.get(stmt.name)
-        if existing is not None and stmt.if_not_exists and not stmt.or_replace:
-            plan.entity = "warning"
-            plan.stmt.value = (f"Cannot add {stmt.source_type.lower()} {stmt.name}: A "
-                               f"{existing.type.lower()} with the same name already exists.")
+        if _warn_exists(plan, existing):
             return
         try:
             out = analyze(q, stmt.name, _analyzer_sources(st), stmt.source_type)
@@ -978,6 +972,17 @@ class Engine:
         if s is None:
             return 404, {"@type": "generic_error", "error_code": NOT_FOUND, "message": "Command not found"}
         return 200, s
+
+
+def _warn_exists(plan: Plan, existing: Source | None) -> bool:
+    """CREATE ... IF NOT EXISTS of an existing source: ksqlDB answers a warning and does nothing."""
+    stmt = plan.stmt
+    if existing is None or not stmt.if_not_exists or stmt.or_replace:
+        return False
+    plan.entity = "warning"
+    stmt.value = (f"Cannot add {stmt.source_type.lower()} {stmt.name}: A "
+                  f"{existing.type.lower()} with the same name already exists.")
+    return True
 
 
 def _registry_message(e: Exception) -> str:
