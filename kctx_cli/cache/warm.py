@@ -34,18 +34,14 @@ def resolve_topic(config, name: str) -> str:
 
 
 def _ksqldb_topic(config, name: str) -> str | None:
-    import requests
+    from kctx_cli.backends.ksqldb import KsqlClient
 
     try:
-        r = requests.post(config.ksqldb_url.rstrip("/") + "/ksql",
-                          json={"ksql": f"DESCRIBE `{name.upper()}`;", "streamsProperties": {}},
-                          headers={"Accept": "application/vnd.ksql.v1+json"}, timeout=5)
-        if r.status_code != 200:
-            return None
-        body = r.json()
-        desc = body[0].get("sourceDescription") if isinstance(body, list) and body else None
+        client = KsqlClient(config.ksqldb_url, config.ksqldb, timeout=5)
+        desc = next((e["sourceDescription"] for e in client.request(f"DESCRIBE `{name.upper()}`;")
+                     if e.get("@type") == "sourceDescription"), None)
         return desc.get("topic") if desc else None
-    except Exception:  # noqa: BLE001 - ksqlDB down: the name may still be a topic
+    except Exception:  # noqa: BLE001 - ksqlDB down or no such source: the name may still be a topic
         return None
 
 
