@@ -1075,13 +1075,6 @@ def _alias_of(qualifier: str, scoped) -> str:
     return qualifier
 
 
-def _alias_match(a: str, b: str, scoped) -> bool:
-    for alias, src in scoped:
-        if {a, b} <= {alias, src.name}:
-            return True
-    return a == b
-
-
 def _belongs(col: Expr, scoped_entry, scope: Scope) -> bool:
     alias, src = scoped_entry
     if col.qualifier is not None:

@@ -428,10 +428,10 @@ class Engine:
         key_format, value_format = self._formats(props, properties=properties)
         inferred = False
         if not [c for c in cols if c.kind is None] and value_format in SR_FORMATS:
-            cols = cols + self._infer(topic, "value", "VALUE_SCHEMA_ID" in props)
+            cols = cols + self._infer(topic, "value")
             inferred = True
             if not [c for c in cols if c.kind in KEY_KINDS] and key_format in SR_FORMATS:
-                key_cols = self._infer(topic, "key", False, missing_ok=True)
+                key_cols = self._infer(topic, "key", missing_ok=True)
                 kind = "PRIMARY_KEY" if stmt.source_type == "TABLE" else "KEY"
                 cols = [Column(c.name, c.type, kind) for c in key_cols] + cols
         elif not cols and value_format in ("JSON_SR", "PROTOBUF"):
@@ -496,7 +496,7 @@ class Engine:
                         "statement": plan.text,
                         "commandId": f"{stmt.source_type.lower()}/`{stmt.name}`/create"}
 
-    def _infer(self, topic: str, part: str, by_id: bool, missing_ok: bool = False) -> list[Column]:
+    def _infer(self, topic: str, part: str, missing_ok: bool = False) -> list[Column]:
         """Columns read from the registered Avro schema of ``<topic>-<part>`` (ksqlDB's inference)."""
         schema = self.backend.latest_schema(f"{topic}-{part}")
         if schema is None:

@@ -9,9 +9,6 @@ from dataclasses import dataclass, field
 # Names ksqlDB's REST API uses for a column's base type (SqlBaseType).
 PRIMITIVES = ("BOOLEAN", "INTEGER", "BIGINT", "DOUBLE", "STRING", "BYTES", "DATE", "TIME", "TIMESTAMP")
 
-# Aliases accepted in DDL text.
-ALIASES = {"INT": "INTEGER", "VARCHAR": "STRING"}
-
 
 @dataclass(frozen=True)
 class SqlType:
