@@ -1367,13 +1367,11 @@ class KsqlGenerator(_Generator):
         inner = e.this
         if isinstance(inner, exp.Is):
             return f"{self.sql(inner, 'this')} IS NOT {self.sql(inner, 'expression')}"
-        if isinstance(inner, (exp.Between, exp.In, exp.Like)):
+        # x NOT BETWEEN / NOT IN / NOT LIKE [ESCAPE]: NOT goes after the left operand
+        operator = inner.this if isinstance(inner, exp.Escape) else inner
+        if isinstance(operator, (exp.Between, exp.In, exp.Like)):
             text = self.sql(inner)
-            left = self.sql(inner, "this")
-            return f"{left} NOT {text[len(left) + 1:]}"
-        if isinstance(inner, exp.Escape) and isinstance(inner.this, exp.Like):
-            text = self.sql(inner)
-            left = self.sql(inner.this, "this")
+            left = self.sql(operator, "this")
             return f"{left} NOT {text[len(left) + 1:]}"
         return f"NOT {self.sql(inner)}"
 
