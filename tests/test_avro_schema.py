@@ -448,8 +448,13 @@ def test_derived_value_schema_is_ksqldb_default(tmp_path):
             {"name": "SHIP_TO", "default": None, "type": ["null", addr("KsqlDataSourceSchema_SHIP_TO")]},
             {"name": "LINES", "default": None, "type": ["null", {
                 "type": "array", "items": ["null", addr("KsqlDataSourceSchema_LINES")]}]},
+            # ksqlDB's map keys are optional strings: Connect writes an array of MapEntry records
             {"name": "ATTRS", "default": None, "type": ["null", {
-                "type": "map", "values": ["null", "long"], "connect.name": f"{ns}.KsqlDataSourceSchema_ATTRS"}]},
+                "type": "array", "connect.name": f"{ns}.KsqlDataSourceSchema_ATTRS",
+                "items": {"type": "record", "name": "KsqlDataSourceSchema_ATTRS",
+                          "connect.internal.type": "MapEntry", "fields": [
+                              {"name": "key", "type": ["null", "string"], "default": None},
+                              {"name": "value", "type": ["null", "long"], "default": None}]}}]},
         ],
     }
     fastavro.parse_schema(schema)
@@ -458,9 +463,9 @@ def test_derived_value_schema_is_ksqldb_default(tmp_path):
 def test_derived_keys(tmp_path):
     proj = project(tmp_path, DERIVED)
     assert key_schema(proj.get("Enriched")) == "string"  # one key column: unwrapped
-    assert key_schema(proj.get("PerCustomer")) == {
-        "type": "record", "name": "KsqlDataSourceSchema", "namespace": "io.confluent.ksql.avro_schemas",
-        "connect.name": "io.confluent.ksql.avro_schemas.KsqlDataSourceSchema",
+    assert key_schema(proj.get("PerCustomer")) == {  # ksqlDB names key records <SourceCamel>Key
+        "type": "record", "name": "PerCustomerKey", "namespace": "io.confluent.ksql.avro_schemas",
+        "connect.name": "io.confluent.ksql.avro_schemas.PerCustomerKey",
         "fields": [
             {"name": "CUSTOMER_ID", "type": ["null", "string"], "default": None},
             {"name": "DAY", "type": ["null", {"type": "int", "connect.version": 1,

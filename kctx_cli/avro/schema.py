@@ -14,11 +14,13 @@ query's output, so kctx's expectation matches the registry: record
 ``io.confluent.ksql.avro_schemas.KsqlDataSourceSchema``, upper-case column names, every
 field, array item and map value optional (``["null", T]`` with default null), nested
 records named ``KsqlDataSourceSchema_<COLUMN>``, and the Kafka Connect annotations its
-AvroConverter writes (``connect.name``, Connect decimal/date/time/timestamp types).
+AvroData writes (``connect.name``, Connect decimal/date/time/timestamp types), maps as
+arrays of ``MapEntry`` records (see ``_KsqlSchema`` for the evidence).
 
 Keys: one key column is registered unwrapped (the bare type, as ksqlDB does with
-KEY_FORMAT='AVRO'); several key columns form a record. No key schema when the key
-format is not AVRO or the entity has no key.
+KEY_FORMAT='AVRO'); several key columns form a record (for derived entities named
+``<SourceCamel>Key`` as ksqlDB names it). No key schema when the key format is not AVRO
+or the entity has no key.
 
 ``schema_json`` renders deterministic JSON (sorted keys; fields keep declaration order).
 ``check(project)`` lists derivation problems for ``kctx validate``.
@@ -75,7 +77,7 @@ def value_schema(info: EntityInfo) -> dict:
     fields = value_fields(info)
     if info.derived:
         fields = _query_order(info, fields)
-        schema = _KsqlSchema().record(KSQL_RECORD, [(f.column, f.type) for f in fields], root=True)
+        schema = _KsqlSchema().record(KSQL_RECORD, [(f.column, f.type) for f in fields])
     else:
         schema = _SourceSchema(info).record_of(info.name, fields, info.doc)
     _validate(schema, info)
@@ -90,12 +92,12 @@ def key_schema(info: EntityInfo) -> dict | str | None:
         return None
     _require_types(info)
     if info.derived:
-        ks = _KsqlSchema()
-        if len(keys) == 1:
-            schema = ks.type(keys[0].type, KSQL_RECORD)
+        ks, name = _KsqlSchema(), ksql_key_record_name(info.source_name)
+        if len(keys) == 1:  # unwrapped: a STRUCT key is itself the <Source>Key record
+            schema = ks.type(keys[0].type, name)
         else:
             keys = _query_order(info, keys)
-            schema = ks.record(KSQL_RECORD, [(f.column, f.type) for f in keys], root=True)
+            schema = ks.record(name, [(f.column, f.type) for f in keys])
     else:
         src = _SourceSchema(info)
         if len(keys) == 1:
@@ -290,14 +292,46 @@ def _connect(avro_type: str, connect_name: str, logical: str, **extra) -> dict:
             "logicalType": logical}
 
 
-class _KsqlSchema:
-    """Mirrors ksqlDB's AvroSchemas + Connect's AvroData: nested names are the parent
-    name plus ``_COLUMN`` (``_MapValue`` for map values), everything is optional."""
+def ksql_key_record_name(source_name: str) -> str:
+    """ksqlDB's key record name: the source name UPPER_UNDERSCORE -> UpperCamel + "Key"
+    (AvroFormat.getKeySchemaName, Guava CaseFormat): HIGH_VALUE_ORDER -> HighValueOrderKey."""
+    return "".join(p[:1].upper() + p[1:].lower() for p in source_name.split("_")) + "Key"
 
-    def record(self, name: str, columns, root: bool = False) -> dict:
+
+class _KsqlSchema:
+    """What ksqlDB registers for a source it creates (CREATE ... AS SELECT, or CREATE with
+    columns). Facts from ksqlDB's source (confluentinc/ksql, 8.0): AvroSchemaTranslator runs
+    AvroSchemas.getAvroCompatibleConnectSchema, then Connect's AvroData.fromConnectSchema with
+    default AvroDataConfig (connect.meta.data=true, enhanced.avro.schema.support=false), and
+    the registered schemas in its functional tests' historical_plans/*/spec.json show the
+    result:
+
+    - every field optional: ``["null", T]`` with default null; records carry ``connect.name``;
+      only the first (outermost) record has the namespace: nested ones share it, so Avro's
+      JSON leaves it off.
+    - nested STRUCT: record ``<parent>_<COLUMN>``; ARRAY adds no name part, items are
+      optional (``["null", record]``) - collect-list "collect_list struct - AVRO".
+    - MAP (ksqlDB keys are optional STRINGs, which Avro maps cannot express): an array of
+      ``MapEntry`` records named ``<parent>_<COLUMN>`` with optional ``key``/``value`` fields,
+      the array carrying the same ``connect.name`` - avro "deserialize anonymous map - value",
+      date/time/timestamp "... in complex types". A STRUCT map value is named
+      ``<parent>_<COLUMN>_MapValue`` (AvroSchemas.MAP_VALUE_NAME).
+    - DECIMAL/DATE/TIME/TIMESTAMP: Connect logical types with ``connect.version``/
+      ``connect.name`` (+ ``connect.parameters`` for decimals); BYTES is plain ``"bytes"``.
+    - keys: one column unwrapped (its bare type); several columns, or one STRUCT column,
+      form a record named ``<SourceCamel>Key`` (AvroFormat.getKeySchemaName) - avro
+      "STRUCT - key - no inference", group-by "AVRO group by struct",
+      multi-col-keys "select * from stream - with key inference".
+    """
+
+    def __init__(self):
+        self.namespace_written = False
+
+    def record(self, name: str, columns) -> dict:
         rec: dict[str, Any] = {"type": "record", "name": name}
-        if root:
+        if not self.namespace_written:
             rec["namespace"] = KSQL_NAMESPACE
+            self.namespace_written = True
         rec["fields"] = [
             {"name": col, "type": ["null", self.type(t, f"{name}_{col}")], "default": None}
             for col, t in columns
@@ -325,8 +359,16 @@ class _KsqlSchema:
         if n == "ARRAY":
             return {"type": "array", "items": ["null", self.type(t.item, name)]}
         if n == "MAP":
-            return {"type": "map", "values": ["null", self.type(t.item, f"{name}_MapValue")],
-                    "connect.name": f"{KSQL_NAMESPACE}.{name}"}
+            entry: dict[str, Any] = {"type": "record", "name": name}
+            if not self.namespace_written:
+                entry["namespace"] = KSQL_NAMESPACE
+                self.namespace_written = True
+            entry["fields"] = [
+                {"name": "key", "type": ["null", "string"], "default": None},
+                {"name": "value", "type": ["null", self.type(t.item, f"{name}_MapValue")], "default": None},
+            ]
+            entry["connect.internal.type"] = "MapEntry"
+            return {"type": "array", "items": entry, "connect.name": f"{KSQL_NAMESPACE}.{name}"}
         if n == "STRUCT":
             return self.record(name, t.fields)
         raise SchemaError(f"type {t.ksql()} has no Avro mapping")

@@ -540,7 +540,7 @@ class Engine:
                         T.avro_schema([(c.name, c.type) for c in src.values], full_name=value_name), if_absent))
         if src.key_format in SR_FORMATS and src.keys:
             out.append((f"{src.topic}-key",
-                        T.avro_key_schema([(c.name, c.type) for c in src.keys], full_name=key_name), if_absent))
+                        T.avro_key_schema([(c.name, c.type) for c in src.keys], src.name, full_name=key_name), if_absent))
         return out
 
     def _check_compatible(self, registrations: list) -> None:

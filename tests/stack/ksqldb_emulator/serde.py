@@ -99,6 +99,13 @@ def _avro_value(v, t: T.SqlType):
         return dt.date(1970, 1, 1) + dt.timedelta(days=v)
     if t.base == "TIME":
         return (dt.datetime.min + dt.timedelta(milliseconds=v)).time()
+    if t.base == "ARRAY":
+        return [_avro_value(x, t.item) for x in v]
+    if t.base == "MAP":  # ksqlDB registers maps as arrays of MapEntry {key, value} records
+        return [{"key": k, "value": _avro_value(x, t.item)} for k, x in v.items()]
+    if t.base == "STRUCT":
+        types = dict(t.fields)
+        return {n: _avro_value(x, types[n]) if n in types else x for n, x in v.items()}
     return v
 
 

@@ -89,13 +89,20 @@ def decimal_of(t: SqlType) -> SqlType:
     return t
 
 
-# --- Avro (ksqlDB's AvroSchemas: record KsqlDataSourceSchema, optional fields) ------
+# --- Avro: what ksqlDB registers (AvroSchemas + Connect's AvroData, connect.meta.data on) ---
+# Evidence: confluentinc/ksql ksqldb-serde AvroSchemas/AvroSchemaTranslator/AvroFormat and the
+# registered schemas in ksqldb-functional-tests historical_plans/*/spec.json (8.0). Every
+# field optional with default null; nested records <parent>_<COLUMN> without namespace (the
+# outermost record carries it); STRING-keyed MAPs become arrays of MapEntry records (ksqlDB's
+# map keys are optional, which Avro maps cannot express) whose STRUCT values are named
+# <parent>_<COLUMN>_MapValue; keys: one column unwrapped, else record <SourceCamel>Key.
+# kctx_cli/avro/schema.py derives the same; tests/test_avro_ksqldb_parity.py compares them.
 
 AVRO_NAMESPACE = "io.confluent.ksql.avro_schemas"
 AVRO_RECORD = "KsqlDataSourceSchema"
 
 
-def _avro(t: SqlType, name: str):
+def _avro(t: SqlType, full_name: str):
     if t.base == "BOOLEAN":
         return "boolean"
     if t.base == "INTEGER":
@@ -129,12 +136,15 @@ def _avro(t: SqlType, name: str):
             "logicalType": "decimal",
         }
     if t.base == "ARRAY":
-        return {"type": "array", "items": _optional(_avro(t.item, name))}
+        return {"type": "array", "items": _optional(_avro(t.item, full_name))}
     if t.base == "MAP":
-        # ksqlDB's STRING-keyed maps become Avro maps.
-        return {"type": "map", "values": _optional(_avro(t.item, name))}
+        entry = {"type": "record", "name": full_name.rpartition(".")[2], "fields": [
+            {"name": "key", "type": _optional("string"), "default": None},
+            {"name": "value", "type": _optional(_avro(t.item, f"{full_name}_MapValue")), "default": None},
+        ], "connect.internal.type": "MapEntry"}
+        return {"type": "array", "items": entry, "connect.name": full_name}
     if t.base == "STRUCT":
-        return _record(t.fields, name)
+        return _record(t.fields, full_name, outermost=False)
     raise ValueError(t.base)
 
 
@@ -142,10 +152,10 @@ def _optional(schema):
     return ["null", schema]
 
 
-def _record(fields, full_name: str) -> dict:
+def _record(fields, full_name: str, outermost: bool = True) -> dict:
     namespace, _, name = full_name.rpartition(".")
     out = {"type": "record", "name": name}
-    if namespace:
+    if namespace and outermost:
         out["namespace"] = namespace
     out["fields"] = [
         {"name": n, "type": _optional(_avro(t, f"{full_name}_{n}")), "default": None}
@@ -162,11 +172,24 @@ def avro_schema(columns: list[tuple[str, SqlType]], record: str = AVRO_RECORD,
     return _record(columns, full_name or f"{AVRO_NAMESPACE}.{record}")
 
 
-def avro_key_schema(columns: list[tuple[str, SqlType]], full_name: str | None = None):
-    """Key schema: a single key column is registered unwrapped (UNWRAP_SINGLES)."""
+def key_record_name(source: str) -> str:
+    """ksqlDB's AvroFormat.getKeySchemaName: UPPER_UNDERSCORE -> UpperCamel, plus "Key"."""
+    return "".join(p[:1].upper() + p[1:].lower() for p in source.split("_")) + "Key"
+
+
+def avro_key_schema(columns: list[tuple[str, SqlType]], source: str, full_name: str | None = None):
+    """Key schema: a single key column is registered unwrapped (UNWRAP_SINGLES); the
+    record (several columns, or one STRUCT column) is named after the source."""
+    full_name = full_name or f"{AVRO_NAMESPACE}.{key_record_name(source)}"
     if len(columns) == 1:
-        return _avro(columns[0][1], full_name or f"{AVRO_NAMESPACE}.{AVRO_RECORD}Key_{columns[0][0]}")
-    return avro_schema(columns, AVRO_RECORD + "Key", full_name)
+        t = columns[0][1]
+        if t.base == "STRUCT":
+            return _record(t.fields, full_name)
+        schema = _avro(t, full_name)
+        if t.base == "MAP":  # the MapEntry record is the outermost named type
+            schema["items"] = dict(schema["items"], namespace=full_name.rpartition(".")[0])
+        return schema
+    return _record(columns, full_name)
 
 
 def from_avro(schema) -> SqlType:
@@ -197,7 +220,11 @@ def from_avro(schema) -> SqlType:
             return decimal(int(schema["precision"]), int(schema.get("scale", 0)))
         return BYTES
     if t == "array":
-        return array(from_avro(schema["items"]))
+        items = schema["items"]
+        if isinstance(items, dict) and items.get("connect.internal.type") == "MapEntry":
+            value = next(f["type"] for f in items["fields"] if f["name"] == "value")
+            return map_of(STRING, from_avro(value))  # Connect's map with non-string-able keys
+        return array(from_avro(items))
     if t == "map":
         return map_of(STRING, from_avro(schema["values"]))
     if t == "record":
