@@ -343,12 +343,14 @@ def cache_warm(
     cache_dir: Optional[Path] = CacheDirOpt,
     batch: int = typer.Option(50000, "--batch", help="records per RocksDB write batch", hidden=True),
     pause: float = typer.Option(0.0, "--pause", help="sleep between batches (testing)", hidden=True),
+    store: Optional[str] = typer.Option(None, "--store", help="raw (Kafka bytes, default for a new cache) or decoded "
+                                        "(decoded once here: faster get); fixed when the cache is created"),
     output: str = OutputOpt,
 ):
     """Load a table's compacted topic into RocksDB; a re-run reads only what is new."""
     from kctx_cli.commands.cache import cache_warm as run
 
-    raise typer.Exit(run(config(), table, cache_dir, check_output(output), batch=batch, pause=pause))
+    raise typer.Exit(run(config(), table, cache_dir, check_output(output), batch=batch, pause=pause, store=store))
 
 
 @cache_app.command("get")

@@ -196,3 +196,60 @@ def test_ksqldb_table_name_resolves_to_its_topic(bootstrap_servers, ksqldb_url, 
     out = json.loads(kctx("cache", "warm", table, "-o", "json", env=env, check=0).stdout)
     assert (out["topic"], out["records"]) == (topic, 2)
     assert json.loads(kctx("cache", "get", table, "a", "-o", "json", env=env, check=0).stdout) == {"V": 2}
+
+
+def test_decoded_mode_matches_the_topic_and_raw_mode(bootstrap_servers, schema_registry_url, unique_name, tmp_path):
+    """--store decoded: the same values as raw mode and as the topic's latest state, through
+    an incremental re-warm with tombstones, with the same offsets."""
+    from test_cache_unit import everything, everything_schema
+
+    topic = f"{unique_name}_decoded"
+    create_topic(bootstrap_servers, topic, 3, COMPACT)
+    schema = everything_schema()
+    sid = register(schema_registry_url, f"{topic}-value", schema)
+    recs = [{"key": f"k{i % 7}".encode(), "value": avro(sid, schema, everything(i % 6))} for i in range(30)]
+    recs += [{"key": b"json", "value": b'{"a": [1, null]}'}, {"key": b"text", "value": b"hello"}]
+    delivered = produce(bootstrap_servers, topic, recs)
+    cfg = load_config(REPO)
+    raw_dir, dec_dir = tmp_path / "raw", tmp_path / "dec"
+    env = {"KCTX_CACHE_DIR": str(dec_dir)}
+    out = json.loads(kctx("cache", "warm", topic, "--store", "decoded", "-o", "json", env=env, check=0).stdout)
+    assert (out["store"], out["records"], out["puts"], out["deletes"]) == ("decoded", 32, 32, 0)
+    warm(cfg, topic, base=raw_dir)
+
+    def check():
+        want = latest(recs, delivered)
+        with open_table(topic, cache_dir=raw_dir) as r, open_table(topic, cache_dir=dec_dir) as d:
+            assert d.store == "decoded" and r.store == "raw"
+            assert cached(r) == want  # raw mode keeps the Kafka bytes
+            assert dict(d.items()) == dict(r.items()) == {k: r.decode(v) for k, v in want.items()}
+            for k in want:
+                assert d.get(k) == r.get(k)
+                if isinstance(r.get(k), dict) and "ts" in r.get(k):
+                    assert {f: type(x) for f, x in d.get(k).items()} == {f: type(x) for f, x in r.get(k).items()}
+            assert d.offsets() == r.offsets() == {p: 1 + max(o for q, o in delivered if q == p)
+                                                  for p in {q for q, _ in delivered}}
+
+    check()
+    # incremental re-warm: updates and tombstones, both modes read only what is new
+    more = [{"key": b"k1", "value": avro(sid, schema, everything(5))}, {"key": b"k2", "value": None},
+            {"key": b"text", "value": None}, {"key": b"k9", "value": avro(sid, schema, everything(0))}]
+    delivered += produce(bootstrap_servers, topic, more)
+    recs += more
+    res_d = warm(cfg, topic, base=dec_dir)  # no --store: keeps the cache's mode
+    res_r = warm(cfg, topic, base=raw_dir)
+    assert (res_d.store, res_r.store) == ("decoded", "raw")
+    assert (res_d.records, res_d.puts, res_d.deletes) == (res_r.records, res_r.puts, res_r.deletes) == (4, 2, 2)
+    assert res_d.offsets == res_r.offsets
+    check()
+    assert warm(cfg, topic, base=dec_dir).up_to_date
+
+    r = kctx("cache", "get", topic, "k1", "-o", "json", env=env, check=0)
+    assert json.loads(r.stdout)["amount"] == str(everything(5)["amount"])
+    r = kctx("cache", "get", topic, "k2", env=env)
+    assert (r.returncode, r.stderr.strip()) == (1, f"error: key 'k2' not in the cache of '{topic}'")
+    r = kctx("cache", "warm", topic, "--store", "raw", env=env)
+    assert (r.returncode, r.stderr.strip()) == (1, f"error: the cache at {dec_dir / topic} stores decoded values: "
+                                                   f"drop it (kctx cache drop {topic}) to warm it with --store raw")
+    r = kctx("cache", "warm", topic, "--store", "pickle", env=env)
+    assert (r.returncode, r.stderr.strip()) == (1, "error: unknown --store 'pickle' (choose raw or decoded)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 
 import pytest
 from fastavro import parse_schema, schemaless_writer
@@ -69,3 +70,133 @@ def test_missing_cache_and_bad_names(tmp_path):
     with pytest.raises(KctxError) as e:
         store.db_path(tmp_path, "../etc")
     assert str(e.value) == "'../etc' is not a valid topic name for a cache"
+
+
+# -- decoded storage (--store decoded): every Avro type kctx generates round-trips
+from datetime import date, datetime, time, timezone  # noqa: E402
+from decimal import Decimal  # noqa: E402
+from typing import Annotated, Optional  # noqa: E402
+from uuid import UUID  # noqa: E402
+
+from kctx_cli.cache import codec  # noqa: E402
+from kctx_cli.model import Float32, Int32, Key, Precision, Struct, Table  # noqa: E402
+
+
+class Address(Struct):
+    street: str
+    since: Optional[date] = None
+    geo: list[float]
+
+
+class Everything(Table):
+    id: Annotated[str, Key]
+    flag: bool
+    small: Int32
+    big: int
+    ratio: float
+    f32: Float32
+    text: str
+    blob: bytes
+    amount: Annotated[Decimal, Precision(18, 4)]
+    day: date
+    at: time
+    ts: datetime
+    uid: UUID
+    address: Optional[Address] = None
+    homes: list[Address]
+    tags: list[str]
+    prices: dict[str, Annotated[Decimal, Precision(9, 4)]]
+    stamps: Optional[list[Optional[datetime]]] = None
+    note: Optional[str] = None
+
+    class Meta:
+        topic = "everything"
+
+
+def everything_schema():
+    from kctx_cli.avro.schema import registered_schemas
+
+    return registered_schemas(Everything.__kctx__)["everything-value"]
+
+
+def everything(i):
+    return {
+        "flag": bool(i % 2), "small": -i, "big": 2**40 + i, "ratio": 0.1 * i, "f32": 1.5, "text": f"é-{i}",
+        "blob": b"\x00\xff" * i, "amount": Decimal(i) / 10000 - Decimal("12345.6789"), "day": date(1969, 12, 31),
+        "at": time(23, 59, 58, 999000), "ts": datetime(1960 + i, 2, 29 if i % 4 == 0 else 28, 1, 2, 3, 4000, tzinfo=timezone.utc),
+        "uid": UUID(int=i + 1),
+        "address": None if i % 2 else {"street": "Main", "since": date(2020, 1, i + 1), "geo": [1.25, -2.5]},
+        "homes": [{"street": f"h{j}", "since": None, "geo": []} for j in range(i)], "tags": ["a"] * i,
+        "prices": {"x": Decimal("1.0000"), "y": Decimal("-0.0001")} if i else {},
+        "stamps": None if i == 1 else [None, datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=timezone.utc)],
+        "note": None if i % 3 else "n",
+    }
+
+
+def wire(sid, schema, rec):
+    b = io.BytesIO()
+    schemaless_writer(b, parse_schema(schema), rec)
+    return b"\x00" + sid.to_bytes(4, "big") + b.getvalue()
+
+
+def fill(tmp_path, topic, mode, values, schema):
+    """A cache as `warm` writes it, in either mode (decoded: encoded with codec as warm does)."""
+    from fastavro import schemaless_reader
+
+    from kctx_cli.tail.decode import plain
+
+    db = store.open_writer(store.db_path(tmp_path, topic))
+    meta = db.get_column_family(store.META)
+    meta.put(b"store", mode.encode())
+    meta.put(b"schema:9", json.dumps(schema).encode())
+    fix = codec.fixer_for(schema)
+    puts = {}
+    for k, v in values.items():
+        if mode == store.RAW:
+            puts[k] = v
+        elif v[:1] == b"\x00":
+            bio = io.BytesIO(v)
+            bio.seek(5)
+            puts[k] = codec.encode_avro(v[1:5], schemaless_reader(bio, parse_schema(schema), None), fix)
+        else:
+            d = plain(v)
+            puts[k] = codec.encode_plain(v if d.format == "hex" else d.value)
+    batch(db, puts, {0: len(values)})
+    db.close()
+
+
+def test_decoded_mode_round_trips_every_avro_type_kctx_generates(tmp_path):
+    schema = everything_schema()
+    assert codec.fixer_for(schema) not in (None, False)  # the fast marshal form applies
+    values = {f"e{i}".encode(): wire(9, schema, everything(i)) for i in range(6)}
+    values.update({b"j": b'{"a": [1, 2.5, null, true]}', b"s": b"text", b"x": b"\xff\x00"})
+    fill(tmp_path, "raw", store.RAW, values, schema)
+    fill(tmp_path, "dec", store.DECODED, values, schema)
+    with open_table("raw", cache_dir=tmp_path) as r, open_table("dec", cache_dir=tmp_path) as d:
+        assert (r.store, d.store) == ("raw", "decoded")
+        for i in range(6):
+            got = d.get(f"e{i}")
+            assert got == r.get(f"e{i}") == {k: v for k, v in everything(i).items()}
+            # same types too (== would accept e.g. a naive datetime or a str for a UUID)
+            assert {k: type(v) for k, v in got.items()} == {k: type(v) for k, v in r.get(f"e{i}").items()}
+            assert got["ts"].tzinfo is timezone.utc and str(got["amount"]) == str(everything(i)["amount"])
+        assert (d.get("j"), d.get("s"), d.get("x"), d.get("nope", 5)) == ({"a": [1, 2.5, None, True]}, "text", b"\xff\x00", 5)
+        assert dict(d.items()) == dict(r.items()) and d["e1"] == r["e1"] and "e2" in d and "zz" not in d
+        assert d.offsets() == r.offsets() == {0: 9}
+        with pytest.raises(KctxError) as e:
+            d.get_raw("e1")
+        assert str(e.value) == (f"get_raw: the cache at {tmp_path / 'dec'} stores decoded values (warmed with "
+                                "--store decoded); use get/items, or re-warm with --store raw to keep the Kafka bytes")
+
+
+def test_decoded_mode_falls_back_to_pickle_when_marshal_cannot_tell_union_branches():
+    ambiguous = {"type": "record", "name": "A", "fields": [
+        {"name": "v", "type": ["null", "string", {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2}]}]}
+    recursive = {"type": "record", "name": "Node", "fields": [{"name": "next", "type": ["null", "Node"]},
+                                                              {"name": "at", "type": {"type": "int", "logicalType": "date"}}]}
+    plain_only = {"type": "record", "name": "P", "fields": [{"name": "v", "type": ["null", "string", "long"]}]}
+    assert codec.fixer_for(ambiguous) is False and codec.fixer_for(recursive) is False
+    assert codec.fixer_for(plain_only) is None  # nothing to restore: marshal as is
+    for value in ({"v": Decimal("1.50")}, {"v": "1.50"}):
+        blob = codec.encode_avro(b"\0\0\0\1", value, False)
+        assert blob[:1] == b"\x03" and pickle.loads(blob[1:]) == value and type(pickle.loads(blob[1:])["v"]) is type(value["v"])

@@ -2,14 +2,17 @@
 
 One database per topic, ``<cache dir>/<topic>/``, with two column families:
 
-default   key -> the record's value bytes exactly as in Kafka (raw mode). Avro values
-          keep their Confluent wire-format header, so the schema id travels with them.
+default   key -> the record's value bytes exactly as in Kafka (raw mode, the default).
+          Avro values keep their Confluent wire-format header, so the schema id travels
+          with them. Decoded mode (``--store decoded``): the value decoded at warm time,
+          in the tagged marshal/pickle form of kctx_cli/cache/codec.py.
           Keys are the Kafka key bytes, except Avro (wire-format) keys, which are stored
           as the text a user types: the string, the single field of a one-field record,
           else compact JSON with sorted fields.
 meta      offset:<partition> -> next offset to read (decimal), schema:<id> -> the
           writer schema's JSON (readers decode without a registry), topic, warmed_at
-          (epoch ms), layout.
+          (epoch ms), layout, store (``raw`` or ``decoded``; fixed when the cache is
+          created, absent in caches from before decoded mode = raw).
 
 Each consumed batch is one WriteBatch holding the puts, the deletes (tombstones) and
 the new partition offsets, so the stored offsets always describe exactly the data:
@@ -24,6 +27,8 @@ from pathlib import Path
 from kctx_cli.errors import KctxError
 
 LAYOUT = b"raw-v1"
+RAW, DECODED = "raw", "decoded"
+STORES = (RAW, DECODED)
 META = "meta"
 _SAFE = re.compile(r"[A-Za-z0-9._-]+")
 
@@ -102,3 +107,8 @@ def read_offsets(meta) -> dict[int, int]:
 def topic_of(meta) -> str | None:
     v = meta.get(b"topic")
     return v.decode() if v is not None else None
+
+
+def store_of(meta) -> str:
+    v = meta.get(b"store")
+    return v.decode() if v is not None else RAW

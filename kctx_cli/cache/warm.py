@@ -1,6 +1,7 @@
 """``kctx cache warm | get | stats | drop``: the writer side and the CLI helpers."""
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import time
@@ -57,19 +58,27 @@ class WarmResult:
     offsets: dict[int, int] = field(default_factory=dict)
     up_to_date: bool = False
     registry_errors: list[str] = field(default_factory=list)
+    store: str = "raw"
 
 
 def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, progress=None,
-         pause: float = 0.0) -> WarmResult:
+         pause: float = 0.0, store_mode: str | None = None) -> WarmResult:
     """Read the topic from the stored offsets to its current end into the cache.
-    ``pause``: seconds to sleep between batches (tests use it to watch a warm run)."""
+    ``store_mode``: "raw" (Kafka bytes) or "decoded" for a new cache; None = the existing
+    cache's mode, raw for a new one. ``pause``: seconds to sleep between batches (tests
+    use it to watch a warm run)."""
+    if store_mode is not None and store_mode not in store.STORES:
+        raise KctxError(f"unknown --store '{store_mode}' (choose raw or decoded)")
     from confluent_kafka import KafkaException, TopicPartition
     from rocksdict import WriteBatch
 
     from kctx_cli.backends import kafka
     from kctx_cli.backends.registry import SchemaCache, SchemaUnavailable, schema_fetcher
+    from fastavro import schemaless_reader
+
+    from kctx_cli.cache import codec
     from kctx_cli.tail.core import key_text
-    from kctx_cli.tail.decode import Decoder
+    from kctx_cli.tail.decode import Decoder, plain
     from kctx_cli.tail.reader import batches
 
     t0 = time.monotonic()
@@ -93,13 +102,18 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
             old = store.topic_of(meta)
             if old is not None and old != topic:
                 raise KctxError(f"the cache at {path} holds topic '{old}', not '{topic}'")
+            mode = store.store_of(meta) if old is not None else (store_mode or store.RAW)
+            if store_mode is not None and store_mode != mode:
+                raise KctxError(f"the cache at {path} stores {mode} values: drop it (kctx cache drop {name}) "
+                                f"to warm it with --store {store_mode}")
             stored = store.read_offsets(meta)
             starts = {p: max(stored.get(p, lo), lo) for p, (lo, hi) in marks.items()}
             ends = {p: hi for p, (lo, hi) in marks.items()}
-            res = WarmResult(topic, path, offsets=dict(starts))
+            res = WarmResult(topic, path, offsets=dict(starts), store=mode)
             if old is None:
                 meta.put(b"topic", topic.encode())
                 meta.put(b"layout", store.LAYOUT)
+                meta.put(b"store", mode.encode())
             if all(starts[p] >= ends[p] for p in parts):
                 res.up_to_date = True
                 res.seconds = time.monotonic() - t0
@@ -116,6 +130,32 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
             latest: dict = {}
             unwritten = null_keys = deletes = 0
 
+            decoded = mode == store.DECODED
+            # decoded mode: writer schema id -> (parsed schema, codec fixer) or None (unavailable)
+            codecs: dict[bytes, tuple | None] = {}
+
+            def codec_of(head: bytes):
+                if head not in codecs:
+                    sid = int.from_bytes(head[1:], "big")
+                    try:
+                        parsed = schemas.get(sid)
+                        codecs[head] = (parsed, codec.fixer_for(json.loads(schemas.texts[sid])))
+                    except SchemaUnavailable:
+                        codecs[head] = None  # reported by the schema step below
+                return codecs[head]
+
+            def encode(v: bytes) -> bytes:
+                """Decode once now, as a raw-mode reader would on each get."""
+                if len(v) >= 5 and v[0] == 0:
+                    c = codec_of(v[:5]) if schemas is not None else None
+                    if c is None:
+                        return b"\x04" + v
+                    bio = io.BytesIO(v)
+                    bio.seek(5)
+                    return codec.encode_avro(v[1:5], schemaless_reader(bio, c[0], None), c[1])
+                d = plain(v)
+                return codec.encode_plain(v if d.format == "hex" else d.value)
+
             def write() -> None:
                 wb = WriteBatch(raw_mode=True)
                 put, delete = wb.put, wb.delete
@@ -124,7 +164,6 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
                     if v is None:
                         delete(k)
                         continue
-                    put(k, v)
                     if len(v) >= 5 and v[0] == 0 and schemas is not None:
                         head = v[:5]
                         if head != last_head:
@@ -137,6 +176,7 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
                                     put(b"schema:%d" % sid, schemas.texts[sid].encode(), mh)
                                 except SchemaUnavailable as exc:
                                     res.registry_errors.append(str(exc))
+                    put(k, encode(v) if decoded else v)
                 # the position is the offset after the last record returned: exactly what
                 # the records gathered so far cover
                 for tp in consumer.position(tps):
@@ -232,10 +272,9 @@ def get(config, name: str, key: str, base: Path | None = None):
 
     base = base or store.cache_dir(config)
     with open_table(name, cache_dir=base, config=config) as t:
-        raw = t.get_raw(key)
-        if raw is None:
-            return None, None
-        return t.decode(raw), raw
+        missing = object()
+        value = t.get(key, missing)
+        return (None, False) if value is missing else (value, True)
 
 
 def dumps(v) -> str:

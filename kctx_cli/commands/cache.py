@@ -12,14 +12,15 @@ from kctx_cli.commands.console import Progress, stdout
 from kctx_cli.errors import KctxError
 
 
-def cache_warm(config, name: str, cache_dir: Path | None, output: str, batch: int = w.BATCH, pause: float = 0.0) -> int:
+def cache_warm(config, name: str, cache_dir: Path | None, output: str, batch: int = w.BATCH, pause: float = 0.0,
+               store: str | None = None) -> int:
     prog = Progress(f"warming {name}")
     try:
-        res = w.warm(config, name, base=cache_dir, batch=batch, progress=prog, pause=pause)
+        res = w.warm(config, name, base=cache_dir, batch=batch, progress=prog, pause=pause, store_mode=store)
     finally:
         prog.stop()
     out = {"table": name, "topic": res.topic, "path": str(res.path), "records": res.records, "puts": res.puts,
-           "deletes": res.deletes, "batches": res.batches, "seconds": round(res.seconds, 3),
+           "deletes": res.deletes, "store": res.store, "batches": res.batches, "seconds": round(res.seconds, 3),
            "up_to_date": res.up_to_date, "offsets": res.offsets, "registry_errors": res.registry_errors}
     if output == "json":
         print(json.dumps(out, indent=2))
@@ -37,8 +38,8 @@ def cache_warm(config, name: str, cache_dir: Path | None, output: str, batch: in
 
 
 def cache_get(config, name: str, key: str, cache_dir: Path | None, output: str) -> int:
-    value, raw = w.get(config, name, key, base=cache_dir)
-    if raw is None:
+    value, found = w.get(config, name, key, base=cache_dir)
+    if not found:
         raise KctxError(f"key '{key}' not in the cache of '{name}'")
     if isinstance(value, bytes):
         value = {"hex": value.hex()}
