@@ -33,7 +33,8 @@ def cache_warm(config, name: str, cache_dir: Path | None, output: str, batch: in
     else:
         rate = res.records / res.seconds if res.seconds else 0
         c.print(f"{res.topic}: {res.records:,} records read ({res.puts:,} upserts, {res.deletes:,} tombstones) "
-                f"in {res.seconds:.2f}s ({rate:,.0f}/s) into {res.path}")
+                f"in {res.seconds:.2f}s ({rate:,.0f}/s) into {res.path}"
+                + (" (values stored decoded)" if res.store == "decoded" else ""))
     return 0
 
 
