@@ -143,7 +143,8 @@ class CacheTable:
         text = self._meta.get(b"schema:%d" % int.from_bytes(sid, "big"))
         if text is None:
             raise KctxError(f"the cache at {self.path} has no writer schema {int.from_bytes(sid, 'big')}: re-warm it")
-        fix = self._fixers[sid] = fixer_for(json.loads(text))
+        pair = fixer_for(json.loads(text))
+        fix = self._fixers[sid] = pair[0] if pair else None  # False: this schema's values are pickled (tag 3)
         return fix
 
     def decode(self, raw: bytes) -> Any:

@@ -8,8 +8,9 @@ faster, so a value is stored as
 
     0x01 + schema id (4 bytes) + marshal(value with Avro logical types made plain)
 
-and the reader restores the logical types with small functions built once per writer
-schema from the schema stored in the cache (only the fields that need it are touched):
+and the writer makes them plain / the reader restores them with small functions built
+once per writer schema (the reader's from the schema stored in the cache; only the
+fields that need it are touched):
 
     decimal -> str, date -> ordinal, time -> microseconds of the day,
     timestamp-* -> microseconds since the epoch (aware UTC; local-timestamp-* naive),
@@ -40,31 +41,18 @@ class _Unsupported(Exception):
     """The schema cannot use the marshal form (pickle is used instead)."""
 
 
-# -- writing (warm): decoded value -> plain marshal-safe value
-def _plain(v):
-    t = type(v)
-    if t is dict:
-        return {k: _plain(x) for k, x in v.items()}
-    if t is list:
-        return [_plain(x) for x in v]
-    if t is Decimal or t is UUID:
-        return str(v)
-    if t is datetime:
-        return (v - (_NAIVE_EPOCH if v.tzinfo is None else _UTC_EPOCH)) // _US
-    if t is date:
-        return v.toordinal()
-    if t is time:
-        return ((v.hour * 60 + v.minute) * 60 + v.second) * 1_000_000 + v.microsecond
-    return v
-
-
+# -- writing (warm)
 def encode_avro(sid_bytes: bytes, value, fixer) -> bytes:
-    """``fixer``: what ``fixer_for`` returned for the writer schema (False: use pickle)."""
+    """``value``: fastavro's decoded value (changed in place); ``fixer``: what
+    ``fixer_for`` returned for the writer schema (False: use pickle)."""
+    if fixer is None:
+        return b"\x01" + sid_bytes + marshal.dumps(value)
     if fixer is not False:
+        plain = fixer[1](value)
         try:
-            return b"\x01" + sid_bytes + marshal.dumps(_plain(value))
-        except ValueError:  # a type marshal cannot store
-            pass
+            return b"\x01" + sid_bytes + marshal.dumps(plain)
+        except ValueError:  # a type marshal cannot store: pickle what fastavro returned
+            value = fixer[0](plain)
     return b"\x03" + pickle.dumps(value, 5)
 
 
@@ -77,7 +65,7 @@ def encode_plain(value) -> bytes:
         return b"\x03" + pickle.dumps(value, 5)
 
 
-# -- reading: plain value -> the value fastavro returns, built once per schema
+# -- per schema: (restore plain -> decoded, decoded -> plain), built once per writer schema
 def _ts(v):
     return _UTC_EPOCH + timedelta(0, 0, v)  # positional: faster than microseconds=v
 
@@ -93,18 +81,50 @@ def _time(v):
     return time(h, m, s, us)
 
 
-_LOGICAL = {"decimal": Decimal, "date": date.fromordinal, "time-millis": _time, "time-micros": _time,
-            "timestamp-millis": _ts, "timestamp-micros": _ts, "timestamp-nanos": None,
-            "local-timestamp-millis": _local_ts, "local-timestamp-micros": _local_ts, "uuid": UUID}
+def _time_plain(v):
+    return ((v.hour * 60 + v.minute) * 60 + v.second) * 1_000_000 + v.microsecond
+
+
+_TS = (_ts, lambda v: (v - _UTC_EPOCH) // _US)
+_LOCAL_TS = (_local_ts, lambda v: (v - _NAIVE_EPOCH) // _US)
+_LOGICAL = {"decimal": (Decimal, str), "date": (date.fromordinal, date.toordinal),
+            "time-millis": (_time, _time_plain), "time-micros": (_time, _time_plain),
+            "timestamp-millis": _TS, "timestamp-micros": _TS, "timestamp-nanos": None,
+            "local-timestamp-millis": _LOCAL_TS, "local-timestamp-micros": _LOCAL_TS, "uuid": (UUID, str)}
 
 
 def fixer_for(schema):
-    """A function that restores a plain value of this writer schema (None: nothing to
-    restore), or False when the marshal form cannot be used for it."""
+    """(restore, make_plain) for values of this writer schema; None when marshal stores
+    its values as they are; False when the marshal form cannot be used for it."""
     try:
         return _fixer(schema, {}, "", set())
     except _Unsupported:
         return False
+
+
+def _both(make):
+    """Apply ``make`` to the restore and to the plain function of a fixer pair."""
+    return lambda pair: (make(pair[0]), make(pair[1]))
+
+
+def _nullable(f):
+    return lambda v: None if v is None else f(v)
+
+
+def _array(f):
+    return lambda v: [f(x) for x in v]
+
+
+def _map(f):
+    return lambda v: {k: f(x) for k, x in v.items()}
+
+
+def _record(todo):
+    def fix(d):
+        for n, f in todo:
+            d[n] = f(d[n])
+        return d
+    return fix
 
 
 def _fixer(s, names, ns, busy):
@@ -121,7 +141,7 @@ def _fixer(s, names, ns, busy):
         if len(branches) > 1 and any(f is not None for f in fixes):
             raise _Unsupported  # which branch a plain value came from is lost
         f = fixes[0] if fixes else None
-        return None if f is None else (lambda v: None if v is None else f(v))
+        return None if f is None else _both(_nullable)(f)
     t = s.get("type")
     lt = s.get("logicalType")
     if lt in _LOGICAL:
@@ -139,12 +159,7 @@ def _fixer(s, names, ns, busy):
         todo = [(f["name"], _fixer(f["type"], names, inner_ns, busy)) for f in s["fields"]]
         todo = [(n, f) for n, f in todo if f is not None]
         busy.discard(name)
-
-        def record(d, todo=todo):
-            for n, f in todo:
-                d[n] = f(d[n])
-            return d
-        names[name] = fix = record if todo else None
+        names[name] = fix = (_record([(n, f[0]) for n, f in todo]), _record([(n, f[1]) for n, f in todo])) if todo else None
         return fix
     if t in ("enum", "fixed"):
         name = s["name"] if "." in s["name"] else ".".join(filter(None, [s.get("namespace", ns), s["name"]]))
@@ -152,9 +167,9 @@ def _fixer(s, names, ns, busy):
         return None
     if t == "array":
         f = _fixer(s["items"], names, ns, busy)
-        return None if f is None else (lambda v: [f(x) for x in v])
+        return None if f is None else _both(_array)(f)
     if t == "map":
         f = _fixer(s["values"], names, ns, busy)
-        return None if f is None else (lambda v: {k: f(x) for k, x in v.items()})
+        return None if f is None else _both(_map)(f)
     return _fixer(t, names, ns, busy) if isinstance(t, str) and t not in (
         "null", "boolean", "int", "long", "float", "double", "bytes", "string") else None
