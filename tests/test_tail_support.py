@@ -80,21 +80,48 @@ def jsonl(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def read_all(bootstrap, topic, isolation="read_committed"):
-    """Every record of a topic (all partitions) with a throwaway assign-only consumer."""
+def read_all(bootstrap, topic, isolation="read_committed", timeout=30.0, settle=10.0):
+    """Every record of a topic (all partitions) with a throwaway assign-only consumer.
+
+    Kafka writes a committed transaction's markers after EndTxn has returned, so right
+    after a commit the last stable offset can still lag the high watermark: a
+    read_committed read first waits (up to ``settle`` s) until no transaction is in
+    flight; a transaction left open on purpose (a killed producer) is then read around.
+    A partition is done at an end-of-partition event at or past that end offset;
+    ``timeout`` bounds the whole read."""
+    import time
+
     from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "kctx-test-reader", "enable.auto.commit": False,
-                  "isolation.level": isolation, "enable.partition.eof": True, "log_level": 0})
+    def consumer(level):
+        return Consumer({"bootstrap.servers": bootstrap, "group.id": "kctx-test-reader", "enable.auto.commit": False,
+                         "isolation.level": level, "enable.partition.eof": True, "log_level": 0})
+
+    c = consumer(isolation)
     try:
         md = c.list_topics(topic, timeout=10).topics[topic]
         parts = sorted(md.partitions)
+
+        def ends(cons):  # the LSO for a read_committed consumer, else the high watermark
+            return {p: cons.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+
+        high = ends(c)
+        if isolation == "read_committed":
+            probe = consumer("read_uncommitted")
+            try:
+                settle_until = time.monotonic() + settle
+                while high != ends(probe) and time.monotonic() < settle_until:
+                    time.sleep(0.2)
+                    high = ends(c)
+            finally:
+                probe.close()
         c.assign([TopicPartition(topic, p, -2) for p in parts])  # OFFSET_BEGINNING
         pending, out = set(parts), []
-        while pending:
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
             for m in c.consume(1000, timeout=1.0):
                 if m.error():
-                    if m.error().code() == KafkaError._PARTITION_EOF:
+                    if m.error().code() == KafkaError._PARTITION_EOF and m.offset() >= high[m.partition()]:
                         pending.discard(m.partition())
                     continue
                 out.append(m)

@@ -16,8 +16,9 @@ BATCH = 1000
 def batches(consumer, topic: str, starts: dict[int, int], ends: dict[int, int], *, follow: bool = False,
             batch: int = BATCH, poll: float | None = None, stop=None) -> Iterator[list]:
     """Yield lists of messages (errors filtered out). Without ``follow``, a partition is
-    done when it reaches the end offset seen at the start, or reports EOF (transaction
-    markers can sit on the last offsets). ``stop()`` returning true ends the loop."""
+    done when it reaches the end offset seen at the start, or reports EOF at or past it
+    (transaction markers can sit on the last offsets). ``stop()`` returning true ends
+    the loop."""
     from confluent_kafka import KafkaError, TopicPartition
 
     if poll is None:
@@ -45,7 +46,7 @@ def batches(consumer, topic: str, starts: dict[int, int], ends: dict[int, int], 
                 err = m.error()
                 if err is None:
                     continue
-                if err.code() == eof:
+                if err.code() == eof and m.offset() >= ends.get(m.partition(), 0):
                     pending.discard(m.partition())
                 elif err.fatal() or not err.retriable():
                     if err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
