@@ -31,7 +31,7 @@ START_HINT = 'start it with: eval "$(tests/stack/up)"'
 @dataclass(frozen=True)
 class Stack:
     bootstrap_servers: str
-    schema_registry_url: str  # Apicurio's Confluent-compatible API, .../apis/ccompat/v7
+    schema_registry_url: str  # the Confluent Schema Registry
     ksqldb_url: str
 
 
@@ -108,7 +108,7 @@ def schema_registry_url(stack_addresses) -> str:
 
 @pytest.fixture(scope="session")
 def ksqldb_url(stack_addresses) -> str:
-    _require("the ksqlDB emulator", lambda: _probe_http(stack_addresses.ksqldb_url + "/healthcheck"))
+    _require("ksqlDB", lambda: _probe_http(stack_addresses.ksqldb_url + "/info"))
     return stack_addresses.ksqldb_url
 
 

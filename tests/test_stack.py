@@ -1,4 +1,5 @@
-"""The real test stack (tests/stack/up): Kafka, Apicurio Registry, the ksqlDB emulator."""
+"""The real test stack (tests/stack/up): Apache Kafka 4.1.1, the Confluent Schema Registry 8.1.5
+and ksqlDB 8.1.5, the last two built from their public source (../shared/realstack)."""
 from __future__ import annotations
 
 import json
@@ -87,23 +88,42 @@ def test_registry_enforces_backward_compatibility(schema_registry_url, unique_na
     first = client.register_schema(subject, Schema(json.dumps(RECORD_V1), "AVRO"))
     # the same schema again is the same id, not a new version
     assert client.register_schema(subject, Schema(json.dumps(RECORD_V1), "AVRO")) == first
-    # a new field without a default cannot read old data: rejected by the global BACKWARD rule
+    # a new field without a default cannot read old data: rejected by the default BACKWARD level
     with pytest.raises(SchemaRegistryError) as rejected:
         client.register_schema(subject, Schema(with_field({"name": "tier", "type": "int"}), "AVRO"))
     assert rejected.value.http_status_code == 409
-    assert "Incompatible" in rejected.value.error_message
+    assert rejected.value.error_code == 40901
+    assert rejected.value.error_message.startswith("Schema being registered is incompatible")
     assert client.get_versions(subject) == [1]
     # with a default it is backward compatible
     client.register_schema(subject, Schema(with_field({"name": "tier", "type": "int", "default": 0}), "AVRO"))
     assert client.get_versions(subject) == [1, 2]
 
 
-def test_ksqldb_emulator_answers(ksqldb_url):
+def test_the_registry_is_confluents(schema_registry_url, unique_name):
+    # Confluent's registry: ids are global sequence numbers, the same schema under a second
+    # subject keeps its id, and the schema comes back in Avro's compact form
+    client = SchemaRegistryClient({"url": schema_registry_url})
+    text = json.dumps({**RECORD_V1, "name": f"R{unique_name}"})
+    first = client.register_schema(f"{unique_name}-a", Schema(text, "AVRO"))
+    assert client.register_schema(f"{unique_name}-b", Schema(text, "AVRO")) == first
+    assert client.get_schema(first).schema_str == json.dumps(json.loads(text), separators=(",", ":"))
+    import requests
+    assert requests.get(f"{schema_registry_url}/config", timeout=10).json() == {"compatibilityLevel": "BACKWARD"}
+
+
+def test_ksqldb_is_the_real_server(ksqldb_url, unique_name):
     import requests
 
-    resp = requests.get(f"{ksqldb_url}/healthcheck", timeout=10)
-    assert resp.status_code == 200
-    assert resp.json()["isHealthy"] is True
+    info = requests.get(f"{ksqldb_url}/info", timeout=10).json()["KsqlServerInfo"]
+    assert info["version"] == "8.1.5"
+    assert info["serverStatus"] == "RUNNING"
+    # the real parser and engine answer: a statement error is ksqlDB's own
+    resp = requests.post(f"{ksqldb_url}/ksql", json={"ksql": f"DESCRIBE {unique_name};", "streamsProperties": {}},
+                         headers={"Accept": "application/vnd.ksql.v1+json"}, timeout=30)
+    assert resp.status_code == 400
+    assert resp.json()["error_code"] == 40001
+    assert resp.json()["message"] == f"Could not find STREAM/TABLE '{unique_name.upper()}' in the Metastore"
 
 
 def test_up_again_reuses_the_running_stack(stack):
@@ -146,13 +166,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_up(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+def run_up(tmp_path: Path, python_flags: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("KCTX_")}
     ports = {f"KCTX_STACK_{n}_PORT": str(free_port())
-             for n in ("KAFKA", "CONTROLLER", "REGISTRY", "REGISTRY_MANAGEMENT", "KSQLDB")}
+             for n in ("KAFKA", "CONTROLLER", "REGISTRY", "KSQLDB")}
     full = {**base, **ports, "KCTX_STACK_DIR": str(tmp_path / "stack"),
             "KCTX_STACK_CACHE": str(tmp_path / "cache"), **env}
-    return subprocess.run([sys.executable, str(UP)], capture_output=True, text=True, env=full, timeout=60)
+    return subprocess.run([sys.executable, *python_flags, str(UP)], capture_output=True, text=True, env=full,
+                          timeout=60)
 
 
 def test_up_fails_clearly_when_a_port_is_taken(tmp_path):
@@ -174,8 +195,8 @@ def test_up_fails_clearly_without_java(tmp_path):
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr.strip() == (
-        "tests/stack/up: Java 17 or newer is needed to run Kafka and Apicurio Registry, and `java` is not on "
-        "PATH (install a JDK, e.g. `apt-get install openjdk-17-jdk-headless`, or set JAVA_HOME)")
+        "tests/stack/up: Java 17 or newer is needed to run Kafka, the Schema Registry and ksqlDB, and `java` is "
+        "not on PATH (install a JDK, e.g. `apt-get install openjdk-17-jdk-headless`, or set JAVA_HOME)")
 
 
 def test_up_fails_clearly_without_maven_when_jars_are_not_cached(tmp_path):
@@ -188,5 +209,27 @@ def test_up_fails_clearly_without_maven_when_jars_are_not_cached(tmp_path):
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr.strip().splitlines()[-1] == (
-        "tests/stack/up: Maven (`mvn`) is needed to fetch Kafka and Apicurio Registry from Maven Central and is "
-        "not on PATH (install it, e.g. `apt-get install maven`)")
+        "tests/stack/up: Maven (`mvn`) is needed to fetch the servers' jars from Maven Central and is not on "
+        "PATH (install it, e.g. `apt-get install maven`)")
+
+
+def test_up_fails_clearly_without_the_shared_realstack(tmp_path):
+    done = run_up(tmp_path, KCTX_REALSTACK=str(tmp_path / "no-realstack"))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.strip() == (
+        f"tests/stack/up: {tmp_path / 'no-realstack'} is missing or incomplete (no jars, pom.xml, "
+        "pom-schema-registry.xml, jars-ksqldb.list, jars-schema-registry.list): the shared folder with the "
+        "Schema Registry and ksqlDB 8.1.5 jars must sit beside the repo as ../shared (or set KCTX_REALSTACK)")
+
+
+def test_up_fails_clearly_without_the_python_dependencies(tmp_path):
+    # -S: no site-packages, so none of kctx's dependencies (a fresh Python before pip install)
+    done = run_up(tmp_path, python_flags=("-S",))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    line = done.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert line.startswith("tests/stack/up: the Python running tests/stack/up (")
+    assert line.endswith("lacks kctx's dependencies (no confluent_kafka); install them first: "
+                         "python -m pip install -e '.[test]'")

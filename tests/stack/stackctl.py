@@ -1,9 +1,15 @@
-"""Start and stop the real test stack: Apache Kafka (one KRaft node), Apicurio Registry and
-the ksqlDB REST emulator, all on 127.0.0.1. Used by tests/stack/up and tests/stack/down.
+"""Start and stop the real test stack on 127.0.0.1: Apache Kafka 4.1.1 (one KRaft node), the
+Confluent Schema Registry 8.1.5 and the ksqlDB 8.1.5 server. Used by tests/stack/up and
+tests/stack/down.
+
+The two Confluent servers were built from their public source against Apache Kafka 4.1.1;
+their jars and the poms that pin every other runtime jar are in ../shared/realstack (its
+NOTES.md has the versions, the patches and the known hazards).
 
 Layout (see tests/stack/README.md):
-- jars come from Maven Central into a cache outside the repo (KCTX_STACK_CACHE, default
-  ~/.cache/kctx-stack; Maven's own repository stays ~/.m2);
+- Kafka's jars and the two servers' Maven Central classpaths are resolved by Maven once and
+  cached outside the repo (KCTX_STACK_CACHE, default ~/.cache/kctx-stack; Maven's own
+  repository stays ~/.m2);
 - configs, data, logs and pid files go to KCTX_STACK_DIR (default <repo>/.stack, gitignored).
 
 Progress goes to stderr; stdout carries only the KCTX_* assignments, for
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -21,7 +28,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tarfile
 import time
 import urllib.error
 import urllib.request
@@ -33,12 +39,11 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
 KAFKA_VERSION = os.environ.get("KCTX_KAFKA_VERSION", "4.1.1")
-# Apicurio 3.1+ is built for Java 21; 3.0.x is the newest that runs on Java 17 and is used
-# when no Java 21+ is found (see registry_java()).
-APICURIO_VERSION = os.environ.get("KCTX_APICURIO_VERSION", "3.3.3")
-APICURIO_JAVA17_VERSION = "3.0.9"
+CONFLUENT_VERSION = "8.1.5"  # the Schema Registry and ksqlDB in ../shared/realstack
+REALSTACK = Path(os.environ.get("KCTX_REALSTACK") or REPO.parent / "shared" / "realstack").resolve()
 STACK_DIR = Path(os.environ.get("KCTX_STACK_DIR") or REPO / ".stack").resolve()
 CACHE_DIR = Path(os.environ.get("KCTX_STACK_CACHE") or Path.home() / ".cache" / "kctx-stack").resolve()
+SERVICES = ("ksqldb", "registry", "kafka")  # stop order: clients of Kafka first
 
 
 def _port(name: str, default: int) -> int:
@@ -62,39 +67,42 @@ def log(message: str) -> None:
 
 # ---------------------------------------------------------------------------- settings
 
+PORT_VARS = {
+    "kafka": ("KCTX_STACK_KAFKA_PORT", 19092),
+    "controller": ("KCTX_STACK_CONTROLLER_PORT", 19093),
+    "registry": ("KCTX_STACK_REGISTRY_PORT", 18081),
+    "ksqldb": ("KCTX_STACK_KSQLDB_PORT", 18088),
+}
+
+
 def ports() -> dict[str, int]:
-    return {
-        "kafka": _port("KCTX_STACK_KAFKA_PORT", 19092),
-        "controller": _port("KCTX_STACK_CONTROLLER_PORT", 19093),
-        "registry": _port("KCTX_STACK_REGISTRY_PORT", 18081),
-        "registry-management": _port("KCTX_STACK_REGISTRY_MANAGEMENT_PORT", 18091),
-        "ksqldb": _port("KCTX_STACK_KSQLDB_PORT", 18088),
-    }
+    return {name: _port(var, default) for name, (var, default) in PORT_VARS.items()}
 
 
 def addresses(p: dict[str, int]) -> dict[str, str]:
     return {
         "KCTX_BOOTSTRAP_SERVERS": f"127.0.0.1:{p['kafka']}",
-        "KCTX_SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{p['registry']}/apis/ccompat/v7",
+        "KCTX_SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{p['registry']}",
         "KCTX_KSQLDB_URL": f"http://127.0.0.1:{p['ksqldb']}",
     }
 
 
-# Heaps: both JVMs together stay well under the 1.5 GB the issue allows.
+# Heaps: NOTES.md measured ksqlDB at ~390 MB RSS with 1 GB and the registry at 180-240 MB.
 KAFKA_HEAP = os.environ.get("KCTX_STACK_KAFKA_HEAP", "512m")
 REGISTRY_HEAP = os.environ.get("KCTX_STACK_REGISTRY_HEAP", "512m")
+KSQLDB_HEAP = os.environ.get("KCTX_STACK_KSQLDB_HEAP", "1g")
 
-# The JVM flags of Kafka's kafka-run-class.sh, minus GC logging.
-# Test-only start-up speed: C1 alone compiles far less while both JVMs start on few cores.
+# Test-only start-up speed: C1 alone compiles far less while three JVMs start on few cores.
 EXTRA_JVM_FLAGS = os.environ.get("KCTX_STACK_JVM_FLAGS", "-XX:TieredStopAtLevel=1").split()
 
+# The JVM flags of Kafka's kafka-run-class.sh, minus GC logging.
 KAFKA_JVM_FLAGS = [
     "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
     "-XX:+ExplicitGCInvokesConcurrent", "-Djava.awt.headless=true",
 ]
 
 LOG4J2_PROPERTIES = """\
-# kctx test stack: Kafka logs to stdout, which tests/stack/up sends to kafka.log
+# kctx test stack: each server logs to stdout, which tests/stack/up sends to <name>.log
 status = warn
 appender.console.type = Console
 appender.console.name = STDOUT
@@ -102,7 +110,7 @@ appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = INFO
 rootLogger.appenderRef.stdout.ref = STDOUT
-# the broker's chattiest loggers
+# the chattiest loggers of the three servers
 logger.request.name = kafka.request.logger
 logger.request.level = WARN
 logger.controller.name = kafka.controller
@@ -115,6 +123,16 @@ logger.log.name = org.apache.kafka.storage.internals.log
 logger.log.level = WARN
 logger.unifiedlog.name = kafka.log
 logger.unifiedlog.level = WARN
+logger.clients.name = org.apache.kafka.clients
+logger.clients.level = WARN
+logger.common.name = org.apache.kafka.common
+logger.common.level = WARN
+logger.streams.name = org.apache.kafka.streams
+logger.streams.level = WARN
+logger.kcache.name = io.kcache
+logger.kcache.level = WARN
+logger.reflections.name = org.reflections
+logger.reflections.level = ERROR
 """
 
 
@@ -145,6 +163,40 @@ delete.topic.enable=true
 """
 
 
+def registry_properties(p: dict[str, int], addr: dict[str, str]) -> str:
+    # The registry keeps its schemas in a Kafka topic; defaults otherwise (BACKWARD).
+    return f"""\
+listeners=http://127.0.0.1:{p['registry']}
+host.name=127.0.0.1
+kafkastore.bootstrap.servers={addr['KCTX_BOOTSTRAP_SERVERS']}
+kafkastore.topic=_schemas
+kafkastore.topic.replication.factor=1
+schema.registry.group.id=kctx-stack-schema-registry
+"""
+
+
+def ksqldb_properties(p: dict[str, int], addr: dict[str, str], state_dir: Path) -> str:
+    # ksqlDB's defaults except: one node's replication factors, one stream thread per query
+    # (2 cores), quick commits and no record cache so tests see results within a second, no
+    # phone-home (confluent.support.metrics.enable), no processing-log stream (its default).
+    return f"""\
+listeners=http://127.0.0.1:{p['ksqldb']}
+bootstrap.servers={addr['KCTX_BOOTSTRAP_SERVERS']}
+ksql.schema.registry.url={addr['KCTX_SCHEMA_REGISTRY_URL']}
+ksql.service.id=kctx_stack_
+ksql.streams.state.dir={state_dir}
+ksql.streams.num.stream.threads=1
+ksql.streams.replication.factor=1
+ksql.internal.topic.replicas=1
+ksql.sink.replicas=1
+ksql.streams.commit.interval.ms=500
+ksql.streams.cache.max.bytes.buffering=0
+ksql.logging.processing.topic.auto.create=false
+ksql.logging.processing.stream.auto.create=false
+confluent.support.metrics.enable=false
+"""
+
+
 # ---------------------------------------------------------------------------- checks
 
 def java_major(java: str) -> int:
@@ -160,41 +212,44 @@ def java_major(java: str) -> int:
 
 
 def require_java() -> str:
-    """The JVM for Kafka: $JAVA_HOME/bin/java or `java` on PATH, 17 or newer."""
+    """The JVM for all three servers: $JAVA_HOME/bin/java or `java` on PATH, 17 or newer."""
     home = os.environ.get("JAVA_HOME")
     java = f"{home}/bin/java" if home and os.access(f"{home}/bin/java", os.X_OK) else shutil.which("java")
     if not java:
-        fail("Java 17 or newer is needed to run Kafka and Apicurio Registry, and `java` is not on PATH "
-             "(install a JDK, e.g. `apt-get install openjdk-17-jdk-headless`, or set JAVA_HOME)")
+        fail("Java 17 or newer is needed to run Kafka, the Schema Registry and ksqlDB, and `java` is not on "
+             "PATH (install a JDK, e.g. `apt-get install openjdk-17-jdk-headless`, or set JAVA_HOME)")
     if java_major(java) < 17:
         fail(f"Java 17 or newer is needed to run Kafka; {java} is Java {java_major(java)} (set JAVA_HOME)")
     return java
 
 
-def registry_java(java: str) -> tuple[str, str]:
-    """(java, Apicurio version): Apicurio 3.1+ needs Java 21+, looked for in
-    KCTX_STACK_REGISTRY_JAVA, then the Kafka JVM, then the JDKs in /usr/lib/jvm; without one,
-    Apicurio 3.0.x, the last release that runs on Java 17."""
-    candidates = [os.environ.get("KCTX_STACK_REGISTRY_JAVA"), java,
-                  *sorted({os.path.realpath(j) for j in Path("/usr/lib/jvm").glob("*/bin/java")})]
-    best = (0, java)
-    for c in candidates:
-        if c and os.access(c, os.X_OK) and (major := java_major(c)) > best[0]:
-            best = (major, c)
-        if best[0] >= 21:
-            break
-    if "KCTX_APICURIO_VERSION" in os.environ or best[0] >= 21:
-        return best[1], APICURIO_VERSION
-    log(f"no Java 21+ found for Apicurio Registry {APICURIO_VERSION}; using {APICURIO_JAVA17_VERSION} on Java 17")
-    return java, APICURIO_JAVA17_VERSION
-
-
 def require_maven() -> str:
     mvn = shutil.which("mvn")
     if not mvn:
-        fail("Maven (`mvn`) is needed to fetch Kafka and Apicurio Registry from Maven Central and is not on "
+        fail("Maven (`mvn`) is needed to fetch the servers' jars from Maven Central and is not on "
              "PATH (install it, e.g. `apt-get install maven`)")
     return mvn
+
+
+def require_realstack() -> Path:
+    """../shared/realstack (or KCTX_REALSTACK): the jars built from Confluent's source and the
+    poms of their Maven Central dependencies."""
+    needed = ["jars", "pom.xml", "pom-schema-registry.xml", "jars-ksqldb.list", "jars-schema-registry.list"]
+    missing = [n for n in needed if not (REALSTACK / n).exists()]
+    if missing:
+        fail(f"{REALSTACK} is missing or incomplete (no {', '.join(missing)}): the shared folder with the "
+             f"Schema Registry and ksqlDB {CONFLUENT_VERSION} jars must sit beside the repo as ../shared "
+             f"(or set KCTX_REALSTACK)")
+    return REALSTACK
+
+
+def require_python_deps() -> None:
+    """`up` checks Kafka with confluent-kafka, one of kctx's own dependencies."""
+    try:
+        import confluent_kafka  # noqa: F401
+    except ImportError:
+        fail(f"the Python running tests/stack/up ({sys.executable}) lacks kctx's dependencies "
+             "(no confluent_kafka); install them first: python -m pip install -e '.[test]'")
 
 
 def port_free(port: int) -> bool:
@@ -219,13 +274,10 @@ def warn_ephemeral(p: dict[str, int]) -> None:
 
 
 def require_free(p: dict[str, int], names: list[str]) -> None:
-    env = {"kafka": "KCTX_STACK_KAFKA_PORT", "controller": "KCTX_STACK_CONTROLLER_PORT",
-           "registry": "KCTX_STACK_REGISTRY_PORT", "registry-management": "KCTX_STACK_REGISTRY_MANAGEMENT_PORT",
-           "ksqldb": "KCTX_STACK_KSQLDB_PORT"}
     for name in names:
         if not port_free(p[name]):
             fail(f"port {p[name]} ({name}) on 127.0.0.1 is already in use by a process tests/stack/up did not "
-                 f"start; stop it or choose another port with {env[name]}=<port>")
+                 f"start; stop it or choose another port with {PORT_VARS[name][0]}=<port>")
 
 
 # ---------------------------------------------------------------------------- downloads
@@ -255,33 +307,32 @@ def kafka_libs() -> Path:
     return libs
 
 
-def apicurio_home(version: str) -> Path:
-    """The unpacked Apicurio Registry Quarkus application, fetched by Maven once and cached."""
-    home = CACHE_DIR / f"apicurio-registry-{version}"
-    if (home / ".complete").exists():
-        return home
-    log(f"fetching io.apicurio:apicurio-registry-app:{version}:tar.gz:all (Maven, ~160 MB) ...")
-    download = CACHE_DIR / "downloads"
-    _mvn(["dependency:copy", f"-Dartifact=io.apicurio:apicurio-registry-app:{version}:tar.gz:all",
-          f"-DoutputDirectory={download}"], f"Apicurio Registry {version}")
-    archive = download / f"apicurio-registry-app-{version}-all.tar.gz"
-    tmp = home.with_name(home.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(tmp, filter="data")
-    archive.unlink()  # Maven's ~/.m2 keeps its own copy
-    shutil.rmtree(home, ignore_errors=True)
-    tmp.rename(home)
-    (home / ".complete").touch()
-    return home
-
-
-def registry_jar(home: Path) -> Path:
-    # 3.3.0+ has quarkus-run.jar at the top, 3.1.6-3.2.x under quarkus-app/, 3.0.x an uber-jar
-    for jar in (home / "quarkus-run.jar", home / "quarkus-app" / "quarkus-run.jar", *home.glob("*-runner.jar")):
-        if jar.exists():
-            return jar
-    fail(f"no quarkus-run.jar in {home}; remove that folder and run tests/stack/up again")
+def confluent_classpath(server: str) -> str:
+    """The classpath of `server` ("ksqldb" or "registry"): the jars built from Confluent's
+    source named in realstack/jars-<server>.list, then the pinned Maven Central jars of its
+    pom, resolved once (Maven keeps them in ~/.m2) and cached as a list keyed by the pom's
+    content, so a changed pom resolves again."""
+    pom_name, list_name, what = {
+        "ksqldb": ("pom.xml", "jars-ksqldb.list", f"ksqlDB {CONFLUENT_VERSION}"),
+        "registry": ("pom-schema-registry.xml", "jars-schema-registry.list", f"Schema Registry {CONFLUENT_VERSION}"),
+    }[server]
+    pom = REALSTACK / pom_name
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:16]
+    cp_file = CACHE_DIR / f"{server}-{CONFLUENT_VERSION}-{digest}.classpath"
+    central = cp_file.read_text().strip() if cp_file.exists() else ""
+    if not central or not all(os.path.exists(j) for j in central.split(os.pathsep)):
+        log(f"resolving the Maven Central jars of {what} (first time ~100-200 MB) ...")
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = cp_file.with_suffix(".partial")
+        _mvn(["-f", str(pom), "dependency:build-classpath", f"-Dmdep.outputFile={tmp}"], what)
+        tmp.rename(cp_file)
+        central = cp_file.read_text().strip()
+    built = [str(REALSTACK / "jars" / name.strip())
+             for name in (REALSTACK / list_name).read_text().splitlines() if name.strip()]
+    absent = [j for j in built if not os.path.exists(j)]
+    if absent:
+        fail(f"{REALSTACK / list_name} names jars that are not in {REALSTACK / 'jars'}: {', '.join(absent[:3])}")
+    return os.pathsep.join([*built, central])
 
 
 # ---------------------------------------------------------------------------- processes
@@ -431,18 +482,23 @@ def tail_log(name: str, lines: int = 12) -> str:
 
 # ---------------------------------------------------------------------------- services
 
+def _write_log4j(directory: Path) -> Path:
+    log4j = directory / "log4j2.properties"
+    log4j.write_text(LOG4J2_PROPERTIES)
+    return log4j
+
+
 def start_kafka(java: str, p: dict[str, int]) -> int:
     libs = kafka_libs()
     kdir = STACK_DIR / "kafka"
     data = kdir / "data"
-    # a fresh cluster each time Kafka starts: the registry is in memory, so old topics and
-    # the emulator's catalog would point at schemas that no longer exist
+    # a fresh cluster each time Kafka starts; the registry and ksqlDB keep their state in it,
+    # so they are restarted with it
     shutil.rmtree(kdir, ignore_errors=True)
     data.mkdir(parents=True)
     props = kdir / "server.properties"
     props.write_text(server_properties(p, data))
-    log4j = kdir / "log4j2.properties"
-    log4j.write_text(LOG4J2_PROPERTIES)
+    log4j = _write_log4j(kdir)
     base = [java, f"-Xmx{KAFKA_HEAP}", f"-Xms{KAFKA_HEAP}", *KAFKA_JVM_FLAGS, *EXTRA_JVM_FLAGS,
             f"-Dlog4j2.configurationFile={log4j}", f"-Dkafka.logs.dir={kdir}", "-cp", f"{libs}/*"]
     # Kafka's own random-uuid is base64url of 16 random bytes; computing it here saves a JVM start
@@ -455,38 +511,43 @@ def start_kafka(java: str, p: dict[str, int]) -> int:
     return start("kafka", [*base, "kafka.Kafka", str(props)])
 
 
-def start_registry(java: str, version: str, p: dict[str, int]) -> int:
-    home = apicurio_home(version)
-    jar = registry_jar(home)
+def start_registry(java: str, p: dict[str, int], addr: dict[str, str], classpath: str) -> int:
+    rdir = STACK_DIR / "registry"
+    shutil.rmtree(rdir, ignore_errors=True)
+    rdir.mkdir(parents=True)
+    props = rdir / "schema-registry.properties"
+    props.write_text(registry_properties(p, addr))
+    log4j = _write_log4j(rdir)
     return start("registry", [
-        java, f"-Xmx{REGISTRY_HEAP}", "-XX:+UseSerialGC", *EXTRA_JVM_FLAGS,
-        "-Dquarkus.http.host=127.0.0.1", f"-Dquarkus.http.port={p['registry']}",
-        "-Dquarkus.management.host=127.0.0.1", f"-Dquarkus.management.port={p['registry-management']}",
-        # registration enforces compatibility only with a global rule (the ccompat default
-        # applies to the /compatibility endpoint alone)
-        "-Dapicurio.rules.global.compatibility=BACKWARD",
-        "-Dquarkus.log.console.json=false",
-        "-jar", str(jar),
-    ], cwd=home)
+        java, f"-Xmx{REGISTRY_HEAP}", "-XX:+UseSerialGC", *EXTRA_JVM_FLAGS, "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath,
+        "io.confluent.kafka.schemaregistry.rest.SchemaRegistryMain", str(props),
+    ])
 
 
-EMULATOR_MODULE = "tests.stack.ksqldb_emulator"
-
-
-def emulator_present() -> bool:
-    pkg = REPO / "tests" / "stack" / "ksqldb_emulator"
-    return (pkg / "__main__.py").exists() or (REPO / "tests" / "stack" / "ksqldb_emulator.py").exists()
-
-
-def start_emulator(p: dict[str, int], addr: dict[str, str]) -> int:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
+def start_ksqldb(java: str, p: dict[str, int], addr: dict[str, str], classpath: str) -> int:
+    qdir = STACK_DIR / "ksqldb"
+    # the catalog lives in ksqlDB's command topic in Kafka; local state is rebuilt from it
+    shutil.rmtree(qdir, ignore_errors=True)
+    (qdir / "state").mkdir(parents=True)
+    props = qdir / "ksql-server.properties"
+    props.write_text(ksqldb_properties(p, addr, qdir / "state"))
+    log4j = _write_log4j(qdir)
     return start("ksqldb", [
-        sys.executable, "-m", EMULATOR_MODULE, "--port", str(p["ksqldb"]),
-        "--bootstrap-servers", addr["KCTX_BOOTSTRAP_SERVERS"],
-        "--schema-registry-url", addr["KCTX_SCHEMA_REGISTRY_URL"],
-    ], env=env, cwd=REPO)
+        java, f"-Xmx{KSQLDB_HEAP}", *EXTRA_JVM_FLAGS, "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={log4j}", f"-Dksql.server.install.dir={qdir}", "-cp", classpath,
+        "io.confluent.ksql.rest.server.KsqlServerMain", str(props),
+    ])
+
+
+def ksqldb_running(url: str, timeout: float = 1.0) -> bool:
+    """ksqlDB answers /info with serverStatus RUNNING once its command topic is replayed."""
+    try:
+        with urllib.request.urlopen(url + "/info", timeout=timeout) as resp:
+            info = json.load(resp).get("KsqlServerInfo", {})
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+    return info.get("serverStatus") == "RUNNING"
 
 
 # ---------------------------------------------------------------------------- up / down
@@ -514,70 +575,75 @@ def _up() -> dict[str, str]:
     p = ports()
     addr = addresses(p)
     timings: dict[str, float] = {}
+    require_python_deps()
     with locked():
-        kafka_pid, registry_pid = running_pid("kafka"), running_pid("registry")
-        healthy = (kafka_pid and registry_pid and kafka_ready(addr["KCTX_BOOTSTRAP_SERVERS"], 3.0)
-                   and http_ok(addr["KCTX_SCHEMA_REGISTRY_URL"] + "/subjects", 3.0))
-        if healthy:
-            log(f"Kafka (pid {kafka_pid}) and Apicurio Registry (pid {registry_pid}) already running")
+        kafka_pid = running_pid("kafka")
+        registry_pid, ksql_pid = running_pid("registry"), running_pid("ksqldb")
+        kafka_ok = bool(kafka_pid) and kafka_ready(addr["KCTX_BOOTSTRAP_SERVERS"], 3.0)
+        registry_ok = kafka_ok and bool(registry_pid) and http_ok(addr["KCTX_SCHEMA_REGISTRY_URL"] + "/subjects", 3.0)
+        ksql_ok = kafka_ok and bool(ksql_pid) and ksqldb_running(addr["KCTX_KSQLDB_URL"], 3.0)
+        if kafka_ok and registry_ok and ksql_ok:
+            log(f"Kafka (pid {kafka_pid}), the Schema Registry (pid {registry_pid}) and ksqlDB (pid {ksql_pid}) "
+                "already running")
         else:
-            # restart the pair together; the emulator's catalog lives in Kafka, so it goes too
-            stop_all()
             java = require_java()
-            reg_java, reg_version = registry_java(java)
+            require_realstack()
+            todo = ["registry"] * (not registry_ok) + ["ksqldb"] * (not ksql_ok)
+            if not kafka_ok:
+                stop_all()  # a fresh Kafka: the registry and ksqlDB keep their state in it
+                todo = ["kafka", "controller", "registry", "ksqldb"]
+            else:
+                for name in todo:
+                    stop(name)
             warn_ephemeral(p)
-            # all five ports up front (the emulator restarts too), so a clash fails before any JVM starts
-            require_free(p, ["kafka", "controller", "registry", "registry-management", "ksqldb"])
+            require_free(p, todo)  # every port up front, so a clash fails before any JVM starts
             t = time.monotonic()
-            kafka_libs(), apicurio_home(reg_version)
+            libs = kafka_libs() if "kafka" in todo else None
+            classpaths = {name: confluent_classpath(name) for name in ("registry", "ksqldb") if name in todo}
             timings["fetch"] = time.monotonic() - t
             if timings["fetch"] > 1:
-                log(f"fetched jars in {timings['fetch']:.1f}s")
+                log(f"resolved jars in {timings['fetch']:.1f}s")
             t = time.monotonic()
-            log(f"starting Kafka {KAFKA_VERSION} on 127.0.0.1:{p['kafka']} (controller {p['controller']}) ...")
-            kafka_pid = start_kafka(java, p)
-            log(f"starting Apicurio Registry {reg_version} on 127.0.0.1:{p['registry']} ...")
-            registry_pid = start_registry(reg_java, reg_version, p)
-            wait_until("Kafka", lambda: kafka_ready(addr["KCTX_BOOTSTRAP_SERVERS"]), kafka_pid, "kafka", 120)
-            check_kafka_transactions(addr["KCTX_BOOTSTRAP_SERVERS"])
-            timings["kafka"] = time.monotonic() - t
-            log(f"Kafka ready after {timings['kafka']:.1f}s (pid {kafka_pid}; transactions checked)")
-            wait_until("Apicurio Registry", lambda: http_ok(addr["KCTX_SCHEMA_REGISTRY_URL"] + "/subjects"),
-                       registry_pid, "registry", 180)
-            timings["registry"] = time.monotonic() - t
-            log(f"Apicurio Registry ready after {timings['registry']:.1f}s (pid {registry_pid})")
-
-        ksql_pid = running_pid("ksqldb")
-        if ksql_pid and http_ok(addr["KCTX_KSQLDB_URL"] + "/healthcheck", 3.0):
-            log(f"ksqlDB emulator (pid {ksql_pid}) already running")
-        elif not emulator_present():
-            stop("ksqldb")
-            log(f"ksqlDB emulator MISSING: no module {EMULATOR_MODULE} in {REPO / 'tests/stack'}; "
-                f"started Kafka and the registry only, {addr['KCTX_KSQLDB_URL']} will not answer")
-        else:
-            stop("ksqldb")
-            require_free(p, ["ksqldb"])
-            t = time.monotonic()
-            log(f"starting the ksqlDB emulator on 127.0.0.1:{p['ksqldb']} ...")
-            ksql_pid = start_emulator(p, addr)
-            wait_until("the ksqlDB emulator", lambda: http_ok(addr["KCTX_KSQLDB_URL"] + "/healthcheck"),
-                       ksql_pid, "ksqldb", 60)
-            timings["ksqldb"] = time.monotonic() - t
-            log(f"ksqlDB emulator ready after {timings['ksqldb']:.1f}s (pid {ksql_pid})")
+            if libs is not None:
+                log(f"starting Kafka {KAFKA_VERSION} on 127.0.0.1:{p['kafka']} (controller {p['controller']}) ...")
+                kafka_pid = start_kafka(java, p)
+                wait_until("Kafka", lambda: kafka_ready(addr["KCTX_BOOTSTRAP_SERVERS"]), kafka_pid, "kafka", 120)
+                check_kafka_transactions(addr["KCTX_BOOTSTRAP_SERVERS"])
+                timings["kafka"] = time.monotonic() - t
+                log(f"Kafka ready after {timings['kafka']:.1f}s (pid {kafka_pid}; transactions checked)")
+            # the registry and ksqlDB start side by side; ksqlDB needs the registry only for
+            # statements, not to start
+            if "registry" in classpaths:
+                log(f"starting the Confluent Schema Registry {CONFLUENT_VERSION} on 127.0.0.1:{p['registry']} ...")
+                registry_pid = start_registry(java, p, addr, classpaths["registry"])
+            if "ksqldb" in classpaths:
+                log(f"starting ksqlDB {CONFLUENT_VERSION} on 127.0.0.1:{p['ksqldb']} ...")
+                ksql_pid = start_ksqldb(java, p, addr, classpaths["ksqldb"])
+            if "registry" in classpaths:
+                wait_until("the Schema Registry", lambda: http_ok(addr["KCTX_SCHEMA_REGISTRY_URL"] + "/subjects"),
+                           registry_pid, "registry", 180)
+                timings["registry"] = time.monotonic() - t
+                log(f"Schema Registry ready after {timings['registry']:.1f}s (pid {registry_pid})")
+            if "ksqldb" in classpaths:
+                wait_until("ksqlDB", lambda: ksqldb_running(addr["KCTX_KSQLDB_URL"]), ksql_pid, "ksqldb", 240)
+                timings["ksqldb"] = time.monotonic() - t
+                log(f"ksqlDB ready after {timings['ksqldb']:.1f}s (pid {ksql_pid})")
 
         total = time.monotonic() - t0
         timings["total"] = total
         (STACK_DIR / "addresses.env").write_text("".join(f"{k}={v}\n" for k, v in addr.items()))
-        (STACK_DIR / "last-up.json").write_text(json.dumps({k: round(v, 2) for k, v in timings.items()}) + "\n")
-        mem = ", ".join(f"{n} {rss_mb(pid):.0f} MB" for n, pid in (("Kafka", running_pid("kafka")),
-                        ("Apicurio", running_pid("registry"))) if pid and rss_mb(pid))
+        memory = {name: round(rss_mb(pid)) for name in ("kafka", "registry", "ksqldb")
+                  if (pid := running_pid(name)) and rss_mb(pid)}
+        (STACK_DIR / "last-up.json").write_text(json.dumps(
+            {**{k: round(v, 2) for k, v in timings.items()}, "rss_mb": memory}) + "\n")
+        mem = ", ".join(f"{name} {mb} MB" for name, mb in memory.items())
         log(f"stack up in {total:.1f}s (RSS: {mem}); logs in {STACK_DIR}")
     return addr
 
 
 def strays() -> list[int]:
     """Processes carrying our marker whose pid file is gone (deleted, or overwritten)."""
-    tracked = {running_pid(n) for n in ("ksqldb", "registry", "kafka")}
+    tracked = {running_pid(n) for n in SERVICES}
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
@@ -590,9 +656,13 @@ def strays() -> list[int]:
     return found
 
 
+# ksqlDB takes 24-30 s to shut down after many queries (NOTES.md); its state is throwaway
+STOP_TIMEOUT = {"ksqldb": 10.0, "registry": 15.0, "kafka": 20.0}
+
+
 def stop_all() -> list[str]:
     """Stop our processes: those in pid files, then any that lost theirs. Call under locked()."""
-    stopped = [name for name in ("ksqldb", "registry", "kafka") if stop(name)]
+    stopped = [name for name in SERVICES if stop(name, STOP_TIMEOUT[name])]
     for pid in strays():
         (STACK_DIR / "stray.pid").write_text(f"{pid}\n")
         if stop("stray"):
