@@ -27,5 +27,5 @@ class Customer(Table):
     class Meta:
         name = "CUSTOMERS"
         topic = "customers"
-        partitions = 3
+        partitions = 6
         configs = {"min.compaction.lag.ms": 3600000}

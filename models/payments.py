@@ -18,5 +18,5 @@ class Payment(Stream):
     class Meta:
         name = "PAYMENTS"
         topic = "payments"
-        partitions = 3
+        partitions = 6
         dlq = True  # payments-dlq, see `kctx dlq`

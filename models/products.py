@@ -20,4 +20,4 @@ class Product(Table):
     class Meta:
         name = "PRODUCTS"
         topic = "products"
-        partitions = 3
+        partitions = 6
