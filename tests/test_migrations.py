@@ -53,8 +53,8 @@ def test_initial_migration_content(project):
     lines = text.splitlines()
     up = lines[lines.index("-- kctx:up") + 1:lines.index("-- kctx:down")]
     assert up[0].startswith('-- kctx:create-topic {"configs":{"cleanup.policy":"compact","min.compaction.lag.ms":"3600000"},'
-                            '"name":"customers","partitions":3,"replicas":1}')
-    assert '-- kctx:create-topic {"configs":{},"name":"payments-dlq","partitions":3,"replicas":1}' in up
+                            '"name":"customers","partitions":6,"replicas":1}')
+    assert '-- kctx:create-topic {"configs":{},"name":"payments-dlq","partitions":6,"replicas":1}' in up
     assert '-- kctx:set-compatibility {"level":"BACKWARD","subject":"orders-value","was":null}' in up
     # topics and schemas before the statements that need them; queries after their sources
     first_ksql = next(i for i, ln in enumerate(up) if ln.startswith("CREATE"))
@@ -121,7 +121,7 @@ def test_changes_produce_the_expected_operations(project):
 
 
 def test_reversible_change_has_a_down_part(project):
-    edit(project / "models" / "products.py", "partitions = 3", "partitions = 3\n        dlq = True")
+    edit(project / "models" / "products.py", "partitions = 6", "partitions = 6\n        dlq = True")
     r = run_kctx("makemigrations", "-m", "products dlq", cwd=project)
     assert r.returncode == 0, r.stderr
     text = (project / "migrations" / "V000002__products_dlq.sql").read_text()

@@ -52,13 +52,16 @@ def test_example_project_end_to_end(stack, tmp_path, unique_name):
     # V2: irreversible changes (a nullable field, more partitions)
     edit(root / "models" / "customers.py", "    registered_at: datetime\n",
          "    registered_at: datetime\n    phone: Optional[str] = None\n")
-    edit(root / "models" / "orders.py", "partitions = 6", "partitions = 8")
+    # joined sources grow together: ksqlDB joins only sources with equal partition counts
+    for model in ("orders", "customers", "products", "payments"):
+        edit(root / "models" / f"{model}.py", "partitions = 6", "partitions = 8")
     r = kctx("plan", "--detailed-exitcode")
     assert r.returncode == 2
     assert f"add partitions to {p}_orders: 8 in total (from 6)" in r.stdout
+    assert f"add partitions to {p}_customers: 8 in total (from 6)" in r.stdout
     ok(kctx("makemigrations", "-m", "phone and partitions"))
     # V3: reversible ones (a new derived table, a new DLQ)
-    edit(root / "models" / "products.py", "partitions = 3", "partitions = 3\n        dlq = True")
+    edit(root / "models" / "products.py", "partitions = 8", "partitions = 8\n        dlq = True")
     (root / "models" / "extra.py").write_text(
         "from typing import Annotated\n"
         "from kctx_cli.model import Key, Table\n"

@@ -22,6 +22,19 @@ DONE = ("SUCCESS",)
 FAILED = ("ERROR", "TERMINATED")
 
 
+COMMAND_TOPIC_RETRIES = 5
+
+
+def _command_topic_conflict(message) -> bool:
+    """ksqlDB's answer when it could not write a statement to its command topic: another
+    request's transaction fenced its producer, or the command runner was still busy with
+    an earlier command ("Timeout while waiting for command topic consumer"). ksqlDB aborts
+    the transaction in both cases (DistributedStatementExecutor), so the statement was not
+    applied and sending it again is safe."""
+    text = str(message or "")
+    return "Could not write the statement" in text or "newer producer with the same transactionalId" in text
+
+
 class KsqlStatementError(KctxError):
     def __init__(self, message: str, statement: str = "", code: int | None = None):
         short = " ".join(statement.split())
@@ -79,11 +92,20 @@ class KsqlClient:
         return data.get("KsqlServerInfo", data)
 
     def request(self, statement: str, properties: dict | None = None) -> list[dict]:
-        """Send one statement; the list of entities, or KsqlStatementError."""
+        """Send one statement; the list of entities, or KsqlStatementError.
+
+        A statement that ksqlDB could not write to its command topic (HTTP 500; seen on
+        ksqlDB 8.1.5 when two clients send DDL at once, or while a slow TERMINATE holds the
+        command runner) was not applied: it is sent again, up to ``COMMAND_TOPIC_RETRIES``
+        times with a growing pause (0.2 s, doubling)."""
         body: dict = {"ksql": statement, "streamsProperties": properties or {}}
         if self.sequence is not None:
             body["commandSequenceNumber"] = self.sequence
-        status, data = self._call("POST", "/ksql", body)
+        for attempt in range(COMMAND_TOPIC_RETRIES + 1):
+            status, data = self._call("POST", "/ksql", body)
+            if not (status >= 500 and isinstance(data, dict) and _command_topic_conflict(data.get("message"))):
+                break
+            time.sleep(0.2 * 2 ** attempt)
         if isinstance(data, dict) and data.get("@type") in ("statement_error", "generic_error") or status >= 400:
             if isinstance(data, dict):
                 raise KsqlStatementError(str(data.get("message", data)).strip(), statement, data.get("error_code"))
@@ -134,13 +156,30 @@ class KsqlClient:
                 return e["sourceDescription"]
         return None
 
-    def sources(self) -> list[dict]:
-        """Every stream and table with its description (SHOW STREAMS/TABLES EXTENDED)."""
-        out: list[dict] = []
-        for what in ("STREAMS", "TABLES"):
-            for e in self.request(f"SHOW {what} EXTENDED;"):
-                out.extend(e.get("sourceDescriptions") or [])
-        return out
+    def sources(self, names: set[str] | None = None) -> list[dict]:
+        """The ``sourceDescription`` of every stream and table, or only of those in
+        ``names``. Named sources are listed (SHOW STREAMS/TABLES) and described one by one;
+        everything is read with SHOW … EXTENDED, which ksqlDB fails as a whole when a
+        source is dropped meanwhile ("Could not find STREAM/TABLE"), so that is retried."""
+        if names is not None:
+            listed = set()
+            for what in ("STREAMS", "TABLES"):
+                for e in self.request(f"SHOW {what};"):
+                    listed.update(s.get("name") for s in e.get(what.lower()) or [])
+            found = (self.describe(name) for name in sorted(listed & set(names)))
+            return [d for d in found if d is not None]
+        for attempt in range(5):
+            try:
+                out: list[dict] = []
+                for what in ("STREAMS", "TABLES"):
+                    for e in self.request(f"SHOW {what} EXTENDED;"):
+                        out.extend(e.get("sourceDescriptions") or [])
+                return out
+            except KsqlStatementError as exc:
+                if "could not find" not in exc.reason.lower() or attempt == 4:
+                    raise
+                time.sleep(0.2)
+        return []
 
     def queries(self) -> list[dict]:
         for e in self.request("SHOW QUERIES;"):

@@ -1,5 +1,5 @@
 """The live cluster as operations see it: Kafka (admin client), the Schema Registry
-(Confluent REST API, also Apicurio's ``/apis/ccompat/v7``) and ksqlDB (REST).
+(Confluent REST API) and ksqlDB (REST).
 
 Clients are built on first use, so a migration that only touches topics needs no
 registry and no ksqlDB. Every failure is one ``KctxError`` line naming the server.
@@ -271,6 +271,11 @@ class Cluster:
 
     def ksql_source(self, name: str) -> dict | None:
         return self.ksql_client.describe(name)
+
+    def ksql_columns(self, name: str) -> set[str] | None:
+        """Column names of a stream or table (DESCRIBE), or None when it does not exist."""
+        d = self.ksql_source(name)
+        return None if d is None else {f.get("name") for f in d.get("fields") or []}
 
     def ksql_query_ids(self) -> set[str]:
         return {q.get("id") for q in self.ksql_client.queries()}

@@ -18,7 +18,7 @@ INTERNAL_SOURCES = ("MIGRATION_EVENTS", "MIGRATION_SCHEMA_VERSIONS", "KSQL_PROCE
 def read_live(cluster, *, topics: set[str] | None = None, subjects: set[str] | None = None,
               sources: set[str] | None = None, need_ksql: bool = True) -> State:
     """``None`` for a set: everything that is not internal (baseline)."""
-    from kctx_cli.ksql.dialect import parse_one
+    from kctx_cli.ksql.compare import as_created
     from kctx_cli.ops import canonical
 
     st = State()
@@ -35,13 +35,13 @@ def read_live(cluster, *, topics: set[str] | None = None, subjects: set[str] | N
             continue
         st.subjects[s] = Subject(schemas, cluster.compatibility(s))
     if need_ksql:
-        for d in cluster.ksql_client.sources():
+        for d in cluster.ksql_client.sources(sources):
             name = d.get("name")
             if sources is not None and name not in sources or name in INTERNAL_SOURCES:
                 continue
             text = d.get("statement") or ""
             try:
-                tree = parse_one(text)
+                tree = as_created(text)
                 statement = canonical(tree)
                 derived = tree.args.get("expression") is not None
             except Exception:  # noqa: BLE001 - a statement our dialect cannot read: keep it as text
@@ -72,33 +72,19 @@ def align(live: State, desired: State) -> None:
             t.owner, t.dlq_of, t.entity = d.owner, d.dlq_of, d.entity
             if d.partitions is None:
                 t.partitions = None  # ksqlDB chose it; nothing to compare
+    from kctx_cli.ksql.compare import same_source
+
+    columns = {name: set(s.live_columns) for name, s in live.sources.items()}
     for name, s in live.sources.items():
         d = desired.sources.get(name)
-        if d is not None and not s.derived and s.statement != d.statement and _altered_to(s, d):
+        if d is None or s.statement == d.statement:
+            continue
+        # ksqlDB stores its own rendering of a statement (qualified columns, the properties
+        # it chose, ...): the same source in other words is no difference
+        if same_source(s.statement, d.statement, columns.get):
             s.statement = d.statement
     for name, s in live.subjects.items():
         d = desired.subjects.get(name)
         if d is not None:
             s.derived = d.derived
 
-
-def _altered_to(live_source, desired_source) -> bool:
-    """ksqlDB keeps a source's original CREATE text after ALTER ... ADD COLUMN: the live
-    source matches the model when its statement is the model's minus columns added at the
-    end, and DESCRIBE lists exactly the model's columns."""
-    from kctx_cli.ksql.dialect import parse_one, render
-
-    try:
-        lt, dt = parse_one(live_source.statement), parse_one(desired_source.statement)
-    except Exception:  # noqa: BLE001
-        return False
-    names = tuple(c.this.this for c in dt.args.get("columns") or [])
-    if lt.key in ("altersource",):
-        # some servers show the last ALTER as the source's statement: compare the columns
-        return tuple(live_source.live_columns) == names
-    lcols = [render(c) for c in lt.args.get("columns") or []]
-    dcols = [render(c) for c in dt.args.get("columns") or []]
-    lt.set("columns", None)
-    dt.set("columns", None)
-    return (render(lt) == render(dt) and dcols[:len(lcols)] == lcols
-            and tuple(live_source.live_columns) == names)

@@ -530,7 +530,7 @@ class Ksql(Op):
             if live is None:
                 return False
             if t.args.get("replace"):
-                return same_statement(live.get("statement"), t)
+                return same_statement(live.get("statement"), t, cluster.ksql_columns)
             return True  # CREATE of an existing source: done (or made by someone else)
         if isinstance(t, k.Drop) and t.args["kind"] in ("STREAM", "TABLE"):
             return cluster.ksql_source(self.source_name) is None
@@ -569,15 +569,15 @@ def canonical(tree) -> str:
     return render(t) + ";"
 
 
-def same_statement(live_text: str | None, tree) -> bool:
+def same_statement(live_text: str | None, tree, columns_of=None) -> bool:
+    """Does ksqlDB's stored text of a source (DESCRIBE's ``statement``) declare what
+    ``tree`` does? See ``kctx_cli.ksql.compare.same_source``."""
     if not live_text:
         return False
-    from kctx_cli.ksql.dialect import parse_one
+    from kctx_cli.ksql.compare import same_source
+    from kctx_cli.ksql.dialect import render
 
-    try:
-        return canonical(parse_one(live_text)) == canonical(tree)
-    except Exception:  # noqa: BLE001 - an unparsable statement from the server is simply "different"
-        return False
+    return same_source(live_text, render(tree), columns_of)
 
 
 OPS: dict[str, type[Op]] = {c.name: c for c in (
