@@ -402,8 +402,6 @@ def baseline(config: Config, *, message: str = "baseline", include: str | None =
             derived_topics = {s.topic for s in state.sources.values() if s.derived}
             for name, t in state.topics.items():
                 t.owner = "ksqldb" if name in derived_topics else "kctx"  # a CSAS re-creates its own topic
-                if t.owner == "ksqldb":
-                    t.configs.pop("cleanup.policy", None)  # ksqlDB sets it on its sink topics
             order = _source_order(state)
             d = autogen.diff(State(), state, allow_destructive=True, order=order)
             if d.errors:

@@ -51,6 +51,8 @@ def read_live(cluster, *, topics: set[str] | None = None, subjects: set[str] | N
                                       live_columns=tuple(f.get("name") for f in d.get("fields") or []))
             if derived and d.get("topic") in st.topics:
                 st.topics[d["topic"]].owner = "ksqldb"
+                if topics is None:  # baseline: what the statement itself sets is no operation of its own
+                    _drop_configs_of_statement(st.topics[d["topic"]], text)
                 for suffix in ("-key", "-value"):
                     if d["topic"] + suffix in st.subjects:
                         st.subjects[d["topic"] + suffix].derived = True
@@ -88,3 +90,23 @@ def align(live: State, desired: State) -> None:
         if d is not None:
             s.derived = d.derived
 
+
+
+# WITH properties of a CREATE … AS SELECT that ksqlDB turns into sink-topic configs
+_SINK_CONFIGS = {"RETENTION_MS": "retention.ms", "CLEANUP_POLICY": "cleanup.policy"}
+
+
+def _drop_configs_of_statement(topic: Topic, statement: str) -> None:
+    """Remove from a ksqlDB sink topic's configs those its own statement sets (ksqlDB 8.1.5
+    creates a sink topic with ``retention.ms`` and ``cleanup.policy`` from the query's WITH
+    clause, which its stored text spells out): re-running the statement sets them again."""
+    from kctx_cli.ksql.compare import as_created
+    from kctx_cli.ops import properties
+
+    try:
+        props = properties(as_created(statement))
+    except Exception:  # noqa: BLE001 - unreadable text: keep every config
+        return
+    for prop, config in _SINK_CONFIGS.items():
+        if prop in props and topic.configs.get(config) == str(props[prop]):
+            topic.configs = {k: v for k, v in topic.configs.items() if k != config}
