@@ -181,6 +181,34 @@ class KsqlClient:
                 time.sleep(0.2)
         return []
 
+    def write_queries(self, name: str) -> list[str]:
+        """Ids of the persistent queries writing stream/table ``name`` (DESCRIBE's
+        ``writeQueries``); [] when there are none or it does not exist."""
+        return [q.get("id") for q in (self.describe(name) or {}).get("writeQueries") or [] if q.get("id")]
+
+    def terminate_writers(self, name: str, timeout: float = 60.0) -> list[str]:
+        """TERMINATE every query writing ``name`` and wait (up to ``timeout`` seconds)
+        until DESCRIBE lists none; returns the ids terminated.
+
+        Why before a DROP: ksqlDB 8.1.5's ``DROP … DELETE TOPIC`` deletes the sink topic
+        before it stops the query writing it; that query's producer then blocks for
+        ``delivery.timeout.ms`` (120 s), the DROP times out and later statements queue
+        behind it (realstack NOTES.md, "Known hazards"). Raises KctxError on a timeout."""
+        done: list[str] = []
+        deadline = time.monotonic() + timeout
+        while ids := self.write_queries(name):
+            if time.monotonic() > deadline:
+                raise KctxError(f"ksqlDB still runs {', '.join(ids)} writing {name} {timeout:.0f} s after TERMINATE")
+            for qid in ids:
+                try:
+                    self.execute(f"TERMINATE {qid};")
+                    done.append(qid)
+                except KsqlStatementError as exc:
+                    if "does not exist" not in exc.reason.lower():  # ended meanwhile: fine
+                        raise
+            time.sleep(0.1)
+        return done
+
     def queries(self) -> list[dict]:
         for e in self.request("SHOW QUERIES;"):
             if e.get("@type") == "queries":

@@ -545,6 +545,12 @@ class Ksql(Op):
         return False
 
     def execute(self, cluster):
+        from kctx_cli.ksql import nodes as k
+
+        t = self.tree
+        if isinstance(t, k.Drop) and t.args["kind"] in ("STREAM", "TABLE"):
+            # stop the source's own query first: see KsqlClient.terminate_writers
+            cluster.ksql_client.terminate_writers(self.source_name)
         cluster.ksql(self.text)
 
 
