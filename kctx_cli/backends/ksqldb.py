@@ -22,9 +22,6 @@ DONE = ("SUCCESS",)
 FAILED = ("ERROR", "TERMINATED")
 
 
-COMMAND_TOPIC_RETRIES = 5
-
-
 def _command_topic_conflict(message) -> bool:
     """ksqlDB's answer when it could not write a statement to its command topic: another
     request's transaction fenced its producer, or the command runner was still busy with
@@ -94,18 +91,23 @@ class KsqlClient:
     def request(self, statement: str, properties: dict | None = None) -> list[dict]:
         """Send one statement; the list of entities, or KsqlStatementError.
 
-        A statement that ksqlDB could not write to its command topic (HTTP 500; seen on
-        ksqlDB 8.1.5 when two clients send DDL at once, or while a slow TERMINATE holds the
-        command runner) was not applied: it is sent again, up to ``COMMAND_TOPIC_RETRIES``
-        times with a growing pause (0.2 s, doubling)."""
+        A statement that ksqlDB could not write to its command topic (HTTP 500) was not
+        applied: it is sent again, with a pause growing from 0.2 s to 2 s, until
+        ``command_timeout`` seconds have passed. Seen on ksqlDB 8.1.5 when two clients send
+        DDL at once, and for tens of seconds after a TERMINATE, while its command runner
+        retries deleting the query's consumer group ("GroupNotEmptyException", backoff 3 s,
+        6 s, 9 s, ...)."""
         body: dict = {"ksql": statement, "streamsProperties": properties or {}}
         if self.sequence is not None:
             body["commandSequenceNumber"] = self.sequence
-        for attempt in range(COMMAND_TOPIC_RETRIES + 1):
+        deadline, pause = time.monotonic() + self.command_timeout, 0.2
+        while True:
             status, data = self._call("POST", "/ksql", body)
-            if not (status >= 500 and isinstance(data, dict) and _command_topic_conflict(data.get("message"))):
+            busy = status >= 500 and isinstance(data, dict) and _command_topic_conflict(data.get("message"))
+            if not busy or time.monotonic() + pause > deadline:
                 break
-            time.sleep(0.2 * 2 ** attempt)
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
         if isinstance(data, dict) and data.get("@type") in ("statement_error", "generic_error") or status >= 400:
             if isinstance(data, dict):
                 raise KsqlStatementError(str(data.get("message", data)).strip(), statement, data.get("error_code"))

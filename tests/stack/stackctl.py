@@ -540,6 +540,18 @@ def start_ksqldb(java: str, p: dict[str, int], addr: dict[str, str], classpath: 
     ])
 
 
+def answers(check, pid: int, patience: float = 45.0) -> bool:
+    """True once ``check()`` passes; False when process ``pid`` is gone or ``patience``
+    seconds pass without an answer."""
+    deadline = time.monotonic() + patience
+    while True:
+        if check():
+            return True
+        if not _alive(pid) or time.monotonic() > deadline:
+            return False
+        time.sleep(1.0)
+
+
 def ksqldb_running(url: str, timeout: float = 1.0) -> bool:
     """ksqlDB answers /info with serverStatus RUNNING once its command topic is replayed."""
     try:
@@ -579,9 +591,13 @@ def _up() -> dict[str, str]:
     with locked():
         kafka_pid = running_pid("kafka")
         registry_pid, ksql_pid = running_pid("registry"), running_pid("ksqldb")
-        kafka_ok = bool(kafka_pid) and kafka_ready(addr["KCTX_BOOTSTRAP_SERVERS"], 3.0)
-        registry_ok = kafka_ok and bool(registry_pid) and http_ok(addr["KCTX_SCHEMA_REGISTRY_URL"] + "/subjects", 3.0)
-        ksql_ok = kafka_ok and bool(ksql_pid) and ksqldb_running(addr["KCTX_KSQLDB_URL"], 3.0)
+        # a server of ours that is alive but slow to answer (a loaded machine) is waited for,
+        # not replaced: replacing Kafka wipes the stack under the tests using it
+        kafka_ok = bool(kafka_pid) and answers(lambda: kafka_ready(addr["KCTX_BOOTSTRAP_SERVERS"], 3.0), kafka_pid)
+        registry_ok = kafka_ok and bool(registry_pid) and answers(
+            lambda: http_ok(addr["KCTX_SCHEMA_REGISTRY_URL"] + "/subjects", 3.0), registry_pid)
+        ksql_ok = kafka_ok and bool(ksql_pid) and answers(
+            lambda: ksqldb_running(addr["KCTX_KSQLDB_URL"], 3.0), ksql_pid)
         if kafka_ok and registry_ok and ksql_ok:
             log(f"Kafka (pid {kafka_pid}), the Schema Registry (pid {registry_pid}) and ksqlDB (pid {ksql_pid}) "
                 "already running")
