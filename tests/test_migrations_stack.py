@@ -401,3 +401,43 @@ def test_plan_without_models_and_with_ksqldb_down(stack, tmp_path, unique_name):
     assert r.stderr.strip() == "error: cannot reach ksqlDB at http://127.0.0.1:1: connection refused"
     r = run_kctx("status", cwd=root, env={**env, "KCTX_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
     assert r.returncode == 1 and r.stderr.startswith("error: cannot reach Kafka at 127.0.0.1:1: ")
+
+
+def test_a_decimal_scale_change_is_stopped_offline_though_the_registry_accepts_it(stack, tmp_path, unique_name):
+    # The Confluent Schema Registry (Avro's SchemaCompatibility) ignores a decimal's
+    # precision and scale, so it accepts 10,2 -> 10,3; but bytes written with scale 2 read
+    # with scale 3 are a tenth of their value. kctx refuses the change offline and registers
+    # it only when forced.
+    from tests.helpers import make_project
+
+    p = unique_name
+    model = f'''
+        from decimal import Decimal
+        from typing import Annotated
+        from kctx_cli.model import Key, Precision, Stream
+
+        class Price(Stream):
+            sku: Annotated[str, Key]
+            amount: Annotated[Decimal, Precision(10, 2)]
+
+            class Meta:
+                name = "{p.upper()}_PRICES"
+                topic = "{p}_prices"
+    '''
+    root = make_project(tmp_path / "p", {"prices.py": model})
+    env = {"KCTX_MIGRATIONS_TOPIC": f"_kctx_{p}"}
+    assert run_kctx("makemigrations", cwd=root, env=env).returncode == 0
+    r = run_kctx("migrate", cwd=root, env=env)
+    assert r.returncode == 0, r.stderr
+    (root / "models" / "prices.py").write_text((root / "models" / "prices.py").read_text()
+                                               .replace("Precision(10, 2)", "Precision(10, 3)"))
+    r = run_kctx("makemigrations", cwd=root, env=env)
+    assert r.returncode == 1
+    assert f"refused: {p}_prices-value: the new schema is not BACKWARD-compatible" in r.stderr, r.stderr
+    assert "scale" in r.stderr
+    assert run_kctx("makemigrations", "--allow-destructive", "-m", "scale", cwd=root, env=env).returncode == 0
+    r = run_kctx("migrate", "--allow-destructive", cwd=root, env=env)
+    assert r.returncode == 0, r.stderr
+    import requests
+    versions = requests.get(f"{stack.schema_registry_url}/subjects/{p}_prices-value/versions", timeout=10).json()
+    assert versions == [1, 2]
