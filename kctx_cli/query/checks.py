@@ -1,6 +1,7 @@
 """The query checks of ``kctx validate``: every derived entity's query is built,
 analysed (``kctx_cli.query.schema``), compared with what the entity declares, and
-rendered KSQL is re-parsed with the dialect. Problems point at ``Meta.query``.
+rendered KSQL is re-parsed with the dialect, and joins are checked for co-partitioning
+(``kctx_cli.query.copartition``). Problems point at ``Meta.query``.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import difflib
 from kctx_cli.errors import Problem
 from kctx_cli.model.discovery import Project, location
 from kctx_cli.model.entity import EntityInfo
+from kctx_cli.query import copartition
 from kctx_cli.query.schema import QueryProblem, Resolver, compare_declared
 
 
@@ -62,7 +64,8 @@ def check(project: Project) -> list[Problem]:
         add(first, "cycle", "cycle between derived entities: " + " -> ".join(e.name for e in cycle + [first]))
         skip.update(e.cls for e in cycle)
 
-    # 3. analyse, compare with the declaration, render and re-parse
+    # 3. analyse, compare with the declaration, check co-partitioning, render and re-parse
+    by_cls = {e.cls: e for e in project.entities}
     for info in project.entities:
         if not info.derived or info.cls in skip:
             continue
@@ -76,6 +79,10 @@ def check(project: Project) -> list[Problem]:
             continue
         for code, msg in a.problems:
             add(info, code, f"{info.name}: {msg}")
+        # ksqlDB's own text, as its server refuses the statement (see copartition)
+        refused = copartition.query_mismatch(info, resolver, by_cls)
+        if refused is not None:
+            add(info, copartition.CODE, refused)
         if info.kind and a.kind and info.kind != a.kind:
             why = ("it aggregates, groups or windows" if a.kind == "TABLE" and _aggregates(queries[info.cls])
                    else f"it reads {'tables only' if a.kind == 'TABLE' else 'a stream'}")
