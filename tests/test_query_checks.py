@@ -374,9 +374,10 @@ class Declared(Entity):
 
 class Filtered(Entity):
     order_id: Annotated[str, Key]
+    customer_id: str
     class Meta:
-        def query():
-            return select(Order.order_id).from_(Order)
+        def query():  # the key alone is refused by ksqlDB 8.1.5: "The projection contains no value columns."
+            return select(Order.order_id, Order.customer_id).from_(Order)
 """
     root = make_project(tmp_path / "p", {"src.py": SOURCES, "derived.py": HEAD + src.lstrip("\n")})
     project = load_project(load_config(root))

@@ -127,7 +127,8 @@ def test_group_by_keys_follow_the_group_by_order():
     (O.amount > 10, "BOOLEAN"),
     (O.currency + "!", "STRING"),
     (func.ROUND(O.price), "BIGINT"),
-    (func.ROUND(O.amount), "DECIMAL(15, 0)"),
+    # ksqlDB 8.1.5 (EXPLAIN of the query): ROUND(DECIMAL(18, 4)) is DECIMAL(14, 0), not (15, 0)
+    (func.ROUND(O.amount), "DECIMAL(14, 0)"),
     (func.UCASE(O.currency), "STRING"),
     (func.COALESCE(O.note, "x"), "STRING"),
     (func.TIMESTAMPTOSTRING(O.quantity, "yyyy"), "STRING"),
@@ -141,6 +142,61 @@ def test_expression_types(expr, expected):
     assert a.problems == []
     t = a.column("X").type
     assert (t.ksql() if t else None) == expected
+
+
+# What ksqlDB 8.1.5 answers (tests/test_query_vs_ksqldb.py runs the same on the server): the
+# functions resolve as its UdfIndex does (exact match, else numbers widen for scalar functions
+# only; ties are ambiguous), CASE converts nothing, Decimal literals have ksqlDB's precision.
+@pytest.mark.parametrize("expr,expected", [
+    (func.ROUND(O.quantity), "BIGINT"),                        # ROUND(INT) is BIGINT
+    (func.TRUNC(O.price), "BIGINT"),
+    (func.CEIL(O.amount), "DECIMAL(18, 4)"),                   # CEIL/FLOOR keep the DECIMAL
+    (func.GREATEST(O.amount, O.amount.cast("DECIMAL(6, 5)")), "DECIMAL(19, 5)"),  # widened
+    (func.LEAST(O.price, O.quantity), "DOUBLE"),               # INT widens to DOUBLE, the only fit
+    (func.LEN(func.TO_BYTES(O.note, "hex")), "INT"),           # LEN takes BYTES too
+    (func.SQRT(O.amount), "DOUBLE"),
+    (func.COALESCE(O.quantity, 1), "INT"),
+    (func.LATEST_BY_OFFSET(O.note, False), "STRING"),          # (T, ignoreNulls) is not an array
+    (O.quantity * Decimal("0.5"), "DECIMAL(13, 1)"),           # 0.5 is DECIMAL(2, 1)
+    (O.amount + Decimal("100"), "DECIMAL(19, 4)"),             # rendered CAST(100 AS DECIMAL(3, 0))
+    (case((O.quantity > 1, None), else_=O.amount), "DECIMAL(18, 4)"),
+    (func.SPLIT(O.note, ",") == func.SPLIT(O.currency, ","), "BOOLEAN"),  # ARRAY = ARRAY
+])
+def test_types_as_ksqldb_answers(expr, expected):
+    q = select(O.order_id, expr.label("x")).from_(O)
+    a = analyze(q.group_by(O.order_id) if getattr(expr, "aggregate", False) else q)
+    assert a.problems == []
+    assert a.column("X").type.ksql() == expected
+
+
+@pytest.mark.parametrize("expr,code,part", [
+    (func.ROUND(O.quantity, 1), "bad-function-call", "is ambiguous in ksqlDB"),
+    (func.GREATEST(O.quantity, O.price.cast("BIGINT")), "bad-function-call", "is ambiguous in ksqlDB"),
+    (func.COALESCE(O.quantity, O.price), "bad-function-call", "COALESCE does not accept (INT, DOUBLE)"),
+    (avg(O.amount), "bad-function-call", "AVG does not take DECIMAL(18, 4) as its first argument"),
+    (case((O.quantity > 1, O.quantity), else_=O.quantity.cast("BIGINT")), "type-mismatch", "CASE results have"),
+    (case((O.quantity > 1, None)), "null-type", "every CASE result is NULL"),
+    ((O.currency == "a") > False, "type-mismatch", "type mismatch in comparison"),  # BOOLEAN: = and <> only
+    (O.quantity.in_("a"), "type-mismatch", "type mismatch in IN"),
+    (func.FILTER(func.SPLIT(O.note, ","), lambda note: note == "a"), "bad-lambda", "lambda parameter note"),
+])
+def test_problems_as_ksqldb_answers(expr, code, part):
+    q = select(O.order_id, expr.label("x")).from_(O)
+    a = analyze(q.group_by(O.order_id) if getattr(expr, "aggregate", False) else q)
+    assert [c for c, _ in a.problems] == [code], a.problems
+    assert part in a.problems[0][1]
+
+
+def test_arrays_structs_and_maps_compare_with_equality_only():
+    ok = analyze(select(C.customer_id, (C.address == C.address).label("x")).from_(C))
+    assert ok.problems == []
+    bad = analyze(select(C.customer_id, (C.address < C.address).label("x")).from_(C))
+    assert [c for c, _ in bad.problems] == ["type-mismatch"]
+
+
+def test_a_projection_of_keys_only_is_refused():
+    # ksqlDB 8.1.5: "The projection contains no value columns."
+    assert [c for c, _ in analyze(select(O.order_id).from_(O)).problems] == ["no-value-columns"]
 
 
 def test_decimal_promotion_rules():
@@ -246,9 +302,19 @@ def test_only_clashing_names_are_prefixed():
 
 def test_the_last_join_sets_the_key_when_the_joins_differ():
     # "stream-table-table - inner-inner - rekey on different expression": keyed by S1.K = T3.ID,
-    # named K as no other source has a K
-    q = s1_t2_t3(S1.k, S1.v0, T2.v0, T3.v0, on2=S1.v0 == T2.id, on3=S1.k == T3.id)
-    assert schema(q) == "K INT KEY, S1_V0 BIGINT, T2_V0 BIGINT, T3_V0 BIGINT"
+    # named K as no other source has a K. The test's sources have V0 int: joining the BIGINT V0
+    # of S1 above on T2's INT key is refused by ksqlDB 8.1.5 ("Invalid join. Key types differ:
+    # BIGINT vs INTEGER"), and kctx says so
+    a = analyze(s1_t2_t3(S1.k, S1.v0, T2.v0, T3.v0, on2=S1.v0 == T2.id, on3=S1.k == T3.id))
+    assert a.problems == [("join-type-mismatch", "join columns have different types: S1.v0 (BIGINT) vs T2.id (INT)")]
+
+    def int_v0(base, name, *cols):
+        return type(name, (base,), {"__annotations__": {"id": Annotated[Int32, Key], **{c: Int32 for c in cols}},
+                                    "Meta": type("Meta", (), {"name": name})})
+
+    s1, t2, t3 = int_v0(Stream, "S1", "k", "v0"), int_v0(Table, "T2", "v0"), int_v0(Table, "T3", "v0")
+    q = (select(s1.k, s1.v0, t2.v0, t3.v0).from_(s1).join(t2, on=s1.v0 == t2.id).join(t3, on=s1.k == t3.id))
+    assert schema(q) == "K INT KEY, S1_V0 INT, T2_V0 INT, T3_V0 INT"
     # "... rekey with different expression": only T3.ID is the key
     q = s1_t2_t3(T3.id, S1.v0, T2.v0, T3.v0, on2=S1.k - 1 == T2.id, on3=S1.k + 1 == T3.id)
     assert schema(q) == "T3_ID INT KEY, S1_V0 BIGINT, T2_V0 BIGINT, T3_V0 BIGINT"

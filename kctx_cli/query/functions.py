@@ -1,7 +1,7 @@
-"""ksqlDB functions as the DSL knows them: which are aggregates, how many arguments
-they take and the type they return (ksqlDB's function reference). A function missing
-here still renders (``func.ANY_NAME(...)``); its result type is then unknown and not
-checked.
+"""ksqlDB functions as the DSL knows them: which are aggregates, the signatures the real
+ksqlDB 8.1.5 has (``DESCRIBE FUNCTION``), how a call resolves among them and the type it
+returns (see "signatures and return types" below). A function missing here still renders
+(``func.ANY_NAME(...)``); its result type is then unknown and not checked.
 """
 from __future__ import annotations
 
@@ -76,10 +76,6 @@ def _parse(s: str) -> tuple[SqlType, str]:
     return SqlType(name), rest
 
 
-# ---------------------------------------------------------------------------
-# return-type rules
-# ---------------------------------------------------------------------------
-
 INT_RANGE = (-(2**31), 2**31 - 1)
 
 
@@ -92,147 +88,265 @@ def decimal_of(t: SqlType) -> SqlType:
     return t
 
 
-def _same(i: int = 0) -> Callable:
-    return lambda args: args[i] if i < len(args) else None
+# ---------------------------------------------------------------------------
+# signatures and return types (ksqlDB 8.1.5)
+# ---------------------------------------------------------------------------
+#
+# Every built-in function kctx types, with the signatures the real ksqlDB 8.1.5 lists
+# (``DESCRIBE FUNCTION <name>``), resolved as its UdfIndex does:
+#
+# 1. a signature whose parameters all match exactly (DECIMAL matches any DECIMAL; a
+#    generic T binds to the first argument it meets, later ones must have the same type,
+#    DECIMAL precision included: COALESCE(DECIMAL(5, 2), DECIMAL(7, 3)) is refused);
+# 2. else, for scalar functions only, implicit widening of numbers (INT -> BIGINT ->
+#    DECIMAL -> DOUBLE; never into a generic): ROUND(INT, INT) fits ROUND(DOUBLE, INT)
+#    and ROUND(DECIMAL, INT), so ksqlDB refuses it as ambiguous. Aggregates take no
+#    implicit cast: AVG(DECIMAL) is refused, AVG only has DOUBLE/INT/BIGINT variants;
+# 3. of several matches the best is a non-variadic one, then the one with more
+#    parameters, then the one with fewer generic parameters; a tie is ambiguous.
+#
+# DECIMAL results follow the functions' schema providers: the argument's type (ABS, CEIL,
+# FLOOR, SUM, MIN, MAX, ROUND/TRUNC with a scale), ROUND/TRUNC without a scale drop the
+# fraction (DECIMAL(p - s, 0)), GREATEST/LEAST widen (max integer digits + max scale).
+# A function missing here still renders (``func.ANY_NAME(...)``); its type is unknown.
+
+# parameter/return spec: a type name, "T"/"S" (generic), "ARRAY<T>", "MAP<T>" (a MAP with
+# STRING keys), "ANY" (any type), "LAMBDA", "INTERVAL" (a time unit); "X..." is variadic;
+# None as a return: not typed; "ARRAY<ARG0>": an ARRAY of the first argument's type
+_S, _I, _B, _D, _DEC, _BOOL, _BY = "STRING", "INT", "BIGINT", "DOUBLE", "DECIMAL", "BOOLEAN", "BYTES"
+_TS, _DT, _TM = "TIMESTAMP", "DATE", "TIME"
+_NUMS = (_I, _B, _DEC, _D)  # implicit widening order (ksqlDB's SqlBaseType order)
 
 
-def _first_known(args):
-    return next((a for a in args if a is not None), None)
+def _sig(ret, *params):
+    return (ret, params)
 
 
-def _round(args):
-    t = args[0]
-    if t is None:
-        return None
-    if len(args) == 1:
-        if t.name == "DOUBLE":
-            return T.BIGINT
-        if t.name == "DECIMAL":
-            return T.decimal_type(t.precision - t.scale + 1, 0)
-        return t
-    return t  # ROUND(x, scale) keeps the input's type
+def _each(ret_same: bool, types, *rest, ret=None):
+    """One signature per type: (t, *rest) -> t (ret_same) or -> ret."""
+    return [(t if ret_same else ret, (t, *rest)) for t in types]
 
 
-def _ceil_floor(args):
-    t = args[0]
-    if t is not None and t.name == "DECIMAL":
-        return T.decimal_type(t.precision - t.scale + 1, 0)
-    return t
+_ORDERABLE = (_TM, _DT, _BY, _TS, _DEC, _I, _B, _D, _S)
 
-
-def _array_of_first(args):
-    return T.array_of(args[0]) if args and args[0] is not None else None
-
-
-def _item_of_first(args):
-    t = args[0] if args else None
-    return t.item if t is not None and t.name in ("ARRAY", "MAP") else None
-
-
-def _by_offset(args):
-    # LATEST_BY_OFFSET(col) -> type of col; LATEST_BY_OFFSET(col, n) -> ARRAY of it
-    if not args or args[0] is None:
-        return None
-    return T.array_of(args[0]) if len(args) > 1 else args[0]
-
-
-def _sum(args):
-    t = args[0] if args else None
-    if t is not None and not t.is_numeric:
-        raise FunctionTypeError(f"SUM needs a numeric argument, got {t.ksql()}")
-    return t
-
-
-def _avg(args):
-    t = args[0] if args else None
-    if t is None:
-        return T.DOUBLE
-    if not t.is_numeric:
-        raise FunctionTypeError(f"AVG needs a numeric argument, got {t.ksql()}")
-    return t if t.name == "DECIMAL" else T.DOUBLE
-
-
-_S, _I, _B, _D, _BOOL = T.STRING, T.INT, T.BIGINT, T.DOUBLE, T.BOOLEAN
-
-# name: (min args, max args or None, result type or rule(arg types) -> type)
-SCALAR: dict[str, tuple[int, int | None, object]] = {
+SCALAR: dict[str, list] = {
     # strings
-    "UCASE": (1, 1, _S), "LCASE": (1, 1, _S), "TRIM": (1, 1, _S), "LTRIM": (1, 1, _S),
-    "RTRIM": (1, 1, _S), "INITCAP": (1, 1, _S), "CONCAT": (1, None, _same(0)),
-    "CONCAT_WS": (2, None, _same(0)), "SUBSTRING": (2, 3, _same(0)), "REPLACE": (3, 3, _same(0)),
-    "LPAD": (3, 3, _same(0)), "RPAD": (3, 3, _same(0)), "LEN": (1, 1, _I), "INSTR": (2, 4, _I),
-    "SPLIT": (2, 2, lambda a: T.array_of(a[0]) if a[0] is not None else None),
-    "REGEXP_EXTRACT": (2, 3, _S), "REGEXP_REPLACE": (3, 3, _S), "MASK": (1, 5, _S),
-    "EXTRACTJSONFIELD": (2, 2, _S), "UUID": (0, 0, _S), "CHR": (1, 1, _S),
-    "ENCODE": (3, 3, _S), "TO_BYTES": (2, 2, T.BYTES), "FROM_BYTES": (2, 2, _S),
+    "UCASE": [_sig(_S, _S)], "LCASE": [_sig(_S, _S)], "TRIM": [_sig(_S, _S)], "INITCAP": [_sig(_S, _S)],
+    "CONCAT": [_sig(_S, _S + "..."), _sig(_BY, _BY + "...")],
+    "CONCAT_WS": [_sig(_S, _S, _S + "..."), _sig(_BY, _BY, _BY + "...")],
+    "SUBSTRING": [_sig(_S, _S, _I, _I), _sig(_BY, _BY, _I, _I), _sig(_BY, _BY, _I), _sig(_S, _S, _I)],
+    "REPLACE": [_sig(_S, _S, _S, _S)],
+    "LPAD": [_sig(_S, _S, _I, _S), _sig(_BY, _BY, _I, _BY)], "RPAD": [_sig(_S, _S, _I, _S), _sig(_BY, _BY, _I, _BY)],
+    "LEN": [_sig(_I, _S), _sig(_I, _BY)],
+    "INSTR": [_sig(_I, _S, _S), _sig(_I, _S, _S, _I, _I), _sig(_I, _S, _S, _I)],
+    "SPLIT": [_sig("ARRAY<STRING>", _S, _S), _sig("ARRAY<BYTES>", _BY, _BY)],
+    "REGEXP_EXTRACT": [_sig(_S, _S, _S), _sig(_S, _S, _S, _I)], "REGEXP_REPLACE": [_sig(_S, _S, _S, _S)],
+    "MASK": [_sig(_S, _S), _sig(_S, _S, _S, _S, _S, _S)], "EXTRACTJSONFIELD": [_sig(_S, _S, _S)],
+    "UUID": [_sig(_S), _sig(_S, _BY)], "CHR": [_sig(_S, _I), _sig(_S, _S)],
+    "ENCODE": [_sig(_S, _S, _S, _S)], "TO_BYTES": [_sig(_BY, _S, _S)], "FROM_BYTES": [_sig(_S, _BY, _S)],
     # numbers
-    "ABS": (1, 1, _same(0)), "ROUND": (1, 2, _round), "CEIL": (1, 1, _ceil_floor),
-    "FLOOR": (1, 1, _ceil_floor), "SIGN": (1, 1, _I), "SQRT": (1, 1, _D), "EXP": (1, 1, _D),
-    "LN": (1, 1, _D), "LOG": (1, 2, _D), "POWER": (2, 2, _D), "RANDOM": (0, 0, _D),
-    "TRUNC": (1, 2, _same(0)), "GREATEST": (1, None, _first_known), "LEAST": (1, None, _first_known),
+    "ABS": _each(True, (_DEC, _D, _I, _B)),
+    "ROUND": [_sig(_DEC, _DEC), _sig(_D, _D, _I), _sig(_B, _D), _sig(_DEC, _DEC, _I), _sig(_B, _I), _sig(_B, _B)],
+    "CEIL": _each(True, (_DEC, _D, _I, _B)), "FLOOR": _each(True, (_DEC, _D, _I, _B)),
+    "SIGN": _each(False, (_D, _I, _B), ret=_I),
+    "SQRT": _each(False, (_D, _I, _B), ret=_D), "EXP": _each(False, (_D, _I, _B), ret=_D),
+    "LN": _each(False, (_D, _I, _B), ret=_D),
+    "LOG": [_sig(_D, _I, _I), _sig(_D, _B, _B), _sig(_D, _D, _D), _sig(_D, _D), _sig(_D, _I), _sig(_D, _B)],
+    "POWER": [_sig(_D, _D, _D), _sig(_D, _I, _I), _sig(_D, _B, _B)], "RANDOM": [_sig(_D)],
+    "TRUNC": [_sig(_DEC, _DEC), _sig(_B, _D), _sig(_D, _D, _I), _sig(_DEC, _DEC, _I), _sig(_B, _I), _sig(_B, _B)],
+    "GREATEST": [(t, (t, t + "...")) for t in _ORDERABLE],
+    "LEAST": [(t, (t, t + "...")) for t in _ORDERABLE],
     # nulls
-    "COALESCE": (1, None, _first_known), "IFNULL": (2, 2, _first_known), "NULLIF": (2, 2, _same(0)),
+    "COALESCE": [_sig("T", "T", "T...")], "IFNULL": [_sig("T", "T", "T")], "NULLIF": [_sig("T", "T", "T")],
     # dates and times
-    "TIMESTAMPTOSTRING": (2, 3, _S), "STRINGTOTIMESTAMP": (2, 3, _B), "UNIX_TIMESTAMP": (0, 1, _B),
-    "UNIX_DATE": (0, 1, _I), "FORMAT_TIMESTAMP": (2, 3, _S), "PARSE_TIMESTAMP": (2, 3, T.TIMESTAMP),
-    "FROM_UNIXTIME": (1, 1, T.TIMESTAMP), "FORMAT_DATE": (2, 2, _S), "PARSE_DATE": (2, 2, T.DATE),
-    "FORMAT_TIME": (2, 2, _S), "PARSE_TIME": (2, 2, T.TIME), "DATETOSTRING": (2, 2, _S),
-    "STRINGTODATE": (2, 2, _I), "FROM_DAYS": (1, 1, T.DATE), "DATEADD": (3, 3, T.DATE),
-    "TIMESTAMPADD": (3, 3, T.TIMESTAMP), "TIMESTAMPSUB": (3, 3, T.TIMESTAMP),
-    "CONVERT_TZ": (3, 3, T.TIMESTAMP),
+    "TIMESTAMPTOSTRING": [_sig(_S, _B, _S), _sig(_S, _B, _S, _S)],
+    "STRINGTOTIMESTAMP": [_sig(_B, _S, _S), _sig(_B, _S, _S, _S)],
+    "UNIX_TIMESTAMP": [_sig(_B), _sig(_B, _TS)], "UNIX_DATE": [_sig(_I), _sig(_I, _DT)],
+    "FORMAT_TIMESTAMP": [_sig(_S, _TS, _S), _sig(_S, _TS, _S, _S)],
+    "PARSE_TIMESTAMP": [_sig(_TS, _S, _S), _sig(_TS, _S, _S, _S)], "FROM_UNIXTIME": [_sig(_TS, _B)],
+    "FORMAT_DATE": [_sig(_S, _DT, _S)], "PARSE_DATE": [_sig(_DT, _S, _S)],
+    "FORMAT_TIME": [_sig(_S, _TM, _S)], "PARSE_TIME": [_sig(_TM, _S, _S)],
+    "DATETOSTRING": [_sig(_S, _I, _S)], "STRINGTODATE": [_sig(_I, _S, _S)], "FROM_DAYS": [_sig(_DT, _I)],
+    "DATEADD": [_sig(_DT, "INTERVAL", _I, _DT)], "TIMESTAMPADD": [_sig(_TS, "INTERVAL", _I, _TS)],
+    "TIMESTAMPSUB": [_sig(_TS, "INTERVAL", _I, _TS)], "CONVERT_TZ": [_sig(_TS, _TS, _S, _S)],
     # collections
-    "ARRAY_LENGTH": (1, 1, _I), "ARRAY_CONTAINS": (2, 2, _BOOL), "ARRAY_DISTINCT": (1, 1, _same(0)),
-    "ARRAY_SORT": (1, 2, _same(0)), "ARRAY_MAX": (1, 1, _item_of_first), "ARRAY_MIN": (1, 1, _item_of_first),
-    "ARRAY_JOIN": (1, 2, _S), "ARRAY_REMOVE": (2, 2, _same(0)), "MAP_KEYS": (1, 1, lambda a: T.array_of(T.STRING)),
-    "MAP_VALUES": (1, 1, lambda a: T.array_of(a[0].item) if a[0] is not None else None),
-    "TRANSFORM": (2, 3, lambda a: None), "FILTER": (2, 2, _same(0)), "REDUCE": (3, 3, _same(1)),
+    "ARRAY_LENGTH": [_sig(_I, "ARRAY<T>")], "ARRAY_CONTAINS": [_sig(_BOOL, "ARRAY<T>", "T")],
+    "ARRAY_DISTINCT": [_sig("ARRAY<T>", "ARRAY<T>")],
+    "ARRAY_SORT": [_sig("ARRAY<T>", "ARRAY<T>"), _sig("ARRAY<T>", "ARRAY<T>", _S)],
+    "ARRAY_MAX": [_sig("T", "ARRAY<T>")], "ARRAY_MIN": [_sig("T", "ARRAY<T>")],
+    "ARRAY_JOIN": [_sig(_S, "ARRAY<T>"), _sig(_S, "ARRAY<T>", _S)],
+    "ARRAY_REMOVE": [_sig("ARRAY<T>", "ARRAY<T>", "T")],
+    "MAP_KEYS": [_sig("ARRAY<STRING>", "MAP<T>")], "MAP_VALUES": [_sig("ARRAY<T>", "MAP<T>")],
+    # lambdas: the lambda's result type is not inferred (TRANSFORM's result is unknown)
+    "TRANSFORM": [_sig(None, "ARRAY<T>", "LAMBDA"), _sig(None, "MAP<T>", "LAMBDA", "LAMBDA")],
+    "FILTER": [_sig("ARRAY<T>", "ARRAY<T>", "LAMBDA"), _sig("MAP<T>", "MAP<T>", "LAMBDA")],
+    "REDUCE": [_sig("S", "ARRAY<T>", "S", "LAMBDA"), _sig("S", "MAP<T>", "S", "LAMBDA")],
 }
 
-AGGREGATE: dict[str, tuple[int, int | None, object]] = {
-    "COUNT": (0, 1, _B), "COUNT_DISTINCT": (1, 1, _B), "SUM": (1, 1, _sum), "AVG": (1, 1, _avg),
-    "MIN": (1, 1, _same(0)), "MAX": (1, 1, _same(0)),
-    "LATEST_BY_OFFSET": (1, 3, _by_offset), "EARLIEST_BY_OFFSET": (1, 3, _by_offset),
-    "COLLECT_LIST": (1, 1, _array_of_first), "COLLECT_SET": (1, 1, _array_of_first),
-    "TOPK": (2, 2, _array_of_first), "TOPKDISTINCT": (2, 2, _array_of_first),
-    "HISTOGRAM": (1, 1, lambda a: T.map_of(T.BIGINT)), "STDDEV_SAMP": (1, 1, _D),
-    "STDDEV_SAMPLE": (1, 1, _D), "CORRELATION": (2, 2, _D), "ATTR": (1, 1, _same(0)),
+AGGREGATE: dict[str, list] = {
+    "COUNT": [_sig(_B), _sig(_B, "ANY")], "COUNT_DISTINCT": [_sig(_B, "ANY")],
+    "SUM": _each(True, (_DEC, _D, _I, _B)), "AVG": _each(False, (_D, _I, _B), ret=_D),
+    "MIN": _each(True, (_DEC, _D, _I, _B, _S, _TS, _TM, _DT, _BY)),
+    "MAX": _each(True, (_DEC, _D, _I, _B, _S, _TS, _TM, _DT, _BY)),
+    "LATEST_BY_OFFSET": [_sig("T", "T"), _sig("ARRAY<T>", "T", _I), _sig("ARRAY<T>", "T", _I, _BOOL),
+                         _sig("T", "T", _BOOL)],
+    "EARLIEST_BY_OFFSET": [_sig("T", "T"), _sig("ARRAY<T>", "T", _I), _sig("ARRAY<T>", "T", _I, _BOOL),
+                           _sig("T", "T", _BOOL)],
+    "COLLECT_LIST": [_sig("ARRAY<T>", "T")], "COLLECT_SET": [_sig("ARRAY<T>", "T")],
+    # TOPK(col, k) -> ARRAY of col; TOPK(col, other columns..., k) returns STRUCTs (not typed)
+    "TOPK": [("ARRAY<ARG0>", (t, _I)) for t in (_D, _I, _B, _S)] + [(None, (t, "ANY", "ANY...")) for t in (_D, _I, _B, _S)],
+    "TOPKDISTINCT": [("ARRAY<ARG0>", (t, _I)) for t in (_B, _I, _D, _DEC, _BY, _DT, _TM, _TS, _S)],
+    "HISTOGRAM": [_sig("MAP<BIGINT>", _S)],
+    "STDDEV_SAMP": _each(False, (_D, _I, _B), ret=_D), "STDDEV_SAMPLE": _each(False, (_D, _I, _B), ret=_D),
+    "CORRELATION": [_sig(_D, t, t) for t in (_D, _I, _B)],
+    "ATTR": [_sig("T", "T")],
 }
 
-
-_STRING_FIRST = ("UCASE", "LCASE", "TRIM", "LTRIM", "RTRIM", "INITCAP", "LEN", "INSTR", "SPLIT",
-                 "REGEXP_EXTRACT", "REGEXP_REPLACE", "MASK", "EXTRACTJSONFIELD", "LPAD", "RPAD", "REPLACE",
-                 "PARSE_TIMESTAMP", "PARSE_DATE", "PARSE_TIME", "STRINGTOTIMESTAMP", "STRINGTODATE")
-_NUMERIC_FIRST = ("ABS", "ROUND", "CEIL", "FLOOR", "SIGN", "SQRT", "EXP", "LN", "TRUNC")
-# the first argument's type families a function accepts (ksqlDB's function reference)
-FIRST_ARG: dict[str, tuple[str, ...]] = {
-    **{n: ("STRING",) for n in _STRING_FIRST},
-    **{n: ("INT", "BIGINT", "DOUBLE", "DECIMAL") for n in _NUMERIC_FIRST},
-    "SUBSTRING": ("STRING", "BYTES"), "CONCAT": ("STRING", "BYTES"),
-    "TIMESTAMPTOSTRING": ("BIGINT", "INT"), "FORMAT_TIMESTAMP": ("TIMESTAMP",), "FORMAT_DATE": ("DATE",),
-    "FORMAT_TIME": ("TIME",), "UNIX_TIMESTAMP": ("TIMESTAMP",), "UNIX_DATE": ("DATE",),
-    "ARRAY_LENGTH": ("ARRAY",), "ARRAY_CONTAINS": ("ARRAY",), "ARRAY_DISTINCT": ("ARRAY",),
-    "ARRAY_SORT": ("ARRAY",), "ARRAY_MAX": ("ARRAY",), "ARRAY_MIN": ("ARRAY",), "ARRAY_JOIN": ("ARRAY",),
-    "ARRAY_REMOVE": ("ARRAY",), "MAP_KEYS": ("MAP",), "MAP_VALUES": ("MAP",),
-}
+_SIMPLE_TYPES = {n: SqlType(n) for n in T.PRIMITIVES}
 
 
 def is_aggregate(name: str) -> bool:
     return name.upper() in AGGREGATE
 
 
-def result_type(name: str, args: list[SqlType | None]) -> SqlType | None:
-    """The type ``name(args)`` returns; raises FunctionTypeError for a wrong call."""
-    entry = AGGREGATE.get(name) or SCALAR.get(name)
-    if entry is None:
+def _base(spec: str) -> str:
+    return spec[:-3] if spec.endswith("...") else spec
+
+
+def _generic(spec: str) -> bool:
+    return _base(spec) in ("T", "S", "ARRAY<T>", "MAP<T>", "ANY", "LAMBDA")
+
+
+def _accepts(spec: str, arg: SqlType | None, bound: dict, casts: bool) -> bool:
+    """Whether a parameter takes an argument (None: unknown, takes anything); binds generics."""
+    spec = _base(spec)
+    if arg is None or spec in ("ANY", "LAMBDA", "INTERVAL"):
+        return True
+    if spec in ("T", "S"):
+        if spec in bound:
+            return bound[spec].ksql() == arg.ksql()
+        bound[spec] = arg
+        return True
+    if spec in ("ARRAY<T>", "MAP<T>"):
+        if arg.name != spec[:spec.index("<")]:
+            return False
+        return _accepts("T", arg.item, bound, casts)
+    if spec.startswith("ARRAY<"):  # only as return types
+        return False
+    if arg.name == spec:
+        return True
+    return (casts and arg.name in _NUMS and spec in _NUMS
+            and _NUMS.index(arg.name) < _NUMS.index(spec))
+
+
+def _match(params: tuple, args: list, casts: bool) -> dict | None:
+    """The generic bindings when the signature takes the arguments, else None."""
+    variadic = bool(params) and params[-1].endswith("...")
+    fixed = params[:-1] if variadic else params
+    if len(args) < len(fixed) or (not variadic and len(args) > len(fixed)):
         return None
-    lo, hi, rule = entry
-    if len(args) < lo or (hi is not None and len(args) > hi):
+    bound: dict = {}
+    for i, arg in enumerate(args):
+        spec = fixed[i] if i < len(fixed) else params[-1]
+        if not _accepts(spec, arg, bound, casts):
+            return None
+    return bound
+
+
+def _rank(params: tuple) -> tuple:
+    """ksqlDB's preference between matching signatures: non-variadic, more parameters,
+    fewer generic parameters."""
+    variadic = bool(params) and params[-1].endswith("...")
+    return (0 if variadic else 1, len(params), -sum(1 for p in params if _generic(p)))
+
+
+def _decimal_result(name: str, params: tuple, args: list) -> SqlType | None:
+    decimals = [a for a in args if a is not None and a.name == "DECIMAL"]
+    if not decimals:
+        return None
+    if name in ("GREATEST", "LEAST"):
+        digits = max(d.precision - d.scale for d in decimals)
+        scale = max(d.scale for d in decimals)
+        return T.decimal_type(digits + scale, scale)
+    d = decimals[0]
+    if name in ("ROUND", "TRUNC") and len(args) == 1:
+        if d.precision - d.scale < 1:
+            raise FunctionTypeError(f"{name} of {d.ksql()} has no integer digits: ksqlDB cannot type its "
+                                    f"result (cast the argument to a DECIMAL with a larger precision)")
+        return T.decimal_type(d.precision - d.scale, 0)
+    return d
+
+
+def _result(name: str, ret, params: tuple, bound: dict, args: list) -> SqlType | None:
+    if ret is None:
+        return None
+    if ret in ("T", "S"):
+        return bound.get(ret)
+    if ret in ("ARRAY<T>", "MAP<T>"):
+        item = bound.get("T")
+        return None if item is None else (T.array_of(item) if ret.startswith("ARRAY") else T.map_of(item))
+    if ret == "ARRAY<ARG0>":  # an array of the first argument's type
+        return None if args[0] is None else T.array_of(args[0])
+    if ret.startswith("ARRAY<"):
+        return T.array_of(_SIMPLE_TYPES[ret[6:-1]])
+    if ret.startswith("MAP<"):
+        return T.map_of(_SIMPLE_TYPES[ret[4:-1]])
+    if ret == "DECIMAL":
+        if any(a is None for a in args):
+            return None
+        return _decimal_result(name, params, args)
+    return _SIMPLE_TYPES[ret]
+
+
+def _calls(name: str, sigs: list) -> str:
+    def one(params):
+        return ", ".join(p[:-3] + "..." if p.endswith("...") else p for p in params)
+
+    return "; ".join(f"{name}({one(p)})" for _, p in sigs)
+
+
+def result_type(name: str, args: list[SqlType | None]) -> SqlType | None:
+    """The type ``name(args)`` returns; raises FunctionTypeError for a call ksqlDB refuses.
+    An unknown argument type (None) matches any parameter; when it leaves more than one
+    signature, the result is unknown rather than an error."""
+    aggregate = name in AGGREGATE
+    sigs = AGGREGATE.get(name) or SCALAR.get(name)
+    if sigs is None:
+        return None
+    counts = [(len(p) - 1, None) if p and p[-1].endswith("...") else (len(p), len(p)) for _, p in sigs]
+    if not any(lo <= len(args) and (hi is None or len(args) <= hi) for lo, hi in counts):
+        los = [lo for lo, _ in counts]
+        his = [hi for _, hi in counts]
+        lo, hi = min(los), (None if None in his else max(his))
         want = f"{lo}" if lo == hi else (f"{lo} or more" if hi is None else f"{lo} to {hi}")
         raise FunctionTypeError(f"{name} takes {want} argument(s), got {len(args)}")
-    allowed = FIRST_ARG.get(name)
-    if allowed and args and args[0] is not None and args[0].name not in allowed:
-        raise FunctionTypeError(f"{name} does not take {args[0].ksql()} as its first argument "
-                                f"(expects {' or '.join(allowed)})")
-    if isinstance(rule, SqlType):
-        return rule
-    return rule(args)
+    unknown = any(a is None for a in args)
+    for casts in ((False,) if aggregate else (False, True)):
+        found = [(ret, params, bound) for ret, params in sigs
+                 if (bound := _match(params, args, casts)) is not None]
+        if not found:
+            continue
+        if unknown:  # only certain when every match gives the same type
+            types = {(t.ksql() if (t := _result(name, r, p, b, args)) is not None else None) for r, p, b in found}
+            if len(types) != 1:
+                return None
+            ret, params, bound = found[0]
+            return _result(name, ret, params, bound, args)
+        found.sort(key=lambda f: _rank(f[1]))
+        if len(found) > 1 and _rank(found[-1][1]) == _rank(found[-2][1]):
+            raise FunctionTypeError(
+                f"{name}({', '.join(a.ksql() for a in args)}) is ambiguous in ksqlDB: it fits "
+                f"{_calls(name, [(r, p) for r, p, _ in found])}; cast the arguments to one of them")
+        ret, params, bound = found[-1]
+        return _result(name, ret, params, bound, args)
+    # nothing matches: name the first argument when no signature takes it at all
+    first = args[0] if args else None
+    if first is not None:
+        firsts = [p[0] for _, p in sigs if p]
+        if firsts and not any(_accepts(f, first, {}, not aggregate) for f in firsts):
+            allowed = list(dict.fromkeys(_base(f).replace("<T>", "") for f in firsts))
+            raise FunctionTypeError(f"{name} does not take {first.ksql()} as its first argument "
+                                    f"(expects {' or '.join(allowed)})")
+    given = ", ".join(a.ksql() if a is not None else "?" for a in args)
+    how = "" if aggregate else " (numbers widen INT -> BIGINT -> DECIMAL -> DOUBLE, nothing else converts)"
+    raise FunctionTypeError(f"{name} does not accept ({given}){how}; ksqlDB 8.1 has {_calls(name, sigs)}")

@@ -20,6 +20,9 @@ join-streams-and-tables, data-types):
 * windowed results also carry WINDOWSTART and WINDOWEND (BIGINT).
 * arithmetic promotion INT < BIGINT < DECIMAL < DOUBLE; DECIMAL results use ksqlDB's
   precision/scale rules; comparisons need compatible types and give BOOLEAN.
+* nothing converts between CASE branches or between join columns: they need one type;
+  functions resolve as ksqlDB's UdfIndex does (kctx_cli.query.functions).
+* every rule here is checked against the real ksqlDB 8.1.5 by tests/test_query_vs_ksqldb.py.
 """
 from __future__ import annotations
 
@@ -112,13 +115,24 @@ def literal_type(v) -> SqlType | None:
     if isinstance(v, float):
         return T.DOUBLE
     if isinstance(v, decimal.Decimal):
-        sign, digits, exponent = v.as_tuple()
-        scale = max(0, -exponent)
-        precision = max(len(digits), scale, 1)
-        return T.decimal_type(precision, scale)
+        if not v.is_finite():
+            raise QueryProblem("bad-literal", f"unsupported literal {v!r}: a DECIMAL must be finite")
+        return decimal_literal_type(v)
     if isinstance(v, str):
         return T.STRING
     raise QueryProblem("bad-literal", f"unsupported literal {v!r} ({type(v).__name__}): use str, int, float, Decimal, bool or None")
+
+
+def decimal_literal_type(v: decimal.Decimal) -> SqlType:
+    """The DECIMAL type of a Decimal literal as kctx renders it (compiler.literal): with a
+    fraction it is ksqlDB's decimal literal, whose precision counts a leading zero
+    (0.5 is DECIMAL(2, 1), 0.05 DECIMAL(3, 2), 10.25 DECIMAL(4, 2): the real server's
+    answers); a whole number is rendered CAST(n AS DECIMAL(p, 0)) (a bare 100 would be INT)."""
+    sign, digits, exponent = v.as_tuple()
+    if exponent >= 0:
+        return T.decimal_type(max(len(str(abs(int(v)))), 1), 0)
+    scale = -exponent
+    return T.decimal_type(max(len(digits), scale + 1), scale)
 
 
 def promote(op: str, a: SqlType, b: SqlType) -> SqlType:
@@ -146,7 +160,14 @@ def promote(op: str, a: SqlType, b: SqlType) -> SqlType:
 _TEMPORAL = ("TIMESTAMP", "DATE", "TIME")
 
 
-def comparable(a: SqlType | None, b: SqlType | None) -> bool:
+_COMPLEX = ("ARRAY", "MAP", "STRUCT")
+
+
+def comparable(a: SqlType | None, b: SqlType | None, op: str = "<") -> bool:
+    """Whether ksqlDB compares ``a op b`` (its ComparisonUtil, as the real 8.1.5 answers):
+    numbers with numbers, a date/time/timestamp with a string, TIMESTAMP with DATE, and
+    otherwise equal base types; BOOLEAN, ARRAY, MAP and STRUCT only with = and <> (ARRAY =
+    ARRAY compares whatever the element types)."""
     if a is None or b is None:
         return True
     if a.is_numeric and b.is_numeric:
@@ -155,7 +176,39 @@ def comparable(a: SqlType | None, b: SqlType | None) -> bool:
         return True  # ksqlDB compares a timestamp with a string literal
     if a.name == "TIMESTAMP" and b.name == "DATE" or a.name == "DATE" and b.name == "TIMESTAMP":
         return True
-    return a.name == b.name and a.name not in ("ARRAY", "MAP", "STRUCT")
+    if a.name != b.name:
+        return False
+    return op in ("=", "<>") or a.name not in _COMPLEX + ("BOOLEAN",)
+
+
+_BOOLEAN_WORDS = {"true", "false", "t", "f", "yes", "no", "y", "n"}
+
+
+def in_list_compatible(t: SqlType | None, value, vt: SqlType | None) -> bool:
+    """Whether ksqlDB takes ``value`` (of type ``vt``) in ``x IN (...)`` for an ``x`` of type
+    ``t`` (its CoercionUtil.coerceUserList, as the real 8.1.5 answers): same types, numbers,
+    a string literal that parses as the number / boolean / date, a number or boolean
+    literal for a STRING, STRING with TIMESTAMP; not DATE with TIMESTAMP, not a string
+    literal for a TIMESTAMP, TIME or BYTES."""
+    if t is None or vt is None:
+        return True
+    if t.name == vt.name:
+        return True
+    if t.is_numeric and vt.is_numeric:
+        return True
+    literal = value.value if isinstance(value, E.Literal) else None
+    if isinstance(literal, str):
+        if t.is_numeric:
+            try:
+                return decimal.Decimal(literal.strip()).is_finite()
+            except decimal.InvalidOperation:
+                return False
+        if t.name == "BOOLEAN":
+            return literal.strip().lower() in _BOOLEAN_WORDS
+        return t.name in ("STRING", "DATE")
+    if isinstance(value, E.Literal) and t.name == "STRING" and vt.name in ("INT", "BIGINT", "DOUBLE", "DECIMAL", "BOOLEAN"):
+        return True
+    return {t.name, vt.name} == {"STRING", "TIMESTAMP"}
 
 
 class Resolver:
@@ -337,8 +390,9 @@ class _Analyzer:
                 self.problem("bad-join", f"the join condition {describe(on)} must compare a column of {rname} "
                                          f"with a column of an earlier source")
                 continue
-            if not comparable(lt, rt) or (lt is not None and rt is not None and lt.ksql() != rt.ksql()
-                                          and not (lt.is_numeric and rt.is_numeric)):
+            # ksqlDB needs the same type on both sides (it refuses BIGINT = INT: "Invalid join.
+            # Key types differ: BIGINT vs INTEGER"); cast one side to join different types
+            if lt is not None and rt is not None and lt.ksql() != rt.ksql():
                 self.problem("join-type-mismatch",
                              f"join columns have different types: {describe(left_expr)} ({_tn(lt)}) "
                              f"vs {describe(right_expr)} ({_tn(rt)})")
@@ -419,6 +473,9 @@ class _Analyzer:
             else:
                 name = aliases.next_ksql_col()
             named.append(OutColumn(name, t, expr=inner))
+            if isinstance(inner, E.Literal) and inner.value is None:
+                self.problem("null-type", f"SELECT NULL ({name}): ksqlDB cannot infer the type of a bare NULL "
+                                          f"(cast it: cast(None, 'STRING'))")
         seen: set[str] = set()
         for c in named:
             if c.name in seen:
@@ -466,6 +523,10 @@ class _Analyzer:
             match.key = True
             keys.append(match)
         values = [c for c in named if not c.key]
+        if named and not values:
+            # ksqlDB: "The projection contains no value columns."
+            self.problem("no-value-columns", "the query selects key columns only: ksqlDB needs at least one "
+                                             "value column in the SELECT list")
         out = keys + values
         if self.windowed:
             for pseudo in ("WINDOWSTART", "WINDOWEND"):
@@ -549,7 +610,7 @@ class _Analyzer:
             if e.op in COMPARE or e.op == "LIKE":
                 if e.op == "LIKE" and lt is not None and lt.name != "STRING":
                     raise QueryProblem("type-mismatch", f"LIKE needs a STRING, got {describe(e.left)} ({_tn(lt)})")
-                if not comparable(lt, rt):
+                if not comparable(lt, rt, e.op):
                     raise QueryProblem("type-mismatch",
                                        f"type mismatch in comparison: {describe(e.left)} ({_tn(lt)}) {e.op} "
                                        f"{describe(e.right)} ({_tn(rt)})")
@@ -573,7 +634,7 @@ class _Analyzer:
             t = self._type(e.operand)
             for v in e.values:
                 vt = self._type(v)
-                if not comparable(t, vt):
+                if not in_list_compatible(t, v, vt):
                     raise QueryProblem("type-mismatch", f"type mismatch in IN: {describe(e.operand)} ({_tn(t)}) "
                                                         f"vs {describe(v)} ({_tn(vt)})")
             return T.BOOLEAN
@@ -584,7 +645,12 @@ class _Analyzer:
             t = self._type(e.operand)
             for v in (e.low, e.high):
                 vt = self._type(v)
-                if not comparable(t, vt):
+                # a number literal reads as a string against a STRING (ksqlDB accepts
+                # s BETWEEN 1 AND 2, refuses i BETWEEN '1' AND '2')
+                number_for_string = (t is not None and t.name == "STRING" and isinstance(v, E.Literal)
+                                     and isinstance(v.value, (int, float, decimal.Decimal))
+                                     and not isinstance(v.value, bool))
+                if not (comparable(t, vt) or number_for_string):
                     raise QueryProblem("type-mismatch", f"type mismatch in BETWEEN: {describe(e.operand)} ({_tn(t)}) "
                                                         f"vs {describe(v)} ({_tn(vt)})")
             return T.BOOLEAN
@@ -611,6 +677,9 @@ class _Analyzer:
                 ct = self._type(cond)
                 if ct is not None and ct.name != "BOOLEAN":
                     raise QueryProblem("type-mismatch", f"CASE condition must be BOOLEAN, got {describe(cond)} ({_tn(ct)})")
+            # ksqlDB converts nothing between the branches: INT and BIGINT, or DECIMAL(5, 2)
+            # and DECIMAL(7, 3), are refused ("Invalid Case expression. Type for all 'THEN'
+            # clauses should be the same"); NULL goes with anything, but not alone
             values = [v for _, v in e.whens] + ([e.else_] if e.else_ is not None else [])
             for v in values:
                 vt = self._type(v)
@@ -618,11 +687,13 @@ class _Analyzer:
                     continue
                 if result is None:
                     result = vt
-                elif result.is_numeric and vt.is_numeric:
-                    result = promote("+", result, vt) if result.name != vt.name else result
                 elif result.ksql() != vt.ksql():
                     raise QueryProblem("type-mismatch", f"CASE results have different types: {_tn(result)} and "
-                                                        f"{describe(v)} ({_tn(vt)})")
+                                                        f"{describe(v)} ({_tn(vt)}); ksqlDB needs one type (cast "
+                                                        f"the others)")
+            if all(isinstance(v, E.Literal) and v.value is None for v in values):
+                raise QueryProblem("null-type", "every CASE result is NULL: ksqlDB cannot type it "
+                                                "(cast one to a type: cast(None, 'STRING'))")
             return result
         if isinstance(e, E.Cast):
             self._type(e.operand)
@@ -637,7 +708,15 @@ class _Analyzer:
                 raise QueryProblem("ambiguous-column", f"{e.name} is ambiguous in a join: every joined source has "
                                                        f"one, and ksqlDB rejects it unqualified")
             return T.BIGINT if e.name in ("WINDOWSTART", "WINDOWEND", "ROWTIME", "ROWOFFSET") else T.INT
-        if isinstance(e, (E.Lambda, E.LambdaVar)):
+        if isinstance(e, E.Lambda):
+            columns = {f.column for cls in self.scope for f in cls.__kctx__.fields}
+            for p in e.params:
+                if p.name in columns:  # ksqlDB: "Lambda function argument can't be a column name"
+                    raise QueryProblem("bad-lambda", f"lambda parameter {p.name.lower()} has the name of a column "
+                                                     f"({p.name}); ksqlDB refuses that: rename the parameter")
+            self._type(e.body)
+            return None
+        if isinstance(e, E.LambdaVar):
             return None
         raise QueryProblem("bad-query", f"cannot use {e!r} in a query")
 
