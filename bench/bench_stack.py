@@ -3,7 +3,7 @@
 Runs tests/stack/up + down REPEAT times on ports and a stack folder of its own (so a stack
 already running on the default ports is left alone), with the stack's JVM flags (C1 only)
 and, as the baseline, with the JVMs' default flags; prints the medians and the ratio, and
-the RSS of both JVMs just after start. `--cold` first times one start with an empty jar
+the RSS of the three JVMs (Kafka, Schema Registry, ksqlDB) just after start. `--cold` first times one start with an empty jar
 cache and an empty Maven repository (everything downloaded from Maven Central).
 
     python bench/bench_stack.py [--repeat 3] [--cold]
@@ -23,8 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 UP, DOWN = REPO / "tests" / "stack" / "up", REPO / "tests" / "stack" / "down"
 PORTS = {"KCTX_STACK_KAFKA_PORT": "27092", "KCTX_STACK_CONTROLLER_PORT": "27093",
-         "KCTX_STACK_REGISTRY_PORT": "27081", "KCTX_STACK_REGISTRY_MANAGEMENT_PORT": "27091",
-         "KCTX_STACK_KSQLDB_PORT": "27088"}
+         "KCTX_STACK_REGISTRY_PORT": "27081", "KCTX_STACK_KSQLDB_PORT": "27088"}
 
 
 def rss_mb(pid_file: Path) -> float:
@@ -42,8 +41,10 @@ def start_once(env: dict[str, str]) -> dict[str, float]:
     if done.returncode != 0:
         sys.exit(f"tests/stack/up failed:\n{done.stderr}")
     wall = time.monotonic() - t0
-    result = {"wall": wall, **json.loads((stack_dir / "last-up.json").read_text()),
-              "kafka_rss": rss_mb(stack_dir / "kafka.pid"), "registry_rss": rss_mb(stack_dir / "registry.pid")}
+    up = json.loads((stack_dir / "last-up.json").read_text())
+    up.pop("rss_mb", None)
+    result = {"wall": wall, **up, **{f"{name}_rss": rss_mb(stack_dir / f"{name}.pid")
+                                     for name in ("kafka", "registry", "ksqldb")}}
     subprocess.run([sys.executable, str(DOWN)], env=env, check=True, stderr=subprocess.DEVNULL)
     return result
 
@@ -61,7 +62,7 @@ def main() -> None:
                                "MAVEN_OPTS": f"-Dmaven.repo.local={tmp}/m2"})
             print(f"cold start (download + start): {cold['wall']:.1f}s "
                   f"(fetch {cold['fetch']:.1f}s, Kafka ready {cold['kafka']:.1f}s, "
-                  f"registry ready {cold['registry']:.1f}s)")
+                  f"registry ready {cold['registry']:.1f}s, ksqlDB ready {cold['ksqldb']:.1f}s)")
         runs: dict[str, list[dict[str, float]]] = {"stack flags (C1 only)": [], "JVM defaults (baseline)": []}
         for _ in range(args.repeat):  # interleaved, so machine load hits both alike
             runs["stack flags (C1 only)"].append(start_once(base))
@@ -72,8 +73,9 @@ def main() -> None:
         med = {k: statistics.median(r[k] for r in results) for k in results[0]}
         medians[name] = med
         print(f"{name:26} warm start median {med['wall']:5.1f}s  (Kafka ready {med['kafka']:.1f}s, "
-              f"registry ready {med['registry']:.1f}s, emulator {med.get('ksqldb', 0):.1f}s)  "
-              f"RSS Kafka {med['kafka_rss']:.0f} MB, Apicurio {med['registry_rss']:.0f} MB")
+              f"registry ready {med['registry']:.1f}s, ksqlDB ready {med['ksqldb']:.1f}s)  "
+              f"RSS Kafka {med['kafka_rss']:.0f} MB, Schema Registry {med['registry_rss']:.0f} MB, "
+              f"ksqlDB {med['ksqldb_rss']:.0f} MB")
     ours, baseline = medians.values()
     print(f"ratio stack/baseline: {ours['wall'] / baseline['wall']:.2f}x")
 
