@@ -53,7 +53,7 @@ SCHEMA = {"type": "record", "name": "R", "fields": [{"name": "id", "type": "stri
 
 
 class FakeSchemas:
-    """Stands in for the registry cache in unit tests only (the stack tests use Apicurio)."""
+    """Stands in for the registry cache in unit tests only (the stack tests use the real Schema Registry)."""
 
     def __init__(self, outage=False):
         self.outage = outage
