@@ -150,7 +150,7 @@ CANONICAL = [
     ("CREATE STREAM ${name} WITH (kafka_topic=${topic})", "CREATE STREAM ${name} WITH (KAFKA_TOPIC=${topic})"),
     # ASSERT
     ("assert topic orders with (partitions=3) timeout 10 seconds",
-     "ASSERT TOPIC ORDERS WITH (PARTITIONS=3) TIMEOUT 10 SECONDS"),
+     "ASSERT TOPIC 'orders' WITH (PARTITIONS=3) TIMEOUT 10 SECONDS"),
     ("ASSERT NOT EXISTS TOPIC 'my-topic'", "ASSERT NOT EXISTS TOPIC 'my-topic'"),
     ("ASSERT SCHEMA SUBJECT 'orders-value' ID 4 TIMEOUT 3 MINUTES",
      "ASSERT SCHEMA SUBJECT 'orders-value' ID 4 TIMEOUT 3 MINUTES"),
@@ -173,7 +173,8 @@ CANONICAL = [
     ("EXPLAIN CTAS_T_1", "EXPLAIN CTAS_T_1"),
     ("EXPLAIN SELECT * FROM s EMIT CHANGES", "EXPLAIN SELECT * FROM S EMIT CHANGES"),
     ("PRINT 'orders' FROM BEGINNING INTERVAL 2 LIMIT 10", "PRINT 'orders' FROM BEGINNING INTERVAL 2 LIMIT 10"),
-    ("PRINT orders", "PRINT ORDERS"),
+    # a topic keeps its case even unquoted (AstBuilder getIdentifierText(true, ...), F08)
+    ("PRINT orders", "PRINT 'orders'"),
     ("CREATE SINK CONNECTOR IF NOT EXISTS jdbc WITH ('connector.class'='x')",
      "CREATE SINK CONNECTOR IF NOT EXISTS JDBC WITH ('connector.class'='x')"),
     ("DROP CONNECTOR IF EXISTS jdbc", "DROP CONNECTOR IF EXISTS JDBC"),

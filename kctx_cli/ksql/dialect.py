@@ -211,8 +211,8 @@ class KsqlTokenizer(tokens.Tokenizer):
                 tok.comments = comments
                 comments = []
             append(tok)
-        if comments:  # trailing comments ride on a final semicolon token
-            tok = Token(T.SEMICOLON, ";", line, 0, len(sql), len(sql) - 1)
+        if comments:  # trailing comments ride on a final, empty (unwritten) semicolon token
+            tok = Token(T.SEMICOLON, "", line, 0, len(sql), len(sql) - 1)
             tok.comments = comments
             append(tok)
         return out
@@ -620,11 +620,20 @@ class KsqlParser(_Parser):
         return k.Property(this=name, value=value)
 
     def _p_resource_name(self) -> exp.Expression:
-        if self._curr.token_type == T.STRING:
-            node = exp.Literal.string(self._curr.text)
+        """grammar ``resourceName: identifier | STRING`` (PRINT, ASSERT TOPIC, ASSERT SCHEMA
+        SUBJECT): a Kafka topic or subject name, which is case-sensitive.  ksqlDB keeps the
+        case of an unquoted name here (AstBuilder ``getIdentifierText(true, ...)``, ksql
+        PR #3339), so ``orders``, `` `orders` `` and ``'orders'`` all name the topic
+        ``orders``: the tree holds that name as a string literal (rendered ``'orders'``).
+        A ``${variable}`` stays a variable."""
+        tok = self._curr
+        if tok.token_type in (T.STRING, T.IDENTIFIER):
             self._advance()
-            return node
-        return self._p_identifier()
+            return exp.Literal.string(tok.text)
+        if tok.token_type == T.VAR:
+            self._p_identifier()  # reserved words are refused as for any identifier
+            return exp.Literal.string(tok.text)
+        return self._p_identifier("a topic name")
 
     # -- query ----------------------------------------------------------------
 
@@ -1254,7 +1263,7 @@ class KsqlParser(_Parser):
     def parse(self, raw_tokens: list[Token], sql: str | None = None) -> list[exp.Expression | None]:
         self.reset()
         self._set_text(sql or "")
-        return [self.parse_statement_tokens(chunk) for chunk, _ in _split(raw_tokens)[0]]
+        return [self.parse_statement_tokens(chunk) for chunk, _, _ in _split(raw_tokens)[0]]
 
     def _set_text(self, text: str) -> None:
         self.text = text
@@ -1267,9 +1276,10 @@ def _is_star_item(item: exp.Expression) -> bool:
     return isinstance(item, k.StructDeref) and isinstance(item.expression, exp.Star)
 
 
-def _split(toks: list[Token]) -> tuple[list[tuple[list[Token], list[str]]], list[str]]:
-    """Statements as (tokens, comments) and the comments after the last statement."""
-    chunks: list[tuple[list[Token], list[str]]] = []
+def _split(toks: list[Token]) -> tuple[list[tuple[list[Token], list[str], bool]], list[str]]:
+    """Statements as (tokens, comments, terminated) and the comments after the last
+    statement; ``terminated`` is False for a last statement with no ``;`` of its own."""
+    chunks: list[tuple[list[Token], list[str], bool]] = []
     current: list[Token] = []
     comments: list[str] = []
     for tok in toks:
@@ -1277,13 +1287,14 @@ def _split(toks: list[Token]) -> tuple[list[tuple[list[Token], list[str]]], list
             comments.extend(tok.comments)
         if tok.token_type == T.SEMICOLON:
             if current:
-                chunks.append((current, comments))
+                # an empty text: the token the tokenizer adds to carry trailing comments
+                chunks.append((current, comments, bool(tok.text)))
                 comments = []
             current = []
         else:
             current.append(tok)
     if current:
-        chunks.append((current, comments))
+        chunks.append((current, comments, False))
         comments = []
     return chunks, comments
 
@@ -1444,7 +1455,7 @@ class KsqlGenerator(_Generator):
         if e.args.get("where"):
             parts.append("WHERE " + self.sql(e.args["where"].this))
         if e.args.get("group"):
-            parts.append("GROUP BY " + ", ".join(self.sql(x) for x in e.args["group"].expressions))
+            parts.append("GROUP BY " + (", ".join(self.sql(x) for x in e.args["group"].expressions) or "()"))
         if e.args.get("partition_by"):
             parts.append(self.sql(e, "partition_by"))
         if e.args.get("having"):
@@ -1567,7 +1578,8 @@ class KsqlGenerator(_Generator):
         k.Within: _within,
         k.WindowClause: _window,
         k.Duration: lambda self, e: f"{self.sql(e, 'this')} {e.args['unit']}",
-        k.PartitionBy: lambda self, e: "PARTITION BY " + ", ".join(self.sql(x) for x in e.expressions),
+        # an empty list is written "()" (grammar: partitionBy lists groupingExpressions)
+        k.PartitionBy: lambda self, e: "PARTITION BY " + (", ".join(self.sql(x) for x in e.expressions) or "()"),
         k.Emit: lambda self, e: f"EMIT {e.this}",
         k.StructDeref: lambda self, e: f"{self.sql(e, 'this')}->{self.sql(e, 'expression')}",
         k.Variable: lambda self, e: "${" + e.this + "}",
@@ -1647,25 +1659,33 @@ def _token_error(text: str, err: TokenError) -> KsqlSyntaxError:
     return KsqlSyntaxError(str(err), line, col)
 
 
-def parse_statements(text: str) -> list[Statement]:
-    """Parse every statement of ``text``; an error in one statement does not stop the rest
-    (a tokenizer error does: the remainder of the file cannot be split reliably)."""
-    return _parse_all(text)[0]
+def parse_statements(text: str, *, terminated: bool = True) -> list[Statement]:
+    """Parse every statement of ``text`` (a file); an error in one statement does not stop
+    the rest (a tokenizer error does: the remainder of the file cannot be split reliably).
+
+    ``terminated`` (the default, for files): every statement ends with ``;`` — ksqlDB's
+    grammar is ``singleStatement: statement ';'`` (SqlBase.g4; lexical-structure.md "each
+    statement ... ends in a semicolon"), and ksql-migrations rejects a file whose last
+    statement has none (ksql PR #7195).  A statement without it gets the error
+    ``missing ';' at the end of the statement`` at the line and column where the ``;``
+    belongs.  ``terminated=False`` accepts a last statement without ``;`` (one statement
+    given as a string, e.g. by code)."""
+    return _parse_all(text, terminated)[0]
 
 
-def _parse_all(text: str) -> tuple[list[Statement], list[str]]:
+def _parse_all(text: str, terminated: bool = True) -> tuple[list[Statement], list[str]]:
     # lexing and parsing allocate many small objects and no cycles: the cyclic GC would
     # only cost time (about half of it on a large file)
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _parse_all_gc_off(text)
+        return _parse_all_gc_off(text, terminated)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _parse_all_gc_off(text: str) -> tuple[list[Statement], list[str]]:
+def _parse_all_gc_off(text: str, terminated: bool) -> tuple[list[Statement], list[str]]:
     parser = KsqlParser(dialect=_dialect)
     parser._set_text(text)
     try:
@@ -1675,22 +1695,30 @@ def _parse_all_gc_off(text: str) -> tuple[list[Statement], list[str]]:
         return [Statement(None, error, error.line, error.column, text)], []
     chunks, trailing = _split(toks)
     results = []
-    for chunk, comments in chunks:
+    for chunk, comments, ended in chunks:
         first, last = chunk[0], chunk[-1]
         line, col = first.line, first.col
         stmt_text = text[first.start:last.end + 1]
         try:
             tree = parser.parse_statement_tokens(chunk)
-            results.append(Statement(tree, None, line, col, stmt_text, comments))
         except KsqlSyntaxError as error:
             results.append(Statement(None, error, line, col, stmt_text, comments))
+            continue
+        if terminated and not ended:
+            end_line, end_col = parser.position(last.end + 1)
+            error = KsqlSyntaxError("missing ';' at the end of the statement (every statement ends with ';')",
+                                    end_line, end_col)
+            results.append(Statement(None, error, line, col, stmt_text, comments))
+            continue
+        results.append(Statement(tree, None, line, col, stmt_text, comments))
     return results, trailing
 
 
 def parse(text: str) -> list[exp.Expression]:
-    """All statements of ``text``; raises KsqlSyntaxError at the first error."""
+    """All statements of ``text``, the last one with or without its ``;``; raises
+    KsqlSyntaxError at the first error."""
     trees = []
-    for statement in parse_statements(text):
+    for statement in parse_statements(text, terminated=False):
         if statement.error:
             raise statement.error
         trees.append(statement.tree)
@@ -1737,12 +1765,13 @@ def render(expr: exp.Expression) -> str:
 
 
 def format_text(text: str) -> str:
-    """Canonical form of a whole file; raises KsqlSyntaxError on the first error.
+    """Canonical form of a whole file; raises KsqlSyntaxError on the first error (a
+    statement without its ``;`` included: see ``parse_statements``).
 
     Statements are separated by a blank line and end with ``;``.  Comments are kept but
     move to their own lines before the statement they were in (or at the end of the file).
     """
-    statements, trailing = _parse_all(text)
+    statements, trailing = _parse_all(text, terminated=True)
     blocks = []
     for statement in statements:
         if statement.error:
