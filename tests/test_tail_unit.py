@@ -65,6 +65,9 @@ class FakeSchemas:
             return parse_schema(SCHEMA)
         raise SchemaUnavailable(f"schema id {sid} not found in the registry", outage=False)
 
+    def typed(self, sid):
+        return "AVRO", self.get(sid)
+
 
 def wire(sid: int, rec) -> bytes:
     b = io.BytesIO()

@@ -57,20 +57,26 @@ def schema_fetcher(config):
             ctx.load_cert_chain(conf["ssl.certificate.location"], conf.get("ssl.key.location"))
     timeout = float(conf.get("timeout", REGISTRY_TIMEOUT))
 
-    def fetch(schema_id: int) -> tuple[str, str]:
-        req = urllib.request.Request(f"{url}/schemas/ids/{schema_id}", headers=headers)
+    def get_json(path: str, what: str):
+        """GET ``path`` (below the registry URL) -> the decoded JSON body;
+        SchemaUnavailable (outage=False for a 404) otherwise."""
+        req = urllib.request.Request(f"{url}{path}", headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp:
-                body = json.loads(resp.read())
+                return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
-                raise SchemaUnavailable(f"schema id {schema_id} not found in the registry", outage=False) from None
-            raise SchemaUnavailable(f"schema registry error for id {schema_id}: HTTP {exc.code}", outage=True) from None
+                raise SchemaUnavailable(f"{what} not found in the registry", outage=False) from None
+            raise SchemaUnavailable(f"schema registry error for {what}: HTTP {exc.code}", outage=True) from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             raise SchemaUnavailable(f"schema registry unreachable: {reason}", outage=True) from None
+
+    def fetch(schema_id: int) -> tuple[str, str]:
+        body = get_json(f"/schemas/ids/{schema_id}", f"schema id {schema_id}")
         return body.get("schemaType") or "AVRO", body["schema"]
 
+    fetch.get_json = get_json  # for Protobuf descriptors and key subjects (SchemaCache)
     return fetch
 
 
@@ -87,6 +93,27 @@ class SchemaCache:
         self._down_until = 0.0
         self._down_error: SchemaUnavailable | None = None
         self.retry_after = self.RETRY_AFTER if retry_after is None else retry_after
+        self.other: dict[int, Any] = {}  # Protobuf / JSON Schema ids -> kctx_cli.tail.wire schema
+        self.types: dict[int, str] = {}
+
+    def typed(self, schema_id: int) -> tuple[str, Any]:
+        """``(schemaType, schema)`` of any id: AVRO with the parsed fastavro schema,
+        PROTOBUF / JSON with a kctx_cli.tail.wire schema. SchemaUnavailable as ``get``."""
+        s = self.parsed.get(schema_id)
+        if s is not None:
+            return "AVRO", s
+        o = self.other.get(schema_id)
+        if o is not None:
+            return o.kind, o
+        try:
+            return "AVRO", self._fetch(schema_id)
+        except SchemaUnavailable:
+            if schema_id not in self.types:
+                raise
+        o = self.other.get(schema_id)
+        if o is None:
+            raise self._missing[schema_id]
+        return o.kind, o
 
     def get(self, schema_id: int):
         s = self.parsed.get(schema_id)
@@ -113,9 +140,11 @@ class SchemaCache:
             self._down_until = time.monotonic() + self.retry_after
             raise
         self._down_error = None
+        self.types[schema_id] = schema_type
         if schema_type != "AVRO":
             err = SchemaUnavailable(f"schema id {schema_id} is {schema_type}, not Avro", outage=False)
             self._missing[schema_id] = err
+            self._other(schema_id, schema_type, text)
             raise err
         try:
             parsed = parse_schema(json.loads(text))
@@ -126,3 +155,45 @@ class SchemaCache:
         self.texts[schema_id] = text
         self.parsed[schema_id] = parsed
         return parsed
+
+    def _other(self, schema_id: int, schema_type: str, text: str) -> None:
+        """Build the Protobuf / JSON Schema decoder of an id (kept in ``other``); a failure
+        is kept as the id's error."""
+        from kctx_cli.tail import wire
+
+        try:
+            if schema_type == "JSON":
+                self.other[schema_id] = wire.JsonSchema(text)
+            elif schema_type == "PROTOBUF":
+                get_json = getattr(self._fetch_text, "get_json", None)
+                if get_json is None:
+                    raise SchemaUnavailable(f"schema id {schema_id} is PROTOBUF: no registry access", outage=False)
+                self.other[schema_id] = wire.fetch_protobuf(get_json, schema_id)
+        except SchemaUnavailable as exc:
+            self._missing[schema_id] = exc
+        except ImportError:
+            self._missing[schema_id] = SchemaUnavailable(
+                f"schema id {schema_id} is PROTOBUF: install the protobuf package to decode it", outage=False)
+        except Exception as exc:  # noqa: BLE001 - a descriptor we cannot build is data
+            self._missing[schema_id] = SchemaUnavailable(f"schema id {schema_id} (PROTOBUF) cannot be used: {exc}",
+                                                         outage=False)
+
+    def key_schemas(self, subject: str) -> list[tuple[int, Any]]:
+        """``(id, parsed Avro schema)`` of every version of ``subject`` (a topic's key
+        subject), newest first; [] when the subject does not exist, is not Avro, or the
+        registry cannot be reached."""
+        get_json = getattr(self._fetch_text, "get_json", None)
+        if get_json is None:
+            return []
+        from urllib.parse import quote
+
+        try:
+            versions = get_json(f"/subjects/{quote(subject, safe='')}/versions", f"subject {subject}")
+            out = []
+            for v in sorted(versions, reverse=True)[:10]:
+                body = get_json(f"/subjects/{quote(subject, safe='')}/versions/{v}", f"subject {subject}")
+                if (body.get("schemaType") or "AVRO") == "AVRO":
+                    out.append((body["id"], self.get(body["id"])))
+            return out
+        except SchemaUnavailable:
+            return []

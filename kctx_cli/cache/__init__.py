@@ -29,7 +29,17 @@ from marshal import loads
 from kctx_cli.cache import store
 from kctx_cli.errors import KctxError
 
-__all__ = ["open_table", "CacheTable"]
+__all__ = ["open_table", "CacheTable", "UndecodableValue"]
+
+
+class UndecodableValue(KctxError):
+    """A cached value in the Confluent wire format that cannot be decoded: its writer
+    schema is not in the cache (the registry could not give it during the warm), or the
+    bytes do not match it. The message says which; ``raw`` holds the bytes."""
+
+    def __init__(self, message: str, raw: bytes):
+        super().__init__(message)
+        self.raw = raw
 
 
 def open_table(name: str, cache_dir: str | os.PathLike | None = None, config=None) -> "CacheTable":
@@ -110,8 +120,22 @@ class CacheTable:
         return self._db.get(key.encode() if isinstance(key, str) else key) is not None
 
     def items(self) -> Iterator[tuple[bytes, Any]]:
+        """(key, decoded value) of every entry; a value that cannot be decoded comes as
+        its raw bytes (``get`` raises UndecodableValue for it)."""
         for k, v in self._db.items():
-            yield k, self.decode(v)
+            try:
+                yield k, self.decode(v)
+            except UndecodableValue as exc:
+                yield k, exc.raw
+
+    def lookup(self, keys: list[bytes]) -> tuple[bytes, Any] | None:
+        """The first of ``keys`` (candidate encodings, kctx_cli.tail.keys.cache_keys) the
+        cache holds: (that key, its decoded value), else None. UndecodableValue as get."""
+        for k in keys:
+            raw = self._db.get(k)
+            if raw is not None:
+                return k, self.decode(raw)
+        return None
 
     def raw_items(self) -> Iterator[tuple[bytes, bytes]]:
         """(key, value bytes as in Kafka) (raw caches only)."""
@@ -135,7 +159,10 @@ class CacheTable:
             return loads(v[1:])
         if tag == 3:
             return pickle.loads(v[1:])
-        return v[1:]
+        raw = v[1:]
+        if raw[:1] == b"\x00" and len(raw) >= 5:  # stored raw at warm time: say why it does not decode
+            return self._decode_framed(raw)
+        return raw
 
     def _fixer(self, sid: bytes):
         from kctx_cli.cache.codec import fixer_for
@@ -148,19 +175,39 @@ class CacheTable:
         return fix
 
     def decode(self, raw: bytes) -> Any:
+        """Kafka value bytes -> the decoded value (Avro/Protobuf/JSON Schema with the writer
+        schema stored in the cache, else JSON, text, or the bytes). UndecodableValue for a
+        framed value whose schema is missing or does not match."""
         if raw[:1] == b"\x00" and len(raw) >= 5:
-            schema = self._schema(int.from_bytes(raw[1:5], "big"))
-            if schema is not None:
-                from fastavro import schemaless_reader
-
-                bio = io.BytesIO(raw)
-                bio.seek(5)
-                return schemaless_reader(bio, schema, None)
-            return raw
+            return self._decode_framed(raw)
         from kctx_cli.tail.decode import plain
 
         d = plain(raw)
         return raw if d.format == "hex" else d.value
+
+    def _decode_framed(self, raw: bytes) -> Any:
+        sid = int.from_bytes(raw[1:5], "big")
+        schema = self._schema(sid)
+        if schema is None:
+            raise UndecodableValue(f"its writer schema (id {sid}) is not in the cache: the registry could not give it "
+                                   f"when the cache was warmed; re-warm with the registry reachable", raw)
+        if not isinstance(schema, dict) and hasattr(schema, "decode"):  # Protobuf / JSON Schema
+            try:
+                return schema.decode(raw)
+            except Exception as exc:  # noqa: BLE001
+                raise UndecodableValue(f"it does not decode as {schema.kind} with schema id {sid}: {exc}", raw) from None
+        from fastavro import schemaless_reader
+
+        bio = io.BytesIO(raw)
+        bio.seek(5)
+        try:
+            value = schemaless_reader(bio, schema, None)
+        except Exception as exc:  # noqa: BLE001 - corrupt bytes are data
+            raise UndecodableValue(f"it does not decode as Avro with schema id {sid}: {exc or type(exc).__name__}",
+                                   raw) from None
+        if bio.tell() != len(raw):
+            raise UndecodableValue(f"its Avro body has {len(raw) - bio.tell()} trailing bytes for schema id {sid}", raw)
+        return value
 
     def _schema(self, sid: int):
         s = self._schemas.get(sid)
@@ -168,6 +215,12 @@ class CacheTable:
             text = self._meta.get(b"schema:%d" % sid)
             if text is None:
                 return None
+            from kctx_cli.tail.wire import from_stored
+
+            other = from_stored(text.decode())
+            if other is not None:
+                s = self._schemas[sid] = other
+                return s
             from fastavro import parse_schema
 
             s = self._schemas[sid] = parse_schema(json.loads(text))

@@ -14,6 +14,7 @@ from kctx_cli.errors import KctxError
 # records per RocksDB write batch: large, so the latest-value-per-key step removes more
 # writes (~10 MB of records in memory at most)
 BATCH = 50000
+MAX_BAD_REPORTED = 100
 
 
 def resolve_topic(config, name: str) -> str:
@@ -59,6 +60,15 @@ class WarmResult:
     up_to_date: bool = False
     registry_errors: list[str] = field(default_factory=list)
     store: str = "raw"
+    # records that did not decode (decoded mode: stored raw; framed keys: stored as bytes):
+    # {"partition", "offset", "error"}
+    bad: list[dict] = field(default_factory=list)  # the first MAX_BAD_REPORTED
+    bad_count: int = 0
+
+
+def _short(exc: Exception) -> str:
+    msg = str(exc) or type(exc).__name__
+    return msg if len(msg) < 200 else msg[:200] + "…"
 
 
 def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, progress=None,
@@ -72,9 +82,11 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
     from confluent_kafka import KafkaException, TopicPartition
     from rocksdict import WriteBatch
 
+    from confluent_kafka import Message
+    from fastavro import schemaless_reader
+
     from kctx_cli.backends import kafka
     from kctx_cli.backends.registry import SchemaCache, SchemaUnavailable, schema_fetcher
-    from fastavro import schemaless_reader
 
     from kctx_cli.cache import codec
     from kctx_cli.tail.core import key_text
@@ -124,10 +136,15 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
             schemas = SchemaCache(schema_fetcher(config)) if config.schema_registry_url else None
             known_ids = {int(k[7:]) for k, _ in meta.items(from_key=b"schema:") if k.startswith(b"schema:")}
             key_decoder = Decoder(schemas)
-            tps = [TopicPartition(topic, p) for p in parts]
-            # latest value per key (None = tombstone) since the last write: the same end
-            # state as applying every record, with fewer RocksDB writes
+            # latest record per key since the last write: the same end state as applying
+            # every record, with fewer RocksDB writes (values are read from it at write time)
             latest: dict = {}
+            # next offset per partition of the records gathered: max(offset) + 1, from the
+            # records themselves. (The consumer's position() was used before: it is not tied
+            # to the records a consume() call returned, so under load a batch could be
+            # written with an older position than its data — a reader then saw data newer
+            # than the stored offsets.)
+            last: dict[int, int] = {}
             unwritten = null_keys = deletes = 0
 
             decoded = mode == store.DECODED
@@ -138,29 +155,49 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
                 if head not in codecs:
                     sid = int.from_bytes(head[1:], "big")
                     try:
-                        parsed = schemas.get(sid)
-                        codecs[head] = (parsed, codec.fixer_for(json.loads(schemas.texts[sid])))
+                        kind, parsed = schemas.typed(sid)
+                        codecs[head] = (kind, parsed, codec.fixer_for(json.loads(schemas.texts[sid]))
+                                        if kind == "AVRO" else None)
                     except SchemaUnavailable:
                         codecs[head] = None  # reported by the schema step below
                 return codecs[head]
 
             def encode(v: bytes) -> bytes:
-                """Decode once now, as a raw-mode reader would on each get."""
+                """Decode once now, as a raw-mode reader would on each get; raises on a
+                value that does not decode (the caller counts and reports it)."""
                 if len(v) >= 5 and v[0] == 0:
                     c = codec_of(v[:5]) if schemas is not None else None
                     if c is None:
                         return b"\x04" + v
+                    if c[0] != "AVRO":
+                        return codec.encode_plain(c[1].decode(v))
                     bio = io.BytesIO(v)
                     bio.seek(5)
-                    return codec.encode_avro(v[1:5], schemaless_reader(bio, c[0], None), c[1])
+                    value = schemaless_reader(bio, c[1], None)
+                    if bio.tell() != len(v):
+                        raise ValueError(f"{len(v) - bio.tell()} trailing bytes after the Avro body")
+                    return codec.encode_avro(v[1:5], value, c[2])
                 d = plain(v)
                 return codec.encode_plain(v if d.format == "hex" else d.value)
 
-            def write() -> None:
+            def remember_schema(head: bytes, put) -> None:
+                sid = int.from_bytes(head[1:], "big")
+                if sid in known_ids:
+                    return
+                known_ids.add(sid)  # tried once per warm; a failure is reported
+                try:
+                    kind, parsed = schemas.typed(sid)
+                    text = schemas.texts[sid] if kind == "AVRO" else parsed.stored()
+                    put(b"schema:%d" % sid, text.encode(), mh)
+                except SchemaUnavailable as exc:
+                    res.registry_errors.append(str(exc))
+
+            def write(final: bool = False) -> None:
                 wb = WriteBatch(raw_mode=True)
                 put, delete = wb.put, wb.delete
                 last_head = None
-                for k, v in latest.items():
+                for k, m in latest.items():
+                    v = m.value()
                     if v is None:
                         delete(k)
                         continue
@@ -168,39 +205,79 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
                         head = v[:5]
                         if head != last_head:
                             last_head = head
-                            sid = int.from_bytes(head[1:], "big")
-                            if sid not in known_ids:
-                                known_ids.add(sid)  # tried once per warm; a failure is reported
-                                try:
-                                    schemas.get(sid)
-                                    put(b"schema:%d" % sid, schemas.texts[sid].encode(), mh)
-                                except SchemaUnavailable as exc:
-                                    res.registry_errors.append(str(exc))
-                    put(k, encode(v) if decoded else v)
-                # the position is the offset after the last record returned: exactly what
-                # the records gathered so far cover
-                for tp in consumer.position(tps):
-                    if tp.offset >= 0 and tp.offset != res.offsets.get(tp.partition):
-                        put(store.offset_key(tp.partition), b"%d" % tp.offset, mh)
-                        res.offsets[tp.partition] = tp.offset
+                            remember_schema(head, put)
+                    if decoded:
+                        try:
+                            v = encode(v)
+                        except Exception as exc:  # noqa: BLE001 - one bad record never aborts a warm
+                            note_bad(m, f"value does not decode: {_short(exc)}")
+                            v = b"\x04" + v
+                    put(k, v)
+                # offsets from the records written (plus, at the end, the end offsets the
+                # read reached: only transaction markers / aborted records lie between)
+                for p, o in last.items():
+                    nxt = o + 1
+                    if final:
+                        nxt = max(nxt, ends[p])
+                    if nxt != res.offsets.get(p):
+                        put(store.offset_key(p), b"%d" % nxt, mh)
+                        res.offsets[p] = nxt
+                if final:
+                    for p in parts:
+                        if ends[p] > res.offsets.get(p, -1):
+                            put(store.offset_key(p), b"%d" % ends[p], mh)
+                            res.offsets[p] = ends[p]
                 put(b"warmed_at", b"%d" % int(time.time() * 1000), mh)
                 db.write(wb)  # data + offsets atomically
                 latest.clear()
+                last.clear()
                 res.batches += 1
 
+            K, V, P, O = Message.key, Message.value, Message.partition, Message.offset
+
+            def note_bad(m, error: str) -> None:
+                res.bad_count += 1
+                if len(res.bad) < MAX_BAD_REPORTED:
+                    res.bad.append({"partition": m.partition(), "offset": m.offset(), "error": error})
+
+            def framed_key(m, k: bytes):
+                """A framed (Avro/Protobuf/JSON Schema) key -> the canonical text readers
+                look it up by; an undecodable one stays bytes and is reported."""
+                d = key_decoder.decode_key(k)
+                if d.error or d.format in ("hex", "null"):
+                    if d.error:
+                        note_bad(m, f"key does not decode: {d.error}")
+                    return k
+                return (key_text(d) or "").encode()
+
             # consume in chunks of at most 10,000 (a larger consume() waits for its batch
-            # to fill), write every `batch` records
+            # to fill), write every `batch` records. The common case is done with C-level
+            # map/zip over the messages; a chunk with null or framed keys goes record by record.
             for msgs in batches(consumer, topic, starts, ends, batch=min(batch, 10000)):
-                for m in msgs:
-                    k = m.key()
-                    if k is None:
-                        null_keys += 1
-                        continue  # a compacted topic has no null keys; nothing to index
-                    if k and k[0] == 0 and len(k) >= 5:
-                        k = (key_text(key_decoder.decode(k)) or "").encode()
-                    v = latest[k] = m.value()
-                    if v is None:
-                        deletes += 1
+                ks = list(map(K, msgs))
+                vs = list(map(V, msgs))
+                last.update(zip(map(P, msgs), map(O, msgs)))  # dict: the last offset per partition wins
+                chunk = dict(zip(ks, msgs))
+                nk = ks.count(None)
+                if nk:
+                    null_keys += nk
+                    chunk.pop(None, None)
+                empty = chunk.pop(b"", None)
+                if chunk and min(chunk)[:1] == b"\x00":  # the smallest key starts with 0: framed keys present
+                    for k, m in zip(ks, msgs):
+                        if k is None:
+                            continue
+                        if k[:1] == b"\x00" and len(k) >= 5:
+                            k = framed_key(m, k)
+                        latest[k] = m
+                else:
+                    if empty is not None:
+                        chunk[b""] = empty
+                    latest.update(chunk)
+                tomb = vs.count(None)
+                if nk and tomb:  # a null-key record is not cached, its null value is no delete
+                    tomb -= sum(1 for k, v in zip(ks, vs) if k is None and v is None)
+                deletes += tomb
                 res.records += len(msgs)
                 unwritten += len(msgs)
                 if unwritten >= batch:
@@ -210,8 +287,7 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
                         time.sleep(pause)
                 if progress is not None:
                     progress.advance(len(msgs))
-            if unwritten:
-                write()
+            write(final=True)
             res.puts, res.deletes = res.records - null_keys - deletes, deletes
             res.seconds = time.monotonic() - t0
             return res
@@ -237,10 +313,13 @@ def stats(config, name: str | None, base: Path | None = None) -> list[dict]:
     for n in names:
         with open_table(n, cache_dir=base) as t:
             warmed = t.meta(b"warmed_at")
+            from kctx_cli.tail.decode import iso_ms
+
             rows.append({
                 "table": n, "path": str(t.path), "keys_estimate": t.estimate_keys(),
                 "bytes_on_disk": _dir_size(t.path), "offsets": t.offsets(),
-                "warmed_at": int(warmed) if warmed else None,
+                "warmed_at": iso_ms(int(warmed)) if warmed else None,
+                "warmed_at_ms": int(warmed) if warmed else None,
                 "schemas": t.schema_ids(),
             })
     return rows
@@ -267,14 +346,30 @@ def drop(config, name: str, base: Path | None = None) -> Path:
     return path
 
 
-def get(config, name: str, key: str, base: Path | None = None):
+def get(config, name: str, key: str, base: Path | None = None, key_format: str | None = None):
+    """The cached value of ``key`` as the user typed it -> ``(value, found, how)``.
+
+    The key is encoded the way the table's writer encodes keys (kctx_cli.tail.keys):
+    ``key_format`` (--key-format), else the model of ``name``/the topic, else ksqlDB's
+    DESCRIBE, else every plausible encoding is tried. ``how`` describes the lookup for
+    messages. KctxError for a key that does not fit the key columns; UndecodableValue
+    (kctx_cli.cache) when the value is there but cannot be decoded."""
     from kctx_cli.cache import open_table
+    from kctx_cli.tail import keys as K
 
     base = base or store.cache_dir(config)
     with open_table(name, cache_dir=base, config=config) as t:
-        missing = object()
-        value = t.get(key, missing)
-        return (None, False) if value is missing else (value, True)
+        topic = store.topic_of(t._meta) or name
+        spec = K.spec_from_option(key_format) if key_format else K.resolve_spec(config, topic, name=name)
+        typed = K.parse_key(key, spec)
+        found = t.lookup(K.cache_keys(typed, spec))
+        if spec.known:
+            cols = ", ".join(f"{c} {ty}" for c, ty in spec.columns) or "?"
+            how = f"{spec.format} key ({cols}) from {spec.origin}"
+        else:
+            how = "key format unknown (no model, no ksqlDB source): text, JSON, INT/BIGINT/DOUBLE tried; " \
+                  "--key-format says which"
+        return (None, False, how) if found is None else (found[1], True, how)
 
 
 def dumps(v) -> str:

@@ -6,10 +6,12 @@ import time
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 
 from kctx_cli.cache import warm as w
-from kctx_cli.commands.console import Progress, stdout
+from kctx_cli.commands.console import Progress, stderr, stdout
 from kctx_cli.errors import KctxError
+from kctx_cli.tail.decode import safe
 
 
 def cache_warm(config, name: str, cache_dir: Path | None, output: str, batch: int = w.BATCH, pause: float = 0.0,
@@ -22,29 +24,43 @@ def cache_warm(config, name: str, cache_dir: Path | None, output: str, batch: in
     out = {"table": name, "topic": res.topic, "path": str(res.path), "records": res.records, "puts": res.puts,
            "deletes": res.deletes, "store": res.store, "batches": res.batches, "seconds": round(res.seconds, 3),
            "up_to_date": res.up_to_date, "offsets": res.offsets, "registry_errors": res.registry_errors}
+    out["undecodable"] = res.bad_count
+    out["undecodable_records"] = res.bad
     if output == "json":
         print(json.dumps(out, indent=2))
         return 0
     c = stdout()
     for e in sorted(set(res.registry_errors)):
         c.print(f"[yellow]warning:[/yellow] {e} (values stored raw; readers cannot decode them)")
+    err = stderr()
+    for b in res.bad:
+        err.print(Text(f"warning: {res.topic}[{b['partition']}]@{b['offset']}: {safe(b['error'])}; stored raw", "yellow"))
+    if res.bad_count > len(res.bad):
+        err.print(Text(f"warning: … and {res.bad_count - len(res.bad)} more", "yellow"))
     if res.up_to_date:
         c.print(f"{res.topic}: already up to date ({res.seconds:.2f}s) in {res.path}")
     else:
         rate = res.records / res.seconds if res.seconds else 0
         c.print(f"{res.topic}: {res.records:,} records read ({res.puts:,} upserts, {res.deletes:,} tombstones) "
                 f"in {res.seconds:.2f}s ({rate:,.0f}/s) into {res.path}"
-                + (" (values stored decoded)" if res.store == "decoded" else ""))
+                + (" (values stored decoded)" if res.store == "decoded" else "")
+                + (f"; {res.bad_count:,} undecodable record(s) stored raw (see warnings)" if res.bad_count else ""))
     return 0
 
 
-def cache_get(config, name: str, key: str, cache_dir: Path | None, output: str) -> int:
-    value, found = w.get(config, name, key, base=cache_dir)
+def cache_get(config, name: str, key: str, cache_dir: Path | None, output: str, key_format: str | None = None) -> int:
+    """Print the value of KEY (JSON); exit 1 with one line when absent or undecodable."""
+    from kctx_cli.cache import UndecodableValue
+    try:
+        value, found, how = w.get(config, name, key, base=cache_dir, key_format=key_format)
+    except UndecodableValue as exc:
+        raise KctxError(f"the value of key '{safe(key)}' in the cache of '{name}' cannot be decoded: {exc}") from None
     if not found:
-        raise KctxError(f"key '{key}' not in the cache of '{name}'")
+        raise KctxError(f"key '{safe(key)}' not in the cache of '{name}' (looked up as {how})")
     if isinstance(value, bytes):
         value = {"hex": value.hex()}
-    print(w.dumps(value) if output == "json" else json.dumps(json.loads(w.dumps(value)), indent=2, ensure_ascii=False))
+    # JSON escapes C0 controls; safe() the rest (C1, bidi) for a terminal
+    print(w.dumps(value) if output == "json" else safe(json.dumps(json.loads(w.dumps(value)), indent=2, ensure_ascii=False)))
     return 0
 
 
@@ -59,7 +75,7 @@ def cache_stats(config, name: str | None, cache_dir: Path | None, output: str) -
         return 0
     t = Table("table", "keys (est.)", "size", "partitions: next offset", "warmed")
     for r in rows:
-        ago = f"{time.time() - r['warmed_at'] / 1000:.0f}s ago" if r["warmed_at"] else "-"
+        ago = f"{r['warmed_at']} ({time.time() - r['warmed_at_ms'] / 1000:.0f}s ago)" if r["warmed_at_ms"] else "-"
         offs = " ".join(f"{p}:{o}" for p, o in sorted(r["offsets"].items()))
         t.add_row(r["table"], f"{r['keys_estimate']:,}", f"{r['bytes_on_disk'] / 1e6:.1f} MB", offs, ago)
     c.print(t)

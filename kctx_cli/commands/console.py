@@ -7,10 +7,19 @@ that importing a command module stays cheap.
 from __future__ import annotations
 
 
+# width of a console that is not a terminal: rich would otherwise wrap tables at 80 columns
+PIPE_WIDTH = 100_000
+
+
 def stdout():
+    """The console for command output. Piped (not a terminal), it has no width limit, so
+    a table row stays one line for grep/awk."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    c = Console(highlight=False, soft_wrap=True)
+    if not c.is_terminal:
+        c = Console(highlight=False, soft_wrap=True, width=PIPE_WIDTH)
+    return c
 
 
 def stderr():

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from kctx_cli.commands.console import Progress, stdout
 from kctx_cli.dlq import core
-from kctx_cli.tail.decode import iso_ms, json_default
+from kctx_cli.tail.decode import iso_ms, json_default, safe
 
 
 def _age(ms: int | None) -> str:
@@ -35,7 +35,7 @@ def dlq_list(config, pattern: str | None, output: str) -> int:
         return 0
     t = Table("DLQ topic", "partitions", "records", "oldest", "newest", "parked")
     for r in rows:
-        t.add_row(r["topic"], str(r["partitions"]), f"{r['records']:,}", _age(r["oldest"]), _age(r["newest"]),
+        t.add_row(safe(r["topic"]), str(r["partitions"]), f"{r['records']:,}", _age(r["oldest"]), _age(r["newest"]),
                   "-" if r["parked"] is None else f"{r['parked']:,}")
     console.print(t)
     return 0
@@ -55,8 +55,8 @@ def dlq_show(config, topic: str, start: str, max_records: int, output: str) -> i
         v = r["value"] if isinstance(r["value"], str) else json.dumps(r["value"], default=json_default, ensure_ascii=False)
         if r["value_error"]:
             v = f"[undecodable: {r['value_error']}]"
-        t.add_row(f"{r['partition']}@{r['offset']}", r["timestamp"], orig, _cut(err, 60), str(o["replay_count"]),
-                  _cut(str(r["key"]), 30), _cut(v, 60))
+        t.add_row(f"{r['partition']}@{r['offset']}", r["timestamp"], safe(orig), safe(_cut(err, 60)),
+                  str(o["replay_count"]), safe(_cut(str(r["key"]), 30)), safe(_cut(v, 60)))
     console.print(t)
     return 0
 
@@ -74,7 +74,8 @@ def dlq_replay(config, opts: core.ReplayOptions, output: str) -> int:
     hist = [{"target": t, "error_code": c, "action": a, "count": n} for (t, c, a), n in sorted(res.histogram.items())]
     summary = {"dlq": opts.dlq, "group": res.group, "dry_run": opts.dry_run,
                "mode": "at-least-once" if opts.at_least_once else "exactly-once",
-               "replayed": res.replayed, "parked": res.parked, "skipped": res.skipped,
+               "replayed": res.replayed, "same_partition": res.same_partition,
+               "repartitioned": res.repartitioned, "parked": res.parked, "skipped": res.skipped,
                "transactions": res.transactions, "interrupted": res.interrupted, "histogram": hist}
     if output == "json":
         print(json.dumps(summary, indent=2))
@@ -83,10 +84,13 @@ def dlq_replay(config, opts: core.ReplayOptions, output: str) -> int:
         if hist:
             t = Table("original topic" if opts.dry_run else "target", "error code", "action", "records")
             for h in hist:
-                t.add_row(h["target"] or "-", h["error_code"], h["action"], f"{h['count']:,}")
+                t.add_row(safe(h["target"] or "-"), safe(h["error_code"]), h["action"], f"{h['count']:,}")
             console.print(t)
         verb = "would replay" if opts.dry_run else "replayed"
         line = f"{verb} {res.replayed:,}, parked {res.parked:,}, skipped {res.skipped:,} (filters)"
+        if not opts.dry_run and res.replayed:
+            line += (f"; {res.same_partition:,} to their original partition, {res.repartitioned:,} partitioned "
+                     f"by key{' (--repartition)' if opts.repartition else ''}")
         if opts.dry_run:
             line += "; dry run: nothing written"
         else:

@@ -91,10 +91,12 @@ def show_dlq(config, topic: str, start: str = "beginning", max_records: int = 20
     from kctx_cli.backends import kafka
     from kctx_cli.backends.registry import SchemaCache, schema_fetcher
     from kctx_cli.tail.core import key_text
-    from kctx_cli.tail.decode import Decoder, iso_ms
+    from kctx_cli.tail.decode import Decoder, header_value, iso_ms
     from kctx_cli.tail.reader import batches
     from kctx_cli.tail.start import parse_start, resolve
 
+    if max_records < 1:
+        raise KctxError(f"--max must be at least 1, got {max_records}")
     st = parse_start(start)
     decoder = Decoder(SchemaCache(schema_fetcher(config)) if config.schema_registry_url else None)
     consumer = kafka.consumer(config)
@@ -106,10 +108,13 @@ def show_dlq(config, topic: str, start: str = "beginning", max_records: int = 20
             for m in b:
                 o = origin(m.headers())
                 v = decoder.decode(m.value())
+                k = decoder.decode_key(m.key())
                 out.append({"partition": m.partition(), "offset": m.offset(), "timestamp": iso_ms(m.timestamp()[1]),
-                            "key": key_text(decoder.decode(m.key())), "origin": o.as_dict(),
+                            "key": key_text(k), "key_format": k.format, "origin": o.as_dict(),
                             "value": v.value, "value_format": v.format, "value_schema_id": v.schema_id,
-                            "value_error": v.error})
+                            "value_error": v.error,
+                            # every header, DLQ ones included (binary values as 0x…)
+                            "headers": [[hk, header_value(hv)] for hk, hv in m.headers() or ()]})
                 if len(out) >= max_records:
                     return out
         return out
@@ -127,6 +132,7 @@ class ReplayOptions:
     since: str | None = None
     until: str | None = None
     key: str | None = None
+    repartition: bool = False  # recompute the partition (murmur2) instead of the original one
     dry_run: bool = False
     at_least_once: bool = False
     max_replays: int = 3
@@ -139,6 +145,8 @@ class ReplayOptions:
 class ReplayResult:
     group: str
     replayed: int = 0
+    same_partition: int = 0   # written to the original partition named in the headers
+    repartitioned: int = 0    # partition chosen by the producer's partitioner (asked, or none usable)
     parked: int = 0
     skipped: int = 0
     transactions: int = 0
@@ -173,15 +181,15 @@ def _time_ms(text: str | None, flag: str) -> int | None:
     return s.value
 
 
-def _key_matches(key: bytes | None, wanted: bytes, text: str, decoder) -> bool:
-    """The key bytes as text, or an Avro (wire-format) key decoded as tail shows it."""
-    if key == wanted:
-        return True
-    if key is not None and decoder is not None and len(key) >= 5 and key[0] == 0:
-        from kctx_cli.tail.core import key_text
-
-        return key_text(decoder.decode(key)) == text
-    return False
+def target_partition(o, partitions: int | None, repartition: bool) -> int | None:
+    """Where a replayed record goes: the original partition named by the DLQ headers
+    (kctx, Kafka Connect or Spring convention) when it exists in the target topic of
+    ``partitions`` partitions, so a key's records stay in one partition and in order;
+    None (the producer's murmur2 partitioner decides, as Java and ksqlDB do) when asked
+    (``repartition``), when no header names one, or when the target has fewer partitions."""
+    if repartition or o.partition is None or partitions is None:
+        return None
+    return o.partition if 0 <= o.partition < partitions else None
 
 
 def _code_matches(code: str | None, wanted: list[str]) -> bool:
@@ -260,13 +268,17 @@ def replay(config, opts: ReplayOptions, progress=None) -> ReplayResult:
         checked: set[str] = set()
         failed = _Failures()
         parking = opts.dlq + PARKING_SUFFIX
-        key_bytes = opts.key.encode("utf-8") if opts.key is not None else None
-        key_decoder = None
-        if key_bytes is not None and config.schema_registry_url:
+        key_filter = None
+        if opts.key is not None:
             from kctx_cli.backends.registry import SchemaCache, schema_fetcher
+            from kctx_cli.tail import keys as K
+            from kctx_cli.tail.core import KeyFilter
             from kctx_cli.tail.decode import Decoder
 
-            key_decoder = Decoder(SchemaCache(schema_fetcher(config)))
+            schemas = SchemaCache(schema_fetcher(config)) if config.schema_registry_url else None
+            spec = K.resolve_spec(config, opts.to or opts.dlq)
+            key_filter = KeyFilter(opts.key, spec, Decoder(schemas, spec), schemas, opts.to or opts.dlq, 1)
+        target_parts: dict[str, int | None] = {}
         t0 = time.monotonic()
         sent = 0
         with _Stop() as stop:
@@ -279,7 +291,7 @@ def replay(config, opts: ReplayOptions, progress=None) -> ReplayResult:
                         ts = m.timestamp()[1]
                         if not _code_matches(o.error_code, opts.error_codes) or \
                                 (since is not None and ts < since) or (until is not None and ts > until) or \
-                                (key_bytes is not None and not _key_matches(m.key(), key_bytes, opts.key, key_decoder)):
+                                (key_filter is not None and not key_filter(m.key(), None)):
                             res.skipped += 1
                             continue
                         park = o.replay_count >= opts.max_replays
@@ -296,15 +308,21 @@ def replay(config, opts: ReplayOptions, progress=None) -> ReplayResult:
                         if producer is None:
                             continue
                         if target not in checked:
-                            _ensure_target(config, consumer, target, park, tmd)
+                            target_parts[target] = _ensure_target(config, consumer, target, park, tmd)
                             checked.add(target)
                         if park:
                             producer.produce(target, key=m.key(), value=m.value(), headers=m.headers(),
                                              timestamp=ts, on_delivery=failed.record)
                         else:
+                            p = target_partition(o, target_parts.get(target), opts.repartition)
+                            extra = {} if p is None else {"partition": p}
+                            if p is None:
+                                res.repartitioned += 1
+                            else:
+                                res.same_partition += 1
                             producer.produce(target, key=m.key(), value=m.value(),
                                              headers=replay_headers(m.headers(), o.replay_count + 1),
-                                             timestamp=o.timestamp or ts, on_delivery=failed.record)
+                                             timestamp=o.timestamp or ts, on_delivery=failed.record, **extra)
                         sent += 1
                         if opts.rate:
                             ahead = sent / opts.rate - (time.monotonic() - t0)
@@ -393,14 +411,14 @@ def _producer(config, opts: ReplayOptions, group: str):
     return p
 
 
-def _ensure_target(config, client, target: str, park: bool, dlq_md) -> None:
+def _ensure_target(config, client, target: str, park: bool, dlq_md) -> int | None:
     """The original topic must exist (a typo'd header must not create a topic);
-    the parking topic is created on first use like the DLQ."""
+    the parking topic is created on first use like the DLQ. Returns the target's
+    partition count (None for a parking topic just created)."""
     from kctx_cli.backends import kafka
 
     try:
-        kafka.describe_topic(client, target, config)
-        return
+        return len(kafka.describe_topic(client, target, config).partitions)
     except KctxError:
         if not park:
             raise KctxError(f"target topic '{target}' does not exist; create it or pass --to TOPIC") from None

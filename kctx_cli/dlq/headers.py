@@ -47,8 +47,14 @@ class Origin:
     replay_count: int = 0
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in (
+        """JSON shape: ``timestamp`` ISO-8601 UTC (ms), ``timestamp_ms`` the epoch ms."""
+        from kctx_cli.tail.decode import iso_ms
+
+        d = {k: getattr(self, k) for k in (
             "convention", "topic", "partition", "offset", "timestamp", "error_code", "error_message", "replay_count")}
+        d["timestamp"] = iso_ms(self.timestamp) if self.timestamp is not None else None
+        d["timestamp_ms"] = self.timestamp
+        return d
 
 
 def _text(v: bytes | None) -> str | None:

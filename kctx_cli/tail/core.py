@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from kctx_cli.errors import KctxError
-from kctx_cli.tail.decode import Decoded, Decoder, dumps, header_value, iso_ms, json_default
-from kctx_cli.tail.partitioner import partition_for
+from kctx_cli.tail.decode import Decoded, Decoder, dumps, header_value, iso_ms, json_default, safe
 from kctx_cli.tail.start import parse_start, resolve
 
 OUTPUTS = ("jsonl", "pretty", "raw")
@@ -26,6 +25,7 @@ class TailOptions:
     key: str | None = None
     scan_all: bool = False
     grep: str | None = None
+    key_format: str | None = None  # --key-format (kctx_cli.tail.keys.KEY_FORMAT_OPTIONS)
 
 
 @dataclass
@@ -35,20 +35,19 @@ class TailResult:
     undecodable: int = 0
     partitions: list[int] = field(default_factory=list)
     registry_errors: list[str] = field(default_factory=list)
-    avro_keys_seen: bool = False
+    # --key: partitioner -> partition it gives for each wire encoding tried, and the spec
+    key_partitions: dict[str, list[int]] = field(default_factory=dict)
+    key_spec: object = None
 
 
 def key_text(d: Decoded) -> str | None:
     """The text a user types for a key: the string, or for a one-field record its field,
-    else compact JSON."""
-    v = d.value
-    if v is None:
+    else compact JSON (kctx_cli.tail.keys.canonical_text); None for a null key."""
+    if d.value is None:
         return None
-    if isinstance(v, dict) and len(v) == 1 and d.format == "avro":
-        v = next(iter(v.values()))
-    if isinstance(v, str):
-        return v
-    return json.dumps(v, default=json_default, separators=(",", ":"), sort_keys=True)
+    from kctx_cli.tail.keys import canonical_text
+
+    return canonical_text(d.value)
 
 
 class Iso:
@@ -87,6 +86,8 @@ def record_dict(m, key: Decoded, value: Decoded, iso: Callable[[int], str]) -> d
         d["value_schema_id"] = value.schema_id
     if key.error:
         d["key_error"] = key.error
+    if key.hints:
+        d["key_hints"] = key.hints
     if value.error:
         d["value_error"] = value.error
     hs = m.headers()
@@ -137,27 +138,33 @@ class PrettySink:
         from rich.json import JSON
         from rich.text import Text
 
+        # everything from the record goes through safe(): no control sequence reaches the terminal
         d = record_dict(m, key, value, self.iso)
         head = Text.assemble(
-            (f"{d['topic']}", "bold cyan"), (f"[{d['partition']}]@{d['offset']}", "cyan"), "  ",
-            (d["timestamp"] or "-", "dim"), "  key=", (_short_json(d["key"]), "yellow"),
+            (safe(d["topic"]), "bold cyan"), (f"[{d['partition']}]@{d['offset']}", "cyan"), "  ",
+            (d["timestamp"] or "-", "dim"), "  key=", (safe(_short_json(d["key"])), "yellow"),
         )
+        if key.format not in ("string", "null"):
+            head.append(f" ({key.format}" + (f" #{key.schema_id}" if key.schema_id is not None else "")
+                        + (", " + ", ".join(f"{k} {v}" for k, v in key.hints.items()) if key.hints else "") + ")",
+                        "dim")
         if value.schema_id is not None:
             head.append(f"  schema #{value.schema_id}", "magenta")
         elif value.format != "avro":
             head.append(f"  ({value.format})", "dim")
         self.console.print(head)
         for k, v in d.get("headers", []):
-            self.console.print(Text.assemble("  ", (k, "green"), "=", str(v)))
+            self.console.print(Text.assemble("  ", (safe(k), "green"), "=", safe(str(v))))
         if value.error:
-            self.console.print(Text.assemble(("  undecodable: ", "bold red"), value.error))
-            self.console.print(Text("  " + str(value.value), "red"))
+            self.console.print(Text.assemble(("  undecodable: ", "bold red"), safe(value.error)))
+            self.console.print(Text("  " + safe(str(value.value)), "red"))
         elif value.value is None:
             self.console.print(Text("  (null: tombstone)", "dim"))
         elif isinstance(value.value, str):
-            self.console.print(Text("  " + value.value))
+            self.console.print(Text("  " + safe(value.value)))
         else:
-            self.console.print(JSON(json.dumps(value.value, default=json_default, ensure_ascii=False), indent=2))
+            # json.dumps escapes C0 controls; C1 and format characters are escaped by safe()
+            self.console.print(JSON(safe(json.dumps(value.value, default=json_default, ensure_ascii=False)), indent=2))
 
     def close(self) -> None:
         pass
@@ -184,9 +191,47 @@ def choose_partitions(opts: TailOptions, all_partitions: list[int]) -> list[int]
                 f"topic '{opts.topic}' has partitions 0-{max(all_partitions)}; no partition {missing[0]}"
             )
         return sorted(set(opts.partitions))
-    if opts.key is not None and not opts.scan_all:
-        return [partition_for(opts.key.encode("utf-8"), len(all_partitions))]
     return all_partitions
+
+
+class KeyFilter:
+    """``--key``: the wire encodings the writer may have produced for the typed key
+    (kctx_cli.tail.keys.encodings), the partitions every known partitioner puts them in,
+    and a record test (same bytes, or a framed/JSON key that decodes to the same value)."""
+
+    def __init__(self, text: str, spec, decoder: Decoder, schemas, topic: str, partitions: int):
+        from kctx_cli.tail import keys
+        from kctx_cli.tail.partitioner import candidates
+
+        self.spec = spec
+        self.key = keys.parse_key(text, spec)
+        avro = schemas.key_schemas(f"{topic}-key") if schemas is not None and spec.format in (None, "AVRO") else []
+        self.encodings = keys.encodings(self.key, spec, avro)
+        self.wire = set(self.encodings)
+        self.forms = keys.wanted_forms(self.key)
+        self.decoder = decoder
+        self.by_partitioner: dict[str, list[int]] = {}
+        for enc in self.encodings:
+            for name, p in candidates(enc, partitions).items():
+                got = self.by_partitioner.setdefault(name, [])
+                if p not in got:
+                    got.append(p)
+        self.partitions = sorted({p for ps in self.by_partitioner.values() for p in ps})
+        self._loose = spec.format not in ("KAFKA",)
+
+    def __call__(self, raw: bytes | None, decoded: Decoded | None) -> bool:
+        if raw is None:
+            return False
+        if raw in self.wire:
+            return True
+        if not self._loose:
+            return False
+        from kctx_cli.tail.keys import norm
+
+        d = decoded if decoded is not None else self.decoder.decode_key(raw)
+        if d.error or d.format == "hex":
+            return False
+        return norm(d.value) in self.forms
 
 
 def tail(config, opts: TailOptions, *, sink=None, stderr=None) -> TailResult:
@@ -207,18 +252,30 @@ def tail(config, opts: TailOptions, *, sink=None, stderr=None) -> TailResult:
         except re.error as exc:
             raise KctxError(f"--grep: invalid regular expression '{opts.grep}': {exc}") from None
 
+    from kctx_cli.tail import keys as K
+
+    spec = K.spec_from_option(opts.key_format) if opts.key_format else None
     schemas = SchemaCache(schema_fetcher(config)) if config.schema_registry_url else None
-    decoder = Decoder(schemas)
+    decoder = Decoder(schemas, spec)
     sink = sink or make_sink(output)
     consumer = kafka.consumer(config)
     result = TailResult()
     try:
         tmd = kafka.describe_topic(consumer, opts.topic, config)
-        parts = choose_partitions(opts, sorted(tmd.partitions))
+        all_parts = sorted(tmd.partitions)
+        parts = choose_partitions(opts, all_parts)
+        want_key = None
+        if opts.key is not None:
+            if spec is None:
+                spec = decoder.key_spec = K.resolve_spec(config, opts.topic)
+            want_key = KeyFilter(opts.key, spec, decoder, schemas, opts.topic, len(all_parts))
+            result.key_partitions, result.key_spec = want_key.by_partitioner, spec
+            if not opts.partitions and not opts.scan_all:
+                parts = want_key.partitions
         result.partitions = parts
         starts, ends = resolve(consumer, opts.topic, parts, start)
         need_value = grep is not None or output != "raw"
-        want_key = opts.key
+        spec_pending = spec is None  # looked up on the first key that is not plain text
         reported = 0
         # raw bytes with nothing to filter: one write per batch (kcat's job, at kcat-like cost)
         bulk = output == "raw" and want_key is None and grep is None and isinstance(sink, RawSink)
@@ -235,12 +292,13 @@ def tail(config, opts: TailOptions, *, sink=None, stderr=None) -> TailResult:
                     continue
                 for m in msgs:
                     result.read += 1
-                    key = decoder.decode(m.key()) if (output != "raw" or want_key is not None) else None
-                    if want_key is not None:
-                        if key.format == "avro":
-                            result.avro_keys_seen = True
-                        if key_text(key) != want_key:
-                            continue
+                    if want_key is not None and not want_key(m.key(), None):
+                        continue
+                    key = decoder.decode_key(m.key()) if output != "raw" else None
+                    if spec_pending and key is not None and key.hints is not None:
+                        spec_pending = False
+                        decoder.key_spec = K.resolve_spec(config, opts.topic)
+                        key = decoder.decode_key(m.key())
                     value = decoder.decode(m.value()) if need_value else None
                     if value is not None and value.error:
                         result.undecodable += 1

@@ -19,7 +19,9 @@ def batches(consumer, topic: str, starts: dict[int, int], ends: dict[int, int], 
     done when it reaches the end offset seen at the start, or reports EOF at or past it
     (transaction markers can sit on the last offsets). ``stop()`` returning true ends
     the loop."""
-    from confluent_kafka import KafkaError, TopicPartition
+    from confluent_kafka import KafkaError, Message, TopicPartition
+
+    error_of = Message.error
 
     if poll is None:
         # short when reading to the end: consume() sits out its whole timeout when an
@@ -40,12 +42,12 @@ def batches(consumer, topic: str, starts: dict[int, int], ends: dict[int, int], 
                 raise KctxError(f"no progress reading '{topic}' for 30 s (partitions {sorted(pending)})")
             continue
         idle_since = time.monotonic()
-        good = [m for m in msgs if m.error() is None]
-        if len(good) != len(msgs):
-            for m in msgs:
+        # errors (EOF events mostly) are rare: find them with a C-level filter
+        errors = list(filter(error_of, msgs))
+        good = msgs if not errors else [m for m in msgs if m.error() is None]
+        if errors:
+            for m in errors:
                 err = m.error()
-                if err is None:
-                    continue
                 if err.code() == eof and m.offset() >= ends.get(m.partition(), 0):
                     pending.discard(m.partition())
                 elif err.fatal() or not err.retriable():

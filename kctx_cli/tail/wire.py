@@ -1,0 +1,165 @@
+"""Protobuf and JSON Schema payloads in the Confluent wire format.
+
+Framing (Confluent docs, "Wire format"): byte 0 is the magic 0, bytes 1-4 the schema id
+(big-endian); the schema's type comes from the registry (``schemaType``: AVRO when
+absent, PROTOBUF, JSON). Then
+
+JSON      the JSON text of the value (KafkaJsonSchemaSerializer).
+PROTOBUF  the message indexes — a zig-zag varint count, then that many zig-zag varints,
+          the path of the message type among the file's (nested) messages; a single 0
+          byte stands for [0], the first message — then the protobuf-encoded message
+          (KafkaProtobufSerializer, MessageIndexes.toByteArray).
+
+Protobuf descriptors are fetched ``?format=serialized`` (base64 FileDescriptorProto) with
+their references, built into a DescriptorPool with the well-known types as confluent-kafka's
+deserializer does (its ``_init_pool``/``_str_to_proto``), and decoded with
+``json_format.MessageToDict`` (proto3 JSON mapping: field names as declared, 64-bit ints
+as strings, enums by name, bytes as base64).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class WireError(Exception):
+    """A payload that does not decode with its schema (the message says why)."""
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    shift = result = 0
+    while True:
+        if pos >= len(data):
+            raise WireError("truncated message indexes")
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            break
+        shift += 7
+        if shift > 63:
+            raise WireError("malformed varint in the message indexes")
+    return (result >> 1) ^ -(result & 1), pos  # zig-zag
+
+
+def message_indexes(data: bytes, pos: int = 5) -> tuple[list[int], int]:
+    """The message-index path at ``pos`` of a framed Protobuf payload, and where the
+    message body starts. WireError for a malformed or implausible path."""
+    count, pos = _varint(data, pos)
+    if count == 0:
+        return [0], pos
+    if count < 0 or count > 100:
+        raise WireError(f"implausible message index count {count}")
+    out = []
+    for _ in range(count):
+        i, pos = _varint(data, pos)
+        out.append(i)
+    return out, pos
+
+
+class JsonSchema:
+    """A JSON Schema registered schema: the payload is plain JSON text."""
+
+    kind = "JSON"
+    label = "json_sr"
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def decode(self, data: bytes, start: int = 5) -> Any:
+        try:
+            return json.loads(data[start:].decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise WireError(f"not JSON: {exc}") from None
+
+    def stored(self) -> str:
+        return json.dumps({"schemaType": "JSON", "schema": self.text})
+
+
+class ProtobufSchema:
+    """A Protobuf registered schema: its file and the files it imports, as base64
+    FileDescriptorProtos (``files``: ``[(name, base64), ...]``, dependencies first, the
+    schema's own file last)."""
+
+    kind = "PROTOBUF"
+    label = "protobuf"
+
+    def __init__(self, files: list[tuple[str, str]]):
+        from confluent_kafka.schema_registry.common.protobuf import _init_pool, _str_to_proto
+        from google.protobuf.descriptor_pool import DescriptorPool
+
+        self.files = files
+        self.pool = DescriptorPool()
+        _init_pool(self.pool)
+        for name, b64 in files:
+            self.fdp = _str_to_proto(name, b64)
+            self.pool.Add(self.fdp)
+        self._classes: dict[tuple, Any] = {}
+
+    def _message_class(self, path: list[int]):
+        key = tuple(path)
+        cls = self._classes.get(key)
+        if cls is None:
+            from google.protobuf.message_factory import GetMessageClass
+
+            msgs, names = self.fdp.message_type, []
+            for depth, i in enumerate(path):
+                if i < 0 or i >= len(msgs):
+                    raise WireError(f"message index {i} out of range ({len(msgs)} message types)")
+                names.append(msgs[i].name)
+                msgs = msgs[i].nested_type
+            full = ".".join(filter(None, [self.fdp.package, *names]))
+            cls = self._classes[key] = GetMessageClass(self.pool.FindMessageTypeByName(full))
+        return cls
+
+    def decode(self, data: bytes, start: int = 5) -> Any:
+        from google.protobuf import json_format
+        from google.protobuf.message import DecodeError
+
+        path, body = message_indexes(data, start)
+        msg = self._message_class(path)()
+        try:
+            msg.ParseFromString(data[body:])
+        except DecodeError as exc:
+            raise WireError(f"cannot parse {msg.DESCRIPTOR.full_name}: {exc}") from None
+        return json_format.MessageToDict(msg, preserving_proto_field_name=True)
+
+    def stored(self) -> str:
+        return json.dumps({"schemaType": "PROTOBUF", "files": self.files})
+
+
+def from_stored(text: str):
+    """A schema kept by a cache (``stored()``), or None when ``text`` is an Avro schema."""
+    if not text.startswith('{"schemaType"'):
+        return None
+    d = json.loads(text)
+    if d["schemaType"] == "JSON":
+        return JsonSchema(d["schema"])
+    return ProtobufSchema([tuple(f) for f in d["files"]])
+
+
+def fetch_protobuf(get_json, schema_id: int) -> ProtobufSchema:
+    """The Protobuf schema of ``schema_id`` with its references (recursively), through
+    ``get_json(path, what)`` (kctx_cli.backends.registry.schema_fetcher)."""
+    from urllib.parse import quote
+
+    from confluent_kafka.schema_registry.common.protobuf import _is_builtin
+
+    files: list[tuple[str, str]] = []
+    seen: set[str] = set()
+
+    def refs(references):
+        for r in references or []:
+            name = r.get("name")
+            if not name or _is_builtin(name) or name in seen:
+                continue
+            seen.add(name)
+            body = get_json(f"/subjects/{quote(r['subject'], safe='')}/versions/{r['version']}?format=serialized",
+                            f"reference {name}")
+            refs(body.get("references"))
+            files.append((name, body["schema"]))
+
+    body = get_json(f"/schemas/ids/{schema_id}?format=serialized", f"schema id {schema_id}")
+    refs(body.get("references"))
+    files.append(("default", body["schema"]))
+    return ProtobufSchema(files)
