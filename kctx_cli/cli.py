@@ -265,24 +265,30 @@ def baseline(
 @app.command()
 def tail(
     topic: str = typer.Argument(..., help="the topic to read"),
-    from_: str = typer.Option("beginning", "--from", "-f",
-                              help="beginning | end | OFFSET | -N (last N per partition) | epoch-ms | ISO-8601 time"),
-    follow: bool = typer.Option(False, "--follow", help="keep reading new records (Ctrl-C to stop)"),
+    from_: str = typer.Option("beginning", "--from", "-s",
+                              help="where to start: beginning | end | OFFSET | -N (last N per partition) | epoch-ms | "
+                                   "ISO-8601 time"),
+    follow: bool = typer.Option(False, "--follow", "-f", help="keep reading new records, as tail -f does (Ctrl-C to stop)"),
     max_: Optional[int] = typer.Option(None, "--max", "-n", help="stop after N records"),
     output: Optional[str] = typer.Option(None, "--output", "-o",
                                          help="jsonl | pretty | raw (default: pretty on a terminal, else jsonl)"),
     partition: Optional[List[int]] = typer.Option(None, "--partition", "-P", help="read only this partition (repeatable)"),
     key: Optional[str] = typer.Option(None, "--key", "-k",
-                                      help="only records with this key; reads the partition Kafka's default partitioner picks"),
+                                      help="only records with this key, typed as text (42, c-7, or col=value,… for a "
+                                           "composite key); reads the partitions the Java (murmur2), librdkafka (crc32) "
+                                           "and Sarama (fnv1a) partitioners pick"),
+    key_format: Optional[str] = typer.Option(None, "--key-format",
+                                             help="how keys are written when neither the models nor ksqlDB say: string, "
+                                                  "int, bigint, double, bytes (KAFKA format), json, avro, protobuf, json_sr"),
     scan_all: bool = typer.Option(False, "--scan-all", help="with --key: read every partition"),
     grep: Optional[str] = typer.Option(None, "--grep", "-g", help="only records whose decoded value matches this regex"),
 ):
-    """Print a topic's records (Avro decoded via the registry) without joining a group or committing."""
+    """Print a topic's records (Avro, Protobuf, JSON Schema decoded via the registry) without joining a group or committing."""
     from kctx_cli.commands.tail import tail as run
     from kctx_cli.tail.core import TailOptions
 
     opts = TailOptions(topic=topic, start=from_, follow=follow, max=max_, output=output,
-                       partitions=list(partition or []), key=key, scan_all=scan_all, grep=grep)
+                       partitions=list(partition or []), key=key, scan_all=scan_all, grep=grep, key_format=key_format)
     raise typer.Exit(run(config(), opts))
 
 
@@ -300,7 +306,7 @@ def dlq_list(
 @dlq_app.command("show")
 def dlq_show(
     topic: str = typer.Argument(..., help="the DLQ topic"),
-    from_: str = typer.Option("beginning", "--from", "-f", help="as for kctx tail"),
+    from_: str = typer.Option("beginning", "--from", "-s", help="as for kctx tail"),
     max_: int = typer.Option(20, "--max", "-n", help="at most N records"),
     output: str = OutputOpt,
 ):
@@ -317,7 +323,10 @@ def dlq_replay(
     error_code: Optional[List[str]] = typer.Option(None, "--error-code", help="only this error code / exception class (repeatable)"),
     since: Optional[str] = typer.Option(None, "--since", help="only records dead-lettered at or after (ISO-8601 or epoch ms)"),
     until: Optional[str] = typer.Option(None, "--until", help="only records dead-lettered at or before"),
-    key: Optional[str] = typer.Option(None, "--key", help="only records with this key"),
+    key: Optional[str] = typer.Option(None, "--key", help="only records with this key (typed as for kctx tail --key)"),
+    repartition: bool = typer.Option(False, "--repartition",
+                                     help="choose the partition from the key (murmur2, as Java and ksqlDB) instead of "
+                                          "the original partition named in the DLQ headers"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print a histogram by original topic and error code; write nothing"),
     at_least_once: bool = typer.Option(False, "--at-least-once", help="no transactions (clusters without them); a crash may duplicate a batch"),
     max_replays: int = typer.Option(3, "--max-replays", help="records already replayed this often go to <dlq>-parking"),
@@ -330,7 +339,7 @@ def dlq_replay(
     from kctx_cli.dlq.core import ReplayOptions
 
     opts = ReplayOptions(dlq=topic, to=to, error_codes=list(error_code or []), since=since, until=until, key=key,
-                         dry_run=dry_run, at_least_once=at_least_once, max_replays=max_replays, rate=rate, group=group)
+                         repartition=repartition, dry_run=dry_run, at_least_once=at_least_once, max_replays=max_replays, rate=rate, group=group)
     raise typer.Exit(run(config(), opts, check_output(output)))
 
 
@@ -356,14 +365,17 @@ def cache_warm(
 @cache_app.command("get")
 def cache_get(
     table: str = typer.Argument(..., help="model entity, ksqlDB table or topic"),
-    key: str = typer.Argument(..., help="the key (text)"),
+    key: str = typer.Argument(..., help="the key as typed: 42, c-7, or col=value,… (any order) for a composite key"),
     cache_dir: Optional[Path] = CacheDirOpt,
+    key_format: Optional[str] = typer.Option(None, "--key-format",
+                                             help="how keys are written when neither the models nor ksqlDB say: string, "
+                                                  "int, bigint, double, bytes (KAFKA format), json, avro"),
     output: str = OutputOpt,
 ):
-    """Print the cached value of KEY (exit 1 when absent)."""
+    """Print the cached value of KEY, encoded as the table's writer encodes keys (exit 1 when absent)."""
     from kctx_cli.commands.cache import cache_get as run
 
-    raise typer.Exit(run(config(), table, key, cache_dir, check_output(output)))
+    raise typer.Exit(run(config(), table, key, cache_dir, check_output(output), key_format=key_format))
 
 
 @cache_app.command("stats")
