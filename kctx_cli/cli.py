@@ -49,6 +49,8 @@ class State:
 
 
 OutputOpt = typer.Option("text", "--output", "-o", help="text or json")
+DefineOpt = typer.Option(None, "--define", "-d", metavar="NAME=VALUE",
+                         help="a variable of the migration files, as a DEFINE line at the top of each (repeatable)")
 
 
 @app.callback()
@@ -71,11 +73,17 @@ def _print_version():
     raise typer.Exit(0)
 
 
-def config():
-    """The loaded configuration for the chosen project and environment."""
+def config(define: Optional[List[str]] = None):
+    """The loaded configuration for the chosen project and environment; ``define``: the
+    ``--define NAME=VALUE`` items of the command (variables of the migration files)."""
     from kctx_cli.config import load_config
 
-    return load_config(State.project, State.env)
+    cfg = load_config(State.project, State.env)
+    if define:
+        from kctx_cli.ksql.session import parse_defines
+
+        cfg.defines = parse_defines(define)
+    return cfg
 
 
 def check_output(output: str) -> str:
@@ -103,11 +111,12 @@ def init(directory: Path = typer.Argument(Path("."), help="where to create the p
 def validate(
     output: str = OutputOpt,
     live: bool = typer.Option(False, "--live", help="also check the cluster: applied history, checksums, drift"),
+    define: Optional[List[str]] = DefineOpt,
 ):
     """Check models, KSQL and migrations offline (no cluster needed)."""
     from kctx_cli.commands.validate import validate as run
 
-    raise typer.Exit(run(config(), output=check_output(output), live=live))
+    raise typer.Exit(run(config(define), output=check_output(output), live=live))
 
 
 @app.command()
@@ -146,11 +155,11 @@ def show_ddl(name: Optional[str] = typer.Argument(None, help="entity; all in dep
 
 
 @show_app.command("plan")
-def show_plan():
+def show_plan(define: Optional[List[str]] = DefineOpt):
     """Print the migration makemigrations would write now (offline, writes nothing)."""
     from kctx_cli.commands.show import show_plan as run
 
-    raise typer.Exit(run(config()))
+    raise typer.Exit(run(config(define)))
 
 
 # ---------------------------------------------------------------------------
@@ -159,11 +168,13 @@ def show_plan():
 
 
 @ksql_app.command("check")
-def ksql_check(files: List[Path] = typer.Argument(..., help="KSQL files"), output: str = OutputOpt):
-    """Parse KSQL files with the ksqlDB dialect; report errors as file:line:column."""
+def ksql_check(files: List[Path] = typer.Argument(..., help="KSQL files"), output: str = OutputOpt,
+               define: Optional[List[str]] = DefineOpt):
+    """Parse KSQL files with the ksqlDB dialect (variables substituted); report errors as file:line:column."""
     from kctx_cli.commands.ksql import check as run
+    from kctx_cli.ksql.session import parse_defines
 
-    raise typer.Exit(run(files, output=check_output(output)))
+    raise typer.Exit(run(files, output=check_output(output), defines=parse_defines(define)))
 
 
 @ksql_app.command("fmt")
@@ -203,11 +214,12 @@ def makemigrations(
     allow_destructive: bool = typer.Option(False, "--allow-destructive",
                                            help="write drops, deletes and incompatible schema changes"),
     output: str = OutputOpt,
+    define: Optional[List[str]] = DefineOpt,
 ):
     """Write the next versioned migration from the diff of models vs migrations."""
     from kctx_cli.commands.migrate import makemigrations as run
 
-    raise typer.Exit(run(config(), message=message, check=check, empty=empty,
+    raise typer.Exit(run(config(define), message=message, check=check, empty=empty,
                          allow_destructive=allow_destructive, output=check_output(output)))
 
 
@@ -218,31 +230,33 @@ def migrate(
     allow_destructive: bool = typer.Option(False, "--allow-destructive", help="allow drops and deletes"),
     lock_timeout: float = typer.Option(120.0, "--lock-timeout", help="seconds to wait for another migrate to finish"),
     output: str = OutputOpt,
+    define: Optional[List[str]] = DefineOpt,
 ):
     """Apply pending migrations (history and lock kept in the cluster)."""
     from kctx_cli.commands.migrate import migrate as run
 
-    raise typer.Exit(run(config(), to=to, dry_run=dry_run, allow_destructive=allow_destructive,
+    raise typer.Exit(run(config(define), to=to, dry_run=dry_run, allow_destructive=allow_destructive,
                          lock_timeout=lock_timeout, output=check_output(output)))
 
 
 @app.command()
-def status(output: str = OutputOpt):
+def status(output: str = OutputOpt, define: Optional[List[str]] = DefineOpt):
     """Applied, pending and failed versions with their checksums."""
     from kctx_cli.commands.migrate import status as run
 
-    raise typer.Exit(run(config(), output=check_output(output)))
+    raise typer.Exit(run(config(define), output=check_output(output)))
 
 
 @app.command()
 def plan(
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", help="exit 2 when there are differences"),
     output: str = OutputOpt,
+    define: Optional[List[str]] = DefineOpt,
 ):
     """Models vs the live cluster (exit 0 no diff, 2 diff with --detailed-exitcode, 1 error)."""
     from kctx_cli.commands.migrate import plan as run
 
-    raise typer.Exit(run(config(), detailed_exitcode=detailed_exitcode, output=check_output(output)))
+    raise typer.Exit(run(config(define), detailed_exitcode=detailed_exitcode, output=check_output(output)))
 
 
 @app.command()

@@ -74,6 +74,9 @@ class Config:
     schema_registry: dict[str, str] = field(default_factory=dict)
     ksqldb: dict[str, str] = field(default_factory=dict)
     environments: tuple[str, ...] = ()
+    # variables of the migration files (``--define NAME=VALUE``): DEFINE lines at the top of
+    # each file, as ksql-migrations' ``apply --define`` (kctx_cli.ksql.session)
+    defines: dict[str, str] = field(default_factory=dict)
 
     @property
     def models_dir(self) -> Path:

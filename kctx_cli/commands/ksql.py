@@ -32,21 +32,28 @@ def _read(path: Path) -> tuple[str | None, Problem | None]:
         return None, Problem(name, 0, "unreadable", f"cannot read: {exc.strerror}")
 
 
-def _check_text(name: str, text: str):
-    """(statement count, [Problem]) for one file's text."""
+def _check_text(name: str, text: str, defines: dict[str, str] | None = None):
+    """(statement count, [Problem]) for one file's text: syntax errors (a missing ``;``
+    included), then each statement as it runs after the file's DEFINEs (and ``defines``,
+    DEFINE lines at its top) are substituted, as ksql-migrations runs a file
+    (``kctx_cli.ksql.session``): an undefined ``${name}`` or a substitution that makes the
+    statement invalid is an error at its line."""
     from kctx_cli.ksql.dialect import parse_statements
+    from kctx_cli.ksql.session import resolve
 
     statements = parse_statements(text)
     errors = [
-        Problem(name, s.error.line, "ksql-syntax", s.error.reason, s.error.column)
-        for s in statements
-        if s.error
+        Problem(name, r.error.line, "ksql-syntax" if r.statement.error else "ksql-variable", r.error.reason,
+                r.error.column)
+        for r in resolve(statements, defines)
+        if r.error
     ]
     return len(statements), errors
 
 
-def check(files: list[Path], output: str = "text") -> int:
-    """Parse each file; report each error as file:line:column: message. Exit 1 on any."""
+def check(files: list[Path], output: str = "text", defines: dict[str, str] | None = None) -> int:
+    """Parse each file; report each error as file:line:column: message. Exit 1 on any.
+    ``defines``: ``--define`` variables, DEFINE lines at the top of each file."""
     errors: list[Problem] = []
     count = 0
     for path in files:
@@ -54,7 +61,7 @@ def check(files: list[Path], output: str = "text") -> int:
         if error:
             errors.append(error)
             continue
-        n, errs = _check_text(str(path), text)
+        n, errs = _check_text(str(path), text, defines)
         count += n
         errors.extend(errs)
 

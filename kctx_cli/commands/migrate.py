@@ -16,7 +16,7 @@ def _load(config: Config):
     bad = [i for e in project.entities for i in e.issues]
     if bad:
         raise KctxError(f"the models have problems ({len(bad)}); run kctx validate")
-    migrations = files.load_all(config.migrations_dir)
+    migrations = files.load_all(config.migrations_dir, config.defines)
     return project, migrations
 
 
@@ -121,7 +121,7 @@ def migrate(config: Config, *, to: str | None = None, dry_run: bool = False, all
     from kctx_cli.migrations import apply, files
     from kctx_cli.migrations.cluster import Cluster
 
-    migrations = files.load_all(config.migrations_dir)
+    migrations = files.load_all(config.migrations_dir, config.defines)
     cluster = Cluster(config)
     out = stdout()
     echo = (lambda s: None) if output == "json" else (lambda s: out.print(s, markup=False))
@@ -205,7 +205,7 @@ def status_rows(config: Config):
     from kctx_cli.migrations import apply, files
     from kctx_cli.migrations.cluster import Cluster
 
-    migrations = files.load_all(config.migrations_dir)
+    migrations = files.load_all(config.migrations_dir, config.defines)
     cluster = Cluster(config)
     history = _history(config, cluster, create=False)
     try:
@@ -364,7 +364,7 @@ def baseline(config: Config, *, message: str = "baseline", include: str | None =
     from kctx_cli.migrations.history import VersionState, now_iso
     from kctx_cli.migrations.state import State
 
-    migrations = files.load_all(config.migrations_dir)
+    migrations = files.load_all(config.migrations_dir, config.defines)
     cluster = Cluster(config)
     history = _history(config, cluster, create=True)
     out = stdout()

@@ -50,7 +50,7 @@ from kctx_cli.ksql.keywords import GRAMMAR_RESERVED
 
 __all__ = [
     "KSQL", "KsqlSyntaxError", "Statement", "parse", "parse_statements", "parse_one",
-    "parse_expression", "parse_type", "render", "format_text", "substitute",
+    "parse_expression", "parse_type", "render", "format_text", "substitute", "substitute_value",
     "defined_variables", "needs_quotes", "quote_name",
 ]
 
@@ -1785,29 +1785,84 @@ def format_text(text: str) -> str:
     return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
+_STRING_VARIABLE = re.compile(r"\$?\$\{([A-Za-z_][A-Za-z0-9_@]*)\}")
+
+
 def substitute(text: str, variables: dict[str, str]) -> str:
-    """Replace ``${name}`` with its value (names are case-insensitive, as in ksqlDB);
-    raises KsqlSyntaxError for an undefined variable."""
+    """``text`` with each ``${name}`` replaced by its value, where ksqlDB substitutes it
+    (ksql VariableSubstitutor; ksqldb-docs reference/define.md, how-to "Substitute
+    variables"): ``variables`` maps names (case-insensitive) to values as DEFINE gives them,
+    without their quotes.
+
+    * a reference standing for a name or a literal (``CREATE STREAM ${s}``,
+      ``partitions=${n}``) is replaced by the value as written; an undefined one raises
+      KsqlSyntaxError at its line:column (ksqlDB refuses the statement too);
+    * inside a string literal (``'${topic}'``) the value is inserted with its ``'``
+      doubled, so the literal stays one literal; an undefined reference is left as written,
+      as ksqlDB leaves it, and ``$${name}`` is the escape for a literal ``${name}``;
+    * back-quoted/double-quoted names and comments are not substituted.
+
+    Raises KsqlSyntaxError for text that does not tokenize."""
+    if "${" not in text:
+        return text
     lookup = {name.upper(): value for name, value in variables.items()}
+    out: list[str] = []
+    pos = 0
+    for tok in _tokenize(text):
+        if tok.token_type == T.PARAMETER:
+            value = lookup.get(tok.text.upper())
+            if value is None:
+                raise KsqlSyntaxError(f"variable '{tok.text}' is not defined (DEFINE it before this statement, "
+                                      f"or pass --define {tok.text}=VALUE)", tok.line, tok.col)
+            out.append(text[pos:tok.start])
+            out.append(value)
+            pos = tok.end + 1
+        elif tok.token_type == T.STRING:
+            raw = text[tok.start:tok.end + 1]
+            if "${" not in raw:
+                continue
+
+            def repl(match: re.Match) -> str:
+                if match.group(0).startswith("$$"):
+                    return match.group(0)[1:]
+                value = lookup.get(match.group(1).upper())
+                return match.group(0) if value is None else value.replace("'", "''")
+
+            out.append(text[pos:tok.start])
+            out.append(_STRING_VARIABLE.sub(repl, raw))
+            pos = tok.end + 1
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def substitute_value(value: str, variables: dict[str, str]) -> str:
+    """The value of a DEFINE or SET (already unquoted) with the ``${name}`` references of
+    defined variables replaced (ksqlDB substitutes inside them as in any string literal;
+    undefined references stay)."""
+    if "${" not in value:
+        return value
+    lookup = {name.upper(): v for name, v in variables.items()}
 
     def repl(match: re.Match) -> str:
-        name = match.group(1)
-        if name.upper() not in lookup:
-            parser = KsqlParser()
-            parser._set_text(text)
-            line, col = parser.position(match.start())
-            raise KsqlSyntaxError(f"variable '{name}' is not defined", line, col)
-        return lookup[name.upper()]
+        if match.group(0).startswith("$$"):
+            return match.group(0)[1:]
+        found = lookup.get(match.group(1).upper())
+        return match.group(0) if found is None else found
 
-    return _VARIABLE.sub(repl, text)
+    return _STRING_VARIABLE.sub(repl, value)
 
 
 def defined_variables(trees: Iterable[exp.Expression], initial: dict[str, str] | None = None) -> dict[str, str]:
-    """The variables in effect after running ``trees`` (DEFINE adds, UNDEFINE removes)."""
+    """The variables in effect after running ``trees`` (DEFINE adds, UNDEFINE removes;
+    names are case-insensitive, as in ksqlDB; values of DEFINE see earlier variables)."""
     values = dict(initial or {})
     for tree in trees:
         if isinstance(tree, k.Define):
-            values[tree.this.this] = tree.args["value"].this
+            name = tree.this.this
+            for old in [n for n in values if n.upper() == name.upper()]:
+                del values[old]
+            values[name] = substitute_value(tree.args["value"].this, values)
         elif isinstance(tree, k.Undefine):
-            values.pop(tree.this.this, None)
+            for old in [n for n in values if n.upper() == tree.this.this.upper()]:
+                del values[old]
     return values

@@ -15,7 +15,7 @@ def check(project) -> list[Problem]:
     config = project.config
     directory = config.migrations_dir
     rel = _rel(directory, config.root)
-    migrations, problems = files.problems(directory, config.root)
+    migrations, problems = files.problems(directory, config.root, config.defines)
     if problems:
         return problems
     expected = 1

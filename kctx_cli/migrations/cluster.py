@@ -266,8 +266,9 @@ class Cluster:
             self._ksql = KsqlClient.from_config(self.config)
         return self._ksql
 
-    def ksql(self, statement: str) -> None:
-        self.ksql_client.execute(statement)
+    def ksql(self, statement: str, properties: dict[str, str] | None = None) -> None:
+        """Run one statement; ``properties``: its streamsProperties (a file's SETs)."""
+        self.ksql_client.execute(statement, properties)
 
     def ksql_source(self, name: str) -> dict | None:
         return self.ksql_client.describe(name)

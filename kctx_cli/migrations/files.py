@@ -125,11 +125,15 @@ def list_files(directory: Path) -> list[tuple[int, str, Path]]:
     return [out[v] for v in sorted(out)]
 
 
-def load_all(directory: Path) -> list[Migration]:
-    return [read(path, version, desc) for version, desc, path in list_files(directory)]
+def load_all(directory: Path, defines: dict[str, str] | None = None) -> list[Migration]:
+    """Every migration of ``directory``, by version; ``defines`` ({name: value}, from
+    ``--define``) act as DEFINE lines at the top of each file (see ``parse_text``)."""
+    return [read(path, version, desc, defines) for version, desc, path in list_files(directory)]
 
 
-def read(path: Path, version: int | None = None, description: str | None = None) -> Migration:
+def read(path: Path, version: int | None = None, description: str | None = None,
+         defines: dict[str, str] | None = None) -> Migration:
+    """One migration file; raises MigrationFileError (``file:line: message``)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -143,12 +147,22 @@ def read(path: Path, version: int | None = None, description: str | None = None)
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MigrationFileError(_rel(path), 0, f"not UTF-8 text (byte {exc.start})") from None
-    up, down = parse_text(text, _rel(path))
+    up, down = parse_text(text, _rel(path), defines)
     return Migration(version, description or "", path, checksum(data), up, down)
 
 
-def parse_text(text: str, where: str = "<migration>") -> tuple[list[Step], list[Step] | None]:
-    """Up steps and down steps (None when there is no down part) of a file's text."""
+def parse_text(text: str, where: str = "<migration>",
+               defines: dict[str, str] | None = None) -> tuple[list[Step], list[Step] | None]:
+    """Up steps and down steps (None when there is no down part) of a file's text.
+
+    KSQL statements run as ksql-migrations runs a file (ksqldb-docs migrations-tool.md;
+    ``kctx_cli.ksql.session``): every statement ends with ``;``; SET/UNSET and
+    DEFINE/UNDEFINE apply to the statements after them in the same part of the same file
+    only, ``defines`` being DEFINE lines at its top; each statement's ``${name}`` references
+    are substituted (the step holds the substituted text and tree) and it carries the SET
+    properties in effect (``Ksql.properties``, sent as streamsProperties). Raises
+    MigrationFileError at the file:line of a syntax error, a missing ``;`` or an undefined
+    variable."""
     lines = text.splitlines()
     up_at = next((i for i, ln in enumerate(lines) if ln.strip() == UP), None)
     down_at = next((i for i, ln in enumerate(lines) if ln.strip() == DOWN), None)
@@ -160,7 +174,7 @@ def parse_text(text: str, where: str = "<migration>") -> tuple[list[Step], list[
     # a hand-written file without markers is all "up" (like a ksql-migrations file)
     start = 0 if up_at is None else up_at + 1
     end = len(lines) if down_at is None else down_at
-    up = _steps([(i + 1, lines[i]) for i in range(start, end)], where)
+    up = _steps([(i + 1, lines[i]) for i in range(start, end)], where, defines)
     down = None
     if down_at is not None:
         body = []
@@ -178,13 +192,15 @@ def parse_text(text: str, where: str = "<migration>") -> tuple[list[Step], list[
             else:
                 raise MigrationFileError(where, i + 1, "the down part must be commented out: every line "
                                                        "starts with '-- ' (so plain KSQL runners skip it)")
-        down = _steps(body, where)
+        down = _steps(body, where, defines)
     return up, down
 
 
-def _steps(numbered: list[tuple[int, str]], where: str) -> list[Step]:
+def _steps(numbered: list[tuple[int, str]], where: str, defines: dict[str, str] | None = None) -> list[Step]:
     from kctx_cli.ksql.dialect import parse_statements
+    from kctx_cli.ksql.session import Session, is_session
 
+    session = Session(defines)  # one per part of a file: nothing carries over
     steps: list[Step] = []
     buf: list[tuple[int, str]] = []
     mark = False
@@ -198,15 +214,13 @@ def _steps(numbered: list[tuple[int, str]], where: str) -> list[Step]:
         buf.clear()
         if not chunk.strip():
             return
-        for st in parse_statements(chunk):
-            line = first_line + st.line - 1
-            if st.error is not None:
-                raise MigrationFileError(where, first_line + st.error.line - 1,
-                                         f"KSQL syntax error: {st.error.reason}")
-            text = st.text.strip()
-            if not text.endswith(";"):
-                text += ";"
-            steps.append(Step(Ksql(text, tree=st.tree, marked_destructive=mark), line))
+        for r in session.feed(parse_statements(chunk)):
+            line = first_line + r.line - 1
+            if r.error is not None:
+                raise MigrationFileError(where, first_line + r.error.line - 1,
+                                         f"KSQL syntax error: {r.error.reason}")
+            props = None if is_session(r.tree) else (r.properties or None)
+            steps.append(Step(Ksql(r.text.strip() + ";", tree=r.tree, marked_destructive=mark, properties=props), line))
             mark = False
 
     for n, ln in numbered:
@@ -280,8 +294,10 @@ def _op_lines(op: Op, down: bool = False) -> list[str]:
     return lines
 
 
-def problems(directory: Path, root: Path) -> tuple[list[Migration], list[Problem]]:
-    """Every migration that reads, and a Problem per broken file (for validate)."""
+def problems(directory: Path, root: Path,
+             defines: dict[str, str] | None = None) -> tuple[list[Migration], list[Problem]]:
+    """Every migration that reads, and a Problem per broken file (for validate);
+    ``defines`` as for ``load_all``."""
     found: list[Problem] = []
     try:
         entries = list_files(directory)
@@ -290,7 +306,7 @@ def problems(directory: Path, root: Path) -> tuple[list[Migration], list[Problem
     migrations = []
     for version, desc, path in entries:
         try:
-            migrations.append(read(path, version, desc))
+            migrations.append(read(path, version, desc, defines))
         except MigrationFileError as exc:
             found.append(Problem(exc.file, exc.line, "migration-file", exc.detail))
     return migrations, found

@@ -441,9 +441,12 @@ class Ksql(Op):
     reverse when known: a DROP for a CREATE, the previous CREATE for a DROP or a REPLACE."""
 
     name: ClassVar[str] = "ksql"
-    text: str  # the statement, with its ';'
+    text: str  # the statement, with its ';' (in a migration file: after ${variable} substitution)
     tree: Any = None
     undo: list[Op] | None = None
+    # the SET properties in effect before it in its file: sent as the request's
+    # streamsProperties (kctx_cli.ksql.session; ksql-endpoint.md)
+    properties: dict[str, str] | None = None
 
     def __post_init__(self):
         if self.tree is None:
@@ -465,7 +468,18 @@ class Ksql(Op):
 
     def describe(self):
         t = " ".join(self.text.split())
-        return t if len(t) <= 110 else t[:107] + "..."
+        t = t if len(t) <= 110 else t[:107] + "..."
+        if self.properties:
+            t += " (with " + ", ".join(f"{k}={v}" for k, v in sorted(self.properties.items())) + ")"
+        return t
+
+    @property
+    def session(self) -> bool:
+        """SET/UNSET/DEFINE/UNDEFINE: they change the file's session (the properties and
+        variables of the statements after them) and send nothing to ksqlDB."""
+        from kctx_cli.ksql.session import is_session
+
+        return is_session(self.tree)
 
     def reverse(self):
         return self.undo
@@ -488,8 +502,13 @@ class Ksql(Op):
                     return
                 raise OpError(f"{t.args['kind']} {name} already exists (CREATE without OR REPLACE)")
             props = properties(t)
-            topic = props.get("KAFKA_TOPIC") or (existing.topic if existing else name)
             derived = t.args.get("expression") is not None
+            default_topic = name
+            if derived and self.properties:
+                # ksqlDB names a CSAS/CTAS sink without KAFKA_TOPIC <prefix><NAME> when the
+                # statement runs with ksql.output.topic.name.prefix (a SET before it)
+                default_topic = self.properties.get("ksql.output.topic.name.prefix", "") + name
+            topic = props.get("KAFKA_TOPIC") or (existing.topic if existing else default_topic)
             state.sources[name] = state.Source(t.args["kind"], canonical(t), topic, derived)
             if topic not in state.topics:
                 # ksqlDB creates the topic (CSAS/CTAS, or PARTITIONS given)
@@ -548,10 +567,12 @@ class Ksql(Op):
         from kctx_cli.ksql import nodes as k
 
         t = self.tree
+        if self.session:
+            return  # kept client-side, as ksql-migrations does: see kctx_cli.ksql.session
         if isinstance(t, k.Drop) and t.args["kind"] in ("STREAM", "TABLE"):
             # stop the source's own query first: see KsqlClient.terminate_writers
             cluster.ksql_client.terminate_writers(self.source_name)
-        cluster.ksql(self.text)
+        cluster.ksql(self.text, self.properties)
 
 
 def properties(tree) -> dict[str, str]:
