@@ -200,3 +200,30 @@ def test_decoded_mode_falls_back_to_pickle_when_marshal_cannot_tell_union_branch
     for value in ({"v": Decimal("1.50")}, {"v": "1.50"}):
         blob = codec.encode_avro(b"\0\0\0\1", value, False)
         assert blob[:1] == b"\x03" and pickle.loads(blob[1:]) == value and type(pickle.loads(blob[1:])["v"]) is type(value["v"])
+
+
+def test_undecodable_values_say_why(tmp_path):
+    """A framed value whose schema the warm could not store, or whose bytes do not match
+    it: get raises UndecodableValue with the reason, items() yields the bytes (issue 11 §5)."""
+    from kctx_cli.cache import UndecodableValue
+
+    path = store.db_path(tmp_path, "bad")
+    db = store.open_writer(path)
+    db.get_column_family(store.META).put(b"schema:7", json.dumps(SCHEMA).encode())
+    corrupt = b"\x00\x00\x00\x00\x07" + b"\xff" * 11
+    batch(db, {b"ok": avro(7, {"id": "ok", "tier": 1}), b"noschema": b"\x00\x00\x00\x00\x63\x02x",
+               b"corrupt": corrupt, b"trail": avro(7, {"id": "t", "tier": 1}) + b"zz"}, {0: 4})
+    db.close()
+    with open_table("bad", cache_dir=tmp_path) as t:
+        with pytest.raises(UndecodableValue) as e:
+            t.get("noschema")
+        assert str(e.value).startswith("its writer schema (id 99) is not in the cache")
+        with pytest.raises(UndecodableValue) as e:
+            t.get("corrupt")
+        assert str(e.value).startswith("it does not decode as Avro with schema id 7")
+        with pytest.raises(UndecodableValue) as e:
+            t.get("trail")
+        assert str(e.value) == "its Avro body has 2 trailing bytes for schema id 7"
+        assert dict(t.items())[b"corrupt"] == corrupt
+        assert t.lookup([b"nope", b"ok"]) == (b"ok", {"id": "ok", "tier": 1})
+        assert t.lookup([b"nope"]) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -135,7 +136,6 @@ class PrettySink:
         self.iso = Iso()
 
     def write(self, m, key: Decoded, value: Decoded) -> None:
-        from rich.json import JSON
         from rich.text import Text
 
         # everything from the record goes through safe(): no control sequence reaches the terminal
@@ -164,7 +164,9 @@ class PrettySink:
             self.console.print(Text("  " + safe(value.value)))
         else:
             # json.dumps escapes C0 controls; C1 and format characters are escaped by safe()
-            self.console.print(JSON(safe(json.dumps(value.value, default=json_default, ensure_ascii=False)), indent=2))
+            # (rich's JSON would re-parse and re-emit them raw)
+            text = json.dumps(value.value, default=json_default, ensure_ascii=False, indent=2)
+            self.console.print(Text(textwrap.indent(safe(text, lines=True), "  ")))
 
     def close(self) -> None:
         pass

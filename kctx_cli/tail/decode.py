@@ -199,11 +199,13 @@ def _escape(m) -> str:
         f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
 
 
-def safe(text: str) -> str:
+def safe(text: str, *, lines: bool = False) -> str:
     """``text`` for a terminal: control characters (ESC, BEL, CR, …, C1 such as CSI) and
     invisible/reordering Unicode format characters are shown as escapes (``\\x1b``,
     ``\\n``, ``\\u202e``), so data can neither run terminal sequences nor forge lines
     (SPEC §9: "Data read from topics never reaches a terminal as control sequences")."""
+    if lines:  # several lines of kctx's own layout (indented JSON): keep its line breaks
+        return "\n".join(safe(line) for line in text.split("\n"))
     return _UNSAFE.sub(_escape, text) if _UNSAFE.search(text) else text
 
 
