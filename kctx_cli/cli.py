@@ -420,7 +420,7 @@ def main() -> None:
     from kctx_cli.errors import KctxError
 
     try:
-        rv = app(standalone_mode=False)  # click returns the exit code instead of exiting
+        rv = app(standalone_mode=False, prog_name="kctx")  # click returns the exit code instead of exiting
     except KctxError as exc:
         if State.debug:
             raise
@@ -435,14 +435,35 @@ def main() -> None:
         _error("interrupted")
         sys.exit(130)
     except Exception as exc:  # usage errors (Typer's click exceptions) and real bugs
+        if _is_usage_error(exc):
+            # click exits 2 on a usage mistake; in kctx 2 only ever means "differences found"
+            _usage_error(exc)
+            sys.exit(1)
         if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
-            sys.exit(exc.exit_code)
+            sys.exit(1 if exc.exit_code == 2 else exc.exit_code)
         if State.debug:
             raise
         _error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    # by name: Typer >= 0.16 raises its vendored copy of click's exceptions, older ones click's
+    return any(c.__name__ == "UsageError" for c in type(exc).__mro__)
+
+
+def _usage_error(exc) -> None:
+    """A mistake on the command line (unknown option or command, missing or bad argument):
+    one line naming the command's help. A group called without a command prints its help
+    (to stderr: stdout stays empty for pipes). Exit code 1, as for every error (SPEC §2)."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:  # click >= 8.2
+        typer.echo(ctx.get_help(), err=True)
+        return
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    _error(" ".join(exc.format_message().split()) + hint)
 
 
 def _error(message: str) -> None:

@@ -35,9 +35,87 @@ def test_help_and_version():
 
 def test_usage_error_exit_code():
     res = run_kctx("no-such-command")
-    assert res.returncode == 2  # click's usage-error code
-    assert "No such command" in res.stderr
-    assert "Traceback" not in res.stderr
+    assert res.returncode == 1  # an error; 2 only ever means "differences found"
+    assert res.stderr.strip().splitlines() == ["error: No such command 'no-such-command'. (see 'kctx --help')"]
+    # issue 10's example: a mistyped option of the drift check is an error, not a difference
+    res = run_kctx("plan", "--detailed-exitcod")
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.strip().splitlines() == [
+        "error: No such option: --detailed-exitcod (Possible options: --detailed-exitcode) (see 'kctx plan --help')"]
+
+
+def _commands():
+    """Every command path of the CLI ('plan', 'dlq replay', ...), read from the Typer app."""
+    import typer.main
+
+    from kctx_cli.cli import app
+
+    def walk(cmd, path):
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                yield from walk(sub, path + [name])
+        elif path:
+            yield path
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+def _main(argv, monkeypatch, capsys) -> tuple[int, str, str]:
+    import pytest
+
+    from kctx_cli import cli
+
+    monkeypatch.setattr(sys, "argv", ["kctx", *argv])
+    monkeypatch.setenv("COLUMNS", "300")
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def test_every_command_exits_1_with_one_line_on_a_usage_mistake(monkeypatch, capsys):
+    commands = _commands()
+    numeric = []
+    assert len(commands) >= 20 and ["plan"] in commands and ["dlq", "replay"] in commands
+    for path in commands:
+        name = " ".join(path)
+        code, out, err = _main([*path, "--no-such-optin"], monkeypatch, capsys)
+        assert (code, out) == (1, ""), (name, code, out, err)
+        assert err.strip().splitlines() == [f"error: No such option: --no-such-optin (see 'kctx {name} --help')"], name
+        # a value that is not a number for every numeric option
+        import typer.main
+
+        from kctx_cli.cli import app
+
+        cmd = typer.main.get_command(app)
+        for part in path:
+            cmd = cmd.commands[part]
+        for param in cmd.params:
+            if getattr(param, "opts", None) and param.opts[0].startswith("--") and _numeric(param):
+                numeric.append(f"{name} {param.opts[0]}")
+                code, out, err = _main([*path, param.opts[0], "many"], monkeypatch, capsys)
+                assert code == 1 and len(err.strip().splitlines()) == 1, (name, param.opts[0], err)
+                assert "Invalid value for" in err and "Traceback" not in err
+    assert {"tail --max", "migrate --lock-timeout"} <= set(numeric)
+
+
+def _numeric(param) -> bool:
+    """Does the option take a number? (Typer >= 0.16 keeps the annotation, click the type.)"""
+    desc = getattr(param, "type_descriptor", None)
+    if desc is not None:
+        return desc.annotation in (int, float)
+    return getattr(getattr(param, "type", None), "name", "") in ("integer", "float")
+
+
+def test_missing_argument_and_bare_group_exit_1(monkeypatch, capsys):
+    code, out, err = _main(["tail"], monkeypatch, capsys)
+    assert code == 1 and err.strip().splitlines() == ["error: Missing argument 'topic'. (see 'kctx tail --help')"]
+    code, out, err = _main(["migrate", "--to"], monkeypatch, capsys)
+    assert code == 1 and err.strip().splitlines() == ["error: Option '--to' requires an argument."]
+    # a group without its command shows its help (on stderr) and is an error
+    code, out, err = _main(["dlq"], monkeypatch, capsys)
+    assert code == 1 and out == "" and "replay" in err and "Usage: kctx dlq" in err
 
 
 def test_debug_shows_traceback(tmp_path):

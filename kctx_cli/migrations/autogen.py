@@ -72,6 +72,16 @@ class Context:
     diff: Diff
     order: dict[str, int]  # source / entity / topic name -> position in dependency order
     rebuild: set[str] = field(default_factory=set)  # derived sources dropped and re-created
+    # topics a DROP ... DELETE TOPIC of this diff removes, with their subjects (ksqlDB deletes
+    # both, and the registry forgets a hard-deleted subject's compatibility with it)
+    dropped_topics: set[str] = field(default_factory=set)
+
+    def old_subject(self, name: str):
+        """The subject as it is when the up part reaches the subject comparators: None when
+        it does not exist or a drop earlier in the same migration deletes it."""
+        if name.rsplit("-", 1)[0] in self.dropped_topics:
+            return None
+        return self.old.subjects.get(name)
 
     def pos(self, *names) -> tuple:
         for n in names:
@@ -101,15 +111,17 @@ def _config_change(name: str, old: dict, new: dict, ignore: tuple = ()) -> SetTo
     return SetTopicConfig(name, set=set_, unset=unset, was=was)
 
 
-def compare_topics(ctx: Context, dlq: bool) -> None:
-    """Topics kctx creates (entity topics, or DLQ topics when ``dlq``) and the configs of
-    every topic; derived topics are created by their query."""
+def compare_topics(ctx: Context, dlq: bool, derived: bool = False) -> None:
+    """Topics kctx creates (entity topics, or DLQ topics when ``dlq``), and with
+    ``derived`` the sink topics of derived entities, which their query creates (compared
+    after the queries: a sink topic a DROP ... DELETE TOPIC of this diff removes is new
+    again, and the configs its model declares are set after its CREATE)."""
     d = ctx.diff
     phase = DLQ if dlq else TOPICS
     for name, nt in ctx.new.topics.items():
-        if (nt.dlq_of is not None) != dlq:
+        if (nt.dlq_of is not None) != dlq or (nt.owner == "ksqldb" and not dlq) != derived:
             continue
-        ot = ctx.old.topics.get(name)
+        ot = None if name in ctx.dropped_topics else ctx.old.topics.get(name)
         pos = ctx.pos(nt.entity or name, name)
         label = f"topic {name}" + (f" (dead-letter queue of {nt.dlq_of})" if dlq else "")
         if ot is None:
@@ -153,7 +165,7 @@ def compare_topics(ctx: Context, dlq: bool) -> None:
 
 def compare_compatibility(ctx: Context) -> None:
     for name, ns in ctx.new.subjects.items():
-        os_ = ctx.old.subjects.get(name)
+        os_ = ctx.old_subject(name)
         old_level = os_.compatibility if os_ else None
         if ns.compatibility == old_level:
             continue
@@ -258,6 +270,7 @@ def compare_queries(ctx: Context) -> None:
     d = ctx.diff
     new_derived = [(n, s) for n, s in ctx.new.sources.items() if s.derived]
     old_order = list(ctx.old.sources)
+    written = []  # derived sources this diff creates or replaces
     for name, ns in new_derived:
         os_ = ctx.old.sources.get(name)
         pos = ctx.pos(name)
@@ -277,23 +290,37 @@ def compare_queries(ctx: Context) -> None:
                 continue
             drop = Ksql(f"DROP {os_.kind} {_q(name)} DELETE TOPIC;")
             drop.note = f"{name} is re-created: {why}"
-            d.add(DROP_DERIVED, (-old_order.index(name), name), drop, [Ksql(os_.statement)])
+            d.add(DROP_DERIVED, (-old_order.index(name), name), drop, _recreate(ctx, os_))
             d.add(CREATE_DERIVED, pos, Ksql(ns.statement), [drop_new])
-        _derived_schemas(ctx, ns)
+        written.append(ns)
     for name, os_ in ctx.old.sources.items():
         if name in ctx.new.sources or not os_.derived:
             continue
         if not ctx.destructive(f"drop {os_.kind.lower()} {name} and its topic {os_.topic}"):
             continue
         d.add(DROP_DERIVED, (-old_order.index(name), name), Ksql(f"DROP {os_.kind} {_q(name)} DELETE TOPIC;"),
-              [Ksql(os_.statement)])
+              _recreate(ctx, os_))
+    for ns in written:  # after every drop is known: a dropped topic's subjects are gone
+        _derived_schemas(ctx, ns)
+
+
+def _recreate(ctx: Context, os_) -> list[Op]:
+    """The undo of ``DROP <derived> DELETE TOPIC``: the old statement, then the compatibility
+    levels its subjects had (the drop deletes them). Marks the topic dropped."""
+    ctx.dropped_topics.add(os_.topic)
+    undo: list[Op] = [Ksql(os_.statement)]
+    for suffix in ("-key", "-value"):
+        old = ctx.old.subjects.get(os_.topic + suffix)
+        if old is not None and old.compatibility is not None:
+            undo.append(SetCompatibility(os_.topic + suffix, old.compatibility))
+    return undo
 
 
 def _derived_schemas(ctx: Context, ns) -> None:
     for suffix in ("-key", "-value"):
         subject = ns.topic + suffix
         s = ctx.new.subjects.get(subject)
-        old = ctx.old.subjects.get(subject)
+        old = ctx.old_subject(subject)
         if s is not None and not (old and old.schemas and old.schemas[-1] == s.schemas[-1]):
             ctx.diff.add(AFTER_DERIVED, ctx.pos(ns.entity or "") + (subject, 0), DerivedSchema(subject, s.schemas[-1]), [])
 
@@ -371,6 +398,7 @@ COMPARATORS = (
     ("topics", lambda ctx: compare_topics(ctx, dlq=False)),
     ("sources", compare_sources),  # before queries: it decides which queries are rebuilt
     ("queries", compare_queries),
+    ("derived topics", lambda ctx: compare_topics(ctx, dlq=False, derived=True)),  # after queries: see there
     ("dlq", lambda ctx: compare_topics(ctx, dlq=True)),
     ("compatibility", compare_compatibility),
     ("schemas", compare_schemas),
