@@ -338,10 +338,50 @@ def test_init_scaffold_validates(tmp_path):
     assert res.returncode == 0, res.stderr
     res = run_kctx("validate", cwd=tmp_path / "shop")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert res.stdout.strip() == "ok: 1 entities (1 sources, 0 derived) are valid"
+    assert res.stdout.strip() == "ok: 0 entities (0 sources, 0 derived) are valid"
+    assert list((tmp_path / "shop" / "migrations").iterdir()) == []
     again = run_kctx("init", str(tmp_path / "shop"))
     assert again.returncode == 1
     assert again.stderr.strip() == f"error: {tmp_path / 'shop' / 'kctx.toml'} already exists: not overwriting an existing project"
+
+
+def test_init_first_makemigrations_writes_the_users_models(tmp_path):
+    """Issue 10 item 7: the scaffold ships no migration of a sample entity, so the user's
+    first makemigrations is V000001 with their entities only, and nothing is left to do."""
+    root = tmp_path / "app"
+    assert run_kctx("init", str(root)).returncode == 0
+    (root / "models" / "payments.py").write_text(
+        "from typing import Annotated\n"
+        "from kctx_cli.model import Key, Stream\n\n\n"
+        "class Payment(Stream):\n"
+        "    payment_id: Annotated[str, Key]\n"
+        "    cents: int\n\n"
+        "    class Meta:\n"
+        "        topic = \"payments\"\n")
+    res = run_kctx("makemigrations", cwd=root)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert [p.name for p in (root / "migrations").iterdir()] == ["V000001__initial.sql"]
+    text = (root / "migrations" / "V000001__initial.sql").read_text()
+    assert "CREATE STREAM PAYMENT " in text and "events" not in text.lower() and "DROP" not in text.split("-- kctx:down")[0]
+    assert run_kctx("makemigrations", "--check", cwd=root).returncode == 0
+    assert run_kctx("validate", cwd=root).stdout.strip() == "ok: 1 entities (1 sources, 0 derived) are valid"
+    # the commented example, uncommented, is a valid entity too
+    example = root / "models" / "example.py"
+    example.write_text("\n".join(line[2:] if line.startswith("# ") else line.lstrip("#")
+                                  for line in example.read_text().splitlines()) + "\n")
+    res = run_kctx("makemigrations", "-m", "events", cwd=root)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "V000002__events.sql" in res.stdout and "DROP" not in res.stdout
+    assert run_kctx("validate", cwd=root).stdout.strip() == "ok: 2 entities (2 sources, 0 derived) are valid"
+
+
+def test_init_refuses_a_directory_with_migrations(tmp_path):
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "V000001__x.sql").write_text("-- kctx:up\n")
+    res = run_kctx("init", str(tmp_path))
+    assert res.returncode == 1
+    assert res.stderr.strip() == f"error: {tmp_path / 'migrations'} already exists and is not empty: not overwriting it"
+    assert not (tmp_path / "kctx.toml").exists()
 
 
 def test_incompatible_schema_change_is_stopped_offline(tmp_path):

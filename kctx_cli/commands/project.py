@@ -18,9 +18,10 @@ default_compatibility = "BACKWARD"
 
 # the environment used when neither --env nor KCTX_ENV is given
 [env.default]
-bootstrap_servers = "127.0.0.1:9092"
-schema_registry_url = "http://127.0.0.1:8081"
-ksqldb_url = "http://127.0.0.1:8088"
+# the addresses of the repository's docker-compose.yml and of its test stack
+bootstrap_servers = "127.0.0.1:19092"
+schema_registry_url = "http://127.0.0.1:18081"
+ksqldb_url = "http://127.0.0.1:18088"
 
 # [env.prod]
 # bootstrap_servers = "broker-1:9092"
@@ -34,59 +35,70 @@ ksqldb_url = "http://127.0.0.1:8088"
 '''
 
 MODELS_INIT = '''\
-"""Entities of this project: kctx imports every module of this package."""
+"""The entities of this project: kctx imports every module of this package.
+
+Declare each topic as a class in a module here (models/orders.py, ...); models/example.py
+shows one. Then `kctx validate` checks them and `kctx makemigrations` writes the first
+migration, migrations/V000001__initial.sql, from them.
+"""
 '''
 
+# a comment, not a class: the first makemigrations must write the user's entities only
 MODELS_EXAMPLE = '''\
-"""An example entity; replace it with your own."""
-from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Optional
-
-from kctx_cli.model import Key, Precision, Stream
-
-
-class Event(Stream):
-    """Something that happened."""
-
-    event_id: Annotated[str, Key]
-    kind: str
-    amount: Annotated[Decimal, Precision(18, 4)]
-    occurred_at: datetime
-    note: Optional[str] = None
-
-    class Meta:
-        name = "EVENTS"
-        topic = "events"
-        partitions = 1
+"""An example entity, commented out: copy it into a module of your own and adapt it
+(or uncomment it here). Nothing in this file is part of the project until then."""
+# from datetime import datetime
+# from decimal import Decimal
+# from typing import Annotated, Optional
+#
+# from kctx_cli.model import Key, Precision, Stream
+#
+#
+# class Event(Stream):
+#     """Something that happened."""
+#
+#     event_id: Annotated[str, Key]
+#     kind: str
+#     amount: Annotated[Decimal, Precision(18, 4)]
+#     occurred_at: datetime
+#     note: Optional[str] = None
+#
+#     class Meta:
+#         name = "EVENTS"
+#         topic = "events"
+#         partitions = 1
 '''
 
 
 def init(directory: Path) -> None:
+    """Scaffold a project in ``directory`` (created if missing): kctx.toml, a models
+    package with a commented example, an empty migrations/. No migration is written: the
+    first ``kctx makemigrations`` writes V000001 from the user's own entities (a sample
+    migration would have to be dropped by the next one).
+
+    Raises ``KctxError`` when ``directory`` already has a kctx.toml or a non-empty models/,
+    or cannot be written."""
     directory = Path(directory)
     if (directory / CONFIG_FILE).exists():
         raise KctxError(f"{directory / CONFIG_FILE} already exists: not overwriting an existing project")
     if (directory / "models").exists() and any((directory / "models").iterdir()):
         raise KctxError(f"{directory / 'models'} already exists and is not empty: not overwriting it")
+    if (directory / "migrations").exists() and any((directory / "migrations").iterdir()):
+        raise KctxError(f"{directory / 'migrations'} already exists and is not empty: not overwriting it")
     try:
         (directory / "models").mkdir(parents=True, exist_ok=True)
         (directory / "migrations").mkdir(exist_ok=True)
         (directory / CONFIG_FILE).write_text(KCTX_TOML, encoding="utf-8")
         (directory / "models" / "__init__.py").write_text(MODELS_INIT, encoding="utf-8")
-        (directory / "models" / "events.py").write_text(MODELS_EXAMPLE, encoding="utf-8")
+        (directory / "models" / "example.py").write_text(MODELS_EXAMPLE, encoding="utf-8")
     except OSError as exc:
         raise KctxError(f"cannot create the project in {directory}: {exc.strerror}") from None
-    from rich.console import Console
+    from kctx_cli.commands.console import stdout
 
-    from kctx_cli.commands.migrate import makemigrations
-    from kctx_cli.config import load_config
-
-    Console(highlight=False).print(
-        f"created {directory / CONFIG_FILE}, {directory / 'models'}/ and {directory / 'migrations'}/"
-    )
-    # the first migration too, so the new project validates as it is
-    makemigrations(load_config(directory, environ={}), message="initial")
-    Console(highlight=False).print(f"next: cd {directory} && kctx validate")
+    out = stdout()
+    out.print(f"created {directory / CONFIG_FILE}, {directory / 'models'}/ and {directory / 'migrations'}/")
+    out.print(f"next: cd {directory}, declare your entities in models/ (models/example.py shows one), then "
+              "kctx validate && kctx makemigrations")
 
 
 def config_show(config: Config, *, output: str = "text") -> None:
