@@ -3,10 +3,12 @@ Avro values, a reader open during a warm."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
 
+import pytest
 
 from helpers import make_project, run_kctx
 from kctx_cli.cache import open_table
@@ -125,7 +127,15 @@ def test_model_entity_name_resolves_to_its_topic(bootstrap_servers, unique_name,
     assert json.loads(r.stdout) == {"balance": 5}
 
 
-def test_reader_during_warm_sees_consistent_batches(bootstrap_servers, unique_name, tmp_path):
+# KCTX_STRESS_REPEAT=50 repeats the reader-during-warm test (run it under CPU load:
+# bench/stress_reader_during_warm.sh); 1 by default
+REPEAT = int(os.environ.get("KCTX_STRESS_REPEAT", "1"))
+
+
+@pytest.mark.parametrize("round_", range(REPEAT))
+def test_reader_during_warm_sees_consistent_batches(bootstrap_servers, unique_name, tmp_path, round_):
+    """A reader never sees data newer (or older) than the stored offsets: the warm writes
+    each batch's data and the offsets derived from those very records in one WriteBatch."""
     topic = f"{unique_name}_live"
     create_topic(bootstrap_servers, topic, 2, COMPACT)
     recs = [{"key": f"k{i % 40}".encode(), "value": b"%d" % i} for i in range(3000)]

@@ -66,11 +66,6 @@ class WarmResult:
     bad_count: int = 0
 
 
-def _short(exc: Exception) -> str:
-    msg = str(exc) or type(exc).__name__
-    return msg if len(msg) < 200 else msg[:200] + "…"
-
-
 def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, progress=None,
          pause: float = 0.0, store_mode: str | None = None) -> WarmResult:
     """Read the topic from the stored offsets to its current end into the cache.
@@ -90,7 +85,7 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
 
     from kctx_cli.cache import codec
     from kctx_cli.tail.core import key_text
-    from kctx_cli.tail.decode import Decoder, plain
+    from kctx_cli.tail.decode import Decoder, _short, plain
     from kctx_cli.tail.reader import batches
 
     t0 = time.monotonic()

@@ -37,6 +37,7 @@ KEY_FORMAT_OPTIONS = {
     "avro": ("AVRO", None), "protobuf": ("PROTOBUF", None), "json_sr": ("JSON_SR", None),
 }
 WIRE_FORMATS = ("AVRO", "PROTOBUF", "JSON_SR")
+_SQL_NAMES = {"INTEGER": "INT"}  # DESCRIBE's schema type names -> ksqlDB SQL type names
 _INT_RANGE = {"INT": (-(2 ** 31), 2 ** 31 - 1), "BIGINT": (-(2 ** 63), 2 ** 63 - 1)}
 
 
@@ -94,8 +95,8 @@ def spec_from_entity(info) -> KeySpec:
 def spec_from_description(desc: dict) -> KeySpec:
     """The KeySpec of a ksqlDB ``sourceDescription`` (DESCRIBE): ``keyFormat`` and the
     fields whose ``type`` is KEY, in order."""
-    cols = tuple((f["name"], (f.get("schema") or {}).get("type") or "STRING")
-                 for f in desc.get("fields") or [] if f.get("type") == "KEY")
+    cols = tuple((f["name"], _SQL_NAMES.get(t, t)) for f in desc.get("fields") or [] if f.get("type") == "KEY"
+                 for t in [(f.get("schema") or {}).get("type") or "STRING"])
     fmt = (desc.get("keyFormat") or "").upper() or None
     if fmt == "NONE":
         fmt = None
@@ -133,8 +134,8 @@ def ksqldb_description(config, topic: str, name: str | None = None) -> dict | No
         from kctx_cli.backends.ksqldb import KsqlClient
 
         client = KsqlClient(config.ksqldb_url, config.ksqldb, timeout=5)
-        if name:
-            d = client.describe(name.upper()) if name.upper() == name or '"' not in name else client.describe(name)
+        for n in dict.fromkeys([name, name.upper()] if name else []):  # as given, then as ksqlDB upper-cases it
+            d = client.describe(n)
             if d is not None:
                 return d
         for what in ("TABLES", "STREAMS"):
