@@ -39,8 +39,7 @@ INT_TABLE = {"name": "USERS", "type": "TABLE", "keyFormat": "KAFKA", "fields": [
 
 
 def test_spec_from_ksqldb_description_and_option():
-    s = K.spec_from_description({**INT_TABLE, "fields": [
-        {"name": "ID", "schema": {"type": "INT"}, "type": "KEY"}, {"name": "NAME", "schema": {"type": "STRING"}}]})
+    s = K.spec_from_description(INT_TABLE)  # DESCRIBE says INTEGER for INT
     assert (s.format, s.columns, s.origin) == ("KAFKA", (("ID", "INT"),), "ksqlDB table USERS")
     assert K.spec_from_option("BIGINT") == K.KeySpec("KAFKA", (("KEY", "BIGINT"),), "--key-format")
     with pytest.raises(KctxError) as e:
@@ -217,3 +216,18 @@ def test_json_schema_and_protobuf_values_decode():
     again = from_stored(schema.stored())
     assert again.decode(b"\x00\x00\x00\x00\x02\x00" + body) == {"id": "o-1", "qty": 5}
     assert from_stored(json.dumps({"type": "record"})) is None
+
+
+def test_tables_do_not_wrap_when_piped(monkeypatch):
+    from rich.table import Table
+
+    from kctx_cli.commands.console import stdout
+
+    buf = io.StringIO()
+    monkeypatch.setattr("sys.stdout", buf)
+    monkeypatch.setenv("COLUMNS", "80")
+    t = Table("a", "b")
+    t.add_row("x" * 150, "y" * 150)
+    stdout().print(t)
+    row = [line for line in buf.getvalue().splitlines() if "x" in line]
+    assert len(row) == 1 and "x" * 150 in row[0] and "y" * 150 in row[0]

@@ -219,6 +219,9 @@ class KeyFilter:
                 if p not in got:
                     got.append(p)
         self.partitions = sorted({p for ps in self.by_partitioner.values() for p in ps})
+        if not self.encodings:  # e.g. a Protobuf key, or no key schema registered: nothing to hash
+            self.by_partitioner = {"none (no wire encoding known)": list(range(partitions))}
+            self.partitions = list(range(partitions))
         self._loose = spec.format not in ("KAFKA",)
 
     def __call__(self, raw: bytes | None, decoded: Decoded | None) -> bool:
