@@ -140,7 +140,15 @@ def test_reader_during_warm_sees_consistent_batches(bootstrap_servers, unique_na
     create_topic(bootstrap_servers, topic, 2, COMPACT)
     recs = [{"key": f"k{i % 40}".encode(), "value": b"%d" % i} for i in range(3000)]
     recs[1500:1500] = [{"key": f"k{i}".encode(), "value": None} for i in range(0, 40, 3)]  # tombstones mid-way
-    delivered = produce(bootstrap_servers, topic, recs)
+    # idempotent: a retried produce request must not duplicate or reorder records
+    produce(bootstrap_servers, topic, recs, **{"enable.idempotence": True})
+    # the expected states come from the log itself (offset order), not from the producer's view
+    from test_tail_support import read_all
+
+    log = sorted(read_all(bootstrap_servers, topic, "read_uncommitted"), key=lambda m: (m.partition(), m.offset()))
+    assert len(log) == len(recs)
+    recs = [{"key": m.key(), "value": m.value()} for m in log]
+    delivered = [(m.partition(), m.offset()) for m in log]
     warm_proc = subprocess.Popen([sys.executable, "-m", "kctx_cli", "cache", "warm", topic, "--cache-dir", str(tmp_path),
                                   "--batch", "100", "--pause", "0.05"], cwd=REPO,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
