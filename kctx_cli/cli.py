@@ -260,6 +260,21 @@ def plan(
 
 
 @app.command()
+def repair(
+    dry_run: bool = typer.Option(False, "--dry-run", help="print exactly what would run; change nothing"),
+    allow_destructive: bool = typer.Option(False, "--allow-destructive",
+                                           help="allow deleting schema versions or sources made by hand"),
+    lock_timeout: float = typer.Option(120.0, "--lock-timeout", help="seconds to wait for a running migrate"),
+    output: str = OutputOpt,
+):
+    """Bring drift (what plan lists as made by hand) back to the applied migrations' state."""
+    from kctx_cli.commands.migrate import repair as run
+
+    raise typer.Exit(run(config(), dry_run=dry_run, allow_destructive=allow_destructive,
+                         lock_timeout=lock_timeout, output=check_output(output)))
+
+
+@app.command()
 def baseline(
     message: str = typer.Option("baseline", "--message", "-m", help="description of the first migration"),
     include: Optional[str] = typer.Option(None, "--include", help="only topics, subjects and sources matching this regex"),

@@ -139,6 +139,8 @@ def migrate(config: Config, *, to: str | None = None, dry_run: bool = False, all
                     stderr().print(f"error: {p}", markup=False, style="red")
                 raise KctxError(problems[0])
             plan = apply.make_plan(migrations, versions, to)
+            if plan.direction == "up" and plan.versions:
+                _refuse_rejected_files(config, [m for m in migrations if m.version <= plan.target])
             steps = [(m, s) for m in plan.versions for s in (m.up if plan.direction == "up" else m.down or [])]
             risky = [(m, s) for m, s in steps if s.op.destructive]
             if risky and not allow_destructive:
@@ -176,6 +178,21 @@ def migrate(config: Config, *, to: str | None = None, dry_run: bool = False, all
                 history.release()
     finally:
         history.close()
+
+
+def _refuse_rejected_files(config: Config, migrations) -> None:
+    """SPEC §4: a file that validate rejects is never applied. Runs validate's checks of the
+    files themselves (``migrations.checks.file_problems``: chain, replay, co-partitioned
+    joins) on ``migrations`` (every file up to the target, from V000001); raises
+    ``KctxError`` with the first problem (the others on stderr) before anything is sent."""
+    from kctx_cli.migrations import checks
+
+    rel = checks._rel(config.migrations_dir, config.root)
+    problems = checks.file_problems(migrations, rel)
+    if problems:
+        for p in problems[1:]:
+            stderr().print(f"error: {p}", markup=False, style="red")
+        raise KctxError(f"{problems[0]}; nothing applied (kctx validate reports the same)")
 
 
 def _print_dry_run(plan, output: str) -> int:
@@ -268,25 +285,47 @@ def status(config: Config, *, output: str = "text") -> int:
 
 
 def live_diff(config: Config):
-    """(diff, drift notes) of the models against the live cluster."""
-    from kctx_cli.migrations import autogen, live, state
+    """What separates the live cluster from the models, as ``(changes, errors, notes)``:
+    ``changes`` is a list of ``(fix, op)`` where ``fix`` names the command that makes the
+    change — ``"repair"``: drift, the cluster differs from what the applied migrations
+    describe (``kctx repair``, see ``migrations.repair``); ``"migrate"``: versions not applied
+    yet, or model changes ``makemigrations`` has not written (the offline diff of the
+    applied state and the models). A cluster without kctx history is compared with the
+    models directly (``"migrate"``). ``errors``: what neither can do (e.g. partitions added
+    by hand); ``notes``: schemas ksqlDB registered that differ from the models'."""
+    from kctx_cli.migrations import autogen, live, repair, state
     from kctx_cli.migrations.cluster import Cluster
 
     project, migrations = _load(config)
     desired = state.desired(project)
-    replayed = state.replay(migrations)
-    topics, subjects, sources = live.interesting(desired, replayed)
     cluster = Cluster(config)
-    need_ksql = bool(sources)
-    current = live.read_live(cluster, topics=topics, subjects=subjects, sources=sources, need_ksql=need_ksql)
-    live.align(current, desired)
-    d = autogen.diff(current, desired, allow_destructive=True, order=autogen.entity_order(project))
-    drift = []
+    history = _history(config, cluster, create=False)
+    try:
+        versions = history.versions()
+    finally:
+        history.close()
+    order = autogen.entity_order(project)
+    if versions:
+        target = repair.applied_state(migrations, versions)
+        current = repair.read(cluster, target, desired)
+        fix = repair.drift(current, target)
+        pending = autogen.diff(target, desired, allow_destructive=True, order=order)
+        changes = [("repair", op) for op in fix.up] + [("migrate", op) for op in pending.up]
+        errors = fix.errors + pending.errors
+    else:
+        replayed = state.replay(migrations)
+        topics, subjects, sources = live.interesting(desired, replayed)
+        current = live.read_live(cluster, topics=topics, subjects=subjects, sources=sources, need_ksql=bool(sources))
+        live.align(current, desired)
+        d = autogen.diff(current, desired, allow_destructive=True, order=order)
+        changes, errors = [("migrate", op) for op in d.up], d.errors
+    changes = [(f, op) for f, op in changes if op.name != "derived-schema"]
+    notes = []
     for name, s in desired.subjects.items():
-        if s.derived and name in current.subjects and \
+        if s.derived and current.subjects.get(name) and current.subjects[name].schemas and \
                 _plain(current.subjects[name].schemas[-1]) != _plain(s.schemas[-1]):
-            drift.append(f"subject {name}: the schema ksqlDB registered differs from the one the model derives")
-    return d, drift
+            notes.append(f"subject {name}: the schema ksqlDB registered differs from the one the model derives")
+    return changes, errors, notes
 
 
 def _plain(schema):
@@ -300,23 +339,34 @@ def _plain(schema):
     return schema
 
 
+FIX_HEADINGS = {
+    "repair": "drift: the cluster differs from the applied migrations (kctx repair brings it back):",
+    "migrate": "not applied yet (kctx makemigrations writes what is missing, kctx migrate applies it):",
+}
+
+
 def plan(config: Config, *, detailed_exitcode: bool = False, output: str = "text") -> int:
-    d, drift = live_diff(config)
-    changes = [op for op in d.up if op.name != "derived-schema"]
-    n = len(changes) + len(d.errors) + len(drift)
+    """``kctx plan``: models vs the live cluster, each change under the command that makes
+    it (``live_diff``). Exit 2 with ``detailed_exitcode`` when anything differs, else 0."""
+    changes, errors, notes = live_diff(config)
+    n = len(changes) + len(errors) + len(notes)
     if output == "json":
         print(json.dumps({"changes": [{"operation": op.name, "description": op.describe(),
-                                       "destructive": op.destructive} for op in changes],
-                          "errors": d.errors, "drift": drift}, indent=2))
+                                       "destructive": op.destructive, "fix": fix} for fix, op in changes],
+                          "errors": errors, "drift": notes}, indent=2))
     else:
         out = stdout()
         if not n:
             out.print("No differences: the cluster matches the models.")
         else:
             out.print(f"{n} difference{'s' if n != 1 else ''} between the models and the cluster:")
-            for op in changes:
-                out.print(f"  {'!' if op.destructive else '~'} {op.describe()}", markup=False)
-            for e in d.errors + drift:
+            for fix, heading in FIX_HEADINGS.items():
+                ops = [op for f, op in changes if f == fix]
+                if ops:
+                    out.print(f" {heading}", markup=False)
+                for op in ops:
+                    out.print(f"  {'!' if op.destructive else '~'} {op.describe()}", markup=False)
+            for e in errors + notes:
                 out.print(f"  ! {e}", markup=False)
     if n and detailed_exitcode:
         return EXIT_DIFF
@@ -337,12 +387,98 @@ def live_check(config: Config) -> dict:
             problems.append(f"{r['version']}: {r['state']} in the cluster" + (f": {r['error']}" if r["error"] else ""))
     pending = [r["version"] for r in rows if r["state"].startswith("PENDING")]
     if not pending and not any(r["state"] == "ERROR" for r in rows):
-        d, drift = live_diff(config)
-        for op in d.up:
-            if op.name != "derived-schema":
-                problems.append(f"drift: {op.describe()}")
-        problems.extend(f"drift: {e}" for e in d.errors + drift)
+        changes, errors, notes = live_diff(config)
+        problems.extend(f"drift: {op.describe()}" for _, op in changes)
+        problems.extend(f"drift: {e}" for e in errors + notes)
     return {"ok": not problems, "current": current, "pending": pending, "problems": problems}
+
+
+# ---------------------------------------------------------------------------
+# repair: drift back to the state of the applied migrations
+# ---------------------------------------------------------------------------
+
+
+def repair(config: Config, *, dry_run: bool = False, allow_destructive: bool = False, lock_timeout: float = 120.0,
+           output: str = "text") -> int:
+    """``kctx repair``: bring the cluster back to the state the applied migrations describe
+    (what ``plan`` lists under drift), under the migration lock, with a ``repair`` record in
+    the history. ``dry_run`` prints the operations; destructive ones (deleting a schema
+    version registered by hand, dropping a source changed by hand) need
+    ``allow_destructive``. Raises ``KctxError`` (exit 1) when kctx has applied nothing here,
+    a version is unfinished, an applied file was edited, or the drift cannot be undone."""
+    import time
+
+    from kctx_cli.migrations import apply, files
+    from kctx_cli.migrations import repair as rp
+    from kctx_cli.migrations.cluster import Cluster
+
+    migrations = files.load_all(config.migrations_dir, config.defines)
+    cluster = Cluster(config)
+    out = stdout()
+    echo = (lambda s: None) if output == "json" else (lambda s: out.print(s, markup=False))
+    history = _history(config, cluster, create=False)
+    try:
+        if not history.versions():
+            raise KctxError(f"kctx has applied no migration to this cluster (history topic {history.topic}): there is "
+                            "no applied state to repair to; kctx migrate applies the migrations, kctx baseline adopts "
+                            "a cluster")
+        if not dry_run:
+            history.acquire(lock_timeout, on_wait=lambda h: echo(
+                f"waiting for the migration lock held by {h.who if h else 'another process'} ..."))
+        try:
+            versions = history.versions()
+            problems = apply.verify(migrations, versions)
+            if problems:
+                for p in problems[1:]:
+                    stderr().print(f"error: {p}", markup=False, style="red")
+                raise KctxError(problems[0])
+            at = apply.current_version(versions)
+            target = rp.applied_state(migrations, versions)
+            d = rp.drift(rp.read(cluster, target), target)
+            if d.errors:
+                for e in d.errors[1:]:
+                    stderr().print(f"error: {e}", markup=False, style="red")
+                raise KctxError(f"{d.errors[0]}; nothing repaired")
+            ops = d.up
+            if not ops:
+                if output == "json":
+                    print(json.dumps({"repaired": [], "version": at, "dry_run": dry_run}))
+                else:
+                    out.print(f"No drift: the cluster matches the applied migrations (V{at:06d}).")
+                return EXIT_OK
+            risky = [op for op in ops if op.destructive]
+            if risky and not allow_destructive:
+                for op in risky[1:]:
+                    stderr().print(f"error: {op.describe()}: destructive", markup=False, style="red")
+                raise KctxError(f"{risky[0].describe()}: destructive"
+                                f"{f' ({len(risky)} destructive steps)' if len(risky) > 1 else ''}; "
+                                "re-run with --allow-destructive")
+            if dry_run:
+                if output == "json":
+                    print(json.dumps({"dry_run": True, "version": at, "steps": [op.render() for op in ops]}, indent=2))
+                    return EXIT_OK
+                print(f"-- dry run: nothing is sent to the cluster; repair to the state of V{at:06d}")
+                for op in ops:
+                    if op.destructive:
+                        print("-- kctx:destructive")
+                    print(op.render())
+                return EXIT_OK
+            echo(f"repairing {len(ops)} difference{'s' if len(ops) != 1 else ''} from the state of V{at:06d}")
+            t0 = time.perf_counter()
+            rp.Repairer(cluster, history, echo=echo).run(ops, at)
+            elapsed = time.perf_counter() - t0
+            if output == "json":
+                print(json.dumps({"repaired": [op.describe() for op in ops], "version": at,
+                                  "seconds": round(elapsed, 3)}))
+            else:
+                out.print(f"repaired {len(ops)} difference{'s' if len(ops) != 1 else ''} in {elapsed:.1f} s; the "
+                          f"cluster matches the applied migrations (V{at:06d})", markup=False)
+            return EXIT_OK
+        finally:
+            if not dry_run:
+                history.release()
+    finally:
+        history.close()
 
 
 # ---------------------------------------------------------------------------

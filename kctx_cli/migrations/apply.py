@@ -111,6 +111,17 @@ class Applier:
             applied += 1
         return applied
 
+    def _failed(self, vs: VersionState, error: str) -> None:
+        """Record the version ERROR with ``error`` (SPEC §7: nothing half-applied without being
+        recorded as such). Best effort: when the history cannot be written either, the
+        original failure is the one to report (the version then stays RUNNING and the next
+        migrate resumes it)."""
+        vs.state, vs.error, vs.finished = "ERROR", error, now_iso()
+        try:
+            self.history.record_version(vs)
+        except Exception:  # noqa: BLE001 - see the docstring
+            pass
+
     def _one(self, m: Migration, direction: str, prev: VersionState | None) -> None:
         steps = m.up if direction == "up" else (m.down or [])
         running = "RUNNING" if direction == "up" else "REVERTING"
@@ -129,27 +140,37 @@ class Applier:
         for i, step in enumerate(steps):
             if i in vs.done_steps:
                 continue
-            self.history.check_lock()
-            kill_point(f"before:{m.version}:{i}")
             op = step.op
             t0 = time.perf_counter()
             try:
+                self.history.check_lock()
+                kill_point(f"before:{m.version}:{i}")
                 if op.applied(self.cluster):
                     mark = "already there"
                 else:
                     op.execute(self.cluster)
                     mark = "done"
             except KctxError as exc:
-                vs.state, vs.error, vs.finished = "ERROR", str(exc), now_iso()
-                self.history.record_version(vs)
+                self._failed(vs, str(exc))
                 from kctx_cli.ops import Ksql
 
                 what = "" if isinstance(op, Ksql) else f"{op.describe()}: "  # a ksqlDB error quotes the statement
                 raise KctxError(f"{m.filename}:{step.line}: {what}{exc}") from None
+            except Exception as exc:  # a client library's error or a bug: recorded all the same
+                self._failed(vs, f"unexpected error: {type(exc).__name__}: {exc}")
+                raise KctxError(f"{m.filename}:{step.line}: {op.describe()}: unexpected error: "
+                                f"{type(exc).__name__}: {exc}") from exc
+            except KeyboardInterrupt:
+                self._failed(vs, "interrupted")
+                raise
             elapsed = time.perf_counter() - t0
             self.timings.append(elapsed)
             kill_point(f"executed:{m.version}:{i}")
-            self.history.record_step(vs, i)
+            try:
+                self.history.record_step(vs, i)
+            except BaseException as exc:
+                self._failed(vs, f"cannot record step {i + 1} done: {type(exc).__name__}: {exc}")
+                raise
             kill_point(f"done:{m.version}:{i}")
             self.echo(f"  [{i + 1}/{len(steps)}] {op.describe()} ... {mark} ({elapsed * 1000:.0f} ms)")
         vs.state = "MIGRATED" if direction == "up" else "REVERTED"

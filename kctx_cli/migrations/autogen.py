@@ -405,11 +405,45 @@ COMPARATORS = (
 )
 
 
-def diff(old: State, new: State, *, allow_destructive: bool = False, order: list[str] | None = None) -> Diff:
+def compare_schema_versions(ctx: Context) -> None:
+    """Drift of the subjects kctx registers (``kctx repair``, ``kctx plan``): every version
+    ``new`` holds (oldest first) must be registered and no other; a version registered by
+    hand is deleted (destructive), a missing one registered again. Subjects ksqlDB registers
+    (``derived``) are its own. The model diff (``compare_schemas``) looks at the latest
+    version only and checks compatibility instead."""
+    d = ctx.diff
+    for name, ns in ctx.new.subjects.items():
+        if ns.derived or not ns.schemas:
+            continue
+        os_ = ctx.old_subject(name)
+        live = list(os_.schemas) if os_ else []
+        topic = name.rsplit("-", 1)[0]
+        pos = ctx.pos(_entity_of_topic(ctx, topic), topic) + (name,)
+        for schema in live:
+            if schema not in ns.schemas and ctx.destructive(f"{name}: a schema version no migration registered"):
+                op = DeleteSchema(name, schema)
+                op.note = "registered outside the migrations"
+                d.add(SCHEMAS, pos + (0,), op, [RegisterSchema(name, schema)])
+        for schema in ns.schemas:
+            if schema not in live:
+                op = RegisterSchema(name, schema, first=not live)
+                d.add(SCHEMAS, pos + (1,), op, op.reverse())
+                live.append(schema)
+
+
+COMPARATORS_DRIFT = tuple(c if c[0] != "schemas" else ("schema versions", compare_schema_versions)
+                          for c in COMPARATORS)
+
+
+def diff(old: State, new: State, *, allow_destructive: bool = False, order: list[str] | None = None,
+         comparators=COMPARATORS) -> Diff:
+    """The operations taking ``old`` to ``new`` (see the module docstring). ``order``: names
+    in dependency order (``entity_order``); ``comparators``: ``COMPARATORS`` (models vs the
+    migrations) or ``COMPARATORS_DRIFT`` (the live cluster vs the applied migrations)."""
     d = Diff()
     names = order or list(new.sources)
     ctx = Context(old, new, allow_destructive, d, {n: i for i, n in enumerate(names)})
-    for _, compare in COMPARATORS:
+    for _, compare in comparators:
         compare(ctx)
     d.changes.sort(key=lambda c: (c.phase, c.order))
     removed = [n for n in old.sources if n not in new.sources]

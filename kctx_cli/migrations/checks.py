@@ -9,8 +9,9 @@ from kctx_cli.errors import KctxError, Problem
 
 
 def check(project) -> list[Problem]:
+    """validate's migration checks for a loaded project (``model.discovery.Project``):
+    broken files, ``file_problems``, then models equal to the replayed state."""
     from kctx_cli.migrations import autogen, files, state
-    from kctx_cli.query import copartition
 
     config = project.config
     directory = config.migrations_dir
@@ -18,22 +19,10 @@ def check(project) -> list[Problem]:
     migrations, problems = files.problems(directory, config.root, config.defines)
     if problems:
         return problems
-    expected = 1
-    for m in migrations:
-        if m.version != expected:
-            problems.append(Problem(f"{rel}/{m.filename}", 0, "migration-gap",
-                                    f"missing migration version(s) V{expected:06d}"
-                                    + (f"..V{m.version - 1:06d}" if m.version - 1 > expected else "")
-                                    + f" before {m.label}"))
-        expected = m.version + 1
-    if problems:
+    problems = file_problems(migrations, rel)
+    if any(p.code in ("migration-gap", "migration-replay") for p in problems):
         return problems
-    try:
-        old = state.replay(migrations)
-    except KctxError as exc:
-        return [Problem(rel, 0, "migration-replay", f"the migrations do not replay: {exc}")]
-    # joins ksqlDB would refuse (different partition counts), at the statement's file:line
-    problems.extend(copartition.migration_problems(migrations, rel))
+    old = state.replay(migrations)
     if any(e.issues for e in project.entities) or project.load_problems:
         return problems  # the model checks report those; a diff of broken models says nothing more
     try:
@@ -50,6 +39,38 @@ def check(project) -> list[Problem]:
                                 f"the models differ from the migrations ({len(d.changes)} change"
                                 f"{'s' if len(d.changes) != 1 else ''}: {shown}); run kctx makemigrations"))
     return problems
+
+
+def file_problems(migrations, rel: str) -> list[Problem]:
+    """What validate finds in the migration files themselves, without the models: a gap in
+    the chain of versions (``migration-gap``), a step that does not replay onto the state
+    the files before it build (``migration-replay``: e.g. a partition decrease, a CREATE of
+    an existing source, a DROP of a missing one) and joins of sources with different
+    partition counts (``join-partitions``). ``migrate`` runs it on the files up to its
+    target before applying any, so a file validate rejects is never applied.
+
+    ``migrations``: ``files.Migration`` objects in version order, all from version 1;
+    ``rel``: the migrations directory as messages show it. Raises nothing."""
+    from kctx_cli.migrations import state
+    from kctx_cli.query import copartition
+
+    problems: list[Problem] = []
+    expected = 1
+    for m in migrations:
+        if m.version != expected:
+            problems.append(Problem(f"{rel}/{m.filename}", 0, "migration-gap",
+                                    f"missing migration version(s) V{expected:06d}"
+                                    + (f"..V{m.version - 1:06d}" if m.version - 1 > expected else "")
+                                    + f" before {m.label}"))
+        expected = m.version + 1
+    if problems:
+        return problems
+    try:
+        state.replay(migrations)
+    except KctxError as exc:
+        return [Problem(rel, 0, "migration-replay", f"the migrations do not replay: {exc}")]
+    # joins ksqlDB would refuse (different partition counts), at the statement's file:line
+    return copartition.migration_problems(migrations, rel)
 
 
 def _rel(path, root) -> str:

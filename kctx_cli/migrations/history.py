@@ -21,7 +21,10 @@ Records (JSON values; key = version label or ``lock``):
 * ``{"type":"version","version":3,"state":"RUNNING|MIGRATED|ERROR|REVERTING|REVERTED",
   "checksum":...,"attempt":...,"direction":"up|down","started":...,"finished":...,"who":...,
   "error":...}``;
-* ``{"type":"step","version":3,"attempt":...,"index":4,"state":"DONE"}`` after each step.
+* ``{"type":"step","version":3,"attempt":...,"index":4,"state":"DONE"}`` after each step;
+* ``{"type":"repair","version":3,"state":"RUNNING|REPAIRED|ERROR","attempt":...,
+  "operations":[...],"started":...,"finished":...,"who":...,"error":...}`` — ``kctx repair``
+  bringing drift back to the state of the applied version 3.
 
 **Lock rule** (every reader computes the same answer from the same log): walking the
 records in offset order, a ``lock`` record takes the lock when nobody holds it, when its
@@ -213,6 +216,21 @@ class History:
         self.write(f"V{vs.version:06d}", {"type": "step", "version": vs.version, "attempt": vs.attempt,
                                           "index": index, "state": "DONE"})
         vs.done_steps.add(index)
+
+    def record_repair(self, rec: dict) -> None:
+        """A ``kctx repair`` run (``migrations.repair.Repairer``): ``attempt``, ``version`` (the
+        applied version whose state it restores), ``state`` RUNNING / REPAIRED / ERROR,
+        ``operations`` (descriptions), ``started``, ``finished``, ``who``, ``error``."""
+        self.write("repair", {"type": "repair", **rec})
+
+    def repairs(self) -> list[dict]:
+        """The repair runs, oldest first, each as its latest record."""
+        out: dict[str, dict] = {}
+        for _, _, r in self.records:
+            if r.get("type") == "repair":
+                out.pop(r.get("attempt"), None)
+                out[r.get("attempt")] = r
+        return list(out.values())
 
     # -- lock -------------------------------------------------------------------------
     def acquire(self, timeout: float, on_wait=None) -> None:

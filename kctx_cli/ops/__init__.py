@@ -202,10 +202,16 @@ class AddPartitions(Op):
         t.partitions = self.partitions
 
     def applied(self, cluster):
+        """True when the topic has exactly ``partitions``; OpError when it is missing or
+        has more (Kafka cannot remove partitions: recording it done would hide the
+        difference from every later plan)."""
         live = cluster.topic(self.topic)
         if live is None:
             raise OpError(f"add-partitions: topic '{self.topic}' does not exist")
-        return live[0] >= self.partitions
+        if live[0] > self.partitions:
+            raise OpError(f"add-partitions: topic '{self.topic}' has {live[0]} partitions, more than the "
+                          f"{self.partitions} asked for; partitions can only grow")
+        return live[0] == self.partitions
 
     def execute(self, cluster):
         cluster.create_partitions(self.topic, self.partitions)
@@ -311,7 +317,7 @@ class DeleteSchema(Op):
     schema: Any
 
     def describe(self):
-        return f"delete the latest schema version of {self.subject}"
+        return f"delete the version of {self.subject} holding this schema"
 
     def replay(self, state):
         s = state.subjects.get(self.subject)
@@ -402,9 +408,10 @@ class DerivedSchema(Op):
         return []
 
     def replay(self, state):
-        schemas = state.subject(self.subject).schemas
-        if not schemas or schemas[-1] != self.schema:
-            schemas.append(self.schema)
+        subject = state.subject(self.subject)
+        subject.derived = True
+        if not subject.schemas or subject.schemas[-1] != self.schema:
+            subject.schemas.append(self.schema)
 
     def applied(self, cluster):
         return True
