@@ -131,31 +131,9 @@ def unique_name(request) -> str:
     name = "_".join(filter(None, ["t", slug, secrets.token_hex(3)]))
     yield name
     if {"stack", "ksqldb_url"} & set(request.fixturenames) and os.environ.get("KCTX_KSQLDB_URL"):
-        drop_ksqldb_sources(os.environ["KCTX_KSQLDB_URL"], name.upper())
+        from tests.ksqldb_helpers import drop_prefixed
 
-
-def drop_ksqldb_sources(url: str, prefix: str) -> None:
-    """Drop every stream/table whose name starts with ``prefix``, readers before what they
-    read, each after the queries writing it are terminated (KsqlClient.terminate_writers)."""
-    from kctx_cli.backends.ksqldb import KsqlClient, KsqlStatementError
-    from kctx_cli.ksql.dialect import quote_name
-
-    client = KsqlClient(url)
-    try:
-        left = [d for d in client.sources() if d["name"].startswith(prefix)]
-        while left:
-            names = {d["name"] for d in left}
-            # a source that a query of ours still reads waits for that query's sink to go first
-            ready = [d for d in left if not any(s in names and s != d["name"]
-                                                for q in d.get("readQueries") or [] for s in q.get("sinks") or [])]
-            for d in ready or left:
-                client.terminate_writers(d["name"])
-                client.execute(f"DROP {d['type']} {quote_name(d['name'])} DELETE TOPIC;")
-            left = [d for d in client.sources() if d["name"].startswith(prefix)]
-            if not ready:
-                break
-    except (KsqlStatementError, Exception) as exc:  # noqa: BLE001 - cleanup must not fail the test
-        print(f"cleanup of {prefix}*: {exc}")
+        drop_prefixed(os.environ["KCTX_KSQLDB_URL"], name.upper())
 
 
 @pytest.fixture(scope="session")

@@ -61,6 +61,27 @@ def drop(client: KsqlClient, name: str, *, delete_topic: bool = True) -> bool:
     return True
 
 
+def drop_prefixed(url: str, prefix: str) -> None:
+    """Drop every stream/table whose name starts with ``prefix`` (``drop`` each), readers
+    before what they read. Best effort: a failure is printed, never raised (cleanup after a
+    test must not fail it)."""
+    client = KsqlClient(url)
+    try:
+        left = [d for d in client.sources() if d["name"].startswith(prefix)]
+        while left:
+            names = {d["name"] for d in left}
+            # a source that a query of ours still reads waits for that query's sink to go first
+            ready = [d for d in left if not any(s in names and s != d["name"]
+                                                for q in d.get("readQueries") or [] for s in q.get("sinks") or [])]
+            for d in ready or left:
+                drop(client, d["name"])
+            if not ready:
+                break
+            left = [d for d in client.sources() if d["name"].startswith(prefix)]
+    except Exception as exc:  # noqa: BLE001
+        print(f"cleanup of {prefix}*: {exc}")
+
+
 class KsqlSources:
     """A KsqlClient that remembers the streams and tables created through ``execute``
     and drops them, newest first, on ``close()`` (or leaving a ``with`` block)."""
