@@ -1799,7 +1799,9 @@ def substitute(text: str, variables: dict[str, str]) -> str:
       KsqlSyntaxError at its line:column (ksqlDB refuses the statement too);
     * inside a string literal (``'${topic}'``) the value is inserted with its ``'``
       doubled, so the literal stays one literal; an undefined reference is left as written,
-      as ksqlDB leaves it, and ``$${name}`` is the escape for a literal ``${name}``;
+      as ksqlDB leaves it, and ``$${name}`` is the escape for a literal ``${name}`` (when no
+      variable is defined at all, strings are left as written, ``$$`` included: checked
+      against ksqlDB 8.1.5);
     * back-quoted/double-quoted names and comments are not substituted.
 
     Raises KsqlSyntaxError for text that does not tokenize."""
@@ -1817,7 +1819,7 @@ def substitute(text: str, variables: dict[str, str]) -> str:
             out.append(text[pos:tok.start])
             out.append(value)
             pos = tok.end + 1
-        elif tok.token_type == T.STRING:
+        elif tok.token_type == T.STRING and lookup:  # no variables at all: ksqlDB leaves strings alone
             raw = text[tok.start:tok.end + 1]
             if "${" not in raw:
                 continue
@@ -1838,8 +1840,8 @@ def substitute(text: str, variables: dict[str, str]) -> str:
 def substitute_value(value: str, variables: dict[str, str]) -> str:
     """The value of a DEFINE or SET (already unquoted) with the ``${name}`` references of
     defined variables replaced (ksqlDB substitutes inside them as in any string literal;
-    undefined references stay)."""
-    if "${" not in value:
+    undefined references stay; ``$${name}`` is ``${name}``)."""
+    if "${" not in value or not variables:
         return value
     lookup = {name.upper(): v for name, v in variables.items()}
 
