@@ -1,0 +1,675 @@
+"""The semantic analyzer over the ksqlDB dialect's trees: what ksqlDB would refuse in a
+sequence of statements, checked offline with the sources the earlier statements create.
+
+One analyzer, two front ends:
+
+* ``kctx ksql check FILE...`` (``kctx_cli.commands.ksql``): hand-written files, statement
+  by statement in the order given;
+* ``kctx validate`` (``kctx_cli.migrations.checks``): the migration files replayed in
+  version order.
+
+The queries themselves (CREATE ... AS SELECT, INSERT INTO ... SELECT) are translated into
+the DSL's ``Select`` over synthetic entity classes and analysed by
+``kctx_cli.query.schema.analyze`` -- the same inference and type rules the models get, so
+there is one set of rules (kind, key, output names and types, implicit casts, clause and
+join rules).  What the DSL cannot express (lambdas, subscripts, constructors, quoted
+lower-case names, ...) is skipped, never guessed: the statement is accepted and the
+result's schema is unknown to the statements after it.  Rules that depend on the
+statement rather than the query (formats per column type, map keys, WRAP_SINGLE_VALUE,
+sources that exist, pseudo columns as aliases, windowed vs non-windowed joins, self
+joins) live here.
+
+Each rule names its source: a page of ``../shared/ksqldb-docs/`` or a test of ksqlDB's
+functional tests (``../shared/ksql-corpus/``, ``file / test name``).  Where a rule could
+refuse a statement ksqlDB accepts, it stays out: a false rejection blocks a valid
+migration, which is worse than a miss (docs/validation.md lists the misses by cause).
+
+Public API: ``SourceInfo``, ``Catalog``, ``Finding``, ``ScriptAnalyzer``,
+``check_statements``.
+"""
+from __future__ import annotations
+
+import decimal
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from kctx_cli.ksql import nodes as k
+from kctx_cli.model import types as T
+from kctx_cli.model.types import SqlType
+from kctx_cli.query import expr as E
+
+PSEUDO = ("ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND")
+# names ksqlDB refuses as column names or aliases (system columns): "`ROWTIME` is a
+# reserved column name" -- ksqldb-docs create-stream.md ("ROWTIME ... reserved"); corpus
+# system-columns.json
+RESERVED_NAMES = ("ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND")
+KAFKA_FORMAT_TYPES = ("INT", "BIGINT", "DOUBLE", "STRING", "BYTES")
+
+
+class Unsupported(Exception):
+    """The statement uses something the offline analyzer does not model: skip it."""
+
+
+@dataclass
+class SourceInfo:
+    """One source (stream or table) as the analyzer knows it.
+
+    ``columns``: ``[(name, type or None, is_key)]`` in schema order, None when unknown
+    (a query kctx could not analyse); ``windowed``: a windowed aggregation's result or a
+    source declared with WINDOW_TYPE."""
+
+    name: str
+    kind: str  # STREAM / TABLE
+    columns: list[tuple[str, SqlType | None, bool]] | None
+    windowed: bool = False
+    key_format: str | None = None
+    value_format: str | None = None
+    topic: str | None = None
+    partitions: int | None = None
+
+    def schema_text(self) -> str | None:
+        """``NAME TYPE [KEY|PRIMARY KEY], ...`` as ksqlDB's functional tests write
+        ``post_sources`` schemas; None when a column or type is unknown."""
+        if self.columns is None or any(t is None for _, t, _ in self.columns):
+            return None
+        key = "PRIMARY KEY" if self.kind == "TABLE" else "KEY"
+        return ", ".join(f"{n} {t.ksql()}" + (f" {key}" if is_key else "") for n, t, is_key in self.columns)
+
+
+@dataclass
+class Catalog:
+    """The sources known so far, by upper-case name (ksqlDB's unquoted names)."""
+
+    sources: dict[str, SourceInfo] = field(default_factory=dict)
+
+    def get(self, name: str) -> SourceInfo | None:
+        return self.sources.get(name)
+
+
+@dataclass
+class Finding:
+    """One problem of one statement: ``line``/``column`` 1-based in its file."""
+
+    line: int
+    column: int
+    code: str
+    message: str
+
+
+def _props(tree) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for p in tree.args.get("properties") or []:
+        name = p.this.this.upper() if isinstance(p.this, exp.Identifier) else str(p.this).upper()
+        v = p.args.get("value")
+        if isinstance(v, exp.Literal):
+            out[name] = v.this if v.is_string else v.this
+        elif isinstance(v, exp.Boolean):
+            out[name] = bool(v.this)
+        else:
+            out[name] = v.sql() if v is not None else None
+    return out
+
+
+def _type_of_node(node) -> SqlType | None:
+    from kctx_cli.ksql.dialect import render
+    from kctx_cli.query.functions import parse_type
+
+    try:
+        return parse_type(render(node))
+    except Exception:  # noqa: BLE001 - a type kctx does not model
+        return None
+
+
+def _contains(t: SqlType | None, name: str) -> bool:
+    """Whether ``t`` is or contains (element, value, field) a ``name`` type."""
+    if t is None:
+        return False
+    if t.name == name:
+        return True
+    return any(_contains(c, name) for c in _children(t))
+
+
+def _children(t: SqlType) -> list[SqlType]:
+    out = []
+    for attr in ("element", "key", "value"):
+        c = getattr(t, attr, None)
+        if isinstance(c, SqlType):
+            out.append(c)
+    for f in getattr(t, "fields", None) or ():
+        if isinstance(f, tuple) and len(f) == 2 and isinstance(f[1], SqlType):
+            out.append(f[1])
+    return out
+
+
+def _map_with_non_string_key(t: SqlType | None) -> SqlType | None:
+    if t is None:
+        return None
+    if t.name == "MAP":
+        key = getattr(t, "key", None)
+        if key is not None and key.name != "STRING":
+            return t
+    for c in _children(t):
+        found = _map_with_non_string_key(c)
+        if found is not None:
+            return found
+    return None
+
+
+def _formats(props: dict, default_key: str | None = "KAFKA") -> tuple[str | None, str | None]:
+    fmt = props.get("FORMAT")
+    key = props.get("KEY_FORMAT") or fmt
+    value = props.get("VALUE_FORMAT") or fmt
+    return (str(key).upper() if key else default_key), (str(value).upper() if value else None)
+
+
+def format_problems(columns, key_format: str | None, value_format: str | None, props: dict,
+                    query: bool = False) -> list[tuple[str, str]]:
+    """What ksqlDB refuses in a schema for its formats, as ``(code, message)``.
+
+    ``columns``: ``[(name, type or None, is_key)]``; formats upper-case or None (unknown:
+    nothing is checked for that side); ``props``: the WITH properties (upper-case names).
+
+    Rules (ksqldb-docs serialization.md feature tables; corpus delimited.json, kafka.json,
+    none.json, maps-in-keys.json, serdes.json):
+
+    * a key column whose type is or contains a MAP: "Map keys ... are not supported";
+    * DELIMITED: no ARRAY, MAP or STRUCT columns; no WRAP_SINGLE_VALUE=true;
+    * KAFKA: one column per side, of INT, BIGINT, DOUBLE, STRING (BYTES);
+    * NONE: no columns on that side;
+    * AVRO, JSON, PROTOBUF (and _SR): MAP keys are STRING;
+    * WRAP_SINGLE_VALUE only with one value column; PROTOBUF refuses it false.
+    """
+    out: list[tuple[str, str]] = []
+    keys = [(n, t) for n, t, key in columns if key]
+    values = [(n, t) for n, t, key in columns if not key]
+    for n, t in keys:
+        if _contains(t, "MAP"):
+            out.append(("map-key", f"Map keys, including types that contain maps, are not supported: key column "
+                                   f"`{n}` is {t.ksql()}"))
+    for side, fmt, cols in (("Key", key_format, keys), ("Value", value_format, values)):
+        if fmt is None:
+            continue
+        if fmt == "DELIMITED":
+            for n, t in cols:
+                for bad in ("ARRAY", "MAP", "STRUCT"):
+                    if _contains(t, bad):
+                        out.append(("format-type", f"The 'DELIMITED' format does not support type '{bad}' "
+                                                   f"({side.lower()} column `{n}`)"))
+                        break
+        elif fmt == "KAFKA":
+            if len(cols) > 1:
+                out.append(("format-type", f"The 'KAFKA' format only supports a single field ({side.lower()} "
+                                           f"columns: {', '.join(n for n, _ in cols)})"))
+            for n, t in cols:
+                if t is not None and t.name not in KAFKA_FORMAT_TYPES:
+                    out.append(("format-type", f"The 'KAFKA' format does not support type '{t.ksql()}' "
+                                               f"({side.lower()} column `{n}`)"))
+        elif fmt == "NONE":
+            if cols and not query:
+                out.append(("format-type", f"The 'NONE' format can only be used when no columns are defined "
+                                           f"({side.lower()} columns: {', '.join(n for n, _ in cols)})"))
+        elif fmt in ("AVRO", "JSON", "JSON_SR", "PROTOBUF", "PROTOBUF_NOSR"):
+            for n, t in cols:
+                bad = _map_with_non_string_key(t)
+                if bad is not None and not (side == "Key"):
+                    out.append(("format-type", f"{fmt} only supports MAP types with STRING keys (column `{n}` "
+                                               f"is {t.ksql()})"))
+    wrap = props.get("WRAP_SINGLE_VALUE")
+    if wrap is not None:
+        wv = str(wrap).lower() in ("true", "1")
+        if value_format == "DELIMITED" and wv:
+            out.append(("wrap-single-value", "Format 'DELIMITED' does not support 'WRAP_SINGLE_VALUE' set to 'true'"))
+        elif value_format in ("PROTOBUF", "PROTOBUF_NOSR") and not wv:
+            out.append(("wrap-single-value", "Format 'PROTOBUF' does not support 'WRAP_SINGLE_VALUE' set to 'false'"))
+        elif len(values) > 1:
+            out.append(("wrap-single-value", "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas "
+                                             f"({len(values)} value columns)"))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# tree -> DSL translation
+# ---------------------------------------------------------------------------
+
+
+def _entity(alias: str, src: SourceInfo) -> type:
+    """A synthetic entity class standing for one source of a query (``alias``: the name
+    it has in the query; ksqlDB prefixes clashing join columns with it)."""
+    from kctx_cli.model.entity import EntityInfo, Field
+
+    if src.columns is None:
+        raise Unsupported(f"the columns of {src.name} are unknown")
+    fields = []
+    for name, t, key in src.columns:
+        if name != name.upper():
+            raise Unsupported("a quoted lower-case column name")
+        fields.append(Field(name=name, type=t, key=key))
+    cls = type(alias, (), {})
+    cls.__kctx__ = EntityInfo(cls=cls, name=alias, source_name=alias, kind=src.kind, topic=src.topic or alias,
+                              partitions=src.partitions, replicas=None, configs={}, dlq=None,
+                              key_format=src.key_format or "KAFKA", value_format=src.value_format or "JSON",
+                              timestamp=None, timestamp_format=None, compatibility=None, namespace=None, doc=None,
+                              fields=fields, ignored=[], query_fn=None, meta={})
+    return cls
+
+
+_BINARY = {exp.EQ: "=", exp.NEQ: "<>", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">=",
+           exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%", exp.And: "AND", exp.Or: "OR"}
+
+
+class _Translator:
+    """sqlglot expressions of one query -> DSL expressions over synthetic entities."""
+
+    def __init__(self, scope: list[tuple[str, type, SourceInfo]]):
+        self.scope = scope  # (alias, entity class, source) in FROM/JOIN order
+        self.unresolved: list[str] = []
+
+    def column(self, node: exp.Column):
+        name = node.this.this if isinstance(node.this, exp.Identifier) else None
+        if name is None:
+            raise Unsupported("an unusual column reference")
+        table = node.table
+        if isinstance(node.this, exp.Identifier) and node.this.args.get("quoted") and name != name.upper():
+            raise Unsupported("a quoted lower-case column name")
+        if table:
+            hits = [(a, cls) for a, cls, _ in self.scope if a == table.upper() or a == table]
+            if not hits:
+                raise Unsupported(f"qualifier {table}")  # a struct or lambda, perhaps
+            alias, cls = hits[0]
+            if name in PSEUDO or name == "ROWKEY":
+                raise Unsupported("a qualified pseudo column")
+            if cls.__kctx__.field(name) is None:
+                self.unresolved.append(f"{table}.{name}")
+                raise Unsupported("unresolved")
+            return E.Column(cls, name)
+        owners = [cls for _, cls, _ in self.scope if cls.__kctx__.field(name) is not None]
+        if len(owners) == 1:
+            return E.Column(owners[0], name)
+        if len(owners) > 1:
+            raise Unsupported("an ambiguous column")
+        if name in PSEUDO:
+            return E.Pseudo(name)
+        self.unresolved.append(name)
+        raise Unsupported("unresolved")
+
+    def __call__(self, node):  # noqa: C901 - one case per node kind
+        if isinstance(node, exp.Paren):
+            return self(node.this)
+        if isinstance(node, exp.Column):
+            return self.column(node)
+        if isinstance(node, exp.Literal):
+            if node.is_string:
+                return E.Literal(node.this)
+            text = str(node.this)
+            if any(c in text for c in "eE"):
+                return E.Literal(float(text))
+            if "." in text:
+                return E.Literal(decimal.Decimal(text))
+            return E.Literal(int(text))
+        if isinstance(node, exp.Boolean):
+            return E.Literal(bool(node.this))
+        if isinstance(node, exp.Null):
+            return E.Literal(None)
+        if isinstance(node, exp.Neg):
+            inner = self(node.this)
+            if isinstance(inner, E.Literal) and isinstance(inner.value, (int, float, decimal.Decimal)) \
+                    and not isinstance(inner.value, bool):
+                return E.Literal(-inner.value)
+            return E.UnaryOp("-", inner)
+        if isinstance(node, exp.Not):
+            inner = node.this
+            if isinstance(inner, exp.Is):
+                return E.IsNull(self(inner.this), True)
+            return E.UnaryOp("NOT", self(inner))
+        if isinstance(node, exp.Is):
+            if not isinstance(node.expression, exp.Null):
+                raise Unsupported("IS other than NULL")
+            return E.IsNull(self(node.this), False)
+        op = _BINARY.get(type(node))
+        if op is not None:
+            return E.BinaryOp(op, self(node.this), self(node.expression))
+        if isinstance(node, exp.Like):
+            if node.args.get("escape") is not None:
+                raise Unsupported("LIKE ... ESCAPE")
+            return E.BinaryOp("LIKE", self(node.this), self(node.expression))
+        if isinstance(node, exp.In):
+            if node.args.get("query") is not None or not node.expressions:
+                raise Unsupported("IN without a list")
+            return E.InList(self(node.this), tuple(self(v) for v in node.expressions))
+        if isinstance(node, exp.Between):
+            return E.Between(self(node.this), self(node.args["low"]), self(node.args["high"]))
+        if isinstance(node, exp.Cast):
+            to = _type_of_node(node.args.get("to"))
+            if to is None:
+                raise Unsupported("a cast to an unmodelled type")
+            return E.Cast(self(node.this), to)
+        if isinstance(node, exp.Case):
+            if node.this is not None:
+                raise Unsupported("a simple CASE")
+            whens = tuple((self(w.this), self(w.args["true"])) for w in node.args.get("ifs") or [])
+            default = node.args.get("default")
+            return E.Case(whens, self(default) if default is not None else None)
+        if isinstance(node, k.StructDeref):
+            member = node.expression.this if isinstance(node.expression, exp.Identifier) else None
+            if member is None:
+                raise Unsupported("an unusual dereference")
+            return E.Deref(self(node.this), member)
+        if isinstance(node, exp.Anonymous) or (isinstance(node, exp.Func) and not isinstance(node, (
+                k.MapConstructor, k.StructConstructor, exp.Array))):
+            name = node.this if isinstance(node, exp.Anonymous) else node.sql_name()
+            if not isinstance(name, str):
+                raise Unsupported("an unusual function")
+            args = node.expressions if isinstance(node, exp.Anonymous) else list(node.args.values())
+            if not isinstance(node, exp.Anonymous):
+                raise Unsupported(f"function node {type(node).__name__}")
+            out = []
+            for a in args:
+                if isinstance(a, exp.Star):
+                    out.append(E.Star())
+                elif isinstance(a, exp.Distinct):
+                    raise Unsupported("DISTINCT in a call")
+                else:
+                    out.append(self(a))
+            return E.Func(name.upper(), tuple(out))
+        raise Unsupported(type(node).__name__)
+
+
+# ---------------------------------------------------------------------------
+# the analyzer
+# ---------------------------------------------------------------------------
+
+
+class ScriptAnalyzer:
+    """Checks statements in order, keeping the sources they create in ``catalog``.
+
+    ``check(tree)`` -> ``[(code, message)]`` for one parsed statement and records what it
+    creates or drops; a statement with findings changes nothing (ksqlDB would not run
+    it).  ``default_key_format``: ksql.persistence.default.format.key (KAFKA)."""
+
+    def __init__(self, catalog: Catalog | None = None, default_key_format: str | None = "KAFKA"):
+        self.catalog = catalog or Catalog()
+        self.default_key_format = default_key_format
+
+    # -- entry point -----------------------------------------------------------
+    def check(self, tree) -> list[tuple[str, str]]:
+        """Problems of one statement (``tree``: a ``kctx_cli.ksql.nodes`` statement).
+        Raises nothing: an internal failure means nothing is known, nothing is said."""
+        try:
+            return self._check(tree)
+        except Unsupported:
+            return []
+        except Exception:  # noqa: BLE001 - never block a statement on an analyzer bug
+            return []
+
+    def _check(self, tree) -> list[tuple[str, str]]:
+        if isinstance(tree, k.CreateSource):
+            return self._create(tree)
+        if isinstance(tree, k.Drop):
+            name = tree.this.this.upper() if isinstance(tree.this, exp.Identifier) else None
+            if name is not None:
+                self.catalog.sources.pop(name, None)
+            return []
+        if isinstance(tree, k.InsertInto):
+            return self._insert(tree)
+        return []
+
+    def _name(self, ident) -> str | None:
+        if not isinstance(ident, exp.Identifier):
+            return None
+        return ident.this if ident.args.get("quoted") else ident.this.upper()
+
+    # -- CREATE STREAM/TABLE ------------------------------------------------------
+    def _create(self, tree) -> list[tuple[str, str]]:
+        name = self._name(tree.this)
+        kind = str(tree.args.get("kind") or "").upper()
+        if name is None or kind not in ("STREAM", "TABLE"):
+            return []
+        props = _props(tree)
+        if tree.args.get("exists") and name in self.catalog.sources:
+            return []
+        query = tree.args.get("expression")
+        if isinstance(query, k.Query):
+            return self._create_as(tree, name, kind, props, query)
+        problems: list[tuple[str, str]] = []
+        columns: list[tuple[str, SqlType | None, bool]] = []
+        for c in tree.args.get("columns") or []:
+            cname = self._name(c.this)
+            t = _type_of_node(c.args.get("kind"))
+            constraint = c.args.get("constraint")
+            key = constraint in ("KEY", "PRIMARY KEY")
+            if cname in RESERVED_NAMES:
+                problems.append(("reserved-name", f"`{cname}` is a reserved column name (a system column)"))
+            columns.append((cname, t, key))
+        key_format, value_format = _formats(props, self.default_key_format)
+        if not any(key for _, _, key in columns) and "KEY_FORMAT" not in props and "FORMAT" not in props:
+            key_format = None  # no key columns: the key format is not used
+        problems += format_problems(columns, key_format, value_format, props)
+        if not problems and not tree.args.get("replace"):
+            windowed = bool(props.get("WINDOW_TYPE"))
+            self.catalog.sources[name] = SourceInfo(name, kind, columns, windowed, key_format, value_format,
+                                                    str(props.get("KAFKA_TOPIC") or name),
+                                                    _int(props.get("PARTITIONS")))
+        elif not problems:
+            self.catalog.sources[name] = SourceInfo(name, kind, columns, bool(props.get("WINDOW_TYPE")), key_format,
+                                                    value_format, str(props.get("KAFKA_TOPIC") or name),
+                                                    _int(props.get("PARTITIONS")))
+        return problems
+
+    # -- queries -------------------------------------------------------------------
+    def _relations(self, query) -> list[tuple[str, SourceInfo, object]]:
+        frm = query.args.get("from_") or query.args.get("from")
+        rels = [frm.this if frm is not None else None] + [j.this for j in query.args.get("joins") or []]
+        out = []
+        for rel in rels:
+            if not isinstance(rel, exp.Table) or not isinstance(rel.this, exp.Identifier):
+                raise Unsupported("an unusual FROM")
+            sname = self._name(rel.this)
+            alias = rel.alias.upper() if rel.alias else sname
+            out.append((alias, self.catalog.get(sname), sname))
+        return out
+
+    def _missing(self, rels) -> list[tuple[str, str]]:
+        return [("unknown-source", f"{sname} does not exist")
+                for _, src, sname in rels if src is None]
+
+    def analyse_query(self, query) -> tuple[list[tuple[str, str]], object]:
+        """(problems, ``schema.Analysis`` or None) of one ``k.Query`` over the catalog."""
+        from kctx_cli.query import schema
+        from kctx_cli.query.select import Join, Select, Within
+
+        rels = self._relations(query)
+        missing = self._missing(rels)
+        if missing:
+            return missing, None
+        problems: list[tuple[str, str]] = []
+        names = [sname for _, _, sname in rels]
+        if len(set(names)) < len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            return [("self-join", f"Can not join '{dup}' to '{dup}': self joins are not yet supported")], None
+        windowed = [src.windowed for _, src, _ in rels]
+        if len(rels) > 1 and len(set(windowed)) > 1:
+            w = [a for a, src, _ in rels if src.windowed]
+            nw = [a for a, src, _ in rels if not src.windowed]
+            return [("join-windowed", f"Can not join windowed source to non-windowed source: {w[0]} is windowed, "
+                                      f"{nw[0]} is not")], None
+        scope = [(alias, _entity(alias, src), src) for alias, src, _ in rels]
+        tr = _Translator(scope)
+
+        def t(node):
+            return tr(node)
+
+        def resolve(node, clause: str):
+            try:
+                return t(node)
+            except Unsupported:
+                if tr.unresolved:
+                    col = tr.unresolved[0]
+                    tr.unresolved.clear()
+                    raise _Refused("unknown-column", f"{clause} column '{col}' cannot be resolved.") from None
+                raise
+
+        items = []
+        for i, item in enumerate(query.expressions):
+            if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star)):
+                qual = item.table.upper() if isinstance(item, exp.Column) and item.table else None
+                for alias, cls, src in scope:
+                    if qual and alias != qual:
+                        continue
+                    for f in cls.__kctx__.fields:
+                        col = E.Column(cls, f.name)
+                        items.append(E.Alias(col, f"{alias}_{f.name}") if len(scope) > 1 else col)
+                continue
+            if isinstance(item, exp.Alias):
+                alias = self._name(item.args.get("alias"))
+                if alias is None or alias != alias.upper():
+                    raise Unsupported("a quoted alias")
+                if alias in RESERVED_NAMES:
+                    raise _Refused("reserved-name", f"`{alias}` is a reserved column name: it cannot be an alias")
+                items.append(E.Alias(resolve(item.this, "SELECT"), alias))
+            else:
+                items.append(resolve(item, "SELECT"))
+        where = query.args.get("where")
+        group = query.args.get("group")
+        having = query.args.get("having")
+        pby = query.args.get("partition_by")
+        window = query.args.get("window")
+        emit = query.args.get("emit")
+        joins = []
+        for n, j in enumerate(query.args.get("joins") or [], start=1):
+            how = str(j.args.get("side") or j.args.get("kind") or "INNER").upper()
+            how = {"OUTER": "FULL", "FULL OUTER": "FULL"}.get(how, how)
+            if how not in ("INNER", "LEFT", "RIGHT", "FULL"):
+                raise Unsupported(f"join kind {how}")
+            on = j.args.get("on")
+            if on is None:
+                raise Unsupported("a join without ON")
+            within = j.args.get("within")
+            joins.append(Join(scope[n][1], resolve(on, "JOIN"), how,
+                              Within(_duration(within.args.get("before"))) if within is not None else None))
+        win = _window(window) if window is not None else None
+        q = Select(items=tuple(items), source=scope[0][1], joins=tuple(joins),
+                   where_=resolve(where.this, "WHERE") if where is not None else None,
+                   group_by_=tuple(resolve(g, "GROUP BY") for g in group.expressions) if group is not None else (),
+                   having_=resolve(having.this, "HAVING") if having is not None else None,
+                   partition_by_=tuple(resolve(p, "PARTITION BY") for p in pby.expressions)
+                   if isinstance(pby, k.PartitionBy) else (),
+                   window_=win, emit=str(emit.this).upper() if emit is not None else None)
+        a = schema.analyze(q)
+        return problems + list(a.problems), a
+
+    def _create_as(self, tree, name, kind, props, query) -> list[tuple[str, str]]:
+        try:
+            problems, a = self.analyse_query(query)
+        except _Refused as r:
+            return [(r.code, str(r))]
+        except Unsupported:
+            self.catalog.sources.setdefault(name, SourceInfo(name, kind, None))
+            if tree.args.get("replace"):
+                self.catalog.sources[name] = SourceInfo(name, kind, None)
+            return []
+        if problems:
+            return problems
+        if a is None:
+            return []
+        if a.kind is not None and a.kind != kind:
+            return [("wrong-kind", f"the query produces a {a.kind}, not a {kind}: use CREATE {a.kind} ... AS SELECT")]
+        columns = [(c.name, c.type, c.key) for c in a.columns if not c.system]
+        key_format, value_format = _formats(props, None)
+        src_fmt = self._from_formats(query)
+        key_format = key_format or src_fmt[0]
+        value_format = value_format or src_fmt[1]
+        out = format_problems(columns, key_format, value_format, props, query=True)
+        if out:
+            return out
+        self.catalog.sources[name] = SourceInfo(name, kind, columns, a.windowed, key_format, value_format,
+                                                str(props.get("KAFKA_TOPIC") or name), _int(props.get("PARTITIONS")))
+        return []
+
+    def _from_formats(self, query) -> tuple[str | None, str | None]:
+        frm = query.args.get("from_") or query.args.get("from")
+        rel = frm.this if frm is not None else None
+        if isinstance(rel, exp.Table) and isinstance(rel.this, exp.Identifier):
+            src = self.catalog.get(self._name(rel.this))
+            if src is not None:
+                return src.key_format, src.value_format
+        return None, None
+
+    def _insert(self, tree) -> list[tuple[str, str]]:
+        target = self._name(tree.this) if isinstance(tree.this, exp.Identifier) else None
+        query = tree.args.get("expression")
+        if target is None or not isinstance(query, k.Query):
+            return []
+        sink = self.catalog.get(target)
+        if sink is None:
+            return [("unknown-source", f"Source `{target}` does not exist.")]
+        if sink.kind == "TABLE":
+            return [("insert-into-table", f"INSERT INTO can only be used to insert into a stream. {target} is a table.")]
+        try:
+            problems, _ = self.analyse_query(query)
+        except _Refused as r:
+            return [(r.code, str(r))]
+        except Unsupported:
+            return []
+        return problems
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def _duration(node):
+    """A ``k.Duration`` node -> the DSL's ``select.Duration`` (unit singular, upper-case)."""
+    from kctx_cli.query.select import Duration
+
+    if not isinstance(node, k.Duration):
+        raise Unsupported("a duration")
+    unit = str(node.args.get("unit")).upper()
+    unit = unit[:-1] if unit.endswith("S") else unit
+    try:
+        return Duration(int(str(node.this.this)), unit)
+    except (TypeError, ValueError, AttributeError):
+        raise Unsupported("a duration") from None
+
+
+def _window(node):
+    """A ``k.WindowClause`` -> ``select.Tumbling`` / ``Hopping`` / ``Session``."""
+    from kctx_cli.query.select import Hopping, Session, Tumbling
+
+    kind = str(node.args.get("kind")).upper()
+    size = _duration(node.args.get("size"))
+    grace = _duration(node.args["grace"]) if node.args.get("grace") is not None else None
+    if kind == "TUMBLING":
+        return Tumbling(size, grace=grace)
+    if kind == "HOPPING":
+        return Hopping(size, advance_by=_duration(node.args.get("advance")), grace=grace)
+    if kind == "SESSION":
+        return Session(size, grace=grace)
+    raise Unsupported(f"window {kind}")
+
+
+def _int(v) -> int | None:
+    try:
+        return int(v) if v is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def check_statements(statements, analyzer: ScriptAnalyzer | None = None, syntax_only: bool = False) -> list[Finding]:
+    """Findings of dialect ``Statement``s (``dialect.parse_statements``) checked in order:
+    syntax errors at their position, then (unless ``syntax_only``) the analyzer's problems at
+    the statement's line:column.  ``analyzer``: carries the sources earlier statements (or
+    files) created; a fresh one when None."""
+    analyzer = analyzer or ScriptAnalyzer()
+    out: list[Finding] = []
+    for st in statements:
+        if st.error is not None:
+            out.append(Finding(st.error.line, st.error.column, "ksql-syntax", st.error.reason))
+            continue
+        if syntax_only or st.tree is None:
+            continue
+        for code, msg in analyzer.check(st.tree):
+            out.append(Finding(st.line, st.column, code, msg))
+    return out

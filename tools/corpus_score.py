@@ -1,0 +1,181 @@
+"""Score kctx's offline analyzer on ksqlDB's own verdicts.
+
+Every test of ../shared/ksql-corpus/query-validation-tests.jsonl (ksqlDB's functional
+tests, read in place) runs through ``kctx_cli.query.analyzer`` statement by statement,
+with the sources its earlier statements create, and is compared with ksqlDB's outcome:
+
+* rejections: tests with ``expected_exception`` -- caught when kctx reports a finding on
+  any of its statements; "same problem" when the finding's message and ksqlDB's share a
+  problem keyword (``PROBLEM_WORDS``);
+* false rejections: tests ksqlDB accepts in which kctx reports anything (goal 0);
+* post_sources: each expected source schema equal to the one kctx inferred (goal 100%).
+
+    python tools/corpus_score.py                 # the figures
+    python tools/corpus_score.py --syntax-only   # today's `kctx ksql check` (the baseline)
+    python tools/corpus_score.py -v              # also list misses and false rejections
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "ksql-corpus" / "query-validation-tests.jsonl"
+sys.path.insert(0, str(REPO))
+
+# words naming the kind of problem, for "a message naming the same problem"
+PROBLEM_WORDS = (
+    "syntax", "map key", "delimited", "kafka", "none", "wrap_single_value", "group by", "join", "window",
+    "resolved", "exist", "reserved", "compare", "comparison", "boolean", "function", "aggregate", "partition by",
+    "projection", "emit", "having", "cast", "type", "null", "format", "table", "stream", "key", "avro", "json",
+    "protobuf", "literal", "constructor", "duplicate", "within", "grace", "self",
+)
+
+
+@dataclass
+class Score:
+    tests: int = 0
+    rejections: int = 0
+    caught: int = 0
+    same_problem: int = 0
+    accepted: int = 0
+    false_rejections: int = 0
+    post_sources: int = 0
+    post_sources_ok: int = 0
+    misses: list = field(default_factory=list)  # (test, expected message)
+    wrong: list = field(default_factory=list)  # (test, statement, kctx's message)
+    mismatched: list = field(default_factory=list)  # (test, source, expected, kctx's)
+
+    def figures(self) -> dict:
+        def pct(a, b):
+            return round(100.0 * a / b, 1) if b else 0.0
+        return {
+            "tests": self.tests,
+            "rejections": self.rejections,
+            "caught": self.caught, "caught_pct": pct(self.caught, self.rejections),
+            "same_problem": self.same_problem, "same_problem_pct": pct(self.same_problem, self.rejections),
+            "accepted_tests": self.accepted, "false_rejections": self.false_rejections,
+            "post_sources": self.post_sources, "post_sources_ok": self.post_sources_ok,
+            "post_sources_pct": pct(self.post_sources_ok, self.post_sources),
+        }
+
+
+def _norm_schema(text: str) -> str:
+    """A post_sources schema in one spelling: upper case, one space, INTEGER as INT,
+    VARCHAR as STRING, backquotes dropped."""
+    from kctx_cli.query.functions import parse_type
+
+    out = []
+    for col in _split_top(text):
+        m = re.match(r"\s*`?([^`\s]+)`?\s+(.*?)(\s+PRIMARY KEY|\s+KEY|\s+HEADERS?.*)?\s*$", col, re.I | re.S)
+        if not m:
+            out.append(col.strip().upper())
+            continue
+        name, typ, key = m.group(1), m.group(2), (m.group(3) or "").strip().upper()
+        try:
+            typ = parse_type(typ).ksql()
+        except Exception:  # noqa: BLE001
+            typ = " ".join(typ.upper().split())
+        out.append(f"{name.upper()} {typ}" + (f" {key}" if key else ""))
+    return ", ".join(out)
+
+
+def _split_top(text: str) -> list[str]:
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        if ch in "<(":
+            depth += 1
+        elif ch in ">)":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        parts.append(cur)
+    return parts
+
+
+def _same_problem(expected: str, found: list[str]) -> bool:
+    e = expected.lower()
+    return any(w in e and w in f.lower() for f in found for w in PROBLEM_WORDS)
+
+
+def score(path: Path = CORPUS, syntax_only: bool = False) -> Score:
+    """Run every corpus test through the analyzer; the figures and the lists behind them."""
+    from kctx_cli.ksql.dialect import parse_statements
+    from kctx_cli.query.analyzer import ScriptAnalyzer, check_statements
+
+    s = Score()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        t = json.loads(line)
+        s.tests += 1
+        analyzer = ScriptAnalyzer()
+        found: list[tuple[str, str]] = []
+        for text in t["statements"]:
+            for f in check_statements(parse_statements(text), analyzer, syntax_only=syntax_only):
+                found.append((text, f.message))
+        name = f"{t['file']} / {t['test']}"
+        if t.get("expected_exception"):
+            s.rejections += 1
+            expected = t["expected_exception"].get("message") or ""
+            if found:
+                s.caught += 1
+                if _same_problem(expected, [m for _, m in found]):
+                    s.same_problem += 1
+            else:
+                s.misses.append((name, expected.splitlines()[0] if expected else t["expected_exception"].get("type")))
+        else:
+            s.accepted += 1
+            if found:
+                s.false_rejections += 1
+                s.wrong.append((name, found[0][0], found[0][1]))
+            for ps in t.get("post_sources") or []:
+                if not ps.get("schema"):
+                    continue
+                s.post_sources += 1
+                src = analyzer.catalog.get(ps["name"].upper()) or analyzer.catalog.get(ps["name"])
+                got = src.schema_text() if src is not None and not syntax_only else None
+                want = _norm_schema(ps["schema"])
+                if got is not None and _norm_schema(got) == want:
+                    s.post_sources_ok += 1
+                else:
+                    s.mismatched.append((name, ps["name"], want, got))
+    return s
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--syntax-only", action="store_true", help="only the dialect's syntax check (the baseline)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="list misses, false rejections, schema mismatches")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    s = score(syntax_only=args.syntax_only)
+    f = s.figures()
+    if args.json:
+        print(json.dumps(f, indent=2))
+    else:
+        print(f"tests {f['tests']}: rejections caught {f['caught']}/{f['rejections']} ({f['caught_pct']}%), "
+              f"same problem {f['same_problem']} ({f['same_problem_pct']}%); false rejections "
+              f"{f['false_rejections']}/{f['accepted_tests']}; post_sources {f['post_sources_ok']}/"
+              f"{f['post_sources']} ({f['post_sources_pct']}%)")
+    if args.verbose:
+        print("\n# false rejections")
+        for w in s.wrong:
+            print(" ", w)
+        print("\n# missed rejections")
+        for m in s.misses:
+            print(" ", m)
+        print("\n# post_sources mismatches")
+        for m in s.mismatched:
+            print(" ", m)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
