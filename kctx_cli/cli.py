@@ -431,8 +431,12 @@ def cache_drop(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. Everything the process writes on stdout and stderr
+    goes through kctx_cli.redact first (SPEC §9)."""
+    from kctx_cli import redact
     from kctx_cli.errors import KctxError
+
+    redact.install()
 
     try:
         rv = app(standalone_mode=False, prog_name="kctx")  # click returns the exit code instead of exiting
@@ -482,8 +486,13 @@ def _usage_error(exc) -> None:
 
 
 def _error(message: str) -> None:
-    # one line on stderr; rich only for the colour, imported here (not at start-up)
+    """One line on stderr: ``error: MESSAGE``, secrets redacted (kctx_cli.redact), an HTML
+    page reduced to its title, line breaks folded."""
+    # rich only for the colour, imported here (not at start-up)
     from rich.console import Console
     from rich.text import Text
 
+    from kctx_cli.redact import redact
+
+    message = " ".join(redact(str(message)).split())
     Console(stderr=True, highlight=False, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), message))

@@ -53,7 +53,7 @@ ENV_KEYS = {
     "schema_registry": dict,
     "ksqldb": dict,
 }
-SECRET_WORDS = ("password", "secret", "token", "user_info", "userinfo", "jaas", "credentials", "private")
+from kctx_cli.redact import SECRET_WORDS, is_secret_key  # noqa: E402,F401 - the one secret rule (kctx_cli.redact)
 
 
 @dataclass
@@ -117,36 +117,28 @@ class Config:
         return self.ksqldb_url
 
     def redacted(self) -> dict[str, Any]:
-        """What `kctx config show` prints: every value, secrets replaced by ***."""
-        return {
+        """What `kctx config show` prints: every value, secrets replaced by *** by
+        kctx_cli.redact (secret keys, URL userinfo in every form, configured values)."""
+        from kctx_cli.redact import redact_mapping, redact_obj, redact_url
+
+        return redact_obj({
             "root": str(self.root),
             "source": str(self.source) if self.source else None,
             "env": self.env_name,
             "environments": list(self.environments),
             "project": {k: getattr(self, k) for k in PROJECT_KEYS},
-            "bootstrap_servers": self.bootstrap_servers,
-            "schema_registry_url": _redact_url(self.schema_registry_url),
-            "ksqldb_url": _redact_url(self.ksqldb_url),
-            "kafka": _redact(self.kafka),
-            "schema_registry": _redact(self.schema_registry),
-            "ksqldb": _redact(self.ksqldb),
-        }
+            "bootstrap_servers": redact_url(self.bootstrap_servers),
+            "schema_registry_url": redact_url(self.schema_registry_url),
+            "ksqldb_url": redact_url(self.ksqldb_url),
+            "kafka": redact_mapping(self.kafka),
+            "schema_registry": redact_mapping(self.schema_registry),
+            "ksqldb": redact_mapping(self.ksqldb),
+        })
 
 
 def is_secret(key: str) -> bool:
-    k = key.lower().replace(".", "_").replace("-", "_")
-    return any(w in k for w in SECRET_WORDS)
-
-
-def _redact(d: dict[str, str]) -> dict[str, str]:
-    return {k: ("***" if is_secret(k) else v) for k, v in d.items()}
-
-
-def _redact_url(url: str | None) -> str | None:
-    # http://user:pass@host -> http://user:***@host
-    if url and "@" in url:
-        return re.sub(r"(//[^:/@]+:)[^@]+@", r"\1***@", url)
-    return url
+    """Whether a configuration key carries a secret (kctx_cli.redact.is_secret_key)."""
+    return is_secret_key(key)
 
 
 def find_root(start: Path) -> tuple[Path, Path | None]:
@@ -171,6 +163,10 @@ def _read_toml(path: Path) -> dict:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path.name}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        line = open(path, "rb").read()[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path.name}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                          f"TOML files are UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     if path.name == "pyproject.toml":
@@ -249,6 +245,9 @@ def load_config(
             setattr(cfg, k, _interpolate(v, f"[env.{env_name}].{k}", environ))
 
     _apply_environ(cfg, environ)
+    from kctx_cli import redact
+
+    redact.register_config(cfg)
 
     level = cfg.default_compatibility.upper()
     if level not in COMPAT_LEVELS:
@@ -281,7 +280,9 @@ def _apply_environ(cfg: Config, environ) -> None:
     for var, val in environ.items():
         for prefix, attr in prefixes.items():
             if var.startswith(prefix) and var not in ("KCTX_SCHEMA_REGISTRY_URL", "KCTX_KSQLDB_URL"):
-                prop = var[len(prefix):].lower()
-                if attr == "kafka":
-                    prop = prop.replace("_", ".")
-                getattr(cfg, attr)[prop] = val
+                # every client property is dotted: KCTX_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO ->
+                # basic.auth.user.info (confluent's SchemaRegistryClient refuses an unknown
+                # key), KCTX_KSQLDB_SSL_CA_LOCATION -> ssl.ca.location
+                prop = var[len(prefix):].lower().replace("_", ".")
+                if prop:
+                    getattr(cfg, attr)[prop] = val

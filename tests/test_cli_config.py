@@ -132,9 +132,12 @@ def test_config_show_redacts_secrets(tmp_path):
     [env.default]
     bootstrap_servers = "b:9092"
     schema_registry_url = "https://user:hunter2@registry:8081"
+    ksqldb_url = "https://tok-only-4711@ksqldb:8088"
     [env.default.kafka]
     "sasl.username" = "svc"
     "sasl.password" = "${MY_PASS}"
+    "ssl.key.pem" = "-----BEGIN PRIVATE KEY-----pemsecret-----END PRIVATE KEY-----"
+    "sasl.oauthbearer.config" = "scope=x clientSecret=oauthsecret"
     [env.default.schema_registry]
     "basic.auth.user.info" = "u:topsecret"
     """
@@ -144,11 +147,13 @@ def test_config_show_redacts_secrets(tmp_path):
     res = run_kctx("config", "show", "--output", "json", cwd=tmp_path,
                    env={**no_stack, "MY_PASS": "s3cr3t-value", "KCTX_KAFKA_SSL_KEY_PASSWORD": "kp"})
     assert res.returncode == 0, res.stderr
-    for secret in ("s3cr3t-value", "hunter2", "topsecret", "kp\""):
+    for secret in ("s3cr3t-value", "hunter2", "topsecret", "kp\"", "pemsecret", "oauthsecret", "tok-only-4711"):
         assert secret not in res.stdout
     data = json.loads(res.stdout)
-    assert data["kafka"] == {"sasl.username": "svc", "sasl.password": "***", "ssl.key.password": "***"}
-    assert data["schema_registry_url"] == "https://user:***@registry:8081"
+    assert data["kafka"] == {"sasl.username": "svc", "sasl.password": "***", "ssl.key.pem": "***",
+                             "sasl.oauthbearer.config": "***", "ssl.key.password": "***"}
+    assert data["schema_registry_url"] == "https://***@registry:8081"
+    assert data["ksqldb_url"] == "https://***@ksqldb:8088"
     assert data["schema_registry"] == {"basic.auth.user.info": "***"}
     text = run_kctx("config", "show", cwd=tmp_path, env={**no_stack, "MY_PASS": "s3cr3t-value"})
     assert text.returncode == 0 and "s3cr3t-value" not in text.stdout and "***" in text.stdout

@@ -30,7 +30,11 @@ def _timed(service: str, address: str | None, probe) -> Check:
         detail, status = exc.message, "failed"
     except Exception as exc:  # noqa: BLE001 - a client library's own error is the finding
         detail, status = f"{type(exc).__name__}: {exc}", "failed"
-    return Check(service, address, status, detail, int((time.perf_counter() - start) * 1000))
+    from kctx_cli.redact import http_body, redact_url
+
+    # one line, secrets and HTML pages reduced (kctx_cli.redact)
+    return Check(service, redact_url(address), status, http_body(detail, limit=400),
+                 int((time.perf_counter() - start) * 1000))
 
 
 def _kafka(config: Config) -> str:

@@ -190,7 +190,11 @@ class History:
 
         if self._producer is None:
             self._producer = producer(self.config, **{"linger.ms": 0, "acks": "all"})
-        value = {**value, "owner": self.owner}
+        from kctx_cli.redact import redact_obj
+
+        # nothing secret reaches the topic: a server's error quoting a URL or a password
+        # would otherwise be printed by every later `kctx status` (SPEC §9)
+        value = redact_obj({**value, "owner": self.owner})
         errors: list = []
 
         def report(err, msg):
