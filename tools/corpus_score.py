@@ -46,6 +46,7 @@ class Score:
     false_rejections: int = 0
     post_sources: int = 0
     post_sources_ok: int = 0
+    post_sources_registry: int = 0  # schemas ksqlDB read from the Schema Registry: unknown offline
     misses: list = field(default_factory=list)  # (test, expected message)
     wrong: list = field(default_factory=list)  # (test, statement, kctx's message)
     mismatched: list = field(default_factory=list)  # (test, source, expected, kctx's)
@@ -61,6 +62,8 @@ class Score:
             "accepted_tests": self.accepted, "false_rejections": self.false_rejections,
             "post_sources": self.post_sources, "post_sources_ok": self.post_sources_ok,
             "post_sources_pct": pct(self.post_sources_ok, self.post_sources),
+            "post_sources_registry": self.post_sources_registry,
+            "post_sources_offline_pct": pct(self.post_sources_ok, self.post_sources - self.post_sources_registry),
         }
 
 
@@ -75,7 +78,7 @@ def _norm_schema(text: str) -> str:
         if not m:
             out.append(col.strip().upper())
             continue
-        name, typ, key = m.group(1), m.group(2), (m.group(3) or "").strip().upper()
+        name, typ, key = m.group(1), m.group(2), (m.group(3) or "").strip().upper().replace("PRIMARY KEY", "KEY")
         try:
             typ = parse_type(typ).ksql()
         except Exception:  # noqa: BLE001
@@ -115,7 +118,7 @@ def score(path: Path = CORPUS, syntax_only: bool = False) -> Score:
     for line in path.read_text(encoding="utf-8").splitlines():
         t = json.loads(line)
         s.tests += 1
-        analyzer = ScriptAnalyzer()
+        analyzer = ScriptAnalyzer(properties=t.get("properties"))
         found: list[tuple[str, str]] = []
         for text in t["statements"]:
             for f in check_statements(parse_statements(text), analyzer, syntax_only=syntax_only):
@@ -144,6 +147,8 @@ def score(path: Path = CORPUS, syntax_only: bool = False) -> Score:
                 want = _norm_schema(ps["schema"])
                 if got is not None and _norm_schema(got) == want:
                     s.post_sources_ok += 1
+                elif src is not None and src.inferred:
+                    s.post_sources_registry += 1
                 else:
                     s.mismatched.append((name, ps["name"], want, got))
     return s
@@ -163,7 +168,8 @@ def main(argv=None) -> int:
         print(f"tests {f['tests']}: rejections caught {f['caught']}/{f['rejections']} ({f['caught_pct']}%), "
               f"same problem {f['same_problem']} ({f['same_problem_pct']}%); false rejections "
               f"{f['false_rejections']}/{f['accepted_tests']}; post_sources {f['post_sources_ok']}/"
-              f"{f['post_sources']} ({f['post_sources_pct']}%)")
+              f"{f['post_sources']} ({f['post_sources_pct']}%; {f['post_sources_registry']} read from the Schema "
+              f"Registry, {f['post_sources_offline_pct']}% of the rest)")
     if args.verbose:
         print("\n# false rejections")
         for w in s.wrong:

@@ -181,6 +181,16 @@ def comparable(a: SqlType | None, b: SqlType | None, op: str = "<") -> bool:
     return op in ("=", "<>") or a.name not in _COMPLEX + ("BOOLEAN",)
 
 
+def _magic_time(a, b) -> bool:
+    """ROWTIME, WINDOWSTART or WINDOWEND compared with a string literal: ksqlDB reads the
+    string as a timestamp (corpus magic-timestamp-conversion.json)."""
+    for x, y in ((a, b), (b, a)):
+        if isinstance(x, E.Pseudo) and x.name in ("ROWTIME", "WINDOWSTART", "WINDOWEND") \
+                and isinstance(y, E.Literal) and isinstance(y.value, str):
+            return True
+    return False
+
+
 _BOOLEAN_WORDS = {"true", "false", "t", "f", "yes", "no", "y", "n"}
 
 
@@ -278,7 +288,10 @@ class _Analyzer:
         self.r = resolver
         self.problems: list[tuple[str, str]] = []
         self.scope: list[type] = []
-        self.windowed = q.window_ is not None
+        # a windowed aggregation, or a source that is windowed (a windowed table, a source
+        # declared with WINDOW_TYPE: meta["windowed"]): its rows carry WINDOWSTART/WINDOWEND
+        self.windowed = q.window_ is not None or any(
+            (getattr(getattr(c, "__kctx__", None), "meta", None) or {}).get("windowed") for c in q.entities)
         self.in_aggregate = False
         self.rowkey_type: SqlType | None = None  # the synthetic join key's type
 
@@ -610,7 +623,7 @@ class _Analyzer:
             if e.op in COMPARE or e.op == "LIKE":
                 if e.op == "LIKE" and lt is not None and lt.name != "STRING":
                     raise QueryProblem("type-mismatch", f"LIKE needs a STRING, got {describe(e.left)} ({_tn(lt)})")
-                if not comparable(lt, rt, e.op):
+                if not comparable(lt, rt, e.op) and not _magic_time(e.left, e.right):
                     raise QueryProblem("type-mismatch",
                                        f"type mismatch in comparison: {describe(e.left)} ({_tn(lt)}) {e.op} "
                                        f"{describe(e.right)} ({_tn(rt)})")
@@ -650,7 +663,7 @@ class _Analyzer:
                 number_for_string = (t is not None and t.name == "STRING" and isinstance(v, E.Literal)
                                      and isinstance(v.value, (int, float, decimal.Decimal))
                                      and not isinstance(v.value, bool))
-                if not (comparable(t, vt) or number_for_string):
+                if not (comparable(t, vt) or number_for_string or _magic_time(e.operand, v)):
                     raise QueryProblem("type-mismatch", f"type mismatch in BETWEEN: {describe(e.operand)} ({_tn(t)}) "
                                                         f"vs {describe(v)} ({_tn(vt)})")
             return T.BOOLEAN
@@ -670,6 +683,16 @@ class _Analyzer:
             try:
                 return result_type(e.name, args)
             except FunctionTypeError as exc:
+                # a string literal converts to the DATE / TIME / TIMESTAMP the other
+                # arguments have (corpus greatest.json "test greatest with dates")
+                if any(t is not None and t.name in _TEMPORAL for t in args) and any(
+                        isinstance(a, E.Literal) and isinstance(a.value, str) for a in e.args):
+                    loose = [None if isinstance(a, E.Literal) and isinstance(a.value, str) else t
+                             for a, t in zip(e.args, args)]
+                    try:
+                        return result_type(e.name, loose)
+                    except FunctionTypeError:
+                        pass
                 raise QueryProblem("bad-function-call", str(exc)) from None
         if isinstance(e, E.Case):
             result = None
