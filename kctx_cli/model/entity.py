@@ -324,7 +324,35 @@ def _closest(word: str, options) -> str | None:
     return m[0] if m else None
 
 
-class Entity(metaclass=_EntityMeta):
+class _Instances:
+    """Run-time instances of entities and structs, like keyword dataclasses: validated on
+    construction, compared field by field (kctx_cli/model/instance.py has the rules)."""
+
+    __hash__ = None  # mutable and compared by value, as @dataclass(eq=True)
+
+    def __init__(self, *args, **kwargs):
+        from kctx_cli.model.instance import init
+
+        init(self, args, kwargs)
+
+    def __eq__(self, other):
+        from kctx_cli.model.instance import eq
+
+        return eq(self, other)
+
+    def __repr__(self):
+        from kctx_cli.model.instance import repr_
+
+        return repr_(self)
+
+    def _asdict(self) -> dict:
+        """The stored fields as a dict (nested structs as dicts; ignored fields left out)."""
+        from kctx_cli.model.instance import as_dict
+
+        return as_dict(self)
+
+
+class Entity(_Instances, metaclass=_EntityMeta):
     """An entity whose kind (STREAM or TABLE) is inferred from its query."""
 
     _kctx_base = True
@@ -345,7 +373,7 @@ class Table(Entity):
     _kctx_kind = "TABLE"
 
 
-class Struct(metaclass=_EntityMeta):
+class Struct(_Instances, metaclass=_EntityMeta):
     """A nested record: a ksqlDB STRUCT column and an Avro record."""
 
     _kctx_base = True
