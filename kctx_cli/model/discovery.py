@@ -45,9 +45,11 @@ class Project:
         return e
 
 
-def load_project(config: Config, *, strict: bool = True) -> Project:
+def load_project(config: Config, *, strict: bool = True, reload: bool = True) -> Project:
     """Import the models package. ``strict``: raise on an import failure instead of
-    returning it as a load problem (validate passes strict=False to list everything)."""
+    returning it as a load problem (validate passes strict=False to list everything).
+    ``reload=False`` keeps modules already imported (a service's own ``from models.orders
+    import Order`` must stay the class the context knows: kctx_cli.runtime)."""
     problems: list[Problem] = []
     pkg_dir = config.models_dir
     package = config.models
@@ -57,7 +59,10 @@ def load_project(config: Config, *, strict: bool = True) -> Project:
     parent = pkg_dir.parent
     top = package.split(".")[0]
     # a previous load (tests, long-lived API users) must not leak stale modules
-    for name in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
+    if not reload:  # kept only when it is this project's package (tests load many projects)
+        loaded = getattr(sys.modules.get(package), "__file__", None)
+        reload = not loaded or Path(loaded).resolve().parent != pkg_dir.resolve()
+    for name in [m for m in sys.modules if reload and (m == top or m.startswith(top + "."))]:
         del sys.modules[name]
     sys.path.insert(0, str(parent if "." not in package else config.root))
     modules = []
