@@ -169,12 +169,16 @@ def show_plan(define: Optional[List[str]] = DefineOpt):
 
 @ksql_app.command("check")
 def ksql_check(files: List[Path] = typer.Argument(..., help="KSQL files"), output: str = OutputOpt,
-               define: Optional[List[str]] = DefineOpt):
-    """Parse KSQL files with the ksqlDB dialect (variables substituted); report errors as file:line:column."""
+               define: Optional[List[str]] = DefineOpt,
+               syntax_only: bool = typer.Option(False, "--syntax-only",
+                                                help="check the syntax only (no types, keys, joins, formats)")):
+    """Check KSQL files as ksqlDB would: syntax (variables substituted), then each statement's types, keys,
+    joins, clauses and formats with the sources earlier statements create; errors as file:line:column."""
     from kctx_cli.commands.ksql import check as run
     from kctx_cli.ksql.session import parse_defines
 
-    raise typer.Exit(run(files, output=check_output(output), defines=parse_defines(define)))
+    raise typer.Exit(run(files, output=check_output(output), defines=parse_defines(define),
+                         syntax_only=syntax_only))
 
 
 @ksql_app.command("fmt")

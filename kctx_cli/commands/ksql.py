@@ -1,6 +1,7 @@
 """`kctx ksql check` and `kctx ksql fmt`: hand-written KSQL files through the ksqlDB dialect.
 
     kctx ksql check migrations/*.sql          # file:line:column: message per error, exit 1
+    kctx ksql check --syntax-only a.sql       # the dialect's syntax only, no semantic analysis
     kctx ksql check -o json a.sql
     kctx ksql fmt a.sql                       # print the canonical form
     kctx ksql fmt --write a.sql b.sql         # rewrite files that are not canonical
@@ -32,28 +33,44 @@ def _read(path: Path) -> tuple[str | None, Problem | None]:
         return None, Problem(name, 0, "unreadable", f"cannot read: {exc.strerror}")
 
 
-def _check_text(name: str, text: str, defines: dict[str, str] | None = None):
+def _check_text(name: str, text: str, defines: dict[str, str] | None = None, analyzer=None):
     """(statement count, [Problem]) for one file's text: syntax errors (a missing ``;``
     included), then each statement as it runs after the file's DEFINEs (and ``defines``,
     DEFINE lines at its top) are substituted, as ksql-migrations runs a file
     (``kctx_cli.ksql.session``): an undefined ``${name}`` or a substitution that makes the
-    statement invalid is an error at its line."""
+    statement invalid is an error at its line.  With ``analyzer``
+    (``kctx_cli.query.analyzer.ScriptAnalyzer``, shared by the files of one run), each
+    valid statement then goes through the semantic analyzer, with the sources the
+    statements before it created, its findings at the statement's line:column."""
     from kctx_cli.ksql.dialect import parse_statements
     from kctx_cli.ksql.session import resolve
 
     statements = parse_statements(text)
-    errors = [
-        Problem(name, r.error.line, "ksql-syntax" if r.statement.error else "ksql-variable", r.error.reason,
-                r.error.column)
-        for r in resolve(statements, defines)
-        if r.error
-    ]
+    errors = []
+    for r in resolve(statements, defines):
+        if r.error:
+            errors.append(Problem(name, r.error.line, "ksql-syntax" if r.statement.error else "ksql-variable",
+                                  r.error.reason, r.error.column))
+        elif analyzer is not None and r.tree is not None:
+            if r.properties:
+                analyzer.new_planner = str(r.properties.get("ksql.new.query.planner.enabled", "")).lower() == "true"
+            for code, msg in analyzer.check(r.tree):
+                errors.append(Problem(name, r.statement.line, code, msg, r.statement.column))
+            analyzer.new_planner = False
     return len(statements), errors
 
 
-def check(files: list[Path], output: str = "text", defines: dict[str, str] | None = None) -> int:
-    """Parse each file; report each error as file:line:column: message. Exit 1 on any.
-    ``defines``: ``--define`` variables, DEFINE lines at the top of each file."""
+def check(files: list[Path], output: str = "text", defines: dict[str, str] | None = None,
+          syntax_only: bool = False) -> int:
+    """Parse each file and analyse its statements in order (the files in the order given,
+    each seeing the sources the statements before it created: ``kctx_cli.query.analyzer``);
+    report each error as file:line:column: message. Exit 1 on any.
+    ``defines``: ``--define`` variables, DEFINE lines at the top of each file;
+    ``syntax_only``: the dialect's syntax and variables only (no semantic analysis)."""
+    from kctx_cli.query.analyzer import ScriptAnalyzer
+
+    # not closed: a source no statement of these files created may exist on the cluster
+    analyzer = None if syntax_only else ScriptAnalyzer(closed=False)
     errors: list[Problem] = []
     count = 0
     for path in files:
@@ -61,7 +78,7 @@ def check(files: list[Path], output: str = "text", defines: dict[str, str] | Non
         if error:
             errors.append(error)
             continue
-        n, errs = _check_text(str(path), text, defines)
+        n, errs = _check_text(str(path), text, defines, analyzer)
         count += n
         errors.extend(errs)
 

@@ -46,7 +46,9 @@ def file_problems(migrations, rel: str) -> list[Problem]:
     the chain of versions (``migration-gap``), a step that does not replay onto the state
     the files before it build (``migration-replay``: e.g. a partition decrease, a CREATE of
     an existing source, a DROP of a missing one) and joins of sources with different
-    partition counts (``join-partitions``). ``migrate`` runs it on the files up to its
+    partition counts (``join-partitions``) and what the semantic analyzer finds in each
+    KSQL statement (``kctx_cli.query.analyzer``: types, keys, joins, clauses, formats, with
+    the sources the steps before it create). ``migrate`` runs it on the files up to its
     target before applying any, so a file validate rejects is never applied.
 
     ``migrations``: ``files.Migration`` objects in version order, all from version 1;
@@ -70,7 +72,11 @@ def file_problems(migrations, rel: str) -> list[Problem]:
     except KctxError as exc:
         return [Problem(rel, 0, "migration-replay", f"the migrations do not replay: {exc}")]
     # joins ksqlDB would refuse (different partition counts), at the statement's file:line
-    return copartition.migration_problems(migrations, rel)
+    problems = copartition.migration_problems(migrations, rel)
+    # what else ksqlDB would refuse (types, keys, joins, clauses, formats: issue 15)
+    from kctx_cli.query import analyzer
+
+    return problems + analyzer.migration_problems(migrations, rel)
 
 
 def _rel(path, root) -> str:
