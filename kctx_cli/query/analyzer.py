@@ -132,10 +132,8 @@ def _contains(t: SqlType | None, name: str) -> bool:
 
 def _children(t: SqlType) -> list[SqlType]:
     out = []
-    for attr in ("element", "key", "value"):
-        c = getattr(t, attr, None)
-        if isinstance(c, SqlType):
-            out.append(c)
+    if isinstance(t.item, SqlType):
+        out.append(t.item)
     for f in getattr(t, "fields", None) or ():
         if isinstance(f, tuple) and len(f) == 2 and isinstance(f[1], SqlType):
             out.append(f[1])
@@ -154,6 +152,42 @@ def _map_with_non_string_key(t: SqlType | None) -> SqlType | None:
         if found is not None:
             return found
     return None
+
+
+def _non_string_map_key(node) -> bool:
+    """Whether a type node (``exp.DataType``) has a MAP whose key is not STRING anywhere in
+    it (``SqlType`` keeps no MAP key type, so this reads the tree)."""
+    if node is None:
+        return False
+    for dt in node.find_all(exp.DataType):
+        if dt.this == exp.DataType.Type.MAP and dt.expressions:
+            key = dt.expressions[0]
+            if isinstance(key, exp.DataType) and key.this not in (exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT):
+                return True
+    return False
+
+
+_AVRO_NAME = __import__("re").compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def property_problems(props: dict, value_format: str | None) -> list[tuple[str, str]]:
+    """WITH properties ksqlDB refuses for the value format (corpus delimited.json, avro.json):
+    VALUE_DELIMITER only with DELIMITED, one character or TAB / SPACE (not empty, not a
+    blank); VALUE_AVRO_SCHEMA_FULL_NAME only with AVRO, not blank."""
+    out: list[tuple[str, str]] = []
+    if "VALUE_DELIMITER" in props and value_format is not None:
+        d = str(props["VALUE_DELIMITER"])
+        if value_format != "DELIMITED":
+            out.append(("bad-property", f"{value_format} does not support the following configs: [delimiter]"))
+        elif d.upper() not in ("TAB", "SPACE") and (len(d) != 1 or not d.strip()):
+            out.append(("bad-property", f"Configuration VALUE_DELIMITER is invalid: {d!r}: a delimiter is one "
+                                        "character, or TAB or SPACE"))
+    if "VALUE_AVRO_SCHEMA_FULL_NAME" in props and value_format is not None:
+        if value_format != "AVRO":
+            out.append(("bad-property", f"{value_format} does not support the following configs: [fullSchemaName]"))
+        elif not str(props["VALUE_AVRO_SCHEMA_FULL_NAME"]).strip():
+            out.append(("bad-property", "fullSchemaName cannot be empty"))
+    return out
 
 
 def _formats(props: dict, default_key: str | None = "KAFKA") -> tuple[str | None, str | None]:
@@ -210,6 +244,11 @@ def format_problems(columns, key_format: str | None, value_format: str | None, p
                 out.append(("format-type", f"The 'NONE' format can only be used when no columns are defined "
                                            f"({side.lower()} columns: {', '.join(n for n, _ in cols)})"))
         elif fmt in ("AVRO", "JSON", "JSON_SR", "PROTOBUF", "PROTOBUF_NOSR"):
+            if fmt == "AVRO":
+                for n, _ in cols:
+                    if n and not _AVRO_NAME.match(n):
+                        out.append(("format-type", f"Schema is not compatible with Avro: `{n}` is not an Avro "
+                                                   "name (a letter or _, then letters, digits, _)"))
             for n, t in cols:
                 bad = _map_with_non_string_key(t)
                 if bad is not None and not (side == "Key"):
@@ -311,6 +350,8 @@ class _Translator:
             return E.Literal(bool(node.this))
         if isinstance(node, exp.Null):
             return E.Literal(None)
+        if isinstance(node, k.TimeUnit):
+            return E.Literal(None)  # an INTERVAL argument: checked in _call_problems
         if isinstance(node, exp.Neg):
             inner = self(node.this)
             if isinstance(inner, E.Literal) and isinstance(inner.value, (int, float, decimal.Decimal)) \
@@ -424,9 +465,18 @@ class ScriptAnalyzer:
         if isinstance(tree, k.CreateSource):
             return self._create(tree)
         if isinstance(tree, k.Drop):
-            name = tree.this.this.upper() if isinstance(tree.this, exp.Identifier) else None
-            if name is not None:
+            name = self._name(tree.this)
+            kind = str(tree.args.get("kind") or "").upper()
+            if name is not None and kind in ("STREAM", "TABLE"):
+                if name not in self.catalog.sources and not tree.args.get("exists") and self.complete \
+                        and self.closed:
+                    return [("unknown-source", f"{kind.title()} {name} does not exist")]
                 self.catalog.sources.pop(name, None)
+            return []
+        if isinstance(tree, k.InsertValues):
+            name = self._name(tree.this)
+            if name is not None and name not in self.catalog.sources and self.complete and self.closed:
+                return [("unknown-source", f"Cannot insert values into an unknown stream/table: `{name}`")]
             return []
         if isinstance(tree, k.InsertInto):
             return self._insert(tree)
@@ -458,8 +508,14 @@ class ScriptAnalyzer:
             key = constraint in ("KEY", "PRIMARY KEY")
             if cname in RESERVED_NAMES:
                 problems.append(("reserved-name", f"`{cname}` is a reserved column name (a system column)"))
+            if _non_string_map_key(c.args.get("kind")):
+                # every format refuses it: AVRO/JSON/PROTOBUF "only support MAP types with STRING
+                # keys", the others no MAP at all (corpus avro.json, json.json, protobuf.json)
+                problems.append(("format-type", f"column `{cname}`: only MAP types with STRING keys are supported"))
+                t = None
             columns.append((cname, t, key))
         key_format, value_format = _formats(props, self.default_key_format)
+        problems += property_problems(props, value_format)
         inferred = value_format in ("AVRO", "PROTOBUF", "JSON_SR") and not any(not key for _, _, key in columns)
         if inferred or not columns:
             # the value columns come from the Schema Registry: unknown offline
@@ -516,6 +572,9 @@ class ScriptAnalyzer:
             nw = [a for a, src, _ in rels if not src.windowed]
             return [("join-windowed", f"Can not join windowed source to non-windowed source: {w[0]} is windowed, "
                                       f"{nw[0]} is not")], None
+        pre = self._call_problems(query, rels)
+        if pre:
+            return pre, None
         scope = [(alias, _entity(alias, src), src) for alias, src, _ in rels]
         tr = _Translator(scope)
 
@@ -583,6 +642,35 @@ class ScriptAnalyzer:
                 c.key = False
         return problems + found, a
 
+    def _call_problems(self, query, rels) -> list[tuple[str, str]]:
+        """Rules on calls that need the tree: table functions (EXPLODE, CUBE_EXPLODE) need a
+        stream source (corpus table-functions.json "table functions don't support table
+        sources"); the parameters after the first of LATEST_BY_OFFSET, EARLIEST_BY_OFFSET,
+        TOPK, TOPKDISTINCT are literal constants (corpus udaf.json "throw on no literal
+        expressions pass for literal params"); an INTERVAL parameter (DATEADD, DATESUB,
+        TIMESTAMPADD, TIMESTAMPSUB, TIMEADD, TIMESUB) is a time unit (corpus dateadd.json
+        "throws on incorrect type")."""
+        out = []
+        for f in query.find_all(exp.Anonymous):
+            name = str(f.this).upper()
+            args = f.expressions
+            if name in ("EXPLODE", "CUBE_EXPLODE") and rels and rels[0][1] is not None \
+                    and rels[0][1].kind == "TABLE" and not query.args.get("joins"):
+                out.append(("table-function", f"Table source is not supported with table functions ({name})"))
+            if name in ("LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET", "TOPK", "TOPKDISTINCT"):
+                literal_from = len(args) - 1 if name in ("TOPK", "TOPKDISTINCT") else 1
+                for n, a in enumerate(args[literal_from:], start=literal_from + 1):
+                    inner = a.this if isinstance(a, exp.Paren) else a
+                    if not isinstance(inner, (exp.Literal, exp.Boolean, exp.Neg)):
+                        out.append(("bad-function-call", f"Parameter {n} passed to function {name} must be a "
+                                                         f"literal constant, but was expression: '{a.sql()}'"))
+            if name in ("DATEADD", "DATESUB", "TIMESTAMPADD", "TIMESTAMPSUB", "TIMEADD", "TIMESUB") and args \
+                    and not isinstance(args[0], k.TimeUnit):
+                out.append(("bad-function-call", f"Function '{name.lower()}' does not accept these parameters: "
+                                                 f"its first argument is a time unit (DAYS, HOURS, ...), got "
+                                                 f"{args[0].sql()}"))
+        return out
+
     def _star(self, item, scope, partition) -> list:
         """``*`` (or ``alias.*``) as ksqlDB expands it: a single source's columns (keys
         first); in a join every column as ``<ALIAS>_<COLUMN>``; with PARTITION BY the
@@ -625,15 +713,39 @@ class ScriptAnalyzer:
             return [("wrong-kind", f"the query produces a {a.kind}, not a {kind}: use CREATE {a.kind} ... AS SELECT")]
         columns = [(c.name, c.type, c.key) for c in a.columns if not c.system]
         key_format, value_format = _formats(props, None)
+        explicit_key = "KEY_FORMAT" in props or "FORMAT" in props
         src_fmt = self._from_formats(query)
-        key_format = key_format or src_fmt[0]
+        key_format = key_format or src_fmt[0] or self.default_key_format
         value_format = value_format or src_fmt[1]
-        out = format_problems(columns, key_format, value_format, props, query=True)
+        out = format_problems(columns, key_format, value_format, props, query=not explicit_key)
+        if explicit_key and kind == "STREAM" and not any(key for _, _, key in columns) \
+                and key_format not in (None, "NONE"):
+            # corpus partition-by.json "null - explicit key format"
+            out.append(("key-format", "Key format specified for stream without key columns."))
+        out += property_problems(props, value_format)
+        out += self._aggregate_format_problems(query, value_format, src_fmt[1])
         if out:
             return out
         self.catalog.sources[name] = SourceInfo(name, kind, columns, a.windowed, key_format, value_format,
                                                 str(props.get("KAFKA_TOPIC") or name), _int(props.get("PARTITIONS")))
         return []
+
+    def _aggregate_format_problems(self, query, value_format, source_value_format) -> list[tuple[str, str]]:
+        """GROUP BY over a KAFKA-format source (corpus group-by.json "field (stream->table)
+        - KAFKA"); AVG, STDDEV_SAMP(LE) and TOPK keep a STRUCT intermediate that DELIMITED
+        cannot hold (corpus average-udaf.json, standarddeviation.json, topk-group-by.json
+        "... DELIMITED")."""
+        out = []
+        if query.args.get("group") is not None and source_value_format == "KAFKA":
+            out.append(("format-group-by", "the source uses the 'KAFKA' value format, which does not support "
+                                           "GROUP BY"))
+        if value_format == "DELIMITED":
+            for f in query.find_all(exp.Anonymous):
+                if str(f.this).upper() in ("AVG", "STDDEV_SAMP", "STDDEV_SAMPLE", "TOPK"):
+                    out.append(("format-intermediate", f"{str(f.this).upper()} has an intermediate type (a STRUCT) "
+                                                       "that the DELIMITED value format cannot handle"))
+                    break
+        return out
 
     def _from_formats(self, query) -> tuple[str | None, str | None]:
         frm = query.args.get("from_") or query.args.get("from")
@@ -657,12 +769,35 @@ class ScriptAnalyzer:
         if sink.kind == "TABLE":
             return [("insert-into-table", f"INSERT INTO can only be used to insert into a stream. {target} is a table.")]
         try:
-            problems, _ = self.analyse_query(query)
+            problems, a = self.analyse_query(query)
         except _Refused as r:
             return [(r.code, str(r))]
         except Unsupported:
             return []
-        return problems
+        if problems or a is None or sink.columns is None:
+            return problems
+        # ksqlDB: "Incompatible schema between results and sink" (corpus insert-into.json)
+        got = [(c.name, c.type.ksql() if c.type else None, c.key) for c in a.columns if not c.system]
+        want = [(n, t.ksql() if t else None, key) for n, t, key in sink.columns]
+        if any(t is None for _, t, _ in got + want):
+            return []
+        order = ("INT", "BIGINT", "DECIMAL", "DOUBLE")
+        sink_types = {(n, key): t for n, t, key in sink.columns}
+
+        def fits(n, t, key) -> bool:  # the result's column goes into the sink's (numbers widen)
+            st = sink_types.get((n, key))
+            if st is None:
+                return False
+            if st.ksql() == t.ksql():
+                return True
+            return t.name in order and st.name in order and order.index(t.name) <= order.index(st.name)
+
+        if len(got) != len(want) or not all(fits(c.name, c.type, c.key) for c in a.columns if not c.system):
+            def text(cols):
+                return ", ".join(f"`{n}` {t}" + (" KEY" if key else "") for n, t, key in cols)
+            return [("insert-schema", f"Incompatible schema between results and sink. Result schema is {text(got)}; "
+                                      f"sink schema is {text(want)}")]
+        return []
 
 
 class _Refused(Exception):
