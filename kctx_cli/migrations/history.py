@@ -130,7 +130,10 @@ class History:
         from kctx_cli.backends.kafka import consumer
 
         if self._consumer is None:
-            self._consumer = consumer(self.config, **{"enable.partition.eof": False})
+            # fetch.wait.max.ms: the broker otherwise holds the reader's pending fetch up to
+            # 500 ms when it has nothing new, and read() right after our own write (the lock
+            # request of acquire) would wait for it; 10 ms made acquire 0.5 s faster
+            self._consumer = consumer(self.config, **{"enable.partition.eof": False, "fetch.wait.max.ms": 10})
             self._consumer.assign([TopicPartition(self.topic, 0, 0)])
         try:
             _, high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=10)
@@ -190,6 +193,12 @@ class History:
 
         if self._producer is None:
             self._producer = producer(self.config, **{"linger.ms": 0, "acks": "all"})
+            # the topic's metadata first: an idempotent producer's first produce to a topic it
+            # knows nothing of took 0.5 s (librdkafka waits a metadata/PID timer), 0.06 s after this
+            try:
+                self._producer.list_topics(self.topic, timeout=10)
+            except Exception:  # noqa: BLE001 - the produce below reports an unreachable broker
+                pass
         from kctx_cli.redact import redact_obj
 
         # nothing secret reaches the topic: a server's error quoting a URL or a password
