@@ -338,6 +338,21 @@ class _Analyzer:
         if q.window_ is not None and not q.group_by_:
             self.problem("window-without-aggregation",
                          "WINDOW needs a GROUP BY: windows only apply to aggregations")
+        if from_kind == "TABLE" and not q.joins:
+            # ksqlDB: "The aggregation functions LATEST_BY_OFFSET, MIN and MAX cannot be applied
+            # to a table source, only to a stream source." (corpus group-by.json "non-table udaf
+            # on table")
+            stream_only = sorted({f.name.upper() for f in aggregates
+                                  if f.name.upper() in ("LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET", "MIN", "MAX")})
+            if stream_only:
+                self.problem("stream-only-aggregate",
+                             f"the aggregation functions {', '.join(stream_only)} cannot be applied to a table "
+                             f"source ({q.source.__name__}), only to a stream source")
+        if q.window_ is not None and q.joins and any(
+                isinstance(n, E.Pseudo) and n.name in ("WINDOWSTART", "WINDOWEND") for i in q.items for n in E.walk(i)):
+            # corpus group-by.json "windowed join with window bounds": "SELECT column
+            # 'WINDOWSTART' cannot be resolved."
+            self.problem("no-window", "WINDOWSTART / WINDOWEND cannot be selected in a windowed aggregation of a join")
         if q.window_ is not None and from_kind == "TABLE":
             self.problem("window-on-table", f"WINDOW needs a stream source; {q.source.__name__} is a table")
         if aggregates and not q.group_by_:
@@ -528,6 +543,13 @@ class _Analyzer:
         for options in key_exprs:
             # the first option (in ksqlDB's order) that the projection has is the key
             match = next((c for o in options for c in named if not c.key and E.same(c.expr, o)), None)
+            twice = [c.name for o in options for c in named if E.same(c.expr, o)]
+            if len(twice) > 1 and what in ("GROUP BY", "PARTITION BY") or (
+                    len(twice) > 1 and join_info is not None and join_info.get("fk")):
+                # corpus group-by.json / partition-by.json "key in projection more than once",
+                # fk-join.json "Should fail with duplicate left source key in projection"
+                self.problem("duplicate-key", f"The projection contains a key column more than once: "
+                                              f"{' and '.join(twice)}")
             if match is None:
                 texts = " or ".join(describe(o) for o in options)
                 self.problem("key-not-selected",
@@ -620,6 +642,9 @@ class _Analyzer:
                     return T.STRING
                 raise QueryProblem("type-mismatch", f"cannot apply {e.op} to {describe(e.left)} ({_tn(lt)}) "
                                                     f"and {describe(e.right)} ({_tn(rt)})")
+            if e.op in COMPARE and all(isinstance(x, E.Literal) and x.value is None for x in (e.left, e.right)):
+                # corpus null.json "comparison with null"
+                raise QueryProblem("null-comparison", f"Comparison with NULL not supported: NULL {e.op} NULL")
             if e.op in COMPARE or e.op == "LIKE":
                 if e.op == "LIKE" and lt is not None and lt.name != "STRING":
                     raise QueryProblem("type-mismatch", f"LIKE needs a STRING, got {describe(e.left)} ({_tn(lt)})")
@@ -680,6 +705,11 @@ class _Analyzer:
                     self.in_aggregate = False
             else:
                 args = [self._type(a) for a in e.args]
+            if e.args and all(isinstance(a, E.Literal) and a.value is None for a in e.args) \
+                    and e.name.upper() in ("GREATEST", "LEAST"):
+                # corpus greatest.json / least.json "test all null input"
+                raise QueryProblem("bad-function-call", f"Function '{e.name.lower()}' cannot be resolved due to "
+                                                        f"ambiguous method parameters (all NULL)")
             try:
                 return result_type(e.name, args)
             except FunctionTypeError as exc:
@@ -719,7 +749,12 @@ class _Analyzer:
                                                 "(cast one to a type: cast(None, 'STRING'))")
             return result
         if isinstance(e, E.Cast):
-            self._type(e.operand)
+            ft = self._type(e.operand)
+            # a cast to ARRAY, MAP or STRUCT only from its own kind (corpus cast.json "non-array
+            # to array": "Cast of STRING to ARRAY<INTEGER> is not supported"; any type casts
+            # to STRING: "array to string")
+            if ft is not None and e.to is not None and e.to.name in _COMPLEX and ft.name != e.to.name:
+                raise QueryProblem("bad-cast", f"Cast of {_tn(ft)} to {_tn(e.to)} is not supported")
             return e.to
         if isinstance(e, E.Pseudo):
             if e.name in ("WINDOWSTART", "WINDOWEND") and not self.windowed:
