@@ -192,13 +192,13 @@ class History:
         from kctx_cli.backends.kafka import producer
 
         if self._producer is None:
-            self._producer = producer(self.config, **{"linger.ms": 0, "acks": "all"})
-            # the topic's metadata first: an idempotent producer's first produce to a topic it
-            # knows nothing of took 0.5 s (librdkafka waits a metadata/PID timer), 0.06 s after this
-            try:
-                self._producer.list_topics(self.topic, timeout=10)
-            except Exception:  # noqa: BLE001 - the produce below reports an unreachable broker
-                pass
+            # one record in flight at a time (write() flushes each), so no retry can reorder
+            # records, and a duplicate from a retry is harmless (every reader takes the latest
+            # record of a version; a lock record repeats its owner): idempotence would only add
+            # its producer-id handshake, 0.5 s before the first record on this stack
+            self._producer = producer(self.config, **{"linger.ms": 0, "acks": "all", "enable.idempotence": False,
+                                                      "max.in.flight.requests.per.connection": 1})
+            self._warm_up()  # the topic's metadata before the first record
         from kctx_cli.redact import redact_obj
 
         # nothing secret reaches the topic: a server's error quoting a URL or a password
@@ -218,6 +218,22 @@ class History:
             raise KctxError(f"cannot write to the migration history topic {self.topic}: "
                             f"{errors[0].str() if errors else 'timed out'}")
         self._last_ack = time.monotonic()
+
+    def _warm_up(self, timeout: float = 2.0) -> None:
+        """Load the topic's metadata into the new producer, waiting (up to ``timeout``) for
+        its partition to have a leader (a topic just created by ``ensure`` may not yet)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                md = self._producer.list_topics(self.topic, timeout=10).topics.get(self.topic)
+                if md is not None and md.error is None and all(p.leader >= 0 for p in md.partitions.values()) \
+                        and md.partitions:
+                    return
+            except Exception:  # noqa: BLE001 - the produce reports an unreachable broker
+                return
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
 
     def record_version(self, vs: VersionState) -> None:
         self.write(f"V{vs.version:06d}", {
