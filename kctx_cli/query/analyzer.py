@@ -370,6 +370,36 @@ class _Translator:
         op = _BINARY.get(type(node))
         if op is not None:
             return E.BinaryOp(op, self(node.this), self(node.expression))
+        if isinstance(node, exp.NullSafeNEQ):
+            return E.BinaryOp("IS DISTINCT FROM", self(node.this), self(node.expression))
+        if isinstance(node, exp.NullSafeEQ):
+            return E.BinaryOp("IS NOT DISTINCT FROM", self(node.this), self(node.expression))
+        if isinstance(node, exp.Escape) and isinstance(node.this, exp.Like) \
+                and isinstance(node.expression, exp.Literal) and node.expression.is_string:
+            return E.Like(self(node.this.this), self(node.this.expression), node.expression.this)
+        if isinstance(node, exp.Bracket):
+            if len(node.expressions) != 1:
+                raise Unsupported("a subscript with several indexes")
+            return E.Subscript(self(node.this), self(node.expressions[0]))
+        if isinstance(node, exp.Array):
+            return E.ArrayCtor(tuple(self(i) for i in node.expressions))
+        if isinstance(node, k.MapConstructor):
+            pairs = []
+            for pe in node.expressions:
+                if not isinstance(pe, exp.PropertyEQ):
+                    raise Unsupported("an unusual MAP(...)")
+                pairs.append((self(pe.this), self(pe.expression)))
+            return E.MapCtor(tuple(pairs))
+        if isinstance(node, k.StructConstructor):
+            fields = []
+            for pe in node.expressions:
+                if not isinstance(pe, exp.PropertyEQ) or not isinstance(pe.this, exp.Identifier):
+                    raise Unsupported("an unusual STRUCT(...)")
+                name = pe.this.this
+                if pe.this.args.get("quoted") and name != name.upper():
+                    raise Unsupported("a quoted lower-case field name")
+                fields.append((name.upper(), self(pe.expression)))
+            return E.StructCtor(tuple(fields))
         if isinstance(node, exp.Like):
             if node.args.get("escape") is not None:
                 raise Unsupported("LIKE ... ESCAPE")
@@ -572,6 +602,9 @@ class ScriptAnalyzer:
             nw = [a for a, src, _ in rels if not src.windowed]
             return [("join-windowed", f"Can not join windowed source to non-windowed source: {w[0]} is windowed, "
                                       f"{nw[0]} is not")], None
+        pby_node = query.args.get("partition_by")
+        if isinstance(pby_node, k.PartitionBy) and not pby_node.expressions:
+            return [("partition-by", "PARTITION BY requires at least one expression")], None
         pre = self._call_problems(query, rels)
         if pre:
             return pre, None
@@ -696,6 +729,14 @@ class ScriptAnalyzer:
         return out
 
     def _create_as(self, tree, name, kind, props, query) -> list[tuple[str, str]]:
+        value_format = _formats(props, None)[1] or self._from_formats(query)[1]
+        if value_format == "AVRO":
+            # quoted aliases are not followed by the analysis; their Avro names are checked here
+            for item in query.expressions:
+                alias = item.args.get("alias") if isinstance(item, exp.Alias) else None
+                if isinstance(alias, exp.Identifier) and alias.args.get("quoted") and not _AVRO_NAME.match(alias.this):
+                    return [("format-type", f"Schema is not compatible with Avro: `{alias.this}` is not an Avro "
+                                            "name (a letter or _, then letters, digits, _)")]
         try:
             problems, a = self.analyse_query(query)
         except _Refused as r:

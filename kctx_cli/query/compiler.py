@@ -18,10 +18,11 @@ _BINARY = {
     "=": exp.EQ, "<>": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE,
     "+": exp.Add, "-": exp.Sub, "*": exp.Mul, "/": exp.Div, "%": exp.Mod,
     "AND": exp.And, "OR": exp.Or, "LIKE": exp.Like,
+    "IS DISTINCT FROM": exp.NullSafeNEQ, "IS NOT DISTINCT FROM": exp.NullSafeEQ,
 }
 # binding strength, to add parentheses exactly where the tree needs them
 _PREC = {"OR": 1, "AND": 2, "NOT": 3, "=": 4, "<>": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "LIKE": 4,
-         "+": 5, "-": 5, "*": 6, "/": 6, "%": 6}
+         "IS DISTINCT FROM": 4, "IS NOT DISTINCT FROM": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6}
 _ATOM = 9
 
 
@@ -30,7 +31,7 @@ def _prec(e) -> int:
         return _PREC.get(e.op, _ATOM)
     if isinstance(e, E.UnaryOp):
         return 3 if e.op == "NOT" else 7
-    if isinstance(e, (E.InList, E.IsNull, E.Between)):
+    if isinstance(e, (E.InList, E.IsNull, E.Between, E.Like)):
         return 4
     return _ATOM
 
@@ -88,6 +89,19 @@ class Compiler:
             return k.col(e.name)
         if isinstance(e, E.Alias):
             return self.expr(e.expr)
+        if isinstance(e, E.Like):
+            like = exp.Like(this=self.operand(e.operand, 4), expression=self.operand(e.pattern, 5))
+            return exp.Escape(this=like, expression=literal(e.escape))
+        if isinstance(e, E.Subscript):
+            return exp.Bracket(this=self.operand(e.base, _ATOM), expressions=[self.expr(e.index)])
+        if isinstance(e, E.ArrayCtor):
+            return exp.Array(expressions=[self.expr(i) for i in e.items])
+        if isinstance(e, E.MapCtor):
+            return k.MapConstructor(expressions=[exp.PropertyEQ(this=self.expr(a), expression=self.expr(b))
+                                                 for a, b in e.pairs])
+        if isinstance(e, E.StructCtor):
+            return k.StructConstructor(expressions=[exp.PropertyEQ(this=k.ident(n.upper()), expression=self.expr(v))
+                                                    for n, v in e.fields])
         raise TypeError(f"cannot compile {e!r} to KSQL")
 
     def operand(self, e, parent: int, right: bool = False) -> exp.Expression:

@@ -110,6 +110,28 @@ class Expr:
     def between(self, low, high):
         return Between(self, lit(low), lit(high))
 
+    def __getitem__(self, index):
+        """``a[1]`` (ARRAY, 1-based; negative from the end) or ``m['k']`` (MAP)."""
+        return Subscript(self, lit(index))
+
+    def is_distinct_from(self, other):
+        """``x IS DISTINCT FROM y``: NULL-safe inequality (a BOOLEAN, never NULL)."""
+        return BinaryOp("IS DISTINCT FROM", self, lit(other))
+
+    def is_not_distinct_from(self, other):
+        """``x IS NOT DISTINCT FROM y``: NULL-safe equality."""
+        return BinaryOp("IS NOT DISTINCT FROM", self, lit(other))
+
+    def like_escape(self, pattern: str, escape: str):
+        """``x LIKE pattern ESCAPE escape`` (``escape``: one character)."""
+        if not isinstance(escape, str) or len(escape) != 1:
+            raise ValueError(f"ESCAPE takes one character, got {escape!r}")
+        return Like(self, lit(pattern), escape)
+
+    def deref(self, member: str) -> "Deref":
+        """``expr->member`` on any STRUCT-typed expression (``func.AS_STRUCT(...).deref("f")``)."""
+        return Deref(self, member)
+
     def label(self, name: str) -> "Alias":
         return Alias(self, name)
 
@@ -195,6 +217,60 @@ class Alias(Expr):
 def lit(value) -> Expr:
     """Wrap a Python value as a literal unless it already is an expression."""
     return value if isinstance(value, Expr) else Literal(value)
+
+
+@dataclass(eq=False)
+class Like(Expr):
+    """``operand LIKE pattern ESCAPE escape``."""
+
+    operand: Expr
+    pattern: Expr
+    escape: str
+
+
+@dataclass(eq=False)
+class Subscript(Expr):
+    """``base[index]``: an ARRAY element (INT index) or a MAP value (key)."""
+
+    base: Expr
+    index: Expr
+
+
+@dataclass(eq=False)
+class ArrayCtor(Expr):
+    """``ARRAY[a, b, ...]``."""
+
+    items: tuple
+
+
+@dataclass(eq=False)
+class MapCtor(Expr):
+    """``MAP(k1 := v1, ...)``: ``pairs`` is ((key, value), ...)."""
+
+    pairs: tuple
+
+
+@dataclass(eq=False)
+class StructCtor(Expr):
+    """``STRUCT(f1 := v1, ...)``: ``fields`` is ((name, value), ...)."""
+
+    fields: tuple
+
+
+def array(*items) -> ArrayCtor:
+    """``ARRAY[items...]``; ksqlDB refuses an empty one and one of NULLs only."""
+    return ArrayCtor(tuple(lit(i) for i in items))
+
+
+def map_(pairs=None, **kw) -> MapCtor:
+    """``MAP('k' := v, ...)`` from a dict (keys: values or expressions) or keywords."""
+    items = list((pairs or {}).items()) + list(kw.items())
+    return MapCtor(tuple((lit(k), lit(v)) for k, v in items))
+
+
+def struct(**fields) -> StructCtor:
+    """``STRUCT(name := value, ...)``; the field names are upper-cased as ksqlDB does."""
+    return StructCtor(tuple((name, lit(v)) for name, v in fields.items()))
 
 
 # ---------------------------------------------------------------------------
@@ -353,6 +429,16 @@ def shape(e) -> tuple:
         return ("lvar", e.name)
     if isinstance(e, Lambda):
         return ("lambda", tuple(p.name for p in e.params), shape(e.body))
+    if isinstance(e, Like):
+        return ("like", shape(e.operand), shape(e.pattern), e.escape)
+    if isinstance(e, Subscript):
+        return ("sub", shape(e.base), shape(e.index))
+    if isinstance(e, ArrayCtor):
+        return ("array", tuple(shape(i) for i in e.items))
+    if isinstance(e, MapCtor):
+        return ("map", tuple((shape(a), shape(b)) for a, b in e.pairs))
+    if isinstance(e, StructCtor):
+        return ("struct", tuple((n.upper(), shape(v)) for n, v in e.fields))
     return ("obj", id(e))
 
 
@@ -381,6 +467,16 @@ def children(e) -> list:
         return [e.operand, e.low, e.high]
     if isinstance(e, Lambda):
         return [e.body]
+    if isinstance(e, Like):
+        return [e.operand, e.pattern]
+    if isinstance(e, Subscript):
+        return [e.base, e.index]
+    if isinstance(e, ArrayCtor):
+        return list(e.items)
+    if isinstance(e, MapCtor):
+        return [x for pair in e.pairs for x in pair]
+    if isinstance(e, StructCtor):
+        return [v for _, v in e.fields]
     return []
 
 

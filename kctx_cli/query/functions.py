@@ -157,7 +157,7 @@ SCALAR: dict[str, list] = {
     "GREATEST": [(t, (t, t + "...")) for t in _ORDERABLE],
     "LEAST": [(t, (t, t + "...")) for t in _ORDERABLE],
     # nulls
-    "COALESCE": [_sig("T", "T", "T...")], "IFNULL": [_sig("T", "T", "T")], "NULLIF": [_sig("T", "T", "T")],
+    "COALESCE": [_sig("T", "T", "T...")], "AS_VALUE": [_sig("T", "T")], "IFNULL": [_sig("T", "T", "T")], "NULLIF": [_sig("T", "T", "T")],
     # dates and times
     "TIMESTAMPTOSTRING": [_sig(_S, _B, _S), _sig(_S, _B, _S, _S)],
     "STRINGTOTIMESTAMP": [_sig(_B, _S, _S), _sig(_B, _S, _S, _S)],

@@ -597,6 +597,35 @@ class _Analyzer:
         if t is not None and t.name != "BOOLEAN":
             self.problem("not-boolean", f"{clause} condition must be BOOLEAN, got {describe(e)} ({_tn(t)})")
 
+    def _common(self, items: list, what: str) -> SqlType | None:
+        """The one type of constructor elements, None when unknown or when ksqlDB would
+        coerce them (mixed numbers: not modelled). A string literal among numbers or
+        BOOLEANs must read as one (corpus create_array.json "construct a list from
+        incompatible mismatching elements": invalid input syntax for type INTEGER)."""
+        types = [(i, self._type(i)) for i in items]
+        known = [t for i, t in types if t is not None and not (isinstance(i, E.Literal) and isinstance(i.value, str))]
+        strings = [i.value for i, _ in types if isinstance(i, E.Literal) and isinstance(i.value, str)]
+        if known and strings:
+            target = known[0]
+            for text in strings:
+                ok = True
+                if target.is_numeric:
+                    try:
+                        ok = decimal.Decimal(text.strip()).is_finite()
+                    except decimal.InvalidOperation:
+                        ok = False
+                elif target.name == "BOOLEAN":
+                    ok = text.strip().lower() in _BOOLEAN_WORDS
+                if not ok:
+                    raise QueryProblem("type-mismatch", f'invalid input syntax for type {_tn(target)}: "{text}" '
+                                                        f"(a {what} of {_tn(target)})")
+        all_types = [t for _, t in types if t is not None]
+        if not all_types or any(t is None for i, t in types if not (isinstance(i, E.Literal) and i.value is None)):
+            return None
+        if len({t.ksql() for t in all_types}) == 1:
+            return all_types[0]
+        return None
+
     def type_of(self, e) -> SqlType | None:
         try:
             return self._type(e)
@@ -653,6 +682,11 @@ class _Analyzer:
                                        f"type mismatch in comparison: {describe(e.left)} ({_tn(lt)}) {e.op} "
                                        f"{describe(e.right)} ({_tn(rt)})")
                 return T.BOOLEAN
+            if e.op in ("IS DISTINCT FROM", "IS NOT DISTINCT FROM"):
+                if not comparable(lt, rt, "="):
+                    raise QueryProblem("type-mismatch", f"type mismatch in comparison: {describe(e.left)} ({_tn(lt)}) "
+                                                        f"{e.op} {describe(e.right)} ({_tn(rt)})")
+                return T.BOOLEAN
             if e.op in ("AND", "OR"):
                 for side, t in ((e.left, lt), (e.right, rt)):
                     if t is not None and t.name != "BOOLEAN":
@@ -668,6 +702,58 @@ class _Analyzer:
             if t is not None and not t.is_numeric:
                 raise QueryProblem("type-mismatch", f"cannot negate {describe(e.operand)} ({_tn(t)})")
             return t
+        if isinstance(e, E.Like):
+            for side in (e.operand, e.pattern):
+                t = self._type(side)
+                if t is not None and t.name != "STRING":
+                    raise QueryProblem("type-mismatch", f"LIKE needs a STRING, got {describe(side)} ({_tn(t)})")
+            return T.BOOLEAN
+        if isinstance(e, E.Subscript):
+            bt, it = self._type(e.base), self._type(e.index)
+            if bt is None:
+                return None
+            if bt.name == "ARRAY":
+                if it is not None and it.name not in ("INT", "BIGINT"):
+                    raise QueryProblem("type-mismatch", f"an ARRAY index is an INT, got {describe(e.index)} ({_tn(it)})")
+                return bt.item
+            if bt.name == "MAP":
+                if it is not None and it.name != "STRING":
+                    raise QueryProblem("type-mismatch", f"a MAP key is a STRING, got {describe(e.index)} ({_tn(it)})")
+                return bt.item
+            raise QueryProblem("type-mismatch", f"{describe(e.base)} is {_tn(bt)}: only an ARRAY or a MAP takes [...]")
+        if isinstance(e, E.ArrayCtor):
+            if not e.items:
+                raise QueryProblem("bad-constructor", "Array constructor cannot be empty: give at least one element")
+            if all(isinstance(i, E.Literal) and i.value is None for i in e.items):
+                raise QueryProblem("bad-constructor", "Cannot construct an array with all NULL elements: cast a NULL "
+                                                      "to the element type")
+            item = self._common(list(e.items), "ARRAY element")
+            return T.SqlType("ARRAY", item=item) if item is not None else None
+        if isinstance(e, E.MapCtor):
+            if not e.pairs:
+                raise QueryProblem("bad-constructor", "Map constructor cannot be empty: give at least one key := value")
+            keys = [a for a, _ in e.pairs]
+            values = [b for _, b in e.pairs]
+            if all(isinstance(x, E.Literal) and x.value is None for x in keys):
+                raise QueryProblem("bad-constructor", "Cannot construct a map with all NULL keys")
+            if all(isinstance(x, E.Literal) and x.value is None for x in values):
+                raise QueryProblem("bad-constructor", "Cannot construct a map with all NULL values")
+            key_types = [self._type(x) for x in keys]
+            typed = [t for x, t in zip(keys, key_types) if t is not None and not isinstance(x, E.Literal)]
+            if typed and all(t.name != "STRING" for t in typed) and not any(
+                    t is not None and t.name == "STRING" for t in key_types):
+                # every format needs STRING map keys (corpus json.json "map with non-string keys - C*AS")
+                raise QueryProblem("bad-constructor", f"only MAP types with STRING keys are supported: the keys of "
+                                                      f"MAP(...) are {_tn(typed[0])}")
+            value = self._common(values, "MAP value")
+            return T.SqlType("MAP", item=value) if value is not None else None
+        if isinstance(e, E.StructCtor):
+            fields = []
+            for name, v in e.fields:
+                fields.append((name.upper(), self._type(v)))
+            if any(t is None for _, t in fields):
+                return None
+            return T.SqlType("STRUCT", fields=tuple(fields))
         if isinstance(e, E.InList):
             t = self._type(e.operand)
             for v in e.values:

@@ -1,0 +1,152 @@
+"""The offline analyzer scored on ksqlDB's own verdicts (issue 15), and its rules one by one.
+
+The corpus (``../shared/ksql-corpus/``, ksqlDB's functional tests) is read in place by
+``tools/corpus_score.py``: every test runs statement by statement through
+``kctx_cli.query.analyzer`` with the sources its earlier statements create.  A false
+rejection (a finding on a test ksqlDB accepts) fails the suite outright; the catch rate
+and the post_sources figure must not fall below what docs/benchmarks.md records.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+
+import corpus_score  # noqa: E402
+
+from kctx_cli.ksql.dialect import parse_statements  # noqa: E402
+from kctx_cli.query.analyzer import ScriptAnalyzer, check_statements  # noqa: E402
+
+needs_corpus = pytest.mark.skipif(not corpus_score.CORPUS.exists(), reason="../shared/ksql-corpus is not there")
+
+
+@pytest.fixture(scope="module")
+def score():
+    return corpus_score.score()
+
+
+@needs_corpus
+def test_no_false_rejections(score):
+    """0 findings on the tests ksqlDB accepts: a validator that blocks valid migrations is
+    worse than none."""
+    assert score.false_rejections == 0, "\n".join(map(str, score.wrong))
+
+
+@needs_corpus
+def test_catch_rate(score):
+    """Issue 15's goal: at least 95% of the rejections caught, most naming the same problem."""
+    f = score.figures()
+    assert f["caught_pct"] >= 95.0, "\n".join(map(str, score.misses))
+    assert f["same_problem_pct"] >= 90.0
+
+
+@needs_corpus
+def test_post_sources(score):
+    """The schemas kctx infers equal ksqlDB's, except those read from the Schema Registry
+    (unknown offline): no regression below the recorded figure."""
+    f = score.figures()
+    assert f["post_sources_offline_pct"] >= 85.0, "\n".join(map(str, score.mismatched[:20]))
+
+
+@needs_corpus
+def test_syntax_only_is_the_baseline():
+    """--syntax-only is today's `kctx ksql check`: syntax errors alone, no semantic finding."""
+    s = corpus_score.score(syntax_only=True)
+    assert s.false_rejections == 0
+    assert 0 < s.caught < 60
+
+
+SOURCES = (
+    "CREATE STREAM S (ID INT KEY, V STRING, N INT, A ARRAY<INT>, M MAP<STRING, INT>) "
+    "WITH (kafka_topic='s', value_format='JSON');\n"
+    "CREATE TABLE T (ID INT PRIMARY KEY, W STRING) WITH (kafka_topic='t', value_format='JSON');\n"
+    "CREATE TABLE TB (ID BIGINT PRIMARY KEY, W STRING) WITH (kafka_topic='tb', value_format='JSON');\n"
+)
+
+# statement -> the finding code kctx reports (None: accepted), each with its source
+CASES = [
+    # types and implicit casts (corpus where.json / in.json; ksqlDB's ComparisonUtil)
+    ("CREATE STREAM O AS SELECT * FROM S WHERE ID IN (true);", "type-mismatch"),
+    ("CREATE STREAM O AS SELECT * FROM S WHERE ID IN (1, 2.5, 3);", None),
+    ("CREATE STREAM O AS SELECT * FROM S WHERE A < A;", "type-mismatch"),
+    ("CREATE STREAM O AS SELECT * FROM S WHERE A = A;", None),
+    ("CREATE STREAM O AS SELECT * FROM S WHERE ROWTIME > '2018-01-01T00:00:00';", None),
+    ("CREATE STREAM O AS SELECT ID, NULL <> NULL FROM S;", "null-comparison"),
+    ("CREATE STREAM O AS SELECT ID, V IS DISTINCT FROM 'x' AS D FROM S;", None),
+    ("CREATE STREAM O AS SELECT ID, CAST(V AS ARRAY<INT>) AS C FROM S;", "bad-cast"),
+    ("CREATE STREAM O AS SELECT ID, CAST(A AS STRING) AS C FROM S;", None),
+    # constructors and subscripts (corpus create_array.json, create_map.json)
+    ("CREATE STREAM O AS SELECT ID, ARRAY[N, 'x'] AS L FROM S;", "type-mismatch"),
+    ("CREATE STREAM O AS SELECT ID, ARRAY[NULL] AS L FROM S;", "bad-constructor"),
+    ("CREATE STREAM O AS SELECT ID, A[1] AS F, M['k'] AS G FROM S;", None),
+    ("CREATE STREAM O AS SELECT ID, MAP(N := V) AS X FROM S;", "bad-constructor"),
+    # pseudo columns (create-stream.md: system columns are reserved names)
+    ("CREATE STREAM O AS SELECT ID, N AS WINDOWSTART FROM S;", "reserved-name"),
+    ("CREATE STREAM O AS SELECT ID, ROWTIME AS TS FROM S;", None),
+    ("CREATE STREAM O AS SELECT ID, WINDOWSTART AS WS FROM S;", "no-window"),
+    # clauses (corpus group-by.json, partition-by.json)
+    ("CREATE TABLE O AS SELECT ID, COUNT(*) AS C FROM S WINDOW TUMBLING (SIZE 1 HOUR);", "window-without-aggregation"),
+    ("CREATE STREAM O AS SELECT * FROM S PARTITION BY ();", "partition-by"),
+    ("CREATE STREAM O AS SELECT * FROM S PARTITION BY V;", None),
+    ("CREATE TABLE O AS SELECT ID, MAX(W) AS X FROM T GROUP BY ID;", "stream-only-aggregate"),
+    ("CREATE TABLE O AS SELECT ID, SUM(V) AS X FROM S GROUP BY ID;", "bad-function-call"),
+    # joins (join-streams-and-tables.md; corpus joins.json)
+    ("CREATE STREAM O AS SELECT S.ID, W FROM S JOIN T ON S.ID = T.ID;", None),
+    ("CREATE STREAM O AS SELECT S.ID, W FROM S JOIN TB ON S.ID = TB.ID;", "join-type-mismatch"),
+    ("CREATE TABLE O AS SELECT T.ID, S.V FROM T JOIN S ON T.ID = S.ID;", "bad-join"),
+    ("CREATE STREAM O AS SELECT L.ID, R.V FROM S L JOIN S R WITHIN 1 HOUR ON L.ID = R.ID;", "self-join"),
+    # formats (serialization.md feature tables; corpus kafka.json, delimited.json)
+    ("CREATE STREAM K (A ARRAY<INT>) WITH (kafka_topic='k', value_format='KAFKA');", "format-type"),
+    ("CREATE STREAM D (A STRUCT<X INT>) WITH (kafka_topic='d', value_format='DELIMITED');", "format-type"),
+    ("CREATE STREAM J (X MAP<INT, STRING>) WITH (kafka_topic='j', value_format='JSON');", "format-type"),
+    ("CREATE STREAM J (X MAP<STRING, INT>) WITH (kafka_topic='j', value_format='JSON');", None),
+    # sources (closed world: the statements before created every source)
+    ("CREATE STREAM O AS SELECT * FROM NOWHERE;", "unknown-source"),
+    ("DROP STREAM NOWHERE;", "unknown-source"),
+    ("DROP STREAM IF EXISTS NOWHERE;", None),
+    ("INSERT INTO T SELECT * FROM S;", "insert-into-table"),
+]
+
+
+@pytest.mark.parametrize("statement,code", CASES, ids=[c[0][:60] for c in CASES])
+def test_rule(statement, code):
+    analyzer = ScriptAnalyzer()
+    assert check_statements(parse_statements(SOURCES), analyzer) == []
+    found = check_statements(parse_statements(statement), analyzer)
+    assert [f.code for f in found][:1] == ([code] if code else []), found
+
+
+def test_later_statements_see_earlier_results():
+    """A CSAS's inferred schema is what the statements after it are checked against."""
+    text = SOURCES + ("CREATE TABLE C AS SELECT V, COUNT(*) AS N FROM S GROUP BY V;\n"
+                      "CREATE TABLE D AS SELECT V, N + 1 AS M FROM C WHERE N > 'x';\n")
+    found = check_statements(parse_statements(text), ScriptAnalyzer())
+    assert [(f.line, f.code) for f in found] == [(5, "type-mismatch")]
+
+
+def test_open_world_skips_unknown_sources():
+    """`kctx ksql check` on one file: a source no statement created may exist on the cluster."""
+    found = check_statements(parse_statements("CREATE STREAM O AS SELECT * FROM ELSEWHERE;"),
+                             ScriptAnalyzer(closed=False))
+    assert found == []
+
+
+def test_cli_check_reports_file_line_column(tmp_path):
+    """`kctx ksql check FILE...`: statement by statement across the files in order, each
+    finding as file:line:column: message, exit 1; `--syntax-only` reports nothing here."""
+    from tests.helpers import run_kctx
+
+    a = tmp_path / "a.sql"
+    b = tmp_path / "b.sql"
+    a.write_text("CREATE STREAM S (ID INT KEY, V STRING)\n  WITH (kafka_topic='s', value_format='JSON');\n")
+    b.write_text("-- uses S from a.sql\n\nCREATE STREAM O AS SELECT * FROM S\n  WHERE ID IN (true);\n")
+    res = run_kctx("ksql", "check", str(a), str(b))
+    assert res.returncode == 1
+    lines = res.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{b}:3:1: ") and "IN" in lines[0], res.stdout
+    res = run_kctx("ksql", "check", "--syntax-only", str(a), str(b))
+    assert res.returncode == 0, res.stdout + res.stderr
