@@ -71,6 +71,7 @@ class QueryProblem(Exception):
 
 
 ARITH = {"+", "-", "*", "/", "%"}
+RESERVED_ALIASES = ("ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND")
 COMPARE = {"=", "<>", "<", "<=", ">", ">="}
 
 
@@ -449,6 +450,13 @@ class _Analyzer:
                     left_owner = next(iter(self.owners(left_expr)), None)
                     if left_owner is None or not self.is_key(left_expr, left_owner):
                         fk = True  # any left column against the right table's key: a foreign-key join
+                        if info is not None:
+                            # the real ksqlDB 8.1.5: "Invalid join condition: foreign-key table-table
+                            # joins are not supported as part of n-way joins" for an FK join after
+                            # the first step (an FK first step followed by a key join is accepted)
+                            self.problem("bad-join", f"a foreign-key join ({describe(left_expr)} = "
+                                                     f"{describe(right_expr)}) must be the first join of a "
+                                                     "multi-way join: ksqlDB does not support it later")
                         if j.how not in ("INNER", "LEFT"):
                             self.problem("bad-join-type",
                                          f"a foreign-key table-table join supports INNER and LEFT only, not {j.how}")
@@ -500,6 +508,16 @@ class _Analyzer:
                 name = inner.name
             else:
                 name = aliases.next_ksql_col()
+            if isinstance(item, E.Alias) and name in RESERVED_ALIASES:
+                # create-stream.md: system columns' names are reserved
+                self.problem("reserved-name", f"{name} is a reserved column name (a system column): "
+                                              f"label the column with another name")
+            elif isinstance(inner, E.Pseudo) and name in ("ROWTIME", "ROWPARTITION", "ROWOFFSET") and not any(
+                    E.same(inner, p) for p in q.partition_by_):
+                # the real ksqlDB 8.1.5: "Reserved column name in select: `ROWTIME`. Please remove
+                # or alias the column."
+                self.problem("reserved-name", f"Reserved column name in select: {name}; alias it "
+                                              f"({name.lower()}.label('...'))")
             named.append(OutColumn(name, t, expr=inner))
             if isinstance(inner, E.Literal) and inner.value is None:
                 self.problem("null-type", f"SELECT NULL ({name}): ksqlDB cannot infer the type of a bare NULL "
