@@ -1,0 +1,462 @@
+"""Entities <-> Kafka record bytes, exactly as ksqlDB reads and writes them.
+
+Values (VALUE_FORMAT='AVRO'): confluent-kafka's ``AvroSerializer`` with the schema the
+migrations registered — the latest version of ``<topic>-value``, fetched once — and
+``auto.register.schemas`` off, so a service never registers anything (SPEC §8). The
+serializer looks that schema up under the subject once to learn its id (a schema not
+registered there is a ``SchemaMismatchError``). Before the first record the model's own
+derivation (kctx_cli.avro.schema) is compared with the registered schema, Kafka Connect
+annotations aside: any difference is one ``SchemaMismatchError`` naming ``kctx
+makemigrations``/``kctx migrate``. Reading uses ``AvroDeserializer`` (the writer schema by
+the record's id, Confluent wire format: magic byte 0, 4-byte big-endian id, Avro body).
+
+Keys, by ``Meta.key_format`` (ksqlDB docs, "Serialization formats"):
+AVRO      the registered ``<topic>-key`` schema (one key column unwrapped, several a record);
+KAFKA     Kafka's own serializers: INT 4 bytes big-endian, BIGINT 8, DOUBLE IEEE 754,
+          STRING UTF-8, BYTES as is (kctx_cli.tail.keys.kafka_bytes; a UUID key as its text);
+JSON      compact JSON, one column unwrapped, several an object in key order.
+
+Field names: a source entity's schema uses the Python names; a derived entity's (what
+ksqlDB registers) the upper-case column names, with MAPs as arrays of ``MapEntry`` records
+and UUIDs as plain strings. Both directions match names exactly, else case-insensitively.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import uuid
+from typing import Any, Callable
+
+from kctx_cli.runtime.errors import DeserializationError, SchemaMismatchError, SerializationError
+
+
+def _plain(schema):
+    """A schema without Kafka Connect annotations and docs (they do not change the data)."""
+    if isinstance(schema, dict):
+        return {k: _plain(v) for k, v in schema.items() if not k.startswith("connect.") and k != "doc"}
+    if isinstance(schema, list):
+        return [_plain(x) for x in schema]
+    return schema
+
+
+# --------------------------------------------------------------------------- to Avro
+
+def _encoder(t, node) -> Callable[[Any], Any] | None:
+    """Python value of SqlType ``t`` -> the datum fastavro writes for the registered schema
+    ``node``; None when the value can be written as it is."""
+    if isinstance(node, list):  # ["null", T]
+        branches = [b for b in node if b != "null"]
+        inner = _encoder(t, branches[0]) if len(branches) == 1 else None
+        if inner is None:
+            return None
+        return lambda v: None if v is None else inner(v)
+    n = t.name
+    if n == "STRING" and t.avro == "uuid" and not (isinstance(node, dict) and node.get("logicalType") == "uuid"):
+        return str
+    if n == "STRUCT" and isinstance(node, dict) and node.get("type") == "record":
+        sub = t.origin.__kctx__.fields if t.origin is not None else []
+        pairs = _match(sub, node["fields"])
+        encs = [(f.name, name, _encoder(f.type, ftype)) for f, name, ftype in pairs]
+
+        def struct(v):
+            d = v.__dict__ if not isinstance(v, dict) else v
+            return {name: (d.get(attr) if enc is None or d.get(attr) is None else enc(d.get(attr)))
+                    for attr, name, enc in encs}
+        return struct
+    if n == "ARRAY" and isinstance(node, dict) and node.get("type") == "array":
+        inner = _encoder(t.item, node["items"])
+        return None if inner is None else (lambda v: [None if x is None else inner(x) for x in v])
+    if n == "MAP" and isinstance(node, dict):
+        if node.get("type") == "map":
+            inner = _encoder(t.item, node["values"])
+            return None if inner is None else (lambda v: {k: None if x is None else inner(x) for k, x in v.items()})
+        if node.get("type") == "array":  # ksqlDB's MapEntry array
+            entry = node["items"]
+            vnode = next(f["type"] for f in entry["fields"] if f["name"] == "value")
+            inner = _encoder(t.item, vnode) or (lambda x: x)
+            return lambda v: [{"key": k, "value": None if x is None else inner(x)} for k, x in v.items()]
+    return None
+
+
+def _match(fields, schema_fields) -> list:
+    """(model field, schema field name, schema field type) for each schema field that a
+    model field matches by name (exactly, else case-insensitively)."""
+    by = {f.name: f for f in fields}
+    folded = {f.name.casefold(): f for f in fields}
+    out = []
+    for sf in schema_fields:
+        f = by.get(sf["name"]) or folded.get(sf["name"].casefold())
+        if f is not None:
+            out.append((f, sf["name"], sf["type"]))
+    return out
+
+
+# --------------------------------------------------------------------------- from Avro
+
+def _decoder(t) -> Callable[[Any], Any] | None:
+    """A datum fastavro read (any writer schema ksqlDB or kctx registers) -> the model's
+    Python value; None when the datum is the value already."""
+    n = t.name
+    if n == "STRING" and t.avro == "uuid":
+        return lambda v: v if isinstance(v, uuid.UUID) else uuid.UUID(v)
+    if n == "STRUCT" and t.origin is not None:
+        return _instance_builder(t.origin)
+    if n == "ARRAY":
+        inner = _decoder(t.item)
+        return None if inner is None else (lambda v: [None if x is None else inner(x) for x in v])
+    if n == "MAP":
+        inner = _decoder(t.item) or (lambda x: x)
+
+        def mp(v):
+            if isinstance(v, list):  # ksqlDB's MapEntry array
+                return {e["key"]: None if e["value"] is None else inner(e["value"]) for e in v}
+            return {k: None if x is None else inner(x) for k, x in v.items()}
+        return mp
+    if n == "TIMESTAMP":  # a ksqlDB schema without the logical type gives epoch ms
+        return lambda v: v if isinstance(v, _dt.datetime) else \
+            _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(milliseconds=v)
+    return None
+
+
+def _instance_builder(cls, fields=None) -> Callable[[dict], Any]:
+    """dict read from Avro -> an instance of ``cls`` without re-validating (Avro typed the
+    values); missing fields take their defaults; a missing required one is an error."""
+    from kctx_cli.model.entity import MISSING
+
+    info = cls.__kctx__
+    fields = info.fields if fields is None else fields
+    plan = []
+    for f in fields:
+        plan.append((f.name, f.column, _decoder(f.type), f.default))
+    ignored = [(f.name, f.default) for f in info.ignored]
+    new = object.__new__
+
+    def build(d: dict):
+        obj = new(cls)
+        od = obj.__dict__
+        for name, col, dec, default in plan:
+            if name in d:
+                v = d[name]
+            elif col in d:
+                v = d[col]
+            else:
+                v = _fold_get(d, name, default)
+                if v is MISSING:
+                    raise DeserializationError(f"{cls.__name__}: the record has no field '{name}' and the model "
+                                               f"gives no default", "model-mismatch")
+            od[name] = v if dec is None or v is None else dec(v)
+        for name, default in ignored:
+            od[name] = None if default is MISSING else default
+        return obj
+    return build
+
+
+def _fold_get(d: dict, name: str, default):
+    low = name.casefold()
+    for k, v in d.items():
+        if k.casefold() == low:
+            return v
+    return default
+
+
+# --------------------------------------------------------------------------- the codec
+
+class EntityCodec:
+    """Serialises and deserialises one entity class for one context (registry client,
+    schemas fetched once). Not thread-safe for first use; cheap afterwards."""
+
+    def __init__(self, info, registry, write_registry=None):
+        self.info = info
+        # serializers get a client of their own: confluent-kafka 2.16's cache answers
+        # lookup_schema with schema_id=None once get_schema(id) (the deserializer's call)
+        # has cached the same schema, and the serializer then fails "Schema ID is not set"
+        self.write_registry = write_registry or registry
+        self.cls = info.cls
+        self.topic = info.topic
+        self.registry = registry
+        self._value_ser = None
+        self._key_ser = None
+        self._value_enc = None
+        self._key_enc = None
+        self._value_de = None
+        self._key_de = None
+        self._build = None
+        self._key_fields = info.keys
+        self._value_fields = None
+
+    # -- schemas
+    def _latest(self, subject: str, kind: str):
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+        try:
+            return self.write_registry.get_latest_version(subject)
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                raise SchemaMismatchError(
+                    f"{self.info.name}: no {kind} schema is registered under {subject}: run kctx migrate "
+                    f"(after kctx makemigrations if the model is new)") from None
+            raise SerializationError(f"{self.info.name}: cannot read {subject} from the schema registry: "
+                                     f"{exc.error_message}") from None
+        except Exception as exc:  # noqa: BLE001 - connection errors of httpx
+            raise SerializationError(f"{self.info.name}: the schema registry does not answer for {subject}: "
+                                     f"{type(exc).__name__}: {exc}") from None
+
+    def check_value_schema(self, registered: dict) -> None:
+        """SchemaMismatchError when the model's derived value schema is not the registered one."""
+        if self.info.derived:
+            return  # ksqlDB registers derived schemas itself; reading/writing goes by column names
+        from kctx_cli.avro.schema import value_schema
+
+        mine = value_schema(self.info)
+        if _plain(mine) != _plain(registered):
+            diff = _first_difference(_plain(mine), _plain(registered))
+            raise SchemaMismatchError(
+                f"{self.info.name}: the model's Avro schema differs from the latest registered version of "
+                f"{self.info.value_subject} ({diff}): run kctx makemigrations, then kctx migrate")
+
+    def value_serializer(self):
+        if self._value_ser is None:
+            from confluent_kafka.schema_registry.avro import AvroSerializer
+
+            if self.info.value_format != "AVRO":
+                raise SerializationError(f"{self.info.name}: VALUE_FORMAT {self.info.value_format} is not supported "
+                                         f"by the runtime (AVRO only)")
+            reg = self._latest(self.info.value_subject, "value")
+            registered = json.loads(reg.schema.schema_str)
+            self.check_value_schema(registered)
+            from kctx_cli.avro.schema import value_fields
+
+            fields = value_fields(self.info)
+            pairs = _match(fields, registered["fields"])
+            missing = [sf["name"] for sf in registered["fields"]
+                       if "default" not in sf and sf["name"] not in {p[1] for p in pairs}]
+            if missing:
+                raise SchemaMismatchError(f"{self.info.name}: the registered schema of {self.info.value_subject} "
+                                          f"needs field(s) {', '.join(missing)} the model does not have: run kctx "
+                                          f"makemigrations, then kctx migrate")
+            encs = [(f.name, name, _encoder(f.type, ftype)) for f, name, ftype in pairs]
+            if all(enc is None and attr == name for attr, name, enc in encs):
+                names = tuple(attr for attr, _, _ in encs)
+
+                def to_avro(obj):
+                    d = obj.__dict__
+                    return {n: d[n] for n in names}
+            else:
+                def to_avro(obj):
+                    d = obj.__dict__
+                    return {name: (d[attr] if enc is None or d[attr] is None else enc(d[attr]))
+                            for attr, name, enc in encs}
+            self._value_enc = to_avro
+            self._value_ser = AvroSerializer(self.write_registry, reg.schema.schema_str,
+                                             conf={"auto.register.schemas": False, "use.latest.version": False,
+                                                   "normalize.schemas": False})
+        return self._value_ser
+
+    def key_encoder(self) -> Callable[[Any], bytes | None]:
+        """entity -> key bytes (None when the entity has no key)."""
+        if self._key_enc is not None:
+            return self._key_enc
+        keys = self._key_fields
+        fmt = self.info.key_format
+        if not keys:
+            enc = lambda obj: None  # noqa: E731
+        elif fmt == "KAFKA":
+            from kctx_cli.tail.keys import kafka_bytes
+
+            if len(keys) != 1:
+                raise SerializationError(f"{self.info.name}: KEY_FORMAT KAFKA holds one key column, the model has "
+                                         f"{len(keys)}")
+            name, typ = keys[0].name, keys[0].type.name
+
+            def enc(obj):
+                v = obj.__dict__[name]
+                return None if v is None else kafka_bytes(str(v) if isinstance(v, uuid.UUID) else v, typ)
+        elif fmt == "JSON":
+            from kctx_cli.tail.keys import json_text
+
+            def enc(obj):
+                d = obj.__dict__
+                vals = [_json_key(d[f.name]) for f in keys]
+                v = vals[0] if len(keys) == 1 else {f.column: x for f, x in zip(keys, vals)}
+                return json_text(v).encode()
+        elif fmt == "AVRO":
+            from confluent_kafka.schema_registry.avro import AvroSerializer
+            from confluent_kafka.serialization import MessageField, SerializationContext
+
+            reg = self._latest(self.info.key_subject, "key")
+            registered = json.loads(reg.schema.schema_str)
+            ser = AvroSerializer(self.write_registry, reg.schema.schema_str,
+                                 conf={"auto.register.schemas": False, "use.latest.version": False,
+                                       "normalize.schemas": False})
+            sctx = SerializationContext(self.topic, MessageField.KEY)
+            if len(keys) == 1:
+                f = keys[0]
+                conv = _encoder(f.type, registered)
+                name = f.name
+
+                def enc(obj):
+                    v = obj.__dict__[name]
+                    return ser(v if conv is None or v is None else conv(v), sctx)
+            else:
+                pairs = _match(keys, registered["fields"])
+                encs = [(f.name, n, _encoder(f.type, ft)) for f, n, ft in pairs]
+
+                def enc(obj):
+                    d = obj.__dict__
+                    return ser({n: (d[a] if e is None or d[a] is None else e(d[a])) for a, n, e in encs}, sctx)
+        else:
+            raise SerializationError(f"{self.info.name}: KEY_FORMAT {fmt} is not supported by the runtime "
+                                     f"(AVRO, KAFKA, JSON)")
+        self._key_enc = enc
+        return enc
+
+    def encode(self, obj) -> tuple[bytes | None, bytes]:
+        """entity -> (key bytes, value bytes); SerializationError for a value the registered
+        schema cannot hold."""
+        from confluent_kafka.serialization import MessageField, SerializationContext
+
+        ser = self._value_ser or self.value_serializer()
+        try:
+            key = (self._key_enc or self.key_encoder())(obj)
+            value = ser(self._value_enc(obj), SerializationContext(self.topic, MessageField.VALUE))
+        except (SerializationError, SchemaMismatchError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - fastavro/confluent raise ValueError/TypeError/...
+            raise SerializationError(f"{self.info.name}: cannot serialise {obj!r}: {type(exc).__name__}: "
+                                     f"{exc}") from None
+        return key, value
+
+    # -- reading
+    def decoder(self) -> Callable[[bytes | None, bytes | None], Any]:
+        """(key bytes, value bytes) -> entity; DeserializationError for what does not decode."""
+        if self._build is not None:
+            return self._build
+        from confluent_kafka.schema_registry.avro import AvroDeserializer
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+        from confluent_kafka.serialization import MessageField, SerializationContext
+
+        info = self.info
+        build = _instance_builder(info.cls, info.fields)
+        vde = AvroDeserializer(self.registry)
+        vctx = SerializationContext(self.topic, MessageField.VALUE)
+        kctx = SerializationContext(self.topic, MessageField.KEY)
+        keys = self._key_fields
+        key_decoders = [(f.name, f.column, _decoder(f.type)) for f in keys]
+        fmt = info.key_format
+        kde = AvroDeserializer(self.registry) if keys and fmt == "AVRO" else None
+        name = info.name
+
+        def read(data, de, c, what):
+            if data is None:
+                return None
+            if len(data) < 5 or data[0] != 0:
+                raise DeserializationError(f"{name}: the {what} is not Confluent-framed Avro (magic byte "
+                                           f"{data[:1].hex() or 'missing'}, {len(data)} bytes)", "deserialization")
+            try:
+                return de(data, c)
+            except SchemaRegistryError as exc:
+                sid = int.from_bytes(data[1:5], "big")
+                if exc.http_status_code == 404:
+                    raise DeserializationError(f"{name}: the {what}'s schema id {sid} is unknown to the schema "
+                                               f"registry", "unknown-schema") from None
+                raise DeserializationError(f"{name}: cannot fetch schema id {sid} of the {what}: "
+                                           f"{exc.error_message}", "registry-error") from None
+            except Exception as exc:  # noqa: BLE001 - corrupt Avro bodies raise anything
+                raise DeserializationError(f"{name}: the {what} does not decode as Avro: {type(exc).__name__}: "
+                                           f"{exc}", "deserialization") from None
+
+        def key_values(kb) -> dict:
+            if not keys or kb is None:
+                return {}
+            if fmt == "AVRO":
+                kv = read(kb, kde, kctx, "key")
+                if len(keys) == 1 and not isinstance(kv, dict) or keys[0].type.name == "STRUCT" and len(keys) == 1:
+                    return {keys[0].name: kv}
+                return kv
+            if fmt == "KAFKA":
+                t = keys[0].type.name
+                if t in ("STRING",):
+                    try:
+                        return {keys[0].name: kb.decode("utf-8")}
+                    except UnicodeDecodeError:
+                        raise DeserializationError(f"{name}: the key is not UTF-8 text", "deserialization") from None
+                if t == "BYTES":
+                    return {keys[0].name: kb}
+                from kctx_cli.tail.keys import decode_kafka
+
+                got = decode_kafka(kb, t)
+                if got is None:
+                    raise DeserializationError(f"{name}: the key has {len(kb)} bytes, not a KAFKA {t}",
+                                               "deserialization")
+                return {keys[0].name: got[0]}
+            try:
+                kv = json.loads(kb)
+            except ValueError:
+                raise DeserializationError(f"{name}: the key is not JSON", "deserialization") from None
+            return {keys[0].name: kv} if len(keys) == 1 else kv
+
+        def decode(kb, vb):
+            if vb is None:
+                raise DeserializationError(f"{name}: a tombstone (null value) is not an entity", "tombstone")
+            v = read(vb, vde, vctx, "value")
+            if not isinstance(v, dict):
+                raise DeserializationError(f"{name}: the value is a {type(v).__name__}, not a record",
+                                           "model-mismatch")
+            kv = key_values(kb)
+            if kv:
+                for attr, col, dec in key_decoders:
+                    x = kv.get(attr, kv.get(col, MISSING_KEY)) if isinstance(kv, dict) else MISSING_KEY
+                    if x is MISSING_KEY:
+                        x = _fold_get(kv, attr, None)
+                    v[attr] = x if dec is None or x is None else dec(x)
+            else:
+                for attr, _, _ in key_decoders:
+                    v.setdefault(attr, None)
+            try:
+                return build(v)
+            except DeserializationError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise DeserializationError(f"{name}: the record does not fit the model: {type(exc).__name__}: "
+                                           f"{exc}", "model-mismatch") from None
+        self._build = decode
+        return decode
+
+
+MISSING_KEY: Any = object()
+
+
+def _json_key(v):
+    if isinstance(v, uuid.UUID):
+        return str(v)
+    return v
+
+
+def _first_difference(a, b, path: str = "") -> str:
+    """A short description of where two schema JSON values first differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.get("type") == "record" and b.get("type") == "record":
+            fa = {f["name"]: f for f in a.get("fields", [])}
+            fb = {f["name"]: f for f in b.get("fields", [])}
+            for n in fa:
+                if n not in fb:
+                    return f"field {path}{n} is in the model only"
+            for n in fb:
+                if n not in fa:
+                    return f"field {path}{n} is in the registry only"
+            for n in fa:
+                if fa[n] != fb[n]:
+                    return _first_difference(fa[n], fb[n], f"{path}{n}.")
+            for k in set(a) | set(b):
+                if k != "fields" and a.get(k) != b.get(k):
+                    return f"{path or 'record '}{k}: {a.get(k)!r} in the model, {b.get(k)!r} registered"
+        for k in set(a) | set(b):
+            if a.get(k) != b.get(k):
+                return _first_difference(a.get(k), b.get(k), f"{path}{k} ") if isinstance(a.get(k), (dict, list)) \
+                    and isinstance(b.get(k), type(a.get(k))) else \
+                    f"{path}{k}: {json.dumps(a.get(k))} in the model, {json.dumps(b.get(k))} registered"
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for x, y in zip(a, b):
+            if x != y:
+                return _first_difference(x, y, path)
+    return f"{path.strip() or 'schema'}: {json.dumps(a)} in the model, {json.dumps(b)} registered"
