@@ -174,3 +174,22 @@ def test_dsl_refuses_reserved_labels():
     codes = [c for c, _ in analyze(select(Order.order_id, rowtime).from_(Order)).problems]
     assert codes == ["reserved-name"]
     assert analyze(select(Order.order_id, rowtime.label("ts")).from_(Order)).problems == []
+
+
+def test_function_table_comes_from_the_server():
+    """kctx_cli/query/functions_server.py (tools/gen_functions.py, from the real server's
+    DESCRIBE FUNCTION) names every built-in the hand-refined tables list, and every
+    generated function is known to the resolver (or deliberately left out: table functions)."""
+    from kctx_cli.query import functions as F
+    from kctx_cli.query.functions_server import FUNCTIONS
+
+    hand = set(F.SCALAR) - set(F._SERVER_SCALAR) | set(F.AGGREGATE) - set(F._SERVER_AGGREGATE)
+    assert hand - set(FUNCTIONS) == set()
+    for name, (kind, _) in FUNCTIONS.items():
+        if kind in ("SCALAR", "AGGREGATE"):
+            assert name in F.SCALAR or name in F.AGGREGATE, name
+            assert F.is_aggregate(name) == (kind == "AGGREGATE"), name
+    # a built-in only the server table has is typed and checked: INT_FROM_BYTES(BYTES) -> INT
+    assert F.result_type("INT_FROM_BYTES", [F.parse_type("BYTES")]).ksql() == "INT"
+    with pytest.raises(F.FunctionTypeError):
+        F.result_type("INT_FROM_BYTES", [F.parse_type("BOOLEAN")])

@@ -670,9 +670,10 @@ class ScriptAnalyzer:
                 and scope[0][2].kind == "STREAM":
             # ksqlDB's new planner drops an unselected stream key (corpus select.json "key
             # missing from projection -- new planner"); the old one, the default, refuses it
-            found = [p for p in found if p[0] != "key-not-selected"]
-            for c in a.columns:
-                c.key = False
+            if any(p[0] == "key-not-selected" for p in found):
+                found = [p for p in found if p[0] != "key-not-selected"]
+                for c in a.columns:
+                    c.key = False
         return problems + found, a
 
     def _call_problems(self, query, rels) -> list[tuple[str, str]]:
