@@ -239,3 +239,24 @@ def test_field_case_f10_set_properties_reach_the_csas(events_project):
     assert csas.properties == {"auto.offset.reset": "earliest", "ksql.output.topic.name.prefix": "team_a_"}
     assert state.replay([*files.load_all(events_project / "migrations")]).sources["BIG_EVENTS"].topic == \
         "team_a_BIG_EVENTS"
+
+
+def test_ksql_check_substitutes_known_variables_and_keeps_unknown_ones(tmp_path):
+    """`kctx ksql check` checks each statement as it runs: variables the file DEFINEs (or
+    --define gives) are substituted — a value that makes the statement invalid is an error
+    at its line — and a variable it does not know stays a variable (F06: the file gets it
+    when it runs), as the grammar allows one as a name or a literal."""
+    path = tmp_path / "v.sql"
+    path.write_text("DEFINE s = 'my-stream';\n"
+                    "CREATE STREAM ${s} (ID INT KEY) WITH (KAFKA_TOPIC='t', VALUE_FORMAT='JSON');\n"
+                    "CREATE STREAM ${other} (ID INT KEY) WITH (KAFKA_TOPIC='${topic}', PARTITIONS=${n});\n")
+    r = run_kctx("ksql", "check", "--syntax-only", str(path), cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stdout.splitlines() == [f"{path}:2:1: after substituting its variables: expected ';' or the end of "
+                                     "the statement, found '-' (in: CREATE STREAM my-stream (ID INT KEY) WITH "
+                                     "(KAFKA_TOPIC='t', VALUE_FORMAT='JSON'))"]
+    r = run_kctx("ksql", "check", "--syntax-only", "-d", "s=MY_STREAM", str(path), cwd=tmp_path)
+    assert r.returncode == 1  # the file's DEFINE replaces the --define value, as in ksql-migrations
+    path.write_text(path.read_text().replace("DEFINE s = 'my-stream';\n", ""))
+    r = run_kctx("ksql", "check", "--syntax-only", "-d", "s=MY_STREAM", str(path), cwd=tmp_path)
+    assert r.returncode == 0, r.stdout

@@ -37,8 +37,10 @@ def _check_text(name: str, text: str, defines: dict[str, str] | None = None, ana
     """(statement count, [Problem]) for one file's text: syntax errors (a missing ``;``
     included), then each statement as it runs after the file's DEFINEs (and ``defines``,
     DEFINE lines at its top) are substituted, as ksql-migrations runs a file
-    (``kctx_cli.ksql.session``): an undefined ``${name}`` or a substitution that makes the
-    statement invalid is an error at its line.  With ``analyzer``
+    (``kctx_cli.ksql.session``): a substitution that makes the statement invalid is an error
+    at its line; an undefined ``${name}`` stays a variable (the file may get it when it runs,
+    e.g. from ``ksql-migrations apply --define``; SqlBase.g4 accepts a variable as a name or
+    a literal).  With ``analyzer``
     (``kctx_cli.query.analyzer.ScriptAnalyzer``, shared by the files of one run), each
     valid statement then goes through the semantic analyzer, with the sources the
     statements before it created, its findings at the statement's line:column."""
@@ -47,7 +49,7 @@ def _check_text(name: str, text: str, defines: dict[str, str] | None = None, ana
 
     statements = parse_statements(text)
     errors = []
-    for r in resolve(statements, defines):
+    for r in resolve(statements, defines, strict=False):
         if r.error:
             errors.append(Problem(name, r.error.line, "ksql-syntax" if r.statement.error else "ksql-variable",
                                   r.error.reason, r.error.column))

@@ -1788,7 +1788,7 @@ def format_text(text: str) -> str:
 _STRING_VARIABLE = re.compile(r"\$?\$\{([A-Za-z_][A-Za-z0-9_@]*)\}")
 
 
-def substitute(text: str, variables: dict[str, str]) -> str:
+def substitute(text: str, variables: dict[str, str], *, keep_undefined: bool = False) -> str:
     """``text`` with each ``${name}`` replaced by its value, where ksqlDB substitutes it
     (ksql VariableSubstitutor; ksqldb-docs reference/define.md, how-to "Substitute
     variables"): ``variables`` maps names (case-insensitive) to values as DEFINE gives them,
@@ -1796,7 +1796,8 @@ def substitute(text: str, variables: dict[str, str]) -> str:
 
     * a reference standing for a name or a literal (``CREATE STREAM ${s}``,
       ``partitions=${n}``) is replaced by the value as written; an undefined one raises
-      KsqlSyntaxError at its line:column (ksqlDB refuses the statement too);
+      KsqlSyntaxError at its line:column (ksqlDB refuses the statement too), or stays as
+      written with ``keep_undefined`` (a file checked without its run-time variables);
     * inside a string literal (``'${topic}'``) the value is inserted with its ``'``
       doubled, so the literal stays one literal; an undefined reference is left as written,
       as ksqlDB leaves it, and ``$${name}`` is the escape for a literal ``${name}`` (when no
@@ -1813,6 +1814,8 @@ def substitute(text: str, variables: dict[str, str]) -> str:
     for tok in _tokenize(text):
         if tok.token_type == T.PARAMETER:
             value = lookup.get(tok.text.upper())
+            if value is None and keep_undefined:
+                continue
             if value is None:
                 raise KsqlSyntaxError(f"variable '{tok.text}' is not defined (DEFINE it before this statement, "
                                       f"or pass --define {tok.text}=VALUE)", tok.line, tok.col)

@@ -81,9 +81,13 @@ class Session:
     ``defines``) and properties (SET/UNSET). ``feed`` resolves statements in file order;
     a file split in pieces (kctx operation lines between statements) is fed piece by piece."""
 
-    def __init__(self, defines: dict[str, str] | None = None):
+    def __init__(self, defines: dict[str, str] | None = None, *, strict: bool = True):
         self.variables: dict[str, str] = dict(defines or {})
         self.properties: dict[str, str] = {}
+        # strict: an undefined ${name} standing for a name or literal is an error (a migration
+        # file, whose variables are all known: its DEFINEs and --define); otherwise it stays
+        # as written (a KSQL file that may get its variables when it runs)
+        self.strict = strict
 
     def feed(self, statements: list[Statement]) -> list[Resolved]:
         return [self.one(st) for st in statements]
@@ -110,19 +114,21 @@ class Session:
         text, error = st.text, None
         if not is_session(tree) and "${" in st.text:
             try:
-                text = substitute(st.text, variables)
+                text = substitute(st.text, variables, keep_undefined=not self.strict)
                 tree = _parse_substituted(text, st)
             except KsqlSyntaxError as exc:
                 error, tree = _at(exc, st), None
         return Resolved(st, text, tree, error, dict(properties), dict(variables))
 
 
-def resolve(statements: list[Statement], defines: dict[str, str] | None = None) -> list[Resolved]:
+def resolve(statements: list[Statement], defines: dict[str, str] | None = None, *,
+            strict: bool = True) -> list[Resolved]:
     """Each statement of one file with variables substituted and the SET properties in
     effect; ``defines`` act as DEFINE lines at the top of the file. A statement that does
     not parse keeps its error (nothing after it is skipped: errors are reported per
-    statement, as ``kctx ksql check`` does). Positions in errors are the file's."""
-    return Session(defines).feed(statements)
+    statement, as ``kctx ksql check`` does). Positions in errors are the file's.
+    ``strict=False``: an undefined variable stays as written instead of being an error."""
+    return Session(defines, strict=strict).feed(statements)
 
 
 def _parse_substituted(text: str, st: Statement) -> exp.Expression:
