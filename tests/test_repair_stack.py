@@ -311,3 +311,63 @@ def test_an_unexpected_exception_inside_apply_is_recorded_error(stack, project, 
     r = pr.ok("migrate")
     assert "applied 1 migration" in r.stdout
     assert pr.kctx("plan", "--detailed-exitcode").returncode == 0
+
+
+# ---------------------------------------------------------------------------
+# item 3 on the real servers: a derived entity re-created with its source
+# ---------------------------------------------------------------------------
+
+DERIVED = '''
+    from typing import Annotated, Optional
+    from kctx_cli.model import Key, Stream
+    from kctx_cli.query import select
+    from models.readings import Reading
+
+    class Celsius(Stream):
+        sensor: Annotated[str, Key]
+        value: float
+        unit: Optional[str] = None
+
+        class Meta:
+            name = "{P}_CELSIUS"
+            topic = "{p}_celsius"
+            partitions = 2
+            compatibility = "FULL"
+            configs = {{"retention.ms": 3600000}}
+
+            def query():
+                return select(Reading.sensor, Reading.value, Reading.unit).from_(Reading).where(Reading.unit == "C")
+'''
+
+
+def test_a_derived_entity_recreated_with_its_source_keeps_its_subjects_settings(stack, project):
+    """ksqlDB's DROP ... DELETE TOPIC deletes the sink topic and its subjects, and the
+    registry forgets a deleted subject's compatibility: the migration sets them again, so
+    makemigrations --check, validate and plan are clean after it."""
+    pr = project
+    (pr.root / "models" / "derived.py").write_text(
+        "\n".join(line[4:] for line in DERIVED.format(p=pr.p, P=pr.P).splitlines()) + "\n")
+    pr.ok("makemigrations", "-m", "celsius")
+    pr.ok("migrate")
+    assert pr.kctx("plan", "--detailed-exitcode").returncode == 0
+    # the source's key format changes: it and the query reading it are dropped and created again
+    for name in ("readings.py", "derived.py"):
+        path = pr.root / "models" / name
+        path.write_text(path.read_text().replace('compatibility = "FULL"',
+                                                 'compatibility = "FULL"\n        key_format = "JSON"'))
+    r = pr.ok("makemigrations", "--allow-destructive", "-m", "json keys")
+    assert f"DROP STREAM {pr.P}_CELSIUS DELETE TOPIC" in r.stdout
+    up = (pr.root / "migrations" / "V000003__json_keys.sql").read_text().split("-- kctx:down")[0].splitlines()
+    create = next(i for i, ln in enumerate(up) if ln.startswith(f"CREATE STREAM {pr.P}_CELSIUS "))
+    assert f'-- kctx:set-compatibility {{"level":"FULL","subject":"{pr.p}_celsius-value","was":null}}' in up[create:]
+    assert any(ln.startswith(f'-- kctx:set-topic-config {{"name":"{pr.p}_celsius","set":{{"retention.ms":"3600000"}}')
+               for ln in up[create:])
+    assert pr.kctx("makemigrations", "--check").returncode == 0
+    assert pr.kctx("validate").returncode == 0
+    pr.ok("migrate", "--allow-destructive")
+    r = pr.kctx("plan", "--detailed-exitcode")
+    assert r.returncode == 0, r.stdout
+    assert registry(stack, "GET", f"/config/{pr.p}_celsius-value")["compatibilityLevel"] == "FULL"
+    from kctx_cli.backends.ksqldb import KsqlClient
+
+    KsqlClient(stack.ksqldb_url).terminate_writers(f"{pr.P}_CELSIUS")  # a persistent query costs CPU
