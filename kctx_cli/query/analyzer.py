@@ -111,14 +111,26 @@ def _props(tree) -> dict[str, object]:
     return out
 
 
+_SIMPLE_TYPE_CACHE: dict = {}
+
+
 def _type_of_node(node) -> SqlType | None:
+    """A type node (``exp.DataType``) -> ``SqlType``; None for a type kctx does not model."""
     from kctx_cli.ksql.dialect import render
     from kctx_cli.query.functions import parse_type
 
+    key = None
+    if isinstance(node, exp.DataType) and all(isinstance(p, exp.DataTypeParam) for p in node.expressions):
+        key = (node.this, tuple(str(p.this) for p in node.expressions))  # INT, DECIMAL(18, 4), ...
+        if key in _SIMPLE_TYPE_CACHE:
+            return _SIMPLE_TYPE_CACHE[key]
     try:
-        return parse_type(render(node))
+        t = parse_type(render(node))
     except Exception:  # noqa: BLE001 - a type kctx does not model
-        return None
+        t = None
+    if key is not None:
+        _SIMPLE_TYPE_CACHE[key] = t
+    return t
 
 
 def _contains(t: SqlType | None, name: str) -> bool:
@@ -157,7 +169,8 @@ def _map_with_non_string_key(t: SqlType | None) -> SqlType | None:
 def _non_string_map_key(node) -> bool:
     """Whether a type node (``exp.DataType``) has a MAP whose key is not STRING anywhere in
     it (``SqlType`` keeps no MAP key type, so this reads the tree)."""
-    if node is None:
+    if node is None or (isinstance(node, exp.DataType)
+                        and all(isinstance(p, exp.DataTypeParam) for p in node.expressions)):
         return False
     for dt in node.find_all(exp.DataType):
         if dt.this == exp.DataType.Type.MAP and dt.expressions:

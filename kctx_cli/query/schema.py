@@ -291,10 +291,25 @@ class _Analyzer:
         self.scope: list[type] = []
         # a windowed aggregation, or a source that is windowed (a windowed table, a source
         # declared with WINDOW_TYPE: meta["windowed"]): its rows carry WINDOWSTART/WINDOWEND
-        self.windowed = q.window_ is not None or any(
-            (getattr(getattr(c, "__kctx__", None), "meta", None) or {}).get("windowed") for c in q.entities)
+        self.windowed = q.window_ is not None or any(self._windowed_source(c) for c in q.entities)
         self.in_aggregate = False
         self.rowkey_type: SqlType | None = None  # the synthetic join key's type
+
+    def _windowed_source(self, cls) -> bool:
+        """Whether a source's rows are windowed: meta["windowed"] (the analyzer's sources
+        declared with WINDOW_TYPE), or a derived entity whose query is a windowed
+        aggregation (its consumers may select WINDOWSTART / WINDOWEND)."""
+        info = getattr(cls, "__kctx__", None)
+        if info is None:
+            return False
+        if (getattr(info, "meta", None) or {}).get("windowed"):
+            return True
+        if info.derived and info.cls not in self.r._active:
+            try:
+                return self.r.analysis(info).windowed
+            except Exception:  # noqa: BLE001 - a broken query is reported by its own checks
+                return False
+        return False
 
     def problem(self, code: str, message: str) -> None:
         if (code, message) not in self.problems:
