@@ -121,6 +121,9 @@ def repaired(pr: Project, *extra: str) -> dict:
     records = [h for h in pr.history() if h.get("type") == "repair"]
     assert [h["state"] for h in records] == ["RUNNING", "REPAIRED"], records
     assert records[-1]["version"] == 1 and records[-1]["error"] is None
+    status = json.loads(pr.ok("status", "--output", "json").stdout)
+    assert [(r["state"], r["operations"]) for r in status["repairs"]] == [("REPAIRED", records[-1]["operations"])]
+    assert "last repair: REPAIRED at " in pr.ok("status").stdout
     return records[-1]
 
 

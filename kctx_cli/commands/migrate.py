@@ -218,7 +218,10 @@ def _print_dry_run(plan, output: str) -> int:
 # ---------------------------------------------------------------------------
 
 
-def status_rows(config: Config):
+def status_rows(config: Config, repairs: list | None = None):
+    """(rows, current version, migrations): every version of the files and of the history
+    with its state and file check. ``repairs``, when given, is extended with the history's
+    ``kctx repair`` runs (``History.repairs``)."""
     from kctx_cli.migrations import apply, files
     from kctx_cli.migrations.cluster import Cluster
 
@@ -227,6 +230,8 @@ def status_rows(config: Config):
     history = _history(config, cluster, create=False)
     try:
         versions = history.versions()
+        if repairs is not None:
+            repairs.extend(history.repairs())
     finally:
         history.close()
     rows = []
@@ -250,10 +255,11 @@ def status_rows(config: Config):
 
 
 def status(config: Config, *, output: str = "text") -> int:
-    rows, current, migrations = status_rows(config)
+    repairs: list[dict] = []
+    rows, current, migrations = status_rows(config, repairs)
     bad = [r for r in rows if r["file_check"] in ("EDITED", "FILE MISSING")]
     if output == "json":
-        print(json.dumps({"current": current, "versions": rows}, indent=2))
+        print(json.dumps({"current": current, "versions": rows, "repairs": repairs}, indent=2))
         return EXIT_ERROR if bad else EXIT_OK
     from rich.table import Table
 
@@ -271,6 +277,12 @@ def status(config: Config, *, output: str = "text") -> int:
     for r in rows:
         if r["error"] and r["state"] in ("ERROR", "RUNNING", "REVERTING"):
             out.print(f"{r['version']} {r['state']}: {r['error']}", markup=False, style="red")
+    if repairs:
+        last = repairs[-1]
+        out.print(f"last repair: {last.get('state')} at {last.get('finished') or last.get('started')} by "
+                  f"{last.get('who')} ({len(last.get('operations') or [])} operations, back to "
+                  f"V{int(last.get('version') or 0):06d})" + (f": {last['error']}" if last.get("error") else ""),
+                  markup=False, style="red" if last.get("state") == "ERROR" else None)
     pending = sum(1 for r in rows if r["state"].startswith("PENDING"))
     out.print(f"{pending} pending, {sum(1 for r in rows if r['state'] == 'ERROR')} failed, {len(bad)} edited or missing")
     for r in bad:
