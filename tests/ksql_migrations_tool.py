@@ -88,8 +88,10 @@ DEFINE who = 'frank';
 INSERT INTO ${orders} (ID, CUSTOMER, AMOUNT, NOTE) VALUES ('o6', '${who}', 1.0, 'p=${p}');
 """),
 }
-# a file ksqlDB rejects (no such column): both tools must record it ERROR
-FAILING = (13, "bad_query", "CREATE STREAM ${bad} AS SELECT ID, NO_SUCH_COLUMN FROM ${orders} EMIT CHANGES;\n")
+# a file only the server can reject (its topic does not exist and no PARTITIONS is given;
+# kctx's offline checks cannot know that): both tools must record it ERROR
+FAILING = (13, "bad_source", "CREATE STREAM ${bad} (ID STRING KEY, V INT)\n"
+                             "  WITH (KAFKA_TOPIC='${p}_no_such_topic', VALUE_FORMAT='JSON');\n")
 
 SOURCES = ("orders", "big", "customers", "late", "scratch", "bad")
 

@@ -206,8 +206,8 @@ def test_same_history_then_both_record_a_rejected_file_as_error(applied):
     kc_run = run_kctx("migrate", *define_args(defines(applied["kc_prefix"])), cwd=applied["project"], env=applied["env"])
     assert km_run.returncode == 1, km_run.stdout[-3000:]
     assert kc_run.returncode == 1, kc_run.stdout[-3000:] + kc_run.stderr[-2000:]
-    assert "Traceback" not in kc_run.stderr and "NO_SUCH_COLUMN" in kc_run.stderr
+    assert "Traceback" not in kc_run.stderr and "no_such_topic" in kc_run.stderr
     km_hist, kc_hist = km.history(stack.bootstrap_servers), _kctx_status(applied)
     assert km_hist[version]["STATE"] == kc_hist[version]["state"] == "ERROR"
-    assert "NO_SUCH_COLUMN" in km_hist[version]["ERROR_REASON"] and "NO_SUCH_COLUMN" in kc_hist[version]["error"]
+    assert "no_such_topic" in km_hist[version]["ERROR_REASON"] and "no_such_topic" in kc_hist[version]["error"]
     assert all(kc_hist[v]["state"] == "MIGRATED" for v in FILES)

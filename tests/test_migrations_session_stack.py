@@ -115,3 +115,28 @@ def test_f10_set_properties_reach_the_csas(stack, tmp_path, unique_name):
         time.sleep(0.5)
     assert [row["AMOUNT"] for row in rows] == [500]
     client.terminate_writers(big)
+
+
+def test_create_and_alter_already_in_the_cluster_are_already_there(stack, tmp_path, unique_name):
+    """A plain CREATE or an ALTER ... ADD COLUMN is sent at once (no DESCRIBE before it);
+    when its effect is already in the cluster (made by hand, or by a run that died before
+    recording it), ksqlDB's "already exists" is checked against the catalog and the step is
+    "already there", as before; a CREATE of another kind of source under that name is still
+    refused (validate's replay, before anything is sent)."""
+    name = f"{unique_name}_HAND".upper()
+    ddl = f"CREATE STREAM {name} (ID STRING KEY, V INT) WITH (KAFKA_TOPIC='{unique_name}_hand', PARTITIONS=1, " \
+          "VALUE_FORMAT='JSON');"
+    client = KsqlClient(stack.ksqldb_url)
+    client.execute(ddl)
+    client.execute(f"ALTER STREAM {name} ADD COLUMN NOTE STRING;")
+    root = make_project(tmp_path / "p", {})
+    (root / "migrations" / "V000001__hand.sql").write_text(f"{ddl}\nALTER STREAM {name} ADD COLUMN NOTE STRING;\n")
+    env = {"KCTX_MIGRATIONS_TOPIC": f"_kctx_migrations_{unique_name}"}
+    r = run_kctx("migrate", cwd=root, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("... already there") == 2, r.stdout
+    (root / "migrations" / "V000002__clash.sql").write_text(
+        f"CREATE TABLE {name} (ID STRING PRIMARY KEY, V INT) WITH (KAFKA_TOPIC='{unique_name}_hand', "
+        "VALUE_FORMAT='JSON');\n")
+    r = run_kctx("migrate", cwd=root, env=env)
+    assert r.returncode == 1 and "V000002__clash.sql:1" in r.stderr and "already exists" in r.stderr

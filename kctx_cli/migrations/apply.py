@@ -148,8 +148,7 @@ class Applier:
                 if op.applied(self.cluster):
                     mark = "already there"
                 else:
-                    op.execute(self.cluster)
-                    mark = "done"
+                    mark = op.execute(self.cluster) or "done"  # an op may find its effect there ("already there")
             except KctxError as exc:
                 self._failed(vs, str(exc))
                 from kctx_cli.ops import Ksql
