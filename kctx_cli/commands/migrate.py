@@ -398,7 +398,7 @@ def live_check(config: Config) -> dict:
         if r["state"] in ("ERROR", "RUNNING", "REVERTING"):
             problems.append(f"{r['version']}: {r['state']} in the cluster" + (f": {r['error']}" if r["error"] else ""))
     pending = [r["version"] for r in rows if r["state"].startswith("PENDING")]
-    if not pending and not any(r["state"] == "ERROR" for r in rows):
+    if not pending and not any(r["state"] in ("ERROR", "RUNNING", "REVERTING") for r in rows):
         changes, errors, notes = live_diff(config)
         problems.extend(f"drift: {op.describe()}" for _, op in changes)
         problems.extend(f"drift: {e}" for e in errors + notes)
