@@ -250,3 +250,17 @@ def test_dsl_renders_what_ksqldb_parses():
     for text, e in cases.items():
         assert render(c.expr(e)) == text
         assert render(parse_expression(text)) == text
+
+
+def test_join_of_different_partition_counts():
+    """ksqlDB refuses a join of sources with different partition counts (copartition.py's
+    message); a CSAS sink has its FROM source's count unless PARTITIONS says otherwise."""
+    text = ("CREATE STREAM A (ID INT KEY, V STRING) WITH (kafka_topic='a', value_format='JSON', partitions=2);\n"
+            "CREATE TABLE B (ID INT PRIMARY KEY, W STRING) WITH (kafka_topic='b', value_format='JSON', partitions=4);\n"
+            "CREATE TABLE B2 AS SELECT * FROM B;\n"
+            "CREATE TABLE B3 WITH (PARTITIONS=2) AS SELECT * FROM B;\n"
+            "CREATE STREAM J1 AS SELECT A.ID, W FROM A JOIN B2 ON A.ID = B2.ID;\n"
+            "CREATE STREAM J2 AS SELECT A.ID, W FROM A JOIN B3 ON A.ID = B3.ID;\n")
+    found = check_statements(parse_statements(text), ScriptAnalyzer())
+    assert [(f.line, f.code) for f in found] == [(5, "join-partitions")]
+    assert "partitions = 2" in found[0].message and "partitions = 4" in found[0].message

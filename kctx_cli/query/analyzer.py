@@ -487,6 +487,9 @@ class ScriptAnalyzer:
         if self.default_key_format:
             self.default_key_format = self.default_key_format.upper()
         self.new_planner = props.get("ksql.new.query.planner.enabled") == "true"
+        # joins of sources with different partition counts (kctx validate checks them with the
+        # topics of the replayed state: kctx_cli.query.copartition; off there)
+        self.partitions = True
         # False once a statement created something kctx could not follow: "X does not
         # exist" is then not said (X may come from it)
         self.complete = True
@@ -679,6 +682,13 @@ class ScriptAnalyzer:
                    window_=win, emit=str(emit.this).upper() if emit is not None else None)
         a = schema.analyze(q)
         found = list(a.problems)
+        if self.partitions and joins and not a.fk_join and not found:
+            from kctx_cli.query import copartition
+
+            steps = [copartition.JoinStep(alias, src.partitions, False) for alias, _, src in scope[1:]]
+            msg = copartition.first_mismatch(scope[0][0], scope[0][2].partitions, steps)
+            if msg is not None:
+                found.append((copartition.CODE, msg))
         if self.new_planner and not group and not partition and not (query.args.get("joins")) \
                 and scope[0][2].kind == "STREAM":
             # ksqlDB's new planner drops an unselected stream key (corpus select.json "key
@@ -781,8 +791,12 @@ class ScriptAnalyzer:
         out += self._aggregate_format_problems(query, value_format, src_fmt[1])
         if out:
             return out
+        partitions = _int(props.get("PARTITIONS"))
+        if partitions is None:  # ksqlDB gives a CSAS/CTAS sink its FROM source's count
+            rels = self._relations(query)
+            partitions = rels[0][1].partitions if rels and rels[0][1] is not None else None
         self.catalog.sources[name] = SourceInfo(name, kind, columns, a.windowed, key_format, value_format,
-                                                str(props.get("KAFKA_TOPIC") or name), _int(props.get("PARTITIONS")))
+                                                str(props.get("KAFKA_TOPIC") or name), partitions)
         return []
 
     def _aggregate_format_problems(self, query, value_format, source_value_format) -> list[tuple[str, str]]:
@@ -928,6 +942,7 @@ def migration_problems(migrations, where: str) -> list:
     from kctx_cli.ops import Ksql
 
     analyzer = ScriptAnalyzer()
+    analyzer.partitions = False  # copartition.migration_problems checks them with the replayed topics
     problems: list = []
     for m in migrations:
         for step in m.up:
