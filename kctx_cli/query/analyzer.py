@@ -647,6 +647,14 @@ class ScriptAnalyzer:
             if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star)):
                 items += self._star(item, scope, partition)
                 continue
+            if isinstance(item, k.StructDeref) and isinstance(item.expression, exp.Star):
+                # struct->*: one column per field, named by the field (corpus select-struct-all.json)
+                base = resolve(item.this, "SELECT")
+                bt = _static_type(base)
+                if bt is None or bt.name != "STRUCT" or any(n != n.upper() for n, _ in bt.fields):
+                    raise Unsupported("struct->* of an unknown STRUCT")
+                items += [E.Deref(base, n) for n, _ in bt.fields]
+                continue
             if isinstance(item, exp.Alias):
                 alias = self._name(item.args.get("alias"))
                 if alias is None or alias != alias.upper():
@@ -867,6 +875,19 @@ class ScriptAnalyzer:
             return [("insert-schema", f"Incompatible schema between results and sink. Result schema is {text(got)}; "
                                       f"sink schema is {text(want)}")]
         return []
+
+
+def _static_type(e) -> SqlType | None:
+    """The type of a column or a chain of struct dereferences (``a->b->c``), else None."""
+    if isinstance(e, E.Column):
+        f = e.entity.__kctx__.field(e.name)
+        return f.type if f is not None else None
+    if isinstance(e, E.Deref):
+        bt = _static_type(e.base)
+        if bt is None or bt.name != "STRUCT":
+            return None
+        return next((t for n, t in bt.fields if n == e.member.upper()), None)
+    return None
 
 
 class _Refused(Exception):
