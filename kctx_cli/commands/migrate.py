@@ -128,16 +128,10 @@ def migrate(config: Config, *, to: str | None = None, dry_run: bool = False, all
     history = _history(config, cluster, create=not dry_run)
     try:
         if not dry_run:
-            history.acquire(lock_timeout, on_wait=lambda h: echo(
-                f"waiting for the migration lock held by {h.who if h else 'another process'} ..."))
+            _acquire(history, lock_timeout, echo)
             apply.kill_point("locked")
         try:
-            versions = history.versions()
-            problems = apply.verify(migrations, versions)
-            if problems:
-                for p in problems[1:]:
-                    stderr().print(f"error: {p}", markup=False, style="red")
-                raise KctxError(problems[0])
+            versions = _verified_versions(history, migrations)
             plan = apply.make_plan(migrations, versions, to)
             if plan.direction == "up" and plan.versions:
                 _refuse_rejected_files(config, [m for m in migrations if m.version <= plan.target])
@@ -190,9 +184,33 @@ def _refuse_rejected_files(config: Config, migrations) -> None:
     rel = checks._rel(config.migrations_dir, config.root)
     problems = checks.file_problems(migrations, rel)
     if problems:
-        for p in problems[1:]:
-            stderr().print(f"error: {p}", markup=False, style="red")
-        raise KctxError(f"{problems[0]}; nothing applied (kctx validate reports the same)")
+        _fail([str(p) for p in problems], "; nothing applied (kctx validate reports the same)")
+
+
+def _fail(messages: list[str], suffix: str = "") -> None:
+    """Raise ``KctxError`` with the first of ``messages`` (and ``suffix``); the others are
+    printed on stderr first, one line each."""
+    for m in messages[1:]:
+        stderr().print(f"error: {m}", markup=False, style="red")
+    raise KctxError(f"{messages[0]}{suffix}")
+
+
+def _acquire(history, lock_timeout: float, echo) -> None:
+    """Take the migration lock, saying once who holds it while waiting."""
+    history.acquire(lock_timeout, on_wait=lambda h: echo(
+        f"waiting for the migration lock held by {h.who if h else 'another process'} ..."))
+
+
+def _verified_versions(history, migrations) -> dict:
+    """The history's versions; ``KctxError`` when an applied file was edited or is missing
+    (``apply.verify``)."""
+    from kctx_cli.migrations import apply
+
+    versions = history.versions()
+    problems = apply.verify(migrations, versions)
+    if problems:
+        _fail(problems)
+    return versions
 
 
 def _print_dry_run(plan, output: str) -> int:
@@ -435,22 +453,14 @@ def repair(config: Config, *, dry_run: bool = False, allow_destructive: bool = F
                             "no applied state to repair to; kctx migrate applies the migrations, kctx baseline adopts "
                             "a cluster")
         if not dry_run:
-            history.acquire(lock_timeout, on_wait=lambda h: echo(
-                f"waiting for the migration lock held by {h.who if h else 'another process'} ..."))
+            _acquire(history, lock_timeout, echo)
         try:
-            versions = history.versions()
-            problems = apply.verify(migrations, versions)
-            if problems:
-                for p in problems[1:]:
-                    stderr().print(f"error: {p}", markup=False, style="red")
-                raise KctxError(problems[0])
+            versions = _verified_versions(history, migrations)
             at = apply.current_version(versions)
             target = rp.applied_state(migrations, versions)
             d = rp.drift(rp.read(cluster, target), target)
             if d.errors:
-                for e in d.errors[1:]:
-                    stderr().print(f"error: {e}", markup=False, style="red")
-                raise KctxError(f"{d.errors[0]}; nothing repaired")
+                _fail(d.errors, "; nothing repaired")
             ops = d.up
             if not ops:
                 if output == "json":
