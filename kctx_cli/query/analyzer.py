@@ -12,8 +12,8 @@ The queries themselves (CREATE ... AS SELECT, INSERT INTO ... SELECT) are transl
 the DSL's ``Select`` over synthetic entity classes and analysed by
 ``kctx_cli.query.schema.analyze`` -- the same inference and type rules the models get, so
 there is one set of rules (kind, key, output names and types, implicit casts, clause and
-join rules).  What the DSL cannot express (lambdas, subscripts, constructors, quoted
-lower-case names, ...) is skipped, never guessed: the statement is accepted and the
+join rules).  What the DSL cannot express (lambdas, functions kctx does not know --
+UDFs --, quoted lower-case names, ...) is skipped, never guessed: the statement is accepted and the
 result's schema is unknown to the statements after it.  Rules that depend on the
 statement rather than the query (formats per column type, map keys, WRAP_SINGLE_VALUE,
 sources that exist, pseudo columns as aliases, windowed vs non-windowed joins, self
@@ -25,7 +25,8 @@ refuse a statement ksqlDB accepts, it stays out: a false rejection blocks a vali
 migration, which is worse than a miss (docs/validation.md lists the misses by cause).
 
 Public API: ``SourceInfo``, ``Catalog``, ``Finding``, ``ScriptAnalyzer``,
-``check_statements``.
+``check_statements`` (dialect statements), ``migration_problems`` (migration files),
+``format_problems`` and ``property_problems`` (a schema against its formats / WITH).
 """
 from __future__ import annotations
 
@@ -35,7 +36,6 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from kctx_cli.ksql import nodes as k
-from kctx_cli.model import types as T
 from kctx_cli.model.types import SqlType
 from kctx_cli.query import expr as E
 
