@@ -227,3 +227,16 @@ def test_undecodable_values_say_why(tmp_path):
         assert dict(t.items())[b"corrupt"] == corrupt
         assert t.lookup([b"nope", b"ok"]) == (b"ok", {"id": "ok", "tier": 1})
         assert t.lookup([b"nope"]) is None
+
+
+def test_offsets_beside_the_data_win_and_stay_hidden(tmp_path):
+    """Readers take the offsets stored in the data column family (flushed with the data),
+    and never show that entry as a key (kctx_cli/cache/store.py)."""
+    path = store.db_path(tmp_path, "o")
+    db = store.open_writer(path)
+    batch(db, {b"a": b"1", store.OFFSETS_KEY: store.encode_offsets({0: 5, 1: 7})}, {0: 3, 1: 3})
+    db.close()
+    with open_table("o", cache_dir=tmp_path) as t:
+        assert t.offsets() == {0: 5, 1: 7}
+        assert dict(t.items()) == {b"a": "1"} and dict(t.raw_items()) == {b"a": b"1"}
+        assert store.OFFSETS_KEY not in t and t.get(store.OFFSETS_KEY) is None

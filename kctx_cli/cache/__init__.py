@@ -31,6 +31,8 @@ from kctx_cli.errors import KctxError
 
 __all__ = ["open_table", "CacheTable", "UndecodableValue"]
 
+_OFFSETS_KEY = store.OFFSETS_KEY
+
 
 class UndecodableValue(KctxError):
     """A cached value in the Confluent wire format that cannot be decoded: its writer
@@ -80,6 +82,7 @@ class CacheTable:
             shutil.rmtree(self._secondary, ignore_errors=True)
             raise KctxError(f"cannot open the cache at {self.path}: {exc}") from None
         self._meta = self._db.get_column_family(store.META)
+        self._files = self._sst_files()
         self._schemas: dict[int, Any] = {}
         self.store = store.store_of(self._meta)
         if self.store == store.DECODED:
@@ -91,16 +94,19 @@ class CacheTable:
     def get_raw(self, key: str | bytes) -> bytes | None:
         """The value bytes as they were in Kafka, or None (raw caches only)."""
         self._raw_only("get_raw")
-        return self._db.get(key.encode() if isinstance(key, str) else key)
+        k = key.encode() if isinstance(key, str) else key
+        return None if k == store.OFFSETS_KEY else self._db.get(k)
 
     def get(self, key: str | bytes, default: Any = None) -> Any:
         """The decoded value (Avro record -> dict, JSON -> value, else text/bytes)."""
-        raw = self._db.get(key.encode() if isinstance(key, str) else key)
+        k = key.encode() if isinstance(key, str) else key
+        raw = self._db.get(k) if k != store.OFFSETS_KEY else None
         return default if raw is None else self.decode(raw)
 
     def _get_decoded(self, key: str | bytes, default: Any = None) -> Any:
         # get() of a decoded cache, inlined: this is the hot path applications call
-        v = self._db.get(key.encode() if isinstance(key, str) else key)
+        k = key.encode() if isinstance(key, str) else key
+        v = self._db.get(k) if k != _OFFSETS_KEY else None
         if v is None:
             return default
         if v[0] == 1:
@@ -111,18 +117,22 @@ class CacheTable:
         return self._load(v)
 
     def __getitem__(self, key):
-        raw = self._db.get(key.encode() if isinstance(key, str) else key)
+        k = key.encode() if isinstance(key, str) else key
+        raw = self._db.get(k) if k != store.OFFSETS_KEY else None
         if raw is None:
             raise KeyError(key)
         return self.decode(raw)
 
     def __contains__(self, key) -> bool:
-        return self._db.get(key.encode() if isinstance(key, str) else key) is not None
+        k = key.encode() if isinstance(key, str) else key
+        return k != store.OFFSETS_KEY and self._db.get(k) is not None
 
     def items(self) -> Iterator[tuple[bytes, Any]]:
         """(key, decoded value) of every entry; a value that cannot be decoded comes as
         its raw bytes (``get`` raises UndecodableValue for it)."""
         for k, v in self._db.items():
+            if k == _OFFSETS_KEY:
+                continue
             try:
                 yield k, self.decode(v)
             except UndecodableValue as exc:
@@ -132,7 +142,7 @@ class CacheTable:
         """The first of ``keys`` (candidate encodings, kctx_cli.tail.keys.cache_keys) the
         cache holds: (that key, its decoded value), else None. UndecodableValue as get."""
         for k in keys:
-            raw = self._db.get(k)
+            raw = self._db.get(k) if k != _OFFSETS_KEY else None
             if raw is not None:
                 return k, self.decode(raw)
         return None
@@ -140,7 +150,7 @@ class CacheTable:
     def raw_items(self) -> Iterator[tuple[bytes, bytes]]:
         """(key, value bytes as in Kafka) (raw caches only)."""
         self._raw_only("raw_items")
-        return iter(self._db.items())
+        return ((k, v) for k, v in self._db.items() if k != _OFFSETS_KEY)
 
     def _raw_only(self, what: str) -> None:
         if self.store != store.RAW:
@@ -229,7 +239,7 @@ class CacheTable:
     # -- state
     def offsets(self) -> dict[int, int]:
         """Next offset per partition: the cache holds everything before these."""
-        return store.read_offsets(self._meta)
+        return store.read_offsets(self._meta, self._db)
 
     def meta(self, key: bytes) -> bytes | None:
         return self._meta.get(key)
@@ -238,11 +248,41 @@ class CacheTable:
         return [int(k[7:]) for k, _ in self._meta.items(from_key=b"schema:") if k.startswith(b"schema:")]
 
     def estimate_keys(self) -> int:
-        return self._db.property_int_value("rocksdb.estimate-num-keys") or 0
+        n = self._db.property_int_value("rocksdb.estimate-num-keys") or 0
+        return max(0, n - 1) if self._db.get(_OFFSETS_KEY) is not None else n
 
     def refresh(self) -> None:
-        """Catch up with what a running warm has written (whole batches only)."""
+        """Catch up with what a running warm has written (whole batches only).
+
+        When the warm has flushed memtables to new table files since the last catch-up
+        (a full memtable, or its close), the secondary instance is reopened: a caught-up
+        secondary keeps its old memtable, so point lookups (``get``, the offsets) could
+        return the previous batch's values while iterators already show the flushed newer
+        ones — the root cause of the rare "data newer than the stored offsets" failures
+        of the reader-during-warm test under load (issue 11). A fresh secondary replays
+        exactly what the table files do not hold."""
         self._db.try_catch_up_with_primary()
+        files = self._sst_files()
+        if files != self._files:
+            self._reopen()
+
+    def _sst_files(self) -> frozenset:
+        return frozenset(f["name"] for f in self._db.live_files())
+
+    def _reopen(self) -> None:
+        old_db, old_meta, old_dir = self._db, self._meta, self._secondary
+        self._secondary = tempfile.mkdtemp(prefix="kctx-cache-reader-")
+        try:
+            self._db = store.open_reader(self.path, self._secondary)
+        except Exception as exc:  # noqa: BLE001
+            shutil.rmtree(self._secondary, ignore_errors=True)
+            self._secondary = old_dir
+            raise KctxError(f"cannot reopen the cache at {self.path}: {exc}") from None
+        self._meta = self._db.get_column_family(store.META)
+        self._files = self._sst_files()
+        del old_meta
+        old_db.close()
+        shutil.rmtree(old_dir, ignore_errors=True)
 
     def close(self) -> None:
         if self._db is not None:

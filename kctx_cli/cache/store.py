@@ -17,6 +17,18 @@ meta      offset:<partition> -> next offset to read (decimal), schema:<id> -> th
 Each consumed batch is one WriteBatch holding the puts, the deletes (tombstones) and
 the new partition offsets, so the stored offsets always describe exactly the data:
 a warm killed at any point resumes from a consistent state.
+
+The offsets are written twice: in ``meta`` (``offset:<p>``, as before) and in the
+**default** column family under ``OFFSETS_KEY`` (JSON ``{"<p>": next offset}``), which
+readers use: rocksdict flushes column families one at a time (each at close), so offsets
+kept beside the data are always flushed with it. A Kafka record whose key is exactly
+``OFFSETS_KEY`` is not cached (the warm reports it).
+
+Readers (secondary instances) reopen when the warm has flushed new table files
+(``CacheTable.refresh``): a caught-up secondary keeps its old memtable, so a point lookup
+could return an older batch's value (the offsets) while iterators show the flushed newer
+data — the root cause of the rare reader-during-warm failures (issue 11), seen at the
+warm's closing flush.
 """
 from __future__ import annotations
 
@@ -95,7 +107,26 @@ def offset_key(partition: int) -> bytes:
     return b"offset:%d" % partition
 
 
-def read_offsets(meta) -> dict[int, int]:
+OFFSETS_KEY = b"\x00kctx\x00offsets\x00"
+
+
+def encode_offsets(offsets: dict[int, int]) -> bytes:
+    """``{partition: next offset}`` as stored under OFFSETS_KEY."""
+    import json
+
+    return json.dumps({str(p): o for p, o in sorted(offsets.items())}, separators=(",", ":")).encode()
+
+
+def read_offsets(meta, data=None) -> dict[int, int]:
+    """Next offset per partition: from OFFSETS_KEY in the data column family ``data``
+    when it is there (consistent with the data, see the module docstring), else from
+    ``meta`` (caches written before it existed)."""
+    if data is not None:
+        raw = data.get(OFFSETS_KEY)
+        if raw is not None:
+            import json
+
+            return {int(p): int(o) for p, o in json.loads(raw).items()}
     out = {}
     for k, v in meta.items(from_key=b"offset:"):
         if not k.startswith(b"offset:"):

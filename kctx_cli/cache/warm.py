@@ -113,7 +113,7 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
             if store_mode is not None and store_mode != mode:
                 raise KctxError(f"the cache at {path} stores {mode} values: drop it (kctx cache drop {name}) "
                                 f"to warm it with --store {store_mode}")
-            stored = store.read_offsets(meta)
+            stored = store.read_offsets(meta, db)
             starts = {p: max(stored.get(p, lo), lo) for p, (lo, hi) in marks.items()}
             ends = {p: hi for p, (lo, hi) in marks.items()}
             res = WarmResult(topic, path, offsets=dict(starts), store=mode)
@@ -192,6 +192,9 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
                 put, delete = wb.put, wb.delete
                 last_head = None
                 for k, m in latest.items():
+                    if k == store.OFFSETS_KEY:
+                        note_bad(m, "the key is kctx's reserved offsets key; record not cached")
+                        continue
                     v = m.value()
                     if v is None:
                         delete(k)
@@ -222,6 +225,8 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
                         if ends[p] > res.offsets.get(p, -1):
                             put(store.offset_key(p), b"%d" % ends[p], mh)
                             res.offsets[p] = ends[p]
+                # beside the data, in the same column family: what readers go by
+                put(store.OFFSETS_KEY, store.encode_offsets(res.offsets))
                 put(b"warmed_at", b"%d" % int(time.time() * 1000), mh)
                 db.write(wb)  # data + offsets atomically
                 latest.clear()
