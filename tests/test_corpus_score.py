@@ -117,6 +117,11 @@ CASES = [
     ("CREATE STREAM D (A STRUCT<X INT>) WITH (kafka_topic='d', value_format='DELIMITED');", "format-type"),
     ("CREATE STREAM J (X MAP<INT, STRING>) WITH (kafka_topic='j', value_format='JSON');", "format-type"),
     ("CREATE STREAM J (X MAP<STRING, INT>) WITH (kafka_topic='j', value_format='JSON');", None),
+    # header columns are not in the value: no format rule applies (the real ksqlDB 8.1.5 accepts both)
+    ("CREATE STREAM HK (ID INT KEY, B BYTES HEADER('k'), V STRING) WITH (kafka_topic='hk', value_format='KAFKA');",
+     None),
+    ("CREATE STREAM HD (ID INT KEY, H ARRAY<STRUCT<`KEY` STRING, `VALUE` BYTES>> HEADERS, V STRING) "
+     "WITH (kafka_topic='hd', value_format='DELIMITED');", None),
     # sources (closed world: the statements before created every source)
     ("CREATE STREAM O AS SELECT * FROM NOWHERE;", "unknown-source"),
     ("DROP STREAM NOWHERE;", "unknown-source"),
