@@ -269,3 +269,17 @@ def test_join_of_different_partition_counts():
     found = check_statements(parse_statements(text), ScriptAnalyzer())
     assert [(f.line, f.code) for f in found] == [(5, "join-partitions")]
     assert "partitions = 2" in found[0].message and "partitions = 4" in found[0].message
+
+
+def test_cli_check_honours_set_properties(tmp_path):
+    """A SET of ksql.persistence.default.format.key reaches the statements after it (as
+    ksql-migrations sends it): two key columns need a key format other than KAFKA."""
+    from tests.helpers import run_kctx
+
+    f = tmp_path / "keys.sql"
+    f.write_text("CREATE STREAM S (A INT KEY, B INT KEY, V STRING) WITH (kafka_topic='s', value_format='JSON');\n"
+                 "SET 'ksql.persistence.default.format.key' = 'JSON';\n"
+                 "CREATE STREAM S2 (A INT KEY, B INT KEY, V STRING) WITH (kafka_topic='s2', value_format='JSON');\n")
+    res = run_kctx("ksql", "check", str(f))
+    assert res.returncode == 1
+    assert [line.split(": ")[0] for line in res.stdout.strip().splitlines()] == [f"{f}:1:1"], res.stdout

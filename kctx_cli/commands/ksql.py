@@ -54,11 +54,8 @@ def _check_text(name: str, text: str, defines: dict[str, str] | None = None, ana
             errors.append(Problem(name, r.error.line, "ksql-syntax" if r.statement.error else "ksql-variable",
                                   r.error.reason, r.error.column))
         elif analyzer is not None and r.tree is not None:
-            if r.properties:
-                analyzer.new_planner = str(r.properties.get("ksql.new.query.planner.enabled", "")).lower() == "true"
-            for code, msg in analyzer.check(r.tree):
+            for code, msg in analyzer.check_with(r.tree, r.properties):
                 errors.append(Problem(name, r.statement.line, code, msg, r.statement.column))
-            analyzer.new_planner = False
     return len(statements), errors
 
 

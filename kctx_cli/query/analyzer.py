@@ -496,6 +496,21 @@ class ScriptAnalyzer:
         self.complete = True
 
     # -- entry point -----------------------------------------------------------
+    def check_with(self, tree, properties: dict | None) -> list[tuple[str, str]]:
+        """``check`` with the SET properties in effect for this statement (its request's
+        streamsProperties): ``ksql.new.query.planner.enabled`` and
+        ``ksql.persistence.default.format.key`` change what ksqlDB accepts."""
+        saved = (self.new_planner, self.default_key_format)
+        props = {str(k).lower(): str(v) for k, v in (properties or {}).items()}
+        if "ksql.new.query.planner.enabled" in props:
+            self.new_planner = props["ksql.new.query.planner.enabled"].lower() == "true"
+        if props.get("ksql.persistence.default.format.key"):
+            self.default_key_format = props["ksql.persistence.default.format.key"].upper()
+        try:
+            return self.check(tree)
+        finally:
+            self.new_planner, self.default_key_format = saved
+
     def check(self, tree) -> list[tuple[str, str]]:
         """Problems of one statement (``tree``: a ``kctx_cli.ksql.nodes`` statement).
         Raises nothing: an internal failure means nothing is known, nothing is said."""
@@ -980,9 +995,6 @@ def migration_problems(migrations, where: str) -> list:
             op = step.op
             if not isinstance(op, Ksql) or op.tree is None:
                 continue
-            if op.properties:
-                analyzer.new_planner = str(op.properties.get("ksql.new.query.planner.enabled", "")).lower() == "true"
-            for code, msg in analyzer.check(op.tree):
+            for code, msg in analyzer.check_with(op.tree, op.properties):
                 problems.append(Problem(f"{where}/{m.filename}", step.line, code, msg))
-            analyzer.new_planner = False
     return problems
