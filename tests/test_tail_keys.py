@@ -231,3 +231,12 @@ def test_tables_do_not_wrap_when_piped(monkeypatch):
     stdout().print(t)
     row = [line for line in buf.getvalue().splitlines() if "x" in line]
     assert len(row) == 1 and "x" * 150 in row[0] and "y" * 150 in row[0]
+
+
+def test_binary_header_values_are_hex():
+    from kctx_cli.tail.decode import header_value
+
+    assert header_value(b"\x00\x00\x00\x01") == "0x00000001"  # Spring's big-endian partition
+    assert header_value(b"\xde\xad\xbe\xef") == "0xdeadbeef"
+    assert header_value(b"java.lang.X: boom\n\tat y") == "java.lang.X: boom\n\tat y"
+    assert header_value(None) is None

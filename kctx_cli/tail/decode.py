@@ -243,10 +243,17 @@ def iso_ms(ms: int) -> str:
     return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+_BINARY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def header_value(v: bytes | None) -> str | None:
+    """A header value as text: UTF-8 text (tabs and line breaks allowed, as in stack
+    traces), else ``0x`` + hex — also for valid UTF-8 holding other control bytes, such as
+    Spring's big-endian numbers (00 00 00 01). Lossless either way."""
     if v is None:
         return None
     try:
-        return v.decode("utf-8")
+        text = v.decode("utf-8")
     except UnicodeDecodeError:
         return "0x" + v.hex()
+    return "0x" + v.hex() if _BINARY.search(text) else text
