@@ -283,3 +283,16 @@ def test_cli_check_honours_set_properties(tmp_path):
     res = run_kctx("ksql", "check", str(f))
     assert res.returncode == 1
     assert [line.split(": ")[0] for line in res.stdout.strip().splitlines()] == [f"{f}:1:1"], res.stdout
+
+
+def test_alter_add_column_reaches_later_statements():
+    """ALTER STREAM ... ADD COLUMN: the new column is selectable after it (a false rejection
+    found by tests/test_migrations_property.py); an unknown one is still refused."""
+    text = ("CREATE STREAM A (ID STRING KEY, V0 STRING) WITH (KAFKA_TOPIC='a', VALUE_FORMAT='JSON');\n"
+            "ALTER STREAM A ADD COLUMN V1 STRING;\n"
+            "CREATE STREAM D AS SELECT ID, V0, V1 FROM A;\n"
+            "CREATE STREAM E AS SELECT ID, V2 FROM A;\n")
+    analyzer = ScriptAnalyzer()
+    found = check_statements(parse_statements(text), analyzer)
+    assert [(f.line, f.code) for f in found] == [(4, "unknown-column")]
+    assert analyzer.catalog.get("D").schema_text() == "ID STRING KEY, V0 STRING, V1 STRING"

@@ -542,6 +542,22 @@ class ScriptAnalyzer:
             return []
         if isinstance(tree, k.InsertInto):
             return self._insert(tree)
+        if isinstance(tree, k.AlterSource):
+            # ALTER STREAM|TABLE ... ADD COLUMN: the new value columns join the source
+            src = self.catalog.get(self._name(tree.this))
+            if src is not None and src.columns is not None:
+                for c in tree.expressions or []:
+                    if isinstance(c, k.ColumnDef):
+                        src.columns.append((self._name(c.this), _type_of_node(c.args.get("kind")), False))
+                    else:
+                        src.columns = None  # an ALTER kctx does not follow: the columns are unknown
+                        break
+            return []
+        if not isinstance(tree, (k.Show, k.Describe, k.Explain, k.Print, k.SetProperty, k.UnsetProperty,
+                                 k.Define, k.Undefine, k.Terminate, k.Pause, k.Resume, k.AssertTopic,
+                                 k.AssertSchema, k.Query, k.CreateType, k.InsertValues)):
+            # a statement that may create or change sources in ways not followed here
+            self.complete = False
         return []
 
     def _name(self, ident) -> str | None:
