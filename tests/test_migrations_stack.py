@@ -267,17 +267,27 @@ def test_server_errors_have_clear_messages(stack, tmp_path, unique_name):
     assert "error: V000001__first.sql:5: cannot reach ksqlDB at http://127.0.0.1:1: connection refused" in r.stderr
     r = run_kctx("migrate", cwd=root, env=env)  # resumes the ERROR version
     assert r.returncode == 0, r.stderr
-    # a statement ksqlDB rejects
+    # a statement validate rejects (it reads a source no migration creates): never sent
     (mig / "V000002__bad_statement.sql").write_text(
         f"-- kctx:up\nCREATE STREAM {P}_Z WITH (KAFKA_TOPIC='{p}_nope', VALUE_FORMAT='JSON') AS SELECT * FROM NOPE_{P};\n")
     r = run_kctx("migrate", cwd=root, env=env)
     assert r.returncode == 1
-    assert f"error: V000002__bad_statement.sql:2: ksqlDB rejected `CREATE STREAM {P}_Z" in r.stderr
-    # ksqlDB's own words (8.1.5)
-    assert f": Exception while preparing statement: NOPE_{P} does not exist.\n" in r.stderr, r.stderr
+    assert r.stderr.strip() == (f"error: migrations/V000002__bad_statement.sql:2: NOPE_{P} does not exist; nothing "
+                                "applied (kctx validate reports the same)"), r.stderr
     r = run_kctx("status", "--output", "json", cwd=root, env=env)
     st = {v["version"]: v for v in json.loads(r.stdout)["versions"]}
-    assert st["V000002"]["state"] == "ERROR" and f"NOPE_{P} does not exist" in st["V000002"]["error"]
+    assert st["V000002"]["state"] == "PENDING"
+    # a statement only ksqlDB can reject (a source over a topic that is not in the cluster)
+    (mig / "V000002__bad_statement.sql").write_text(
+        f"-- kctx:up\nCREATE STREAM {P}_Z (ID STRING KEY, V STRING) WITH (KAFKA_TOPIC='{p}_nope', VALUE_FORMAT='JSON');\n")
+    r = run_kctx("migrate", cwd=root, env=env)
+    assert r.returncode == 1
+    assert f"error: V000002__bad_statement.sql:2: ksqlDB rejected `CREATE STREAM {P}_Z" in r.stderr
+    # ksqlDB's own words (8.1.5)
+    assert f"Topic '{p}_nope' does not exist. If you want to create a new topic" in r.stderr, r.stderr
+    r = run_kctx("status", "--output", "json", cwd=root, env=env)
+    st = {v["version"]: v for v in json.loads(r.stdout)["versions"]}
+    assert st["V000002"]["state"] == "ERROR" and f"Topic '{p}_nope' does not exist" in st["V000002"]["error"]
     # a schema the registry refuses (the subject is FULL)
     (mig / "V000002__bad_statement.sql").write_text(
         f'-- kctx:up\n-- kctx:register-schema {{"schema":{{"type":"record","name":"A","fields":[{{"name":"id","type":"long"}}]}},"subject":"{p}_a-value"}}\n')
@@ -293,7 +303,21 @@ def test_server_errors_have_clear_messages(stack, tmp_path, unique_name):
     # a version below the applied ones that is not applied
     (mig / "V000002__bad_statement.sql").unlink()
     (mig / "V000003__third.sql").write_text("-- kctx:up\n")
-    assert run_kctx("migrate", cwd=root, env=env).returncode == 0
+    r = run_kctx("migrate", cwd=root, env=env)  # a gap is a file validate rejects
+    assert r.returncode == 1
+    assert r.stderr.strip() == ("error: migrations/V000003__third.sql: missing migration version(s) V000002 before "
+                                "V000003; nothing applied (kctx validate reports the same)")
+    # a history in which V000003 is applied over the gap (as an older kctx could leave it)
+    from kctx_cli.config import load_config
+    from kctx_cli.migrations import files
+    from kctx_cli.migrations.history import History, VersionState, now_iso
+
+    h = History(load_config(root, environ={**os.environ, **env}), topic=env["KCTX_MIGRATIONS_TOPIC"])
+    try:
+        h.record_version(VersionState(3, "MIGRATED", files.read(mig / "V000003__third.sql").checksum, "x", "up",
+                                      now_iso(), now_iso(), "test", None, "third"))
+    finally:
+        h.close()
     (mig / "V000002__late.sql").write_text("-- kctx:up\n")
     r = run_kctx("migrate", cwd=root, env=env)
     assert r.returncode == 1

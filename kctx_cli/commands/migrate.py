@@ -554,7 +554,7 @@ def baseline(config: Config, *, message: str = "baseline", include: str | None =
             if migrations:
                 raise KctxError(f"{config.migrations_dir} already has migration files; baseline writes V000001 "
                                 "from the live cluster into an empty migrations directory")
-            state = live.read_live(cluster, need_ksql=bool(config.ksqldb_url))
+            state = live.read_live(cluster, need_ksql=bool(config.ksqldb_url), include=_include(include))
             if include:
                 state = _only(state, include)
             derived_topics = {s.topic for s in state.sources.values() if s.derived}
@@ -583,6 +583,18 @@ def baseline(config: Config, *, message: str = "baseline", include: str | None =
             history.release()
     finally:
         history.close()
+
+
+def _include(pattern: str | None):
+    """``--include`` compiled (case-insensitive, searched), or None."""
+    import re
+
+    if not pattern:
+        return None
+    try:
+        return re.compile(pattern, re.I)
+    except re.error as exc:
+        raise KctxError(f"--include: invalid regular expression: {exc}") from None
 
 
 def _only(state, pattern: str):

@@ -16,8 +16,10 @@ INTERNAL_SOURCES = ("MIGRATION_EVENTS", "MIGRATION_SCHEMA_VERSIONS", "KSQL_PROCE
 
 
 def read_live(cluster, *, topics: set[str] | None = None, subjects: set[str] | None = None,
-              sources: set[str] | None = None, need_ksql: bool = True) -> State:
-    """``None`` for a set: everything that is not internal (baseline)."""
+              sources: set[str] | None = None, need_ksql: bool = True, include=None) -> State:
+    """``None`` for a set: everything that is not internal (baseline); then ``include`` (a
+    compiled regex) keeps the subjects it finds in their name, and subjects whose schema is
+    not JSON (Protobuf) are left out."""
     from kctx_cli.ksql.compare import as_created
     from kctx_cli.ops import canonical
 
@@ -29,8 +31,15 @@ def read_live(cluster, *, topics: set[str] | None = None, subjects: set[str] | N
         parts, reps = live_topics[t]
         st.topics[t] = Topic(parts, reps, configs.get(t, {}), owner="kctx")
     wanted = subjects if subjects is not None else {s for s in cluster.subjects() if not s.startswith("_")}
+    if include is not None:
+        wanted = {s for s in wanted if include.search(s)}
     for s in sorted(wanted):
-        schemas = cluster.schemas(s)
+        try:
+            schemas = cluster.schemas(s)
+        except ValueError:  # not JSON: a Protobuf schema, never one kctx registers
+            if subjects is not None:
+                raise
+            continue
         if not schemas:
             continue
         st.subjects[s] = Subject(schemas, cluster.compatibility(s))
