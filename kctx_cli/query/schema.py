@@ -829,15 +829,24 @@ class _Analyzer:
                 # corpus greatest.json / least.json "test all null input"
                 raise QueryProblem("bad-function-call", f"Function '{e.name.lower()}' cannot be resolved due to "
                                                         f"ambiguous method parameters (all NULL)")
+            if e.name.upper() in ("GREATEST", "LEAST") and any(
+                    not (isinstance(a, E.Literal) and a.value is None) for a in e.args):
+                # a NULL argument takes the others' type (corpus greatest.json "test greatest with
+                # decimal": GREATEST(DECIMAL(9, 3), ..., null) is DECIMAL(9, 3))
+                kept = [(a, t) for a, t in zip(e.args, args) if not (isinstance(a, E.Literal) and a.value is None)]
+            else:
+                kept = list(zip(e.args, args))
+            call_args = [a for a, _ in kept]
+            args = [t for _, t in kept]
             try:
                 return result_type(e.name, args)
             except FunctionTypeError as exc:
                 # a string literal converts to the DATE / TIME / TIMESTAMP the other
                 # arguments have (corpus greatest.json "test greatest with dates")
                 if any(t is not None and t.name in _TEMPORAL for t in args) and any(
-                        isinstance(a, E.Literal) and isinstance(a.value, str) for a in e.args):
+                        isinstance(a, E.Literal) and isinstance(a.value, str) for a in call_args):
                     loose = [None if isinstance(a, E.Literal) and isinstance(a.value, str) else t
-                             for a, t in zip(e.args, args)]
+                             for a, t in zip(call_args, args)]
                     try:
                         return result_type(e.name, loose)
                     except FunctionTypeError:
