@@ -115,16 +115,36 @@ class History:
 
     # -- topic ------------------------------------------------------------------------
     def exists(self, cluster) -> bool:
-        return cluster.topic(self.topic) is not None
+        if self._listed():
+            return True
+        if cluster.topic(self.topic) is None:
+            return False
+        if self._consumer is not None:  # created since the reader looked: a new reader sees it
+            self._consumer.close()
+            self._consumer = None
+        return True
 
     def ensure(self, cluster) -> None:
+        if self._listed():
+            return
         if cluster.topic(self.topic) is None:
             cluster.create_topic(self.topic, 1, min(3, max(1, self.config.default_replicas)), {
                 "cleanup.policy": "delete", "retention.ms": "-1", "message.timestamp.type": "LogAppendTime"})
+        if self._consumer is not None:  # it saw no such topic (created since, here or by another run)
+            self._consumer.close()
+            self._consumer = None
 
-    # -- reading ----------------------------------------------------------------------
-    def read(self) -> None:
-        """Read every record not read yet, up to the end of the topic."""
+    def _listed(self) -> bool:
+        """Whether the history topic exists, asked through the reader this History needs
+        anyway (a project of plain KSQL files then never builds an admin client: 0.1-0.2 s);
+        False when that cannot tell (the caller asks the cluster)."""
+        try:
+            md = self._reader().list_topics(self.topic, timeout=10).topics.get(self.topic)
+        except Exception:  # noqa: BLE001 - the admin client's answer decides
+            return False
+        return md is not None and md.error is None and bool(md.partitions)
+
+    def _reader(self):
         from confluent_kafka import TopicPartition
 
         from kctx_cli.backends.kafka import consumer
@@ -133,8 +153,17 @@ class History:
             # fetch.wait.max.ms: the broker otherwise holds the reader's pending fetch up to
             # 500 ms when it has nothing new, and read() right after our own write (the lock
             # request of acquire) would wait for it; 10 ms made acquire 0.5 s faster
-            self._consumer = consumer(self.config, **{"enable.partition.eof": False, "fetch.wait.max.ms": 10})
+            self._consumer = consumer(self.config, **{"enable.partition.eof": False, "fetch.wait.max.ms": 10,
+                                                      "allow.auto.create.topics": False})
             self._consumer.assign([TopicPartition(self.topic, 0, 0)])
+        return self._consumer
+
+    # -- reading ----------------------------------------------------------------------
+    def read(self) -> None:
+        """Read every record not read yet, up to the end of the topic."""
+        from confluent_kafka import TopicPartition
+
+        self._reader()
         try:
             _, high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=10)
         except Exception as exc:  # noqa: BLE001
