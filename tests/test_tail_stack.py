@@ -50,6 +50,8 @@ def test_key_routing_matches_what_the_producer_wrote(orders):
     rows = tail(topic, "--key", "k3")
     assert [r["value"]["id"] for r in rows] == ["o3", "o13", "o23"]
     assert {r["partition"] for r in rows} == {delivered[3][0]}
+    # --key-format says how keys are written when neither models nor ksqlDB do
+    assert tail(topic, "--key", "k3", "--key-format", "string") == rows
     assert [r["value"]["id"] for r in tail(topic, "--key", "k3", "--scan-all")] == ["o3", "o13", "o23"]
 
 
@@ -84,7 +86,8 @@ def test_follow_sees_new_records(orders, bootstrap_servers):
     import sys
 
     topic, sid, _ = orders
-    proc = subprocess.Popen([sys.executable, "-m", "kctx_cli", "tail", topic, "--from", "end", "--follow",
+    # -f means follow, as tail -f does everywhere (issue 11 §7); -s is --from
+    proc = subprocess.Popen([sys.executable, "-m", "kctx_cli", "tail", topic, "-s", "end", "-f",
                              "--max", "2", "-o", "jsonl"], stdout=subprocess.PIPE, text=True)
     time.sleep(3)  # let it assign at the end
     produce(bootstrap_servers, topic, [{"key": b"n1", "value": b"new-1"}, {"key": b"n2", "value": b"new-2"}])
@@ -166,6 +169,8 @@ def test_avro_keys_are_decoded_and_found_with_scan_all(bootstrap_servers, schema
     produce(bootstrap_servers, topic, recs)
     rows = tail(topic, "--key", "c7", "--scan-all")
     assert [(r["key"], r["key_format"], r["key_schema_id"], r["value"]) for r in rows] == [("c7", "avro", kid, "v7")]
+    # without --scan-all: the key is Avro-encoded (from the key subject) before it is hashed
+    assert tail(topic, "--key", "c7") == rows
 
 
 def test_a_closed_pipe_ends_the_tail_quietly(bootstrap_servers, unique_name):

@@ -60,7 +60,7 @@ def cache_get(config, name: str, key: str, cache_dir: Path | None, output: str, 
     if isinstance(value, bytes):
         value = {"hex": value.hex()}
     # JSON escapes C0 controls; safe() the rest (C1, bidi) for a terminal
-    print(w.dumps(value) if output == "json" else safe(json.dumps(json.loads(w.dumps(value)), indent=2, ensure_ascii=False)))
+    print(w.dumps(value) if output == "json" else safe(json.dumps(json.loads(w.dumps(value)), indent=2, ensure_ascii=False), lines=True))
     return 0
 
 
