@@ -232,7 +232,7 @@ def migrate(
     to: Optional[str] = typer.Option(None, "--to", help="target version (lower than the current one: run down parts)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print exactly what would run; change nothing"),
     allow_destructive: bool = typer.Option(False, "--allow-destructive", help="allow drops and deletes"),
-    lock_timeout: float = typer.Option(120.0, "--lock-timeout", help="seconds to wait for another migrate to finish"),
+    lock_timeout: float = typer.Option(120.0, "--lock-timeout", min=0, help="seconds to wait for another migrate to finish"),
     output: str = OutputOpt,
     define: Optional[List[str]] = DefineOpt,
 ):
@@ -268,7 +268,7 @@ def repair(
     dry_run: bool = typer.Option(False, "--dry-run", help="print exactly what would run; change nothing"),
     allow_destructive: bool = typer.Option(False, "--allow-destructive",
                                            help="allow deleting schema versions or sources made by hand"),
-    lock_timeout: float = typer.Option(120.0, "--lock-timeout", help="seconds to wait for a running migrate"),
+    lock_timeout: float = typer.Option(120.0, "--lock-timeout", min=0, help="seconds to wait for a running migrate"),
     output: str = OutputOpt,
 ):
     """Bring drift (what plan lists as made by hand) back to the applied migrations' state."""
@@ -362,8 +362,8 @@ def dlq_replay(
                                           "the original partition named in the DLQ headers"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print a histogram by original topic and error code; write nothing"),
     at_least_once: bool = typer.Option(False, "--at-least-once", help="no transactions (clusters without them); a crash may duplicate a batch"),
-    max_replays: int = typer.Option(3, "--max-replays", help="records already replayed this often go to <dlq>-parking"),
-    rate: Optional[float] = typer.Option(None, "--rate", help="at most N records per second"),
+    max_replays: int = typer.Option(3, "--max-replays", min=0, help="records already replayed this often go to <dlq>-parking"),
+    rate: Optional[float] = typer.Option(None, "--rate", min=0.001, help="at most N records per second"),
     group: Optional[str] = typer.Option(None, "--group", help="consumer group / transactional id (default kctx-dlq-replay-<dlq>[-<filters>])"),
     output: str = OutputOpt,
 ):
@@ -376,14 +376,22 @@ def dlq_replay(
     raise typer.Exit(run(config(), opts, check_output(output)))
 
 
-CacheDirOpt = typer.Option(None, "--cache-dir", help="where caches live (default KCTX_CACHE_DIR or .kctx/cache in the project)")
+def _cache_dir(value: Optional[Path]) -> Optional[Path]:
+    """--cache-dir must be a directory (or not exist yet): a file there is one line, exit 1."""
+    if value is not None and value.exists() and not value.is_dir():
+        raise typer.BadParameter(f"{value} is not a directory")
+    return value
+
+
+CacheDirOpt = typer.Option(None, "--cache-dir", callback=_cache_dir,
+                           help="where caches live (default KCTX_CACHE_DIR or .kctx/cache in the project)")
 
 
 @cache_app.command("warm")
 def cache_warm(
     table: str = typer.Argument(..., help="model entity, ksqlDB table or topic"),
     cache_dir: Optional[Path] = CacheDirOpt,
-    batch: int = typer.Option(50000, "--batch", help="records per RocksDB write batch", hidden=True),
+    batch: int = typer.Option(50000, "--batch", min=1, help="records per RocksDB write batch", hidden=True),
     pause: float = typer.Option(0.0, "--pause", help="sleep between batches (testing)", hidden=True),
     store: Optional[str] = typer.Option(None, "--store", help="raw (Kafka bytes, default for a new cache) or decoded "
                                         "(decoded once here: faster get); fixed when the cache is created"),

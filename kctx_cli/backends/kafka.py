@@ -29,6 +29,20 @@ def _base(config, overrides: dict[str, Any]) -> dict[str, Any]:
     return conf
 
 
+def _build(cls, conf: dict[str, Any], env_name: str | None = None):
+    """``cls(conf)`` with a setting librdkafka refuses (an unknown property, a bad value)
+    as one ``KctxError`` line naming where client settings come from."""
+    from confluent_kafka import KafkaException
+
+    try:
+        return cls(conf)
+    except (KafkaException, ValueError, TypeError) as exc:
+        err = exc.args[0] if exc.args else exc
+        msg = err.str() if hasattr(err, "str") else str(err)
+        raise KctxError(f"Kafka client settings: {msg} (from [env.{env_name or 'NAME'}.kafka] in kctx.toml "
+                        f"or a KCTX_KAFKA_* variable)") from None
+
+
 def consumer(config, **overrides):
     """A consumer that never joins a group and never commits unless the caller asks:
     a throwaway group id (librdkafka needs one for some calls), auto-commit off."""
@@ -47,7 +61,7 @@ def consumer(config, **overrides):
         "fetch.queue.backoff.ms": 10,
     })
     conf.update(overrides)
-    return Consumer(conf)
+    return _build(Consumer, conf, getattr(config, "env_name", None))
 
 
 def producer(config, **overrides):
@@ -57,13 +71,14 @@ def producer(config, **overrides):
 
     conf = _base(config, {"partitioner": "murmur2_random", "enable.idempotence": True})
     conf.update(overrides)
-    return Producer(conf)
+    return _build(Producer, conf, getattr(config, "env_name", None))
 
 
 def admin(config, **overrides):
     from confluent_kafka.admin import AdminClient
 
-    return AdminClient(_base(config, overrides))
+    conf = _base(config, overrides)
+    return _build(AdminClient, conf, getattr(config, "env_name", None))
 
 
 def describe_topic(client, topic: str, config=None, timeout: float = METADATA_TIMEOUT):

@@ -70,14 +70,14 @@ def load_project(config: Config, *, strict: bool = True, reload: bool = True) ->
         try:
             root_mod = importlib.import_module(package)
             modules.append(root_mod)
-        except Exception as exc:  # noqa: BLE001 - any failure in user code is reported
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure in user code is reported
             problems.append(_import_problem(exc, pkg_dir / "__init__.py", config.root))
             root_mod = None
         if root_mod is not None and hasattr(root_mod, "__path__"):
             for info in sorted(pkgutil.walk_packages(root_mod.__path__, package + "."), key=lambda i: i.name):
                 try:
                     modules.append(importlib.import_module(info.name))
-                except Exception as exc:  # noqa: BLE001
+                except (Exception, SystemExit) as exc:  # noqa: BLE001 - sys.exit() in a model too
                     rel = info.name[len(package) + 1:].replace(".", "/")
                     guess = pkg_dir / (rel + ".py")
                     if not guess.exists():
@@ -101,6 +101,8 @@ def load_project(config: Config, *, strict: bool = True, reload: bool = True) ->
                 entities.append(obj.__kctx__)
             elif issubclass(obj, Struct) and obj is not Struct:
                 structs.append(obj)
+    if strict:
+        _refuse_bad_numbers(entities, config.root)
     for e in entities:
         if e.partitions is None and not e.derived:
             e.partitions = config.default_partitions
@@ -113,7 +115,37 @@ def load_project(config: Config, *, strict: bool = True, reload: bool = True) ->
     return Project(config=config, entities=entities, load_problems=problems, structs=structs)
 
 
+def _refuse_bad_numbers(entities, root: Path) -> None:
+    """Commands that render or apply models (show, makemigrations, plan, migrate) stop at a
+    ``Meta.partitions`` / ``Meta.replicas`` that is not an integer in range (e.g. the string
+    "6"), with validate's message: rendering it would write ``PARTITIONS=6`` from a string
+    and compare it unequal to the live count forever. The rule is validate's
+    (kctx_cli.model.checks, "bad-option")."""
+    from kctx_cli.model.checks import location
+
+    for e in entities:
+        for opt, low, high in (("partitions", 1, 10000), ("replicas", 1, 32767)):
+            v = getattr(e, opt)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high):
+                file, line = location(e, f"Meta.{opt}", root)
+                where = f"{file}:{line}" if line else file
+                raise ModelLoadError(f"{where}: {e.name}: {opt} must be an integer from {low} to {high}, got {v!r}")
+
+
 def _import_problem(exc: BaseException, fallback: Path, root: Path) -> Problem:
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        call = "sys.exit()" if code is None else f"sys.exit({code!r})"
+        file, line = _rel(fallback, root), 0
+        for fs in traceback.extract_tb(exc.__traceback__):
+            p = Path(fs.filename)
+            try:
+                p.resolve().relative_to(root.resolve())
+            except ValueError:
+                continue
+            file, line = _rel(p, root), fs.lineno or 0
+        return Problem(file, line, "import-error",
+                       f"cannot import model module: it called {call} while being imported")
     if isinstance(exc, SyntaxError) and exc.filename:
         return Problem(_rel(Path(exc.filename), root), exc.lineno or 0, "import-error",
                        f"cannot import model module: SyntaxError: {exc.msg}")
