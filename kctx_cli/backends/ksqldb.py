@@ -7,8 +7,11 @@
 * A ``statement_error`` becomes ``KsqlStatementError`` with ksqlDB's own message and the
   statement; an unreachable server one ``KctxError`` line naming the URL.
 
-Settings from ``[env.X.ksqldb]``: ``basic.auth.user.info`` ("user:password"),
-``ssl.ca.location`` (CA bundle), ``timeout`` (seconds, default 30).
+Settings from ``[env.X.ksqldb]`` (or ``KCTX_KSQLDB_<PROP>``): ``basic.auth.user.info``
+("user:password", or userinfo in the URL), ``bearer.auth.token``, ``ssl.ca.location`` (CA
+bundle), ``ssl.certificate.location`` + ``ssl.key.location`` (client certificate, mTLS),
+``timeout`` (seconds, default 30). ``http_session`` is the one place that turns them into
+an HTTP client; every ksqlDB request of kctx goes through a session it built.
 """
 from __future__ import annotations
 
@@ -42,21 +45,77 @@ class KsqlStatementError(KctxError):
         self.code = code
 
 
+KNOWN_SETTINGS = ("basic.auth.user.info", "bearer.auth.token", "ssl.ca.location", "ssl.certificate.location",
+                  "ssl.key.location", "timeout")
+
+
+def http_session(url: str, settings: dict | None = None):
+    """``(session, base_url, shown_url, timeout)`` for ksqlDB at ``url`` with ``settings``
+    (see the module): a requests.Session carrying the auth and TLS settings, the URL without
+    its userinfo (moved to basic auth), the URL as messages show it (kctx_cli.redact) and
+    the timeout in seconds. KctxError for an unknown setting, a non-number timeout, basic
+    auth that is not ``user:password``, or a client certificate without its key."""
+    import re
+
+    import requests
+
+    from kctx_cli.redact import redact_url
+
+    settings = dict(settings or {})
+    unknown = sorted(set(settings) - set(KNOWN_SETTINGS))
+    if unknown:
+        raise KctxError(f"unknown ksqlDB setting {', '.join(unknown)} (known: {', '.join(KNOWN_SETTINGS)}; "
+                        f"from [env.NAME.ksqldb] in kctx.toml or a KCTX_KSQLDB_* variable)")
+    session = requests.Session()
+    session.headers.update({"Accept": MEDIA, "Content-Type": MEDIA})
+    base = url.rstrip("/")
+    m = re.match(r"(?i)^([a-z][a-z0-9+.\-]*://)([^/@]*)@(.*)$", base)
+    user_info = settings.get("basic.auth.user.info")
+    if m:  # https://user:pass@host or https://token@host
+        base = m.group(1) + m.group(3)
+        user_info = user_info or m.group(2)
+    if user_info:
+        if ":" not in user_info:
+            if settings.get("basic.auth.user.info"):
+                raise KctxError("ksqlDB setting basic.auth.user.info must be user:password")
+            session.headers["Authorization"] = "Bearer " + user_info  # a token-only URL
+        else:
+            session.auth = tuple(user_info.split(":", 1))
+    if settings.get("bearer.auth.token"):
+        session.headers["Authorization"] = "Bearer " + settings["bearer.auth.token"]
+    if settings.get("ssl.ca.location"):
+        session.verify = settings["ssl.ca.location"]
+    cert, key = settings.get("ssl.certificate.location"), settings.get("ssl.key.location")
+    if cert:
+        session.cert = (cert, key) if key else cert
+    elif key:
+        raise KctxError("ksqlDB setting ssl.key.location needs ssl.certificate.location (the client certificate)")
+    try:
+        timeout = float(settings.get("timeout") or 30)
+    except ValueError:
+        raise KctxError(f"ksqlDB setting timeout must be a number of seconds, got {settings['timeout']!r}") from None
+    return session, base, redact_url(base), timeout
+
+
+def transport_reason(exc) -> str:
+    """One line for a requests failure below HTTP: refused, timed out, TLS."""
+    import requests
+
+    text = str(exc).lower()
+    if isinstance(exc, requests.exceptions.SSLError) or "certificate" in text or "ssl" in text:
+        return "TLS handshake failed (check ssl.ca.location, ssl.certificate.location, ssl.key.location)"
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection refused" if "refused" in text else "connection failed"
+    return type(exc).__name__
+
+
 class KsqlClient:
     def __init__(self, url: str, settings: dict | None = None, *, timeout: float | None = None,
                  command_timeout: float = 120.0):
-        import requests
-
-        settings = dict(settings or {})
-        self.url = url.rstrip("/")
-        self.session = requests.Session()
-        self.session.headers.update({"Accept": MEDIA, "Content-Type": MEDIA})
-        user_info = settings.get("basic.auth.user.info")
-        if user_info and ":" in user_info:
-            self.session.auth = tuple(user_info.split(":", 1))
-        if settings.get("ssl.ca.location"):
-            self.session.verify = settings["ssl.ca.location"]
-        self.timeout = float(timeout or settings.get("timeout") or 30)
+        self.session, self.base, self.url, configured = http_session(url, settings)
+        self.timeout = float(timeout or configured)
         self.command_timeout = command_timeout
         self.sequence: int | None = None
 
@@ -68,18 +127,21 @@ class KsqlClient:
     def _call(self, method: str, path: str, body: dict | None = None):
         import requests
 
+        from kctx_cli.redact import http_body
+
         try:
-            resp = self.session.request(method, self.url + path, json=body, timeout=self.timeout)
+            resp = self.session.request(method, self.base + path, json=body, timeout=self.timeout)
         except requests.RequestException as exc:
-            reason = type(exc).__name__
-            if isinstance(exc, requests.ConnectionError):
-                reason = "connection refused" if "refused" in str(exc).lower() else "connection failed"
-            raise KctxError(f"cannot reach ksqlDB at {self.url}: {reason}") from None
+            raise KctxError(f"cannot reach ksqlDB at {self.url}: {transport_reason(exc)}") from None
+        if resp.status_code in (401, 403):
+            raise KctxError(f"ksqlDB at {self.url} refused the credentials (HTTP {resp.status_code}): "
+                            f"{http_body(resp.text, limit=120)}; check basic.auth.user.info / the URL's "
+                            f"user:password") from None
         try:
             data = resp.json()
         except ValueError:
-            raise KctxError(f"ksqlDB at {self.url} answered HTTP {resp.status_code} with a non-JSON body "
-                            f"to {method} {path}") from None
+            raise KctxError(f"ksqlDB at {self.url} answered {method} {path} with HTTP {resp.status_code} and a "
+                            f"body that is not JSON: {http_body(resp.text, resp.status_code, limit=160)}") from None
         return resp.status_code, data
 
     def info(self) -> dict:

@@ -1,5 +1,7 @@
-"""Schema Registry access for readers: a client from ``Config`` and a cache of parsed
-Avro schemas by id, so a tail decodes each record with one dict lookup.
+"""Schema Registry access: the one client (confluent-kafka's SchemaRegistryClient, built
+from ``Config`` by ``registry_client``) used by migrations, plan, doctor and the readers,
+and for readers a cache of parsed Avro schemas by id on top of it, so a tail decodes each
+record with one dict lookup.
 
 An unknown id is remembered (the registry will not grow it back); an outage is
 remembered for a few seconds so a tail over a dead registry does not stall on every
@@ -14,14 +16,118 @@ from typing import Any
 REGISTRY_TIMEOUT = 5
 
 
-def registry_client(config, **overrides):
-    from confluent_kafka.schema_registry import SchemaRegistryClient
+# settings confluent's SchemaRegistryClient wants as numbers; kctx.toml tables and KCTX_*
+# variables give strings
+_NUMERIC = {"timeout": float, "max.retries": int, "retries.wait.ms": int, "retries.max.wait.ms": int,
+            "cache.capacity": int, "cache.latest.ttl.sec": float}
+
+
+def registry_settings(config, **overrides) -> dict[str, Any]:
+    """The SchemaRegistryClient configuration of ``config`` (``url`` plus
+    ``[env.X.schema_registry]`` / ``KCTX_SCHEMA_REGISTRY_<PROP>``: basic auth, bearer/OAuth,
+    ``ssl.ca.location``, ``ssl.certificate.location`` / ``ssl.key.location`` for mTLS …),
+    numbers converted, a short timeout and no retries unless configured; ``overrides``
+    replace defaults but not what the user set. ConfigError for a number that is not one."""
+    from kctx_cli.errors import ConfigError
 
     conf: dict[str, Any] = dict(config.registry_config())
-    conf.setdefault("timeout", REGISTRY_TIMEOUT)
-    conf.setdefault("max.retries", 0)
-    conf.update(overrides)
-    return SchemaRegistryClient(conf)
+    for key, default in {"timeout": REGISTRY_TIMEOUT, "max.retries": 0, **overrides}.items():
+        conf.setdefault(key, default)
+    for key, typ in _NUMERIC.items():
+        if isinstance(conf.get(key), str):
+            try:
+                conf[key] = typ(conf[key])
+            except ValueError:
+                raise ConfigError(f"schema registry setting {key} must be a number, got {conf[key]!r}") from None
+    return conf
+
+
+def registry_client(config, **overrides):
+    """confluent-kafka's SchemaRegistryClient for ``config``: the one registry client of
+    kctx (migrations, plan, doctor, readers). A setting the client refuses (an unknown key,
+    basic auth given twice) is one KctxError line."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    from kctx_cli.errors import KctxError
+
+    conf = registry_settings(config, **overrides)
+    try:
+        return SchemaRegistryClient(conf)
+    except (ValueError, TypeError) as exc:
+        raise KctxError(f"Schema Registry client settings: {exc} (from [env.{config.env_name}.schema_registry] "
+                        f"in kctx.toml or a KCTX_SCHEMA_REGISTRY_* variable)") from None
+
+
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def quote_path(text: str) -> str:
+    """``text`` as one URL path segment (RFC 3986 percent-encoding of its UTF-8 bytes, every
+    byte but unreserved ones): subject names may hold '/', ':' or spaces."""
+    return "".join(chr(b) if b in _SAFE else f"%{b:02X}" for b in text.encode("utf-8"))
+
+
+def _url(client) -> str:
+    from kctx_cli.redact import redact_url
+
+    return redact_url(",".join(client._rest_client.base_urls))
+
+
+def transport_error(exc: BaseException, url: str):
+    """A KctxError line for a failure below HTTP (refused, timeout, TLS) of the registry at
+    ``url`` (its ``reason`` attribute: the failure alone); None when ``exc`` is not one."""
+    # the HTTP library confluent's client runs on (httpx2 or httpx)
+    from confluent_kafka.schema_registry.common._httpx_compat import httpx
+
+    from kctx_cli.errors import KctxError
+
+    if isinstance(exc, httpx.TimeoutException):
+        reason = "timed out"
+    elif isinstance(exc, httpx.TransportError):
+        text = str(exc)
+        if "refused" in text.lower():
+            reason = "connection refused"
+        elif "certificate" in text.lower() or "ssl" in text.lower() or "tls" in text.lower():
+            reason = "TLS handshake failed: " + " ".join(text.split())[:200]
+        else:
+            reason = f"{type(exc).__name__}: {' '.join(text.split())[:200]}" if text else type(exc).__name__
+    else:
+        return None
+    err = KctxError(f"cannot reach the schema registry at {url}: {reason}")
+    err.reason = reason
+    return err
+
+
+def call(client, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """One request through the SchemaRegistryClient's own HTTP layer (its auth, TLS, mTLS,
+    OAuth and retry settings), for the few answers its public methods do not return whole
+    (verbose compatibility messages, a subject's config, serialized Protobuf schemas):
+    ``(status, decoded JSON)``; an error status gives ``(status, {"message": one line})``.
+    KctxError for a refused, timed-out or TLS-failed connection, refused credentials (401,
+    403) and a 2xx answer that is not JSON (e.g. a proxy's page)."""
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    from kctx_cli.errors import KctxError
+    from kctx_cli.redact import http_body
+
+    url = _url(client)
+    try:
+        return 200, client._rest_client.send_request(path.lstrip("/"), method, body)
+    except SchemaRegistryError as exc:
+        status = exc.http_status_code
+        msg = http_body(str(exc.error_message or ""), status if status and status >= 0 else None)
+        if status in (401, 403):
+            raise KctxError(f"the schema registry at {url} refused the credentials (HTTP {status}): {msg}; check "
+                            f"basic.auth.user.info / the URL's user:password or the bearer settings") from None
+        return status, {"error_code": exc.error_code, "message": msg}
+    except ValueError:
+        raise KctxError(f"the schema registry at {url} answered {method} {path.split('?')[0]} with a body that is "
+                        f"not JSON (is the URL a Schema Registry?)") from None
+    except Exception as exc:  # noqa: BLE001 - httpx transport errors
+        err = transport_error(exc, url)
+        if err is None:
+            raise
+        raise err from None
 
 
 class SchemaUnavailable(Exception):
@@ -34,47 +140,63 @@ class SchemaUnavailable(Exception):
 
 
 def schema_fetcher(config):
-    """``fetch(id) -> (schema_type, schema_text)`` for readers: one GET
-    /schemas/ids/{id} with the standard library. Building confluent's client costs
-    ~0.2 s (an httpx client with a TLS context, even for http://), paid by every tail
-    and warm; readers only ever need this one call. Basic auth and TLS settings are
-    taken from the same registry_config() keys the confluent client uses."""
-    import base64
-    import json
-    import ssl
-    import urllib.error
-    import urllib.request
+    """``fetch(id) -> (schema_type, schema_text)`` for readers (tail, dlq, cache), on the
+    one SchemaRegistryClient (``registry_client``), built on the first id asked for so a
+    topic without registry framing never pays its start-up. ``fetch.get_json(path, what)``
+    reads other registry paths (Protobuf descriptors, key subjects). SchemaUnavailable:
+    ``outage=False`` for a 404 (unknown id), True for anything else."""
+    from kctx_cli.errors import KctxError
 
-    conf = config.registry_config()
-    url = conf["url"].rstrip("/")
-    headers = {"Accept": "application/vnd.schemaregistry.v1+json"}
-    if conf.get("basic.auth.user.info"):
-        headers["Authorization"] = "Basic " + base64.b64encode(conf["basic.auth.user.info"].encode()).decode()
-    ctx = None
-    if url.startswith("https:"):
-        ctx = ssl.create_default_context(cafile=conf.get("ssl.ca.location"))
-        if conf.get("ssl.certificate.location"):
-            ctx.load_cert_chain(conf["ssl.certificate.location"], conf.get("ssl.key.location"))
-    timeout = float(conf.get("timeout", REGISTRY_TIMEOUT))
+    holder: list = []
+
+    def client():
+        if not holder:
+            holder.append(registry_client(config))
+        return holder[0]
 
     def get_json(path: str, what: str):
-        """GET ``path`` (below the registry URL) -> the decoded JSON body;
-        SchemaUnavailable (outage=False for a 404) otherwise."""
-        req = urllib.request.Request(f"{url}{path}", headers=headers)
+        """GET ``path`` (below the registry URL) -> the decoded JSON body."""
         try:
-            with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp:
-                return json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                raise SchemaUnavailable(f"{what} not found in the registry", outage=False) from None
-            raise SchemaUnavailable(f"schema registry error for {what}: HTTP {exc.code}", outage=True) from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise SchemaUnavailable(f"schema registry unreachable: {reason}", outage=True) from None
+            status, data = call(client(), "GET", path)
+        except KctxError as exc:
+            raise _outage(exc) from None
+        if status == 404:
+            raise SchemaUnavailable(f"{what} not found in the registry", outage=False)
+        if status != 200:
+            raise SchemaUnavailable(f"schema registry error for {what}: HTTP {status}", outage=True)
+        return data
+
+    def _outage(exc) -> SchemaUnavailable:
+        reason = getattr(exc, "reason", None)
+        if reason:
+            return SchemaUnavailable(f"schema registry unreachable: {reason}", outage=True)
+        return SchemaUnavailable(f"schema registry: {exc.message}", outage=True)
 
     def fetch(schema_id: int) -> tuple[str, str]:
-        body = get_json(f"/schemas/ids/{schema_id}", f"schema id {schema_id}")
-        return body.get("schemaType") or "AVRO", body["schema"]
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+        try:
+            schema = client().get_schema(schema_id)
+        except SchemaRegistryError as exc:
+            from kctx_cli.redact import http_body
+
+            status = exc.http_status_code
+            if status == 404:
+                raise SchemaUnavailable(f"schema id {schema_id} not found in the registry", outage=False) from None
+            msg = http_body(str(exc.error_message or ""), status)
+            raise SchemaUnavailable(f"schema registry error for schema id {schema_id}: HTTP {status}: {msg}",
+                                    outage=True) from None
+        except KctxError as exc:
+            raise _outage(exc) from None
+        except ValueError:
+            raise SchemaUnavailable(f"schema registry: the answer for schema id {schema_id} is not JSON",
+                                    outage=True) from None
+        except Exception as exc:  # noqa: BLE001 - httpx transport errors
+            err = transport_error(exc, _url(client()))
+            if err is None:
+                raise
+            raise _outage(err) from None
+        return schema.schema_type or "AVRO", schema.schema_str
 
     fetch.get_json = get_json  # for Protobuf descriptors and key subjects (SchemaCache)
     return fetch
@@ -185,13 +307,12 @@ class SchemaCache:
         get_json = getattr(self._fetch_text, "get_json", None)
         if get_json is None:
             return []
-        from urllib.parse import quote
-
+        quote = quote_path
         try:
-            versions = get_json(f"/subjects/{quote(subject, safe='')}/versions", f"subject {subject}")
+            versions = get_json(f"/subjects/{quote(subject)}/versions", f"subject {subject}")
             out = []
             for v in sorted(versions, reverse=True)[:10]:
-                body = get_json(f"/subjects/{quote(subject, safe='')}/versions/{v}", f"subject {subject}")
+                body = get_json(f"/subjects/{quote(subject)}/versions/{v}", f"subject {subject}")
                 if (body.get("schemaType") or "AVRO") == "AVRO":
                     out.append((body["id"], self.get(body["id"])))
             return out

@@ -46,14 +46,21 @@ def _kafka(config: Config) -> str:
 
 
 def _registry(config: Config) -> str:
-    from kctx_cli.backends.registry import registry_client
+    from kctx_cli.backends.registry import call, registry_client
 
+    # the client migrate, plan and the readers use, with the same settings (auth, TLS, mTLS)
     client = registry_client(config)
-    try:
-        subjects = client.get_subjects()
-        level = client.get_compatibility()
-    except Exception as exc:  # noqa: BLE001 - SchemaRegistryError or a transport error
-        raise KctxError(f"cannot use the Schema Registry at {config.schema_registry_url}: {exc}") from None
+    answers = []
+    for path in ("/subjects", "/config"):
+        status, data = call(client, "GET", path)
+        if status != 200:
+            msg = data.get("message") if isinstance(data, dict) else data
+            raise KctxError(f"the schema registry answered GET {path} with HTTP {status}: {msg}")
+        answers.append(data)
+    subjects, conf = answers
+    if not isinstance(subjects, list) or not isinstance(conf, dict):
+        raise KctxError("the schema registry's answers are not a Schema Registry's (is the URL right?)")
+    level = conf.get("compatibilityLevel") or conf.get("compatibility")
     return f"{len(subjects)} subject(s), global compatibility {level}"
 
 

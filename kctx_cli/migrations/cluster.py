@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
-from urllib.parse import quote
-
+from kctx_cli.backends.registry import quote_path
 from kctx_cli.errors import KctxError
 
 KAFKA_TIMEOUT = 15.0
@@ -133,35 +132,22 @@ class Cluster:
 
     # --------------------------------------------------------- Schema Registry --
     def _registry(self, method: str, path: str, body: Any = None):
-        import requests
+        """``(status, JSON)`` of one registry request, through the one registry client
+        (confluent-kafka's SchemaRegistryClient: its basic/bearer auth, TLS and client
+        certificates; kctx_cli.backends.registry.call). Refused connections, refused
+        credentials and non-JSON answers are KctxError lines."""
+        from kctx_cli.backends.registry import call, registry_client
 
-        conf = self.config.registry_config()
-        url = conf["url"].rstrip("/")
         if self._session is None:
-            self._session = requests.Session()
-            self._session.headers["Content-Type"] = "application/vnd.schemaregistry.v1+json"
-            ui = conf.get("basic.auth.user.info")
-            if ui and ":" in ui:
-                self._session.auth = tuple(ui.split(":", 1))
-            if conf.get("ssl.ca.location"):
-                self._session.verify = conf["ssl.ca.location"]
-        try:
-            resp = self._session.request(method, url + path, json=body, timeout=15)
-        except requests.RequestException as exc:
-            reason = "connection refused" if "refused" in str(exc).lower() else type(exc).__name__
-            raise KctxError(f"cannot reach the schema registry at {url}: {reason}") from None
-        try:
-            data = resp.json() if resp.content else None
-        except ValueError:
-            data = resp.text
-        return resp.status_code, data
+            self._session = registry_client(self.config, timeout=15)
+        return call(self._session, method, path, body)
 
     def _registry_error(self, what: str, status: int, data) -> KctxError:
         msg = data.get("message") if isinstance(data, dict) else data
         return KctxError(f"schema registry: {what}: {msg} (HTTP {status})")
 
     def subject_exists(self, subject: str) -> bool:
-        status, data = self._registry("GET", f"/subjects/{quote(subject, safe='')}/versions")
+        status, data = self._registry("GET", f"/subjects/{quote_path(subject)}/versions")
         if status == 404:
             return False
         if status != 200:
@@ -170,7 +156,7 @@ class Cluster:
 
     def schemas(self, subject: str) -> list[Any]:
         """Every schema of a subject, oldest first (parsed JSON)."""
-        s = quote(subject, safe="")
+        s = quote_path(subject)
         status, data = self._registry("GET", f"/subjects/{s}/versions")
         if status == 404:
             return []
@@ -186,7 +172,7 @@ class Cluster:
 
     def schema_version(self, subject: str, schema: Any) -> int | None:
         """The version of ``subject`` holding ``schema``, or None."""
-        status, data = self._registry("POST", f"/subjects/{quote(subject, safe='')}",
+        status, data = self._registry("POST", f"/subjects/{quote_path(subject)}",
                                       {"schema": json.dumps(schema), "schemaType": "AVRO"})
         if status == 200 and isinstance(data, dict):
             return data.get("version")
@@ -197,7 +183,7 @@ class Cluster:
     def register_schema(self, subject: str, schema: Any) -> int:
         """Test compatibility with the registry first, then register; a refusal is one
         clear line with the registry's reasons."""
-        s = quote(subject, safe="")
+        s = quote_path(subject)
         body = {"schema": json.dumps(schema), "schemaType": "AVRO"}
         status, data = self._registry("POST", f"/compatibility/subjects/{s}/versions/latest?verbose=true", body)
         if status == 200 and isinstance(data, dict) and data.get("is_compatible") is False:
@@ -219,21 +205,21 @@ class Cluster:
         v = self.schema_version(subject, schema)
         if v is None:
             return
-        s = quote(subject, safe="")
+        s = quote_path(subject)
         status, data = self._registry("DELETE", f"/subjects/{s}/versions/{v}")
         if status not in (200, 404):
             raise self._registry_error(f"cannot delete version {v} of {subject}", status, data)
         self._registry("DELETE", f"/subjects/{s}/versions/{v}?permanent=true")
 
     def delete_subject(self, subject: str) -> None:
-        s = quote(subject, safe="")
+        s = quote_path(subject)
         status, data = self._registry("DELETE", f"/subjects/{s}")
         if status not in (200, 404):
             raise self._registry_error(f"cannot delete subject {subject}", status, data)
         self._registry("DELETE", f"/subjects/{s}?permanent=true")
 
     def compatibility(self, subject: str) -> str | None:
-        status, data = self._registry("GET", f"/config/{quote(subject, safe='')}")
+        status, data = self._registry("GET", f"/config/{quote_path(subject)}")
         if status == 404:
             return None
         if status != 200:
@@ -241,7 +227,7 @@ class Cluster:
         return data.get("compatibilityLevel") or data.get("compatibility")
 
     def set_compatibility(self, subject: str, level: str | None) -> None:
-        s = quote(subject, safe="")
+        s = quote_path(subject)
         if level is None:
             status, data = self._registry("DELETE", f"/config/{s}")
             if status not in (200, 404):
