@@ -25,6 +25,7 @@ writes (migrations) go through ``redact``.
 """
 from __future__ import annotations
 
+import base64
 import html
 import io
 import os
@@ -69,7 +70,9 @@ def register(values: Iterable[str | None]) -> None:
                 continue
             parts = {v.strip()}
             if ":" in v:
+                # user:password: the password alone, and the Basic credentials a server may echo
                 parts.add(v.split(":", 1)[1])
+                parts.add(base64.b64encode(v.encode()).decode())
             for p in parts:
                 if len(p) >= MIN_VALUE_LEN and p not in _secrets:
                     _secrets.add(p)
@@ -123,6 +126,8 @@ def clear() -> None:
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+._\-]*://)([^/@\s\"'<>]*)@")
 _USERINFO_OF = re.compile(r"(?i)[a-z][a-z0-9+._\-]*://([^/@\s\"'<>]*)@")
 _AUTH_HEADER = re.compile(r"(?i)\b(authorization\s*[:=]\s*['\"]?(?:basic|bearer|digest)?\s*)[^\s'\",;}]+")
+# credentials of an HTTP auth scheme quoted without their header name ("Basic dXNlcjpw")
+_AUTH_SCHEME = re.compile(r"\b((?:Basic|Bearer|BASIC|BEARER|basic|bearer)\s+)[A-Za-z0-9+/=._~\-]{8,}")
 _KEY = (r"[A-Za-z0-9_.\-]*(?:password|passwd|passphrase|secret|token|user[._\-]?info|jaas[A-Za-z0-9_.\-]*"
         r"|credentials|private[A-Za-z0-9_.\-]*|pem|oauthbearer[._\-]config|bearer[A-Za-z0-9_.\-]*|api[._\-]?key)"
         r"[A-Za-z0-9_.\-]*")
@@ -138,7 +143,7 @@ _HTML = re.compile(r"(?is)(?:<!doctype\s+html[^>]*>|<html\b).*?(?:</html\s*>|\Z)
 _TITLE = re.compile(r"(?is)<title[^>]*>(.*?)</title>")
 _H1 = re.compile(r"(?is)<h[12][^>]*>(.*?)</h[12]>")
 _TAG = re.compile(r"<[^>]+>")
-_QUICK = re.compile(r"(?i)@|password|passwd|passphrase|secret|token|info|jaas|credential|private|pem|bearer|"
+_QUICK = re.compile(r"(?i)@|basic|password|passwd|passphrase|secret|token|info|jaas|credential|private|pem|bearer|"
                     r"authorization|api.?key|<html|<!doctype")
 
 
@@ -200,6 +205,7 @@ def redact(text: Any) -> Any:
     if "@" in text:
         text = _URL_USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
+    text = _AUTH_SCHEME.sub(lambda m: m.group(1) + MASK, text)
     text = _QUOTED_KV.sub(lambda m: m.group(1) + m.group(2)[0] + MASK + m.group(2)[0], text)
     text = _LONG_KV.sub(lambda m: m.group(1) + MASK, text)
     text = _PLAIN_KV.sub(lambda m: m.group(1) + (MASK if m.group(2) != MASK else MASK), text)
