@@ -64,7 +64,7 @@ class KafkaContext:
         self._txn_producer = None
         self._txn_ready = False
         self._local = threading.local()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._errors: list[str] = []
         self._failed = 0
         self._poller: threading.Thread | None = None
@@ -183,7 +183,9 @@ class KafkaContext:
                 ts = (t - _EPOCH) // _MS
         txn = getattr(self._local, "txn", None)
         producer = txn if txn is not None else (self._producer or self.producer)
-        cb = self._delivered if on_delivery is None else self._chain(on_delivery)
+        cb = self._delivered if txn is None else self._local.txn_cb
+        if on_delivery is not None:
+            cb = self._chain(cb, on_delivery)
         self._produce(producer, codec.topic, value, key, ts, headers, cb)
 
     def _produce(self, producer, topic, value, key, ts, headers, cb) -> None:
@@ -206,9 +208,10 @@ class KafkaContext:
                 if len(self._errors) < 10:
                     self._errors.append(f"{msg.topic()}: {err.str()}")
 
-    def _chain(self, user_cb):
+    @staticmethod
+    def _chain(own, user_cb):
         def cb(err, msg):
-            self._delivered(err, msg)
+            own(err, msg)
             user_cb(err, msg)
         return cb
 
@@ -296,7 +299,9 @@ class KafkaContext:
             p.begin_transaction()
         except KafkaException as exc:
             raise ProduceError(f"cannot begin a transaction: {exc.args[0].str()}") from None
+        errors: list[str] = []  # delivery errors of this transaction (an abort purges its records: not errors)
         self._local.txn = p
+        self._local.txn_cb = lambda err, msg: errors.append(f"{msg.topic()}: {err.str()}") if err else None
         try:
             yield
         except BaseException:
@@ -311,7 +316,9 @@ class KafkaContext:
             with contextlib.suppress(KafkaException):
                 p.abort_transaction(timeout)
             raise ProduceError(f"the transaction was not committed (aborted): {exc.args[0].str()}") from None
-        self._raise_failures()
+        if errors:
+            raise ProduceError(f"the transaction committed without {len(errors)} record(s) Kafka refused: "
+                               f"{'; '.join(dict.fromkeys(errors))}")
 
     def _transactional_producer(self):
         from confluent_kafka import KafkaException, Producer
@@ -375,6 +382,17 @@ class KafkaContext:
         from kctx_cli.runtime.consume import process
 
         return process(self, cls, handler, group=group, **kw)
+
+    # ------------------------------------------------------------------ tables
+    def table(self, cls, *, cache_dir=None, refresh_interval: float = 0.5, follow: bool = True):
+        """A typed, read-only ``TableView`` (kctx_cli/runtime/table.py) of a TABLE entity
+        from its local RocksDB cache — the cache ``kctx cache warm`` fills (same
+        directory) — created with a first warm when missing and kept current by a
+        background thread every ``refresh_interval`` seconds (``follow=False``: no thread,
+        ``refresh()`` by hand). ``.get(key)``, ``.to_list()``, ``.first(where=...)``."""
+        from kctx_cli.runtime.table import TableView
+
+        return TableView(self, cls, cache_dir=cache_dir, refresh_interval=refresh_interval, follow=follow)
 
     # ------------------------------------------------------------------ ksqlDB queries
     def query(self, query, *, as_=None, properties: dict | None = None, timeout: float = 30.0) -> list:

@@ -1,0 +1,244 @@
+"""``ctx.table(Customer)``: typed reads of a table from its local RocksDB cache (the seed's
+cache layer), the cache ``kctx cache warm`` fills (same directory: ``--cache-dir``,
+``KCTX_CACHE_DIR`` or ``<project>/.kctx/cache``, kctx_cli/cache/store.py for the layout).
+
+A background thread keeps the cache current: it runs the same warm as ``kctx cache warm``
+(kctx_cli.cache.warm.warm: only what is new since the stored offsets, tombstones delete,
+offsets and data written in one batch) every ``refresh_interval`` seconds; the reader (a
+RocksDB secondary instance) catches up after each round. When another process holds the
+writer (a running ``kctx cache warm``, another service on the host), the thread only
+catches up with what that process writes. A service can therefore start from a
+pre-warmed cache and read while it catches up; ``wait_until_current()`` blocks until the
+cache holds everything the topic had when it was called.
+
+Keys are looked up as the cache stores them: AVRO keys as their canonical text
+(kctx_cli.tail.keys.canonical_text), KAFKA and JSON keys as their bytes.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from typing import Any, Callable, Iterator
+
+from kctx_cli.errors import KctxError
+
+
+class TableView:
+    """Read-only, typed view of one TABLE entity's cache. ``get(key)`` -> entity or None
+    (``key``: the key column's value; a dict for composite keys), ``to_list()``,
+    ``first(where=...)``, ``filter(where=...)``, ``len()``; ``close()`` stops the refresh
+    thread. Errors: ``KctxError`` when the cache cannot be opened or warmed."""
+
+    def __init__(self, ctx, cls, *, cache_dir=None, refresh_interval: float = 0.5, store: str = "decoded",
+                 follow: bool = True):
+        from kctx_cli.cache import CacheTable, store as st
+        from kctx_cli.cache.warm import warm
+        from kctx_cli.runtime.codec import _instance_builder
+
+        self.ctx = ctx
+        self.info = ctx.entity(cls)
+        self.cls = self.info.cls
+        self.topic = self.info.topic
+        self.base = st.cache_dir(ctx.config, cache_dir)
+        self.path = st.db_path(self.base, self.topic)
+        self.refresh_interval = refresh_interval
+        self._warm = warm
+        self._error: str | None = None
+        if not (self.path / "CURRENT").is_file():
+            self._warm_once(store)  # create it (a first full warm)
+        self._table = CacheTable(self.path)
+        self._get_value = self._table.get
+        self._build = _instance_builder(self.cls, [f for f in self.info.fields if not f.key])
+        self._keys = self.info.keys
+        self._key_bytes = _key_encoder(self.info)
+        self._key_parse = _key_parser(self.info)
+        self._stop = threading.Event()
+        self._thread = None
+        if follow:
+            self._thread = threading.Thread(target=self._follow, name=f"kctx-table-{self.topic}", daemon=True)
+            self._thread.start()
+        ctx._closers.append(self.close)
+
+    # -- refreshing
+    def _warm_once(self, store: str | None = None) -> bool:
+        """One warm round; False when another process holds the writer."""
+        try:
+            self._warm(self.ctx.config, self.topic, base=self.base, store_mode=store)
+            self._error = None
+            return True
+        except KctxError as exc:
+            if "in use by another warm" in str(exc):
+                return False
+            self._error = str(exc)
+            if not (self.path / "CURRENT").is_file():
+                raise
+            return False
+
+    def _follow(self) -> None:
+        while not self._stop.wait(self.refresh_interval):
+            try:
+                self._warm_once()
+                self._table.refresh()
+            except Exception as exc:  # noqa: BLE001 - keep serving the last state; error() tells
+                self._error = f"{type(exc).__name__}: {exc}"
+
+    def refresh(self) -> None:
+        """Warm now (when this process may write the cache) and catch up."""
+        self._warm_once()
+        self._table.refresh()
+
+    def wait_until_current(self, timeout: float = 30.0) -> None:
+        """Block until the cache holds every record the topic had when called (its
+        end offsets); ``KctxError`` after ``timeout`` seconds."""
+        from confluent_kafka import TopicPartition
+
+        from kctx_cli.backends import kafka
+
+        c = kafka.consumer(self.ctx.config)
+        try:
+            md = kafka.describe_topic(c, self.topic, self.ctx.config)
+            ends = {p: c.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)[1] for p in md.partitions}
+        finally:
+            c.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            self.refresh()
+            have = self._table.offsets()
+            if all(have.get(p, 0) >= e for p, e in ends.items()):
+                return
+            if time.monotonic() > deadline:
+                raise KctxError(f"the cache of {self.topic} did not catch up within {timeout:g} s"
+                                + (f": {self._error}" if self._error else ""))
+            time.sleep(0.05)
+
+    @property
+    def error(self) -> str | None:
+        """The last refresh failure (None when the last round worked)."""
+        return self._error
+
+    # -- reading
+    def get(self, key, default=None):
+        """The entity stored under ``key`` (a key column value; for composite keys a dict
+        ``{field: value}``), else ``default``."""
+        v = self._get_value(self._key_bytes(key))
+        if v is None:
+            return default
+        obj = self._build(v)
+        d = obj.__dict__
+        if len(self._keys) == 1:
+            d[self._keys[0].name] = key
+        else:
+            for f in self._keys:
+                d[f.name] = key.get(f.name)
+        return obj
+
+    __getitem__ = get
+
+    def __contains__(self, key) -> bool:
+        return self._get_value(self._key_bytes(key)) is not None
+
+    def items(self) -> Iterator[tuple[Any, Any]]:
+        """(key, entity) for every row (RocksDB key order)."""
+        for k, v in self._table.items():
+            if not isinstance(v, dict):
+                continue  # a value that did not decode (kctx cache stats counts them)
+            key = self._key_parse(k)
+            obj = self._build(v)
+            d = obj.__dict__
+            if len(self._keys) == 1:
+                d[self._keys[0].name] = key
+            else:
+                for f in self._keys:
+                    d[f.name] = (key or {}).get(f.name, (key or {}).get(f.column))
+            yield key, obj
+
+    def to_list(self) -> list:
+        """Every row as an entity."""
+        return [e for _, e in self.items()]
+
+    def filter(self, where=None) -> Iterator[Any]:
+        """Rows for which the DSL predicate ``where`` (e.g. ``Customer.tier >= 2``) is
+        true, evaluated locally with SQL's three-valued logic (NULL is not true)."""
+        if where is None:
+            yield from (e for _, e in self.items())
+            return
+        from kctx_cli.runtime.evaluate import predicate
+
+        test = predicate(where, self.cls)
+        for _, e in self.items():
+            if test(e):
+                yield e
+
+    def first(self, where=None, default=None):
+        """The first row (key order) matching ``where``, else ``default``."""
+        return next(iter(self.filter(where)), default)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._table.items())
+
+    def close(self) -> None:
+        """Stop the refresh thread and close the reader. Idempotent."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        if self._table is not None:
+            self._table.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _key_encoder(info) -> Callable[[Any], bytes]:
+    keys = info.keys
+    if not keys:
+        raise KctxError(f"{info.name} has no key: a table needs one")
+    fmt = info.key_format
+    if fmt == "KAFKA":
+        from kctx_cli.tail.keys import kafka_bytes
+
+        t = keys[0].type.name
+        if t == "STRING":
+            return lambda k: (str(k) if isinstance(k, uuid.UUID) else k).encode()
+        return lambda k: kafka_bytes(k, t)
+    if fmt == "JSON":
+        from kctx_cli.tail.keys import json_text
+
+        if len(keys) == 1:
+            return lambda k: json_text(str(k) if isinstance(k, uuid.UUID) else k).encode()
+        return lambda k: json_text({f.column: k.get(f.name) for f in keys}).encode()
+    from kctx_cli.tail.keys import canonical_text
+
+    if len(keys) == 1:
+        if keys[0].type.name == "STRING" and keys[0].type.avro != "uuid":
+            return lambda k: k.encode()
+        return lambda k: canonical_text(k).encode()
+    names = [(f.name, f.name) for f in keys]
+    return lambda k: canonical_text({n: k.get(a) for n, a in names}).encode()
+
+
+def _key_parser(info) -> Callable[[bytes], Any]:
+    keys = info.keys
+    fmt = info.key_format
+    if fmt == "KAFKA":
+        t = keys[0].type.name
+        if t == "STRING":
+            return lambda b: b.decode("utf-8", "replace")
+        from kctx_cli.tail.keys import decode_kafka
+
+        return lambda b: (decode_kafka(b, t) or (b,))[0]
+    if fmt == "JSON":
+        return lambda b: json.loads(b)
+    if len(keys) == 1:
+        t = keys[0].type
+        if t.name == "STRING" and t.avro == "uuid":
+            return lambda b: uuid.UUID(json.loads(b) if b[:1] == b'"' else b.decode())
+        if t.name == "STRING":
+            return lambda b: b.decode("utf-8", "replace")
+        return lambda b: json.loads(b)
+    return lambda b: json.loads(b)
