@@ -331,8 +331,13 @@ class _Instances:
     __hash__ = None  # mutable and compared by value, as @dataclass(eq=True)
 
     def __init__(self, *args, **kwargs):
-        from kctx_cli.model.instance import init
+        from kctx_cli.model.instance import fast_init, init
 
+        cls = type(self)
+        if "__init__" not in cls.__dict__ and not cls.__dict__.get("_kctx_base"):
+            fast = fast_init(cls)  # installed on this class only (it checks type(self) is cls)
+            if fast is not None:
+                type.__setattr__(cls, "__init__", fast)
         init(self, args, kwargs)
 
     def __eq__(self, other):

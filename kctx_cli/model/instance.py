@@ -74,22 +74,41 @@ class Plan:
                             f"cannot be instantiated (run kctx validate)")
         elif info.meta.get("abstract"):
             self.problem = f"{cls.__name__} is abstract (Meta.abstract = True) and cannot be instantiated"
-        # (name, default or _MISSING, copy the default?, checker or None)
-        self.fields: list[tuple[str, Any, bool, Callable | None]] = []
+        # (name, default or _MISSING, a factory copying a mutable default or None,
+        #  checker of non-None values or None, the type accepted as is, nullable)
+        self.fields: list[tuple] = []
         for f in info.fields:
             default = _MISSING if f.default is MISSING else f.default
-            check = None if f.type is None else checker(f.type, f.nullable, cls.__name__)
-            self.fields.append((f.name, default, _mutable(default), check))
+            check = None if f.type is None else _checker(f.type, cls.__name__)
+            self.fields.append((f.name, default, _factory(default), check, _EXACT.get(_exact_key(f.type)),
+                                f.nullable))
         self.stored = tuple(f.name for f in info.fields)
         for f in info.ignored:
             default = _MISSING if f.default is MISSING else f.default
-            self.fields.append((f.name, default, _mutable(default), None))
+            self.fields.append((f.name, default, _factory(default), None, None, True))
         self.names = tuple(x[0] for x in self.fields)
         self.by_name = set(self.names)
 
 
-def _mutable(v) -> bool:
-    return isinstance(v, (list, dict, set, bytearray)) or hasattr(type(v), "__kctx__")
+def _factory(v):
+    """None for an immutable default, else a function returning a fresh copy."""
+    if type(v) is list and not v:
+        return list
+    if type(v) is dict and not v:
+        return dict
+    if isinstance(v, (list, dict, set, bytearray)) or hasattr(type(v), "__kctx__"):
+        return lambda: copy.deepcopy(v)
+    return None
+
+
+# values of these exact Python types need no check for these column types
+_EXACT = {"STRING": str, "BOOLEAN": bool, "DOUBLE": float, "BYTES": bytes}
+
+
+def _exact_key(t):
+    if t is None or (t.name == "STRING" and t.avro == "uuid"):
+        return None
+    return t.name
 
 
 def plan_of(cls) -> Plan:
@@ -99,6 +118,43 @@ def plan_of(cls) -> Plan:
         p = Plan(cls)
         type.__setattr__(cls, "_kctx_plan", p)
     return p
+
+
+def fast_init(cls):
+    """A straight-line ``__init__`` for ``cls`` (as dataclasses generate theirs): keyword
+    arguments only, every check inlined; anything unusual (positional arguments, a missing
+    or unknown field, a bad value) is handed to ``init``, which raises the precise error."""
+    plan = plan_of(cls)
+    if plan.problem:
+        return None
+    ns: dict[str, Any] = {"M": _MISSING, "_Bad": _Bad, "_slow": init, "_cls": cls}
+    lines = ["def __init__(self, *args, **kw):",
+             "    if args or type(self) is not _cls:",
+             "        return _slow(self, args, kw)",
+             "    d = self.__dict__",
+             "    left = len(kw)",
+             "    try:"]
+    for i, (name, default, factory, check, exact, nullable) in enumerate(plan.fields):
+        ns[f"D{i}"], ns[f"F{i}"], ns[f"C{i}"], ns[f"E{i}"] = default, factory, check, exact
+        lines.append(f"        v = kw.get({name!r}, M)")
+        lines.append("        if v is M:")
+        if default is _MISSING:
+            lines.append("            return _slow(self, args, kw)")
+        else:
+            lines.append(f"            v = {'D%d' % i if factory is None else 'F%d()' % i}")
+        lines.append("        else:")
+        lines.append("            left -= 1")
+        if check is not None:
+            lines.append(f"            if type(v) is not E{i}:")
+            lines.append("                if v is None:")
+            lines.append("                    pass" if nullable else "                    return _slow(self, args, kw)")
+            lines.append("                else:")
+            lines.append(f"                    v = C{i}(v)")
+        lines.append(f"        d[{name!r}] = v")
+    lines += ["    except _Bad:", "        return _slow(self, args, kw)",
+              "    if left:", "        return _slow(self, args, kw)"]
+    exec("\n".join(lines), ns)  # noqa: S102 - code built from field names of a class
+    return ns["__init__"]
 
 
 def init(self, args: tuple, kwargs: dict) -> None:
@@ -118,20 +174,24 @@ def init(self, args: tuple, kwargs: dict) -> None:
     d = self.__dict__
     used = 0
     missing = None
-    for name, default, mutable, check in plan.fields:
+    for name, default, factory, check, exact, nullable in plan.fields:
         v = kwargs.get(name, _MISSING)
         if v is _MISSING:
             if default is _MISSING:
                 missing = (missing or []) + [name]
                 continue
-            v = copy.deepcopy(default) if mutable else default
+            v = default if factory is None else factory()
         else:
             used += 1
-        if check is not None:
-            try:
-                v = check(v)
-            except _Bad as exc:
-                raise EntityValueError(f"{cls_name}.{name}: {exc}") from None
+        if check is not None and type(v) is not exact:
+            if v is None:
+                if not nullable:
+                    raise EntityValueError(f"{cls_name}.{name}: None is not allowed: the field is not Optional")
+            else:
+                try:
+                    v = check(v)
+                except _Bad as exc:
+                    raise EntityValueError(f"{cls_name}.{name}: {exc}") from None
         d[name] = v
     if used != len(kwargs):
         unknown = sorted(k for k in kwargs if k not in plan.by_name)

@@ -247,6 +247,9 @@ class EntityCodec:
                     return {name: (d[attr] if enc is None or d[attr] is None else enc(d[attr]))
                             for attr, name, enc in encs}
             self._value_enc = to_avro
+            from confluent_kafka.serialization import MessageField, SerializationContext
+
+            self._vctx = SerializationContext(self.topic, MessageField.VALUE)
             self._value_ser = AvroSerializer(self.write_registry, reg.schema.schema_str,
                                              conf={"auto.register.schemas": False, "use.latest.version": False,
                                                    "normalize.schemas": False})
@@ -313,12 +316,10 @@ class EntityCodec:
     def encode(self, obj) -> tuple[bytes | None, bytes]:
         """entity -> (key bytes, value bytes); SerializationError for a value the registered
         schema cannot hold."""
-        from confluent_kafka.serialization import MessageField, SerializationContext
-
         ser = self._value_ser or self.value_serializer()
         try:
             key = (self._key_enc or self.key_encoder())(obj)
-            value = ser(self._value_enc(obj), SerializationContext(self.topic, MessageField.VALUE))
+            value = ser(self._value_enc(obj), self._vctx)
         except (SerializationError, SchemaMismatchError):
             raise
         except Exception as exc:  # noqa: BLE001 - fastavro/confluent raise ValueError/TypeError/...

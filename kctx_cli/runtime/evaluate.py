@@ -29,6 +29,8 @@ def predicate(expr, cls=None) -> Callable[[Any], bool]:
 def compile_expr(e, cls=None) -> Callable[[Any], Any]:  # noqa: C901 - one case per node kind
     from kctx_cli.query import expr as X
 
+    if not isinstance(e, X.Expr):  # a plain Python value inside a node (function arguments)
+        return lambda row: e
     if isinstance(e, X.Column):
         if cls is not None and e.entity is not cls and not issubclass(cls, e.entity):
             raise KctxError(f"{e!r} is a column of {e.entity.__name__}, not of {cls.__name__}")
@@ -167,6 +169,8 @@ def compile_expr(e, cls=None) -> Callable[[Any], Any]:  # noqa: C901 - one case 
 
 def _func(e, cls):
     name = e.name.upper()
+    if name not in ("UCASE", "LCASE", "LEN", "ABS", "TRIM", "COALESCE", "IFNULL"):
+        raise KctxError(f"function {name} cannot be evaluated locally: run the query in ksqlDB (ctx.query)")
     args = [compile_expr(a, cls) for a in e.args]
     one = {"UCASE": str.upper, "LCASE": str.lower, "LEN": len, "ABS": abs, "TRIM": str.strip}
     if name in one and len(args) == 1:
