@@ -20,9 +20,29 @@ _quiet.addHandler(logging.NullHandler())
 _quiet.propagate = False
 
 
+# the last SASL / TLS failure librdkafka reported (error_cb), so "cannot reach Kafka" can say
+# that the broker refused the credentials or the certificate instead of "transport failure"
+_last_security_error: dict[str, str] = {}
+
+
+def _on_error(err) -> None:
+    from confluent_kafka import KafkaError
+
+    codes = {KafkaError._AUTHENTICATION, getattr(KafkaError, "SASL_AUTHENTICATION_FAILED", None),
+             KafkaError._SSL}
+    if err.code() in codes:
+        _last_security_error["message"] = err.str()
+
+
+def security_error() -> str | None:
+    """The last authentication or TLS failure of any kctx Kafka client, or None."""
+    return _last_security_error.get("message")
+
+
 def _base(config, overrides: dict[str, Any]) -> dict[str, Any]:
     conf: dict[str, Any] = dict(config.kafka_config())
     conf.setdefault("logger", _quiet)
+    conf.setdefault("error_cb", _on_error)
     # fail fast instead of retrying forever against a dead address
     conf.setdefault("socket.connection.setup.timeout.ms", 5000)
     conf.update(overrides)
@@ -102,6 +122,15 @@ def list_topics(client, config=None, topic: str | None = None, timeout: float = 
     except KafkaException as exc:
         where = config.bootstrap_servers if config is not None else "the configured bootstrap servers"
         err = exc.args[0]
+        try:  # serve the client's queued error callbacks (SASL / TLS failures)
+            if not hasattr(client, "assignment") or not client.assignment():
+                client.poll(0)
+        except Exception:  # noqa: BLE001 - best effort, the original failure is reported anyway
+            pass
+        sec = security_error()
+        if sec:
+            raise KctxError(f"Kafka at {where} refused the connection: {sec} (check sasl.username / sasl.password, "
+                            f"sasl.mechanism and the ssl.* settings)") from None
         raise KctxError(f"cannot reach Kafka at {where}: {err.str() if hasattr(err, 'str') else err}") from None
 
 

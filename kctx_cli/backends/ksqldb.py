@@ -130,7 +130,10 @@ class KsqlClient:
         from kctx_cli.redact import http_body
 
         try:
-            resp = self.session.request(method, self.base + path, json=body, timeout=self.timeout)
+            # verify given per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
+            # override a session's own CA otherwise
+            resp = self.session.request(method, self.base + path, json=body, timeout=self.timeout,
+                                        verify=self.session.verify)
         except requests.RequestException as exc:
             raise KctxError(f"cannot reach ksqlDB at {self.url}: {transport_reason(exc)}") from None
         if resp.status_code in (401, 403):

@@ -118,7 +118,7 @@ def call(client, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         msg = http_body(str(exc.error_message or ""), status if status and status >= 0 else None)
         if status in (401, 403):
             raise KctxError(f"the schema registry at {url} refused the credentials (HTTP {status}): {msg}; check "
-                            f"basic.auth.user.info / the URL's user:password or the bearer settings") from None
+                            f"basic.auth.user.info / the URL's user:password or the bearer.auth.* settings") from None
         return status, {"error_code": exc.error_code, "message": msg}
     except ValueError:
         raise KctxError(f"the schema registry at {url} answered {method} {path.split('?')[0]} with a body that is "

@@ -35,6 +35,9 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import auth  # noqa: E402 - tests/stack/auth.py: the authenticated endpoints
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
@@ -43,7 +46,7 @@ CONFLUENT_VERSION = "8.1.5"  # the Schema Registry and ksqlDB in ../shared/reals
 REALSTACK = Path(os.environ.get("KCTX_REALSTACK") or REPO.parent / "shared" / "realstack").resolve()
 STACK_DIR = Path(os.environ.get("KCTX_STACK_DIR") or REPO / ".stack").resolve()
 CACHE_DIR = Path(os.environ.get("KCTX_STACK_CACHE") or Path.home() / ".cache" / "kctx-stack").resolve()
-SERVICES = ("ksqldb", "registry", "kafka")  # stop order: clients of Kafka first
+SERVICES = ("nginx", "ksqldb", "registry", "kafka")  # stop order: clients of Kafka first
 
 
 def _port(name: str, default: int) -> int:
@@ -136,19 +139,21 @@ logger.reflections.level = ERROR
 """
 
 
-def server_properties(p: dict[str, int], data_dir: Path) -> str:
+def server_properties(p: dict[str, int], data_dir: Path, sasl: dict[str, str] | None = None) -> str:
     # Combined broker+controller on loopback, from Kafka's config/server.properties with the
     # production tuning removed; replication factors of 1 so transactions work on one node.
+    # ``sasl`` (tests/stack/auth.py): a second listener, SASL_SSL, for the auth tests.
+    extra = f",{sasl['sasl_listener']}" if sasl else ""
     return f"""\
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:{p['controller']}
-listeners=PLAINTEXT://127.0.0.1:{p['kafka']},CONTROLLER://127.0.0.1:{p['controller']}
-advertised.listeners=PLAINTEXT://127.0.0.1:{p['kafka']},CONTROLLER://127.0.0.1:{p['controller']}
+listeners=PLAINTEXT://127.0.0.1:{p['kafka']},CONTROLLER://127.0.0.1:{p['controller']}{extra}
+advertised.listeners=PLAINTEXT://127.0.0.1:{p['kafka']},CONTROLLER://127.0.0.1:{p['controller']}{extra}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs={data_dir}
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+{sasl['props'] if sasl else ''}log.dirs={data_dir}
 num.partitions=1
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=1
@@ -350,6 +355,14 @@ def running_pid(name: str) -> int | None:
         return None
     if f"{MARKER_ENV}={STACK_DIR}".encode() in environ and _alive(pid):
         return pid
+    # nginx clears its environment; its command line names our directory
+    if name == "nginx" and _alive(pid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            return None
+        if str(auth.auth_dir(STACK_DIR)).encode() in cmdline and b"nginx" in cmdline:
+            return pid
     return None
 
 
@@ -497,7 +510,11 @@ def start_kafka(java: str, p: dict[str, int]) -> int:
     shutil.rmtree(kdir, ignore_errors=True)
     data.mkdir(parents=True)
     props = kdir / "server.properties"
-    props.write_text(server_properties(p, data))
+    sasl = None
+    if auth.enabled():
+        values = auth.prepare(STACK_DIR)  # fresh certificates and passwords with a fresh Kafka
+        sasl = auth.kafka_properties(p["kafka"], values, auth.auth_dir(STACK_DIR))
+    props.write_text(server_properties(p, data, sasl))
     log4j = _write_log4j(kdir)
     base = [java, f"-Xmx{KAFKA_HEAP}", f"-Xms{KAFKA_HEAP}", *KAFKA_JVM_FLAGS, *EXTRA_JVM_FLAGS,
             f"-Dlog4j2.configurationFile={log4j}", f"-Dkafka.logs.dir={kdir}", "-cp", f"{libs}/*"]
@@ -538,6 +555,41 @@ def start_ksqldb(java: str, p: dict[str, int], addr: dict[str, str], classpath: 
         f"-Dlog4j2.configurationFile={log4j}", f"-Dksql.server.install.dir={qdir}", "-cp", classpath,
         "io.confluent.ksql.rest.server.KsqlServerMain", str(props),
     ])
+
+
+def start_nginx(p: dict[str, int]) -> int | None:
+    """nginx (TLS, basic auth, mTLS for the registry) in front of the plain registry and
+    ksqlDB; None when auth is off or Kafka was started without its SASL listener."""
+    values = auth.read_values(STACK_DIR)
+    if not auth.enabled() or not values:
+        return None
+    nginx = auth.nginx_binary()
+    if nginx is None:
+        fail("nginx is missing (the authenticated endpoints need it): apt-get install nginx-light, "
+             "or KCTX_STACK_AUTH=0 to start without them")
+    conf = auth.nginx_conf(STACK_DIR, values, p["registry"], p["ksqldb"])
+    d = auth.auth_dir(STACK_DIR)
+    return start("nginx", [nginx, "-p", str(d), "-c", str(conf), "-e", str(d / "nginx-error.log"),
+                           "-g", "daemon off;"])
+
+
+def auth_addresses(p: dict[str, int]) -> dict[str, str]:
+    """The authenticated endpoints' variables when they are all up, else {}."""
+    values = auth.read_values(STACK_DIR)
+    ap = auth.ports()
+    if not values or not running_pid("nginx"):
+        return {}
+    if not port_open(ap["kafka_sasl"]):
+        return {}
+    return values
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
 
 
 def answers(check, pid: int, patience: float = 45.0) -> bool:
@@ -613,6 +665,9 @@ def _up() -> dict[str, str]:
                     stop(name)
             warn_ephemeral(p)
             require_free(p, todo)  # every port up front, so a clash fails before any JVM starts
+            if "kafka" in todo and auth.enabled() and not port_free(auth.ports()["kafka_sasl"]):
+                fail(f"port {auth.ports()['kafka_sasl']} (Kafka SASL_SSL) on 127.0.0.1 is already in use; choose "
+                     f"another with KCTX_STACK_KAFKA_SASL_PORT=<port> (or KCTX_STACK_AUTH=0)")
             t = time.monotonic()
             libs = kafka_libs() if "kafka" in todo else None
             classpaths = {name: confluent_classpath(name) for name in ("registry", "ksqldb") if name in todo}
@@ -645,6 +700,19 @@ def _up() -> dict[str, str]:
                 timings["ksqldb"] = time.monotonic() - t
                 log(f"ksqlDB ready after {timings['ksqldb']:.1f}s (pid {ksql_pid})")
 
+        if auth.enabled() and auth.read_values(STACK_DIR) and not running_pid("nginx"):
+            ap = auth.ports()
+            for name in ("registry_tls", "ksqldb_tls"):
+                if not port_free(ap[name]):
+                    fail(f"port {ap[name]} ({name}) on 127.0.0.1 is already in use; choose another with "
+                         f"{auth.AUTH_PORT_VARS[name][0]}=<port> (or KCTX_STACK_AUTH=0)")
+            nginx_pid = start_nginx(p)
+            if nginx_pid:
+                wait_until("nginx", lambda: auth.tls_ready(ap["ksqldb_tls"]), nginx_pid, "nginx", 20)
+                log(f"authenticated endpoints: Kafka SASL_SSL 127.0.0.1:{ap['kafka_sasl']}, registry "
+                    f"https://127.0.0.1:{ap['registry_tls']} (basic + client certificate), ksqlDB "
+                    f"https://127.0.0.1:{ap['ksqldb_tls']} (basic) (pid {nginx_pid})")
+        addr = {**addr, **auth_addresses(p)}
         total = time.monotonic() - t0
         timings["total"] = total
         (STACK_DIR / "addresses.env").write_text("".join(f"{k}={v}\n" for k, v in addr.items()))
@@ -673,7 +741,7 @@ def strays() -> list[int]:
 
 
 # ksqlDB takes 24-30 s to shut down after many queries (NOTES.md); its state is throwaway
-STOP_TIMEOUT = {"ksqldb": 10.0, "registry": 15.0, "kafka": 20.0}
+STOP_TIMEOUT = {"nginx": 5.0, "ksqldb": 10.0, "registry": 15.0, "kafka": 20.0}
 
 
 def stop_all() -> list[str]:
