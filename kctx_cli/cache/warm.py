@@ -91,12 +91,19 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
     t0 = time.monotonic()
     consumer = kafka.consumer(config, **{"isolation.level": "read_committed", "fetch.max.bytes": 52428800})
     try:
-        # an existing topic of that name is taken as is (no model import, no ksqlDB call)
-        known = kafka.list_topics(consumer, config).topics
-        topic = name if name in known else resolve_topic(config, name)
+        # an existing topic of that name is taken as is (no model import, no ksqlDB call);
+        # one metadata request for it, not for the whole cluster
+        topic, tmd = name, None
+        try:
+            tmd = kafka.describe_topic(consumer, name, config)
+        except KctxError as exc:
+            if "does not exist" not in str(exc):
+                raise
+            topic = resolve_topic(config, name)
         base = base or store.cache_dir(config)
         path = store.db_path(base, topic)
-        tmd = kafka.describe_topic(consumer, topic, config)
+        if tmd is None:
+            tmd = kafka.describe_topic(consumer, topic, config)
         parts = sorted(tmd.partitions)
         try:
             marks = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False) for p in parts}
@@ -139,7 +146,8 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
             # to the records a consume() call returned, so under load a batch could be
             # written with an older position than its data — a reader then saw data newer
             # than the stored offsets.)
-            last: dict[int, int] = {}
+            last: dict = {}  # partition -> its last record gathered
+            known_heads: set[bytes] = set()
             unwritten = null_keys = deletes = 0
 
             decoded = mode == store.DECODED
@@ -176,6 +184,9 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
                 return codec.encode_plain(v if d.format == "hex" else d.value)
 
             def remember_schema(head: bytes, put) -> None:
+                if head in known_heads:
+                    return
+                known_heads.add(head)
                 sid = int.from_bytes(head[1:], "big")
                 if sid in known_ids:
                     return
@@ -190,31 +201,23 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
             def write(final: bool = False) -> None:
                 wb = WriteBatch(raw_mode=True)
                 put, delete = wb.put, wb.delete
-                last_head = None
+                framed: dict[bytes, object] = {}  # canonical text of framed keys -> latest record
                 for k, m in latest.items():
-                    if k == store.OFFSETS_KEY:
-                        note_bad(m, "the key is kctx's reserved offsets key; record not cached")
+                    if k[:1] == b"\x00" and len(k) >= 5:
+                        # framed (Avro/Protobuf/JSON Schema) key: stored under its canonical
+                        # text; two encodings of one key (schema ids) -> the later record
+                        ck = framed_key(m, k)
+                        prev = framed.get(ck)
+                        if prev is None or (prev.partition() == m.partition() and prev.offset() < m.offset()):
+                            framed[ck] = m
                         continue
-                    v = m.value()
-                    if v is None:
-                        delete(k)
-                        continue
-                    if len(v) >= 5 and v[0] == 0 and schemas is not None:
-                        head = v[:5]
-                        if head != last_head:
-                            last_head = head
-                            remember_schema(head, put)
-                    if decoded:
-                        try:
-                            v = encode(v)
-                        except Exception as exc:  # noqa: BLE001 - one bad record never aborts a warm
-                            note_bad(m, f"value does not decode: {_short(exc)}")
-                            v = b"\x04" + v
-                    put(k, v)
+                    write_one(k, m, put, delete)
+                for k, m in framed.items():
+                    write_one(k, m, put, delete)
                 # offsets from the records written (plus, at the end, the end offsets the
                 # read reached: only transaction markers / aborted records lie between)
-                for p, o in last.items():
-                    nxt = o + 1
+                for p, m in last.items():
+                    nxt = m.offset() + 1
                     if final:
                         nxt = max(nxt, ends[p])
                     if nxt != res.offsets.get(p):
@@ -232,6 +235,26 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
                 latest.clear()
                 last.clear()
                 res.batches += 1
+
+            def write_one(k: bytes, m, put, delete) -> None:
+                nonlocal deletes
+                if k == store.OFFSETS_KEY:
+                    note_bad(m, "the key is kctx's reserved offsets key; record not cached")
+                    return
+                v = m.value()
+                if v is None:
+                    delete(k)
+                    deletes += 1
+                    return
+                if len(v) >= 5 and v[0] == 0 and schemas is not None:
+                    remember_schema(v[:5], put)
+                if decoded:
+                    try:
+                        v = encode(v)
+                    except Exception as exc:  # noqa: BLE001 - one bad record never aborts a warm
+                        note_bad(m, f"value does not decode: {_short(exc)}")
+                        v = b"\x04" + v
+                put(k, v)
 
             K, V, P, O = Message.key, Message.value, Message.partition, Message.offset
 
@@ -251,33 +274,15 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
                 return (key_text(d) or "").encode()
 
             # consume in chunks of at most 10,000 (a larger consume() waits for its batch
-            # to fill), write every `batch` records. The common case is done with C-level
-            # map/zip over the messages; a chunk with null or framed keys goes record by record.
+            # to fill), write every `batch` records. Per record only C-level work: the
+            # latest record per key (dict.update over zip/map) and the last record per
+            # partition (its offset); values are read once per key at write time.
             for msgs in batches(consumer, topic, starts, ends, batch=min(batch, 10000)):
-                ks = list(map(K, msgs))
-                vs = list(map(V, msgs))
-                last.update(zip(map(P, msgs), map(O, msgs)))  # dict: the last offset per partition wins
-                chunk = dict(zip(ks, msgs))
-                nk = ks.count(None)
-                if nk:
-                    null_keys += nk
-                    chunk.pop(None, None)
-                empty = chunk.pop(b"", None)
-                if chunk and min(chunk)[:1] == b"\x00":  # the smallest key starts with 0: framed keys present
-                    for k, m in zip(ks, msgs):
-                        if k is None:
-                            continue
-                        if k[:1] == b"\x00" and len(k) >= 5:
-                            k = framed_key(m, k)
-                        latest[k] = m
-                else:
-                    if empty is not None:
-                        chunk[b""] = empty
-                    latest.update(chunk)
-                tomb = vs.count(None)
-                if nk and tomb:  # a null-key record is not cached, its null value is no delete
-                    tomb -= sum(1 for k, v in zip(ks, vs) if k is None and v is None)
-                deletes += tomb
+                latest.update(zip(map(K, msgs), msgs))
+                last.update(zip(map(P, msgs), msgs))  # in partition order: the last one wins
+                if None in latest:  # null keys: nothing to index (rare on a table's topic)
+                    del latest[None]
+                    null_keys += sum(1 for m in msgs if m.key() is None)
                 res.records += len(msgs)
                 unwritten += len(msgs)
                 if unwritten >= batch:
@@ -288,6 +293,7 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
                 if progress is not None:
                     progress.advance(len(msgs))
             write(final=True)
+            # deletes: tombstones written (the latest record of a key in a batch); puts: the rest
             res.puts, res.deletes = res.records - null_keys - deletes, deletes
             res.seconds = time.monotonic() - t0
             return res
