@@ -539,3 +539,39 @@ def test_process_exactly_once_without_crash(project):
         assert r.processed == 0
         out = [m.value for m in ctx.subscribe(C["Customer"], group=f"{p}-out", idle_timeout=3)]
     assert sorted(c.customer_id for c in out) == [f"v{i}" for i in range(10)]
+
+
+# --------------------------------------------------------------------------- tables
+
+def test_table_reads_from_the_warm_cache_kept_current(project, tmp_path, monkeypatch):
+    root, p, _ = project
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("KCTX_CACHE_DIR", str(cache))
+    with context(root) as ctx:
+        C = classes(ctx)
+        Customer = C["Customer"]
+        for i in range(20):
+            ctx.add(Customer(customer_id=f"c{i}", name=f"Name {i}", tier=i % 4))
+        ctx.flush()
+    # pre-warmed by the CLI, as an operator would
+    r = run_kctx("cache", "warm", f"{p}_customers", "--store", "decoded", cwd=root,
+                 env={"KCTX_MIGRATIONS_TOPIC": f"_kctx_{p}", "KCTX_CACHE_DIR": str(cache)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    with context(root) as ctx:
+        C = classes(ctx)
+        Customer = C["Customer"]
+        t = ctx.table(Customer, refresh_interval=0.2)
+        assert t.get("c3") == Customer(customer_id="c3", name="Name 3", tier=3)
+        assert t.get("c3") is not t.get("c3")  # a fresh instance per call
+        assert t.get("nope") is None and "c1" in t and len(t) == 20
+        assert sorted(c.customer_id for c in t.to_list()) == sorted(f"c{i}" for i in range(20))
+        assert t.first(where=(Customer.tier == 3) & Customer.name.like("%19")) == \
+            Customer(customer_id="c19", name="Name 19", tier=3)
+        assert {c.customer_id for c in t.filter(where=Customer.tier >= 3)} == {f"c{i}" for i in range(3, 20, 4)}
+        # kept current from the topic by the background thread
+        ctx.add(Customer(customer_id="c3", name="Renamed", tier=0))
+        ctx.add(Customer(customer_id="c99", name="New", tier=1))
+        ctx.flush()
+        t.wait_until_current(60)
+        assert t.get("c3").name == "Renamed" and t.get("c99").tier == 1
+    assert (cache / f"{p}_customers" / "CURRENT").is_file()

@@ -137,8 +137,11 @@ class Subscription:
         while not self._closed:
             msgs = self.consumer.consume(BATCH, 0.2)
             if not msgs:
-                if self.idle_timeout is not None and time.monotonic() - idle_since > self.idle_timeout:
-                    return
+                if self.idle_timeout is not None:
+                    if not self.consumer.assignment():
+                        idle_since = time.monotonic()  # idle counts once partitions are assigned
+                    elif time.monotonic() - idle_since > self.idle_timeout:
+                        return
                 continue
             idle_since = time.monotonic()
             good = []
@@ -282,8 +285,8 @@ def for_each(ctx, cls, handler: Callable[[Message], Any], *, group: str, retries
     gives the same answer), except registry outages, which are retried like handler
     failures. Without a DLQ (``Meta.dlq`` unset or ``dead_letter_queue=False``) the last
     exception is raised and the record stays uncommitted (redelivered on restart).
-    Stops after ``max_messages`` records or ``idle_timeout`` seconds without records
-    (None: runs until closed / interrupted)."""
+    Stops after ``max_messages`` records or ``idle_timeout`` seconds without records once
+    partitions are assigned (None: runs until closed / interrupted)."""
     info = ctx.entity(cls)
     res = ForEachResult()
     use_dlq = dead_letter_queue and bool(info.dlq)
@@ -386,8 +389,11 @@ def process(ctx, cls, handler: Callable[[Message], Any], *, group: str, transact
             msgs = consumer.consume(want, 0.2)
             msgs = [m for m in msgs if _check(m, info)]
             if not msgs:
-                if idle_timeout is not None and time.monotonic() - idle_since > idle_timeout:
-                    break
+                if idle_timeout is not None:
+                    if not consumer.assignment():
+                        idle_since = time.monotonic()  # idle counts once partitions are assigned
+                    elif time.monotonic() - idle_since > idle_timeout:
+                        break
                 continue
             idle_since = time.monotonic()
             producer.begin_transaction()

@@ -24,6 +24,8 @@ from typing import Any, Callable, Iterator
 
 from kctx_cli.errors import KctxError
 
+MEMO_SIZE = 100_000
+
 
 class TableView:
     """Read-only, typed view of one TABLE entity's cache. ``get(key)`` -> entity or None
@@ -54,6 +56,11 @@ class TableView:
         self._keys = self.info.keys
         self._key_bytes = _key_encoder(self.info)
         self._key_parse = _key_parser(self.info)
+        self._new = object.__new__
+        self._memo: dict = {}
+        self._gen = 0
+        self._offsets = self._table.offsets()
+        self._prepare_fast()
         self._stop = threading.Event()
         self._thread = None
         if follow:
@@ -79,15 +86,20 @@ class TableView:
     def _follow(self) -> None:
         while not self._stop.wait(self.refresh_interval):
             try:
-                self._warm_once()
-                self._table.refresh()
+                self.refresh()
             except Exception as exc:  # noqa: BLE001 - keep serving the last state; error() tells
                 self._error = f"{type(exc).__name__}: {exc}"
 
     def refresh(self) -> None:
-        """Warm now (when this process may write the cache) and catch up."""
+        """Warm now (when this process may write the cache) and catch up; the memo of
+        ``get`` is emptied when new records arrived."""
         self._warm_once()
         self._table.refresh()
+        offsets = self._table.offsets()
+        if offsets != self._offsets:
+            self._offsets = offsets
+            self._gen += 1
+            self._memo = {}
 
     def wait_until_current(self, timeout: float = 30.0) -> None:
         """Block until the cache holds every record the topic had when called (its
@@ -119,19 +131,64 @@ class TableView:
         return self._error
 
     # -- reading
+    def _prepare_fast(self) -> None:
+        """The hot path of ``get``: a value dict whose names are the model's (a source
+        entity's own schema) becomes the instance's ``__dict__`` as it is (it is a fresh
+        dict from the cache's decoder), after the few fields that need a conversion."""
+        from kctx_cli.runtime.codec import _decoder
+
+        vals = [f for f in self.info.fields if not f.key]
+        self._n = len(vals)
+        self._first = vals[0].name if vals else None
+        self._decs = [(f.name, d) for f in vals for d in [_decoder(f.type)] if d is not None]
+        self._ign = [(f.name, None if f.default is _MISSING_DEFAULT() else f.default) for f in self.info.ignored]
+        self._single = self._keys[0].name if len(self._keys) == 1 else None
+
     def get(self, key, default=None):
         """The entity stored under ``key`` (a key column value; for composite keys a dict
-        ``{field: value}``), else ``default``."""
+        ``{field: value}``), else ``default``. Each call returns a new instance (callers
+        may change it); rows read since the last change of the cache are served from an
+        in-process memo (at most ``MEMO_SIZE`` rows, emptied whenever a refresh brings
+        new records), the others from RocksDB."""
+        memo = self._memo
+        try:
+            hit = memo.get(key)
+        except TypeError:  # an unhashable (composite dict) key
+            hit = None
+        if hit is not None:
+            obj = self._new(self.cls)
+            obj.__dict__ = hit.copy()
+            return obj
+        gen = self._gen
+        obj = self._read(key)
+        if obj is None:
+            return default
+        if gen == self._gen and not isinstance(key, dict):
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[key] = obj.__dict__.copy()
+        return obj
+
+    def _read(self, key):
         v = self._get_value(self._key_bytes(key))
         if v is None:
-            return default
-        obj = self._build(v)
-        d = obj.__dict__
-        if len(self._keys) == 1:
-            d[self._keys[0].name] = key
+            return None
+        if len(v) == self._n and self._first in v:
+            for name, dec in self._decs:
+                x = v[name]
+                if x is not None:
+                    v[name] = dec(x)
+            for name, dv in self._ign:
+                v[name] = dv
+            obj = self._new(self.cls)
+            obj.__dict__ = v
+        else:
+            obj = self._build(v)
+        if self._single is not None:
+            obj.__dict__[self._single] = key
         else:
             for f in self._keys:
-                d[f.name] = key.get(f.name)
+                obj.__dict__[f.name] = key.get(f.name)
         return obj
 
     __getitem__ = get
@@ -192,6 +249,12 @@ class TableView:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _MISSING_DEFAULT():
+    from kctx_cli.model.entity import MISSING
+
+    return MISSING
 
 
 def _key_encoder(info) -> Callable[[Any], bytes]:
