@@ -94,10 +94,11 @@ def test_f10_set_properties_reach_the_csas(stack, tmp_path, unique_name):
     assert r.returncode == 0, r.stdout + r.stderr
     sent = [json.loads(line) for line in log.read_text().splitlines()]
     csas = [b for b in sent if b["ksql"].startswith(f"CREATE STREAM {big}")]
-    assert len(csas) == 1
-    assert csas[0]["streamsProperties"] == {"auto.offset.reset": "earliest", "ksql.output.topic.name.prefix": "team_a_"}
+    assert csas  # more than one when ksqlDB's command topic was busy and kctx sent it again
+    for body in csas:
+        assert body["streamsProperties"] == {"auto.offset.reset": "earliest", "ksql.output.topic.name.prefix": "team_a_"}
     assert not [b for b in sent if b["ksql"].lstrip().upper().startswith(("SET ", "UNSET "))]
-    assert all(not b.get("streamsProperties") for b in sent if b is not csas[0] and "INSERT" in b["ksql"])
+    assert all(not b.get("streamsProperties") for b in sent if "INSERT" in b["ksql"])
 
     client = KsqlClient(stack.ksqldb_url)
     described = client.describe(big)

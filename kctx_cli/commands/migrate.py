@@ -123,6 +123,8 @@ def migrate(config: Config, *, to: str | None = None, dry_run: bool = False, all
 
     migrations = files.load_all(config.migrations_dir, config.defines)
     cluster = Cluster(config)
+    if not dry_run:
+        cluster.prefetch_ksql()  # built while the history and the lock wait on Kafka
     out = stdout()
     echo = (lambda s: None) if output == "json" else (lambda s: out.print(s, markup=False))
     history = _history(config, cluster, create=not dry_run)
