@@ -180,13 +180,18 @@ class KafkaContext:
         if tsf:
             t = entity.__dict__.get(tsf)
             if t is not None:
-                ts = (t - _EPOCH) // _MS
+                ts = round(t.timestamp() * 1000)  # exact for whole milliseconds (construction truncates)
         txn = getattr(self._local, "txn", None)
         producer = txn if txn is not None else (self._producer or self.producer)
         cb = self._delivered if txn is None else self._local.txn_cb
         if on_delivery is not None:
             cb = self._chain(cb, on_delivery)
-        self._produce(producer, codec.topic, value, key, ts, headers, cb)
+        try:  # the common case inline; a full queue or an error in _produce
+            producer.produce(codec.topic, value, key, timestamp=ts, headers=headers, on_delivery=cb)
+        except Exception:  # noqa: BLE001 - BufferError, KafkaException: handled there
+            self._produce(producer, codec.topic, value, key, ts, headers, cb)
+            return
+        producer.poll(0)  # delivery callbacks (a user callback's exception propagates, nothing is re-sent)
 
     def _produce(self, producer, topic, value, key, ts, headers, cb) -> None:
         from confluent_kafka import KafkaException
