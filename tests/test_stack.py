@@ -139,11 +139,14 @@ def test_up_again_reuses_the_running_stack(stack):
     done = subprocess.run([sys.executable, str(UP)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - t0 < 10
-    assert done.stdout.splitlines() == [
+    lines = done.stdout.splitlines()
+    assert lines[:3] == [
         f"KCTX_BOOTSTRAP_SERVERS={stack.bootstrap_servers}",
         f"KCTX_SCHEMA_REGISTRY_URL={stack.schema_registry_url}",
         f"KCTX_KSQLDB_URL={stack.ksqldb_url}",
     ]
+    # then the authenticated endpoints' variables (tests/stack/auth.py), when they run
+    assert all(line.startswith("KCTX_AUTH_") for line in lines[3:]), lines
     assert "already running" in done.stderr
 
 
