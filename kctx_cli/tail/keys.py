@@ -37,6 +37,7 @@ KEY_FORMAT_OPTIONS = {
     "avro": ("AVRO", None), "protobuf": ("PROTOBUF", None), "json_sr": ("JSON_SR", None),
 }
 WIRE_FORMATS = ("AVRO", "PROTOBUF", "JSON_SR")
+KSQLDB_TIMEOUT = 15  # seconds per request: a busy ksqlDB answers DESCRIBE slowly
 _SQL_NAMES = {"INTEGER": "INT"}  # DESCRIBE's schema type names -> ksqlDB SQL type names
 _INT_RANGE = {"INT": (-(2 ** 31), 2 ** 31 - 1), "BIGINT": (-(2 ** 63), 2 ** 63 - 1)}
 
@@ -133,7 +134,7 @@ def ksqldb_description(config, topic: str, name: str | None = None) -> dict | No
     try:
         from kctx_cli.backends.ksqldb import KsqlClient
 
-        client = KsqlClient(config.ksqldb_url, config.ksqldb, timeout=5)
+        client = KsqlClient(config.ksqldb_url, config.ksqldb, timeout=KSQLDB_TIMEOUT)
         for n in dict.fromkeys([name, name.upper()] if name else []):  # as given, then as ksqlDB upper-cases it
             d = client.describe(n)
             if d is not None:
