@@ -20,10 +20,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
-
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # the `test` extra installs it
+from hypothesis import strategies as st
 
 EXAMPLES = int(os.environ.get("KCTX_PROPERTY_EXAMPLES", "200"))
 
