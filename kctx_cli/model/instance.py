@@ -40,6 +40,7 @@ from typing import Any, Callable
 
 from kctx_cli.errors import KctxError
 
+_UTC = _dt.timezone.utc
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -311,7 +312,8 @@ def _checker(t, owner: str) -> Callable[[Any], Any]:
         def check(v):
             if not isinstance(v, _dt.datetime):
                 raise _Bad(f"expected a timezone-aware datetime (TIMESTAMP), got {_type_name(v)} {v!r}")
-            if v.tzinfo is None or v.tzinfo.utcoffset(v) is None:
+            tz = v.tzinfo
+            if tz is not _UTC and (tz is None or tz.utcoffset(v) is None):
                 raise _Bad(f"datetime {v.isoformat()} is naive: give a timezone "
                            f"(e.g. datetime.now(timezone.utc)); TIMESTAMP is stored as UTC milliseconds")
             us = v.microsecond
@@ -385,6 +387,7 @@ def _checker(t, owner: str) -> Callable[[Any], Any]:
 def _decimal_checker(precision: int, scale: int):
     label = f"DECIMAL({precision}, {scale})"
     max_int_digits = precision - scale
+    quantum = decimal.Decimal((0, (1,), -scale))
 
     def check(v):
         if type(v) is not decimal.Decimal:
@@ -393,6 +396,8 @@ def _decimal_checker(precision: int, scale: int):
                     raise _Bad(f"{v!r} is a float: use Decimal('...') so the value is exact ({label})")
                 raise _Bad(f"expected Decimal ({label}), got {_type_name(v)} {v!r}")
             v = decimal.Decimal(v)
+        elif v.same_quantum(quantum) and v.adjusted() < max_int_digits:
+            return v  # exactly `scale` places (finite: NaN/Infinity have no such exponent), digits fit
         sign, digits, exp = v.as_tuple()
         if not isinstance(exp, int):
             raise _Bad(f"{v} is not a finite number ({label})")

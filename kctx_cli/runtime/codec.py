@@ -128,10 +128,30 @@ def _instance_builder(cls, fields=None) -> Callable[[dict], Any]:
     plan = []
     for f in fields:
         plan.append((f.name, f.column, _decoder(f.type), f.default))
-    ignored = [(f.name, f.default) for f in info.ignored]
+    ignored = [(f.name, None if f.default is MISSING else f.default) for f in info.ignored]
     new = object.__new__
+    names = [f.name for f in fields]
+    decs = [(n, dec) for n, _, dec, _ in plan if dec is not None]
+    count = len(names)
+    first = names[0] if names else None
+    last = names[-1] if names else None
 
     def build(d: dict):
+        if len(d) == count and first in d and last in d:
+            # the writer schema has the model's names (kctx's own schemas): the dict fastavro
+            # returned becomes the instance's __dict__, converting only what needs it
+            for name, dec in decs:
+                x = d[name]
+                if x is not None:
+                    d[name] = dec(x)
+            for name, dv in ignored:
+                d[name] = dv
+            obj = new(cls)
+            obj.__dict__ = d
+            return obj
+        return slow(d)
+
+    def slow(d: dict):
         obj = new(cls)
         od = obj.__dict__
         for name, col, dec, default in plan:
@@ -146,7 +166,7 @@ def _instance_builder(cls, fields=None) -> Callable[[dict], Any]:
                                                f"gives no default", "model-mismatch")
             od[name] = v if dec is None or v is None else dec(v)
         for name, default in ignored:
-            od[name] = None if default is MISSING else default
+            od[name] = default
         return obj
     return build
 

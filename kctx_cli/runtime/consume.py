@@ -39,18 +39,34 @@ class Message:
     ``timestamp`` (aware UTC datetime, or None), ``timestamp_ms``, ``headers`` (list of
     ``(name, bytes)``), ``raw`` (the confluent_kafka.Message)."""
 
-    __slots__ = ("value", "topic", "partition", "offset", "timestamp_ms", "headers", "raw", "_sub")
+    __slots__ = ("value", "raw", "_sub")
 
     def __init__(self, value, raw, sub):
         self.value = value
         self.raw = raw
-        self.topic = raw.topic()
-        self.partition = raw.partition()
-        self.offset = raw.offset()
-        ts_type, ts = raw.timestamp()
-        self.timestamp_ms = ts if ts_type else None
-        self.headers = raw.headers() or []
         self._sub = sub
+
+    # read from the confluent message on demand (most handlers use few of them)
+    @property
+    def topic(self) -> str:
+        return self.raw.topic()
+
+    @property
+    def partition(self) -> int:
+        return self.raw.partition()
+
+    @property
+    def offset(self) -> int:
+        return self.raw.offset()
+
+    @property
+    def timestamp_ms(self) -> int | None:
+        ts_type, ts = self.raw.timestamp()
+        return ts if ts_type else None
+
+    @property
+    def headers(self) -> list:
+        return self.raw.headers() or []
 
     @property
     def key(self):
