@@ -284,6 +284,8 @@ class RedactingStream(io.TextIOBase):
         # a terminal gets each line as it is written; a pipe or file gets blocks of about
         # 64 KB of whole lines (as Python buffers them anyway), redacted a block at a time:
         # far cheaper per record for tail's millions of lines than a line at a time
+        if isinstance(s, (bytes, bytearray)):  # click's echo writes bytes to a stream without .buffer
+            s = bytes(s).decode(self.encoding or "utf-8", "replace")
         with self._wlock:
             self._parts.append(s)
             self._size += len(s)
