@@ -195,8 +195,16 @@ def test_unsupported_and_abstract_models_refuse_instances():
 
 
 def test_derived_entities_are_constructible_too():
-    from models.derived import HighValueOrder
+    from kctx_cli.query import select
 
-    h = HighValueOrder(order_id="o-1", customer_id="c", amount=Decimal("1500"), currency="EUR", ordered_at=NOW)
-    assert h.amount == Decimal(1500)
-    assert isinstance(HighValueOrder.amount, Column)
+    class BigOrder(Stream):
+        order_id: Annotated[uuid.UUID, Key]
+        amount: Annotated[Decimal, Precision(18, 4)]
+
+        class Meta:
+            def query():
+                return select(Order.order_id, Order.amount).from_(Order).where(Order.amount > 1000)
+
+    h = BigOrder(order_id=OID, amount=Decimal("1500"))
+    assert BigOrder.__kctx__.derived and h.amount == Decimal(1500)
+    assert isinstance(BigOrder.amount, Column)
