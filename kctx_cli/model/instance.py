@@ -103,12 +103,15 @@ def _factory(v):
 
 
 # values of these exact Python types need no check for these column types
-_EXACT = {"STRING": str, "BOOLEAN": bool, "DOUBLE": float, "BYTES": bytes}
+_EXACT = {"STRING": str, "BOOLEAN": bool, "DOUBLE": float, "BYTES": bytes, "UUID": uuid.UUID}
+_RANGES = {"INT": _INT32, "BIGINT": _INT64}
 
 
 def _exact_key(t):
-    if t is None or (t.name == "STRING" and t.avro == "uuid"):
+    if t is None:
         return None
+    if t.name == "STRING" and t.avro == "uuid":
+        return "UUID"
     return t.name
 
 
@@ -129,6 +132,8 @@ def fast_init(cls):
     if plan.problem:
         return None
     ns: dict[str, Any] = {"M": _MISSING, "_Bad": _Bad, "_slow": init, "_cls": cls}
+    info = cls.__kctx__
+    plan_types = [f.type for f in info.fields] + [None for _ in info.ignored]
     lines = ["def __init__(self, *args, **kw):",
              "    if args or type(self) is not _cls:",
              "        return _slow(self, args, kw)",
@@ -145,7 +150,14 @@ def fast_init(cls):
             lines.append(f"            v = {'D%d' % i if factory is None else 'F%d()' % i}")
         lines.append("        else:")
         lines.append("            left -= 1")
-        if check is not None:
+        rng = _RANGES.get(_exact_key(plan_types[i]))
+        if check is not None and rng is not None:  # ints: the range check inline
+            lines.append(f"            if type(v) is not int or not {rng[0]} <= v <= {rng[1]}:")
+            lines.append("                if v is None:")
+            lines.append("                    pass" if nullable else "                    return _slow(self, args, kw)")
+            lines.append("                else:")
+            lines.append(f"                    v = C{i}(v)")
+        elif check is not None:
             lines.append(f"            if type(v) is not E{i}:")
             lines.append("                if v is None:")
             lines.append("                    pass" if nullable else "                    return _slow(self, args, kw)")
