@@ -257,14 +257,19 @@ def test_duplicate_version(project):
     assert "duplicate migration version 1: also V000001__again.sql" in r.stderr
 
 
-def test_gap_is_a_validate_problem(project):
+def test_a_gap_between_versions_is_no_problem_as_in_ksql_migrations(project):
+    # ksql-migrations applies files in version order and numbers a new one "the next
+    # available version": V000001 then V000003 is a valid chain (field case F09 starts at V000002)
     (project / "migrations" / "V000003__later.sql").write_text("-- kctx:up\n")
     from kctx_cli.config import load_config
     from kctx_cli.migrations.checks import check
     from kctx_cli.model.discovery import load_project
 
     problems = check(load_project(load_config(project, None)))
-    assert [p.message for p in problems] == ["missing migration version(s) V000002 before V000003"]
+    assert [p.message for p in problems] == []
+    r = run_kctx("makemigrations", "--empty", "-m", "next", cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert (project / "migrations" / "V000004__next.sql").exists()
 
 
 def test_broken_models_stop_makemigrations(project):

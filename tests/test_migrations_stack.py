@@ -303,21 +303,8 @@ def test_server_errors_have_clear_messages(stack, tmp_path, unique_name):
     # a version below the applied ones that is not applied
     (mig / "V000002__bad_statement.sql").unlink()
     (mig / "V000003__third.sql").write_text("-- kctx:up\n")
-    r = run_kctx("migrate", cwd=root, env=env)  # a gap is a file validate rejects
-    assert r.returncode == 1
-    assert r.stderr.strip() == ("error: migrations/V000003__third.sql: missing migration version(s) V000002 before "
-                                "V000003; nothing applied (kctx validate reports the same)")
-    # a history in which V000003 is applied over the gap (as an older kctx could leave it)
-    from kctx_cli.config import load_config
-    from kctx_cli.migrations import files
-    from kctx_cli.migrations.history import History, VersionState, now_iso
-
-    h = History(load_config(root, environ={**os.environ, **env}), topic=env["KCTX_MIGRATIONS_TOPIC"])
-    try:
-        h.record_version(VersionState(3, "MIGRATED", files.read(mig / "V000003__third.sql").checksum, "x", "up",
-                                      now_iso(), now_iso(), "test", None, "third"))
-    finally:
-        h.close()
+    r = run_kctx("migrate", cwd=root, env=env)  # a gap between versions is fine, as in ksql-migrations
+    assert r.returncode == 0, r.stderr
     (mig / "V000002__late.sql").write_text("-- kctx:up\n")
     r = run_kctx("migrate", cwd=root, env=env)
     assert r.returncode == 1

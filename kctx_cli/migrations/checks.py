@@ -42,8 +42,8 @@ def check(project) -> list[Problem]:
 
 
 def file_problems(migrations, rel: str) -> list[Problem]:
-    """What validate finds in the migration files themselves, without the models: a gap in
-    the chain of versions (``migration-gap``), a step that does not replay onto the state
+    """What validate finds in the migration files themselves, without the models: a step
+    that does not replay onto the state
     the files before it build (``migration-replay``: e.g. a partition decrease, a CREATE of
     an existing source, a DROP of a missing one) and joins of sources with different
     partition counts (``join-partitions``) and what the semantic analyzer finds in each
@@ -51,22 +51,17 @@ def file_problems(migrations, rel: str) -> list[Problem]:
     the sources the steps before it create). ``migrate`` runs it on the files up to its
     target before applying any, so a file validate rejects is never applied.
 
-    ``migrations``: ``files.Migration`` objects in version order, all from version 1;
-    ``rel``: the migrations directory as messages show it. Raises nothing."""
+    Gaps between version numbers are no problem: ksql-migrations applies the files in
+    version order and numbers a new one "the next available version"
+    (ksqldb-docs/migrations-tool.md), so V000002 may be a project's first file. (Two files
+    with one version, and a file below the latest applied version that was never applied,
+    are errors elsewhere.)
+
+    ``migrations``: ``files.Migration`` objects in version order; ``rel``: the migrations
+    directory as messages show it. Raises nothing."""
     from kctx_cli.migrations import state
     from kctx_cli.query import copartition
 
-    problems: list[Problem] = []
-    expected = 1
-    for m in migrations:
-        if m.version != expected:
-            problems.append(Problem(f"{rel}/{m.filename}", 0, "migration-gap",
-                                    f"missing migration version(s) V{expected:06d}"
-                                    + (f"..V{m.version - 1:06d}" if m.version - 1 > expected else "")
-                                    + f" before {m.label}"))
-        expected = m.version + 1
-    if problems:
-        return problems
     try:
         state.replay(migrations)
     except KctxError as exc:
