@@ -188,19 +188,16 @@ def run_query(config, query, *, properties: dict | None = None, as_=None, timeou
     with ksqlDB's message. ``timeout``: seconds to connect and between two reads."""
     import requests
 
-    url = config.require_ksqldb().rstrip("/") + "/query-stream"
-    settings = config.ksqldb or {}
-    auth = None
-    ui = settings.get("basic.auth.user.info")
-    if ui and ":" in ui:
-        auth = tuple(ui.split(":", 1))
-    verify = settings.get("ssl.ca.location", True)
+    from kctx_cli.backends.ksqldb import http_session, transport_reason
+
+    # the one place that builds ksqlDB's auth and TLS (basic, bearer, CA, client certificate)
+    session, base, shown, _ = http_session(config.require_ksqldb(), config.ksqldb or {})
     body = {"sql": sql_of(query), "properties": dict(properties or {})}
     try:
-        resp = requests.post(url, json=body, headers={"Accept": MEDIA, "Content-Type": "application/json"},
-                             auth=auth, verify=verify, stream=True, timeout=timeout)
+        resp = session.post(base + "/query-stream", json=body,
+                            headers={"Accept": MEDIA, "Content-Type": "application/json"}, stream=True, timeout=timeout)
     except requests.RequestException as exc:
-        raise KsqlQueryError(f"cannot reach ksqlDB at {config.ksqldb_url}: {type(exc).__name__}") from None
+        raise KsqlQueryError(f"cannot reach ksqlDB at {shown}: {transport_reason(exc)}") from None
     lines = resp.iter_lines(decode_unicode=False)
     try:
         first = next(lines, b"")
