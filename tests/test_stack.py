@@ -171,8 +171,9 @@ def free_port() -> int:
 
 def run_up(tmp_path: Path, python_flags: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("KCTX_")}
+    # every port up would use, the authenticated endpoints' too: the running stack holds the defaults
     ports = {f"KCTX_STACK_{n}_PORT": str(free_port())
-             for n in ("KAFKA", "CONTROLLER", "REGISTRY", "KSQLDB")}
+             for n in ("KAFKA", "CONTROLLER", "REGISTRY", "KSQLDB", "KAFKA_SASL", "REGISTRY_TLS", "KSQLDB_TLS")}
     full = {**base, **ports, "KCTX_STACK_DIR": str(tmp_path / "stack"),
             "KCTX_STACK_CACHE": str(tmp_path / "cache"), **env}
     return subprocess.run([sys.executable, *python_flags, str(UP)], capture_output=True, text=True, env=full,
