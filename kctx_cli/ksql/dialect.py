@@ -46,7 +46,7 @@ from sqlglot.tokens import Token, TokenType
 
 from kctx_cli.ksql import nodes as k
 from kctx_cli.ksql.errors import KsqlSyntaxError
-from kctx_cli.ksql.keywords import GRAMMAR_RESERVED
+from kctx_cli.ksql.keywords import GRAMMAR_RESERVED, needs_quotes, quote_name
 
 __all__ = [
     "KSQL", "KsqlSyntaxError", "Statement", "parse", "parse_statements", "parse_one",
@@ -59,7 +59,6 @@ WINDOW_UNITS = frozenset(
     "DAY HOUR MINUTE SECOND MILLISECOND DAYS HOURS MINUTES SECONDS MILLISECONDS".split()
 )
 _CLAUSES = frozenset("JOIN LEFT RIGHT FULL INNER WINDOW WHERE GROUP PARTITION HAVING EMIT LIMIT".split())
-_PLAIN_NAME = re.compile(r"[A-Z_][A-Z0-9_@]*\Z")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 # canonical spelling of ksqlDB's built-in type names (aliases on the left)
@@ -1302,16 +1301,6 @@ def _split(toks: list[Token]) -> tuple[list[tuple[list[Token], list[str], bool]]
 # ---------------------------------------------------------------------------
 # generator
 # ---------------------------------------------------------------------------
-
-
-def needs_quotes(name: str) -> bool:
-    """Whether ksqlDB needs ``name`` back-quoted (lower case, special characters, reserved)."""
-    return not _PLAIN_NAME.match(name) or name in GRAMMAR_RESERVED
-
-
-def quote_name(name: str) -> str:
-    """``name`` as written in KSQL text: back-quoted (inner back-quotes doubled) when needed."""
-    return "`" + name.replace("`", "``") + "`" if needs_quotes(name) else name
 
 
 def _string(value: str) -> str:

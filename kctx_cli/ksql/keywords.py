@@ -5,8 +5,14 @@ cannot be used as unquoted identifiers (tests/test_ksql_keywords.py recomputes t
 the grammar).  ``PSEUDO_COLUMNS``: system columns every source has, which a user column
 must not be named after.  ``RESERVED`` is the union: a name in it must be back-quoted or,
 for model fields, renamed.
+
+``needs_quotes(name)`` and ``quote_name(name)`` apply that rule to a name as kctx writes
+it in KSQL text; the parser, the generator and the node builders all use them.  This
+module imports nothing of kctx (``kctx_cli.ksql.nodes`` reads it).
 """
 from __future__ import annotations
+
+import re
 
 GRAMMAR_RESERVED: frozenset[str] = frozenset({
     "ADVANCE", "ALL", "AND", "AS", "AT", "BEGINNING", "BETWEEN", "BY", "CASE", "CAST",
@@ -35,3 +41,17 @@ NON_RESERVED: frozenset[str] = frozenset({
     "SUBJECT", "SYSTEM", "TABLES", "TIME", "TIMEOUT", "TIMESTAMP", "TYPE", "TYPES",
     "UNDEFINE", "VARIABLES", "YEAR", "ZONE"
 })
+
+
+# an unquoted ksqlDB identifier as it reads back unchanged (upper case, grammar IDENTIFIER)
+_PLAIN_NAME = re.compile(r"[A-Z_][A-Z0-9_@]*\Z")
+
+
+def needs_quotes(name: str) -> bool:
+    """Whether ksqlDB needs ``name`` back-quoted (lower case, special characters, reserved)."""
+    return not _PLAIN_NAME.match(name) or name in GRAMMAR_RESERVED
+
+
+def quote_name(name: str) -> str:
+    """``name`` as written in KSQL text: back-quoted (inner back-quotes doubled) when needed."""
+    return "`" + name.replace("`", "``") + "`" if needs_quotes(name) else name

@@ -81,6 +81,8 @@ from typing import Any
 
 from sqlglot import exp
 
+from kctx_cli.ksql.keywords import needs_quotes
+
 
 class Node(exp.Expression):
     """Base class of the ksqlDB-specific nodes (lets code test ``isinstance(x, Node)``)."""
@@ -358,8 +360,6 @@ STATEMENTS = (
 def ident(name: str) -> exp.Identifier:
     """An identifier; pass the ksqlDB name exactly (upper-case for ordinary names).
     ``quoted`` is set when the name needs back-quotes, as the parser does."""
-    from kctx_cli.ksql.dialect import needs_quotes
-
     return exp.Identifier(this=name, quoted=needs_quotes(name))
 
 
