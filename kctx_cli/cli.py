@@ -3,6 +3,10 @@
 Each command imports its implementation inside the function body (as pip does), so
 `kctx --help` loads only Typer. Errors: a ``KctxError`` becomes one red line and its
 exit code; anything else is a bug and shows a traceback with ``--debug`` only.
+
+Shell completion is Typer's (its scripts and completion classes for bash, zsh, fish and
+PowerShell), loaded only when it is used: ``--install-completion``, ``--show-completion``,
+or the shell asking for completions through ``_KCTX_COMPLETE`` (see ``_import_typer``).
 """
 from __future__ import annotations
 
@@ -11,7 +15,53 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-import typer
+COMPLETE_VAR = "_KCTX_COMPLETE"  # click's name for prog "kctx": the shell scripts set it
+SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")  # what Typer's completion supports
+
+
+def _import_typer():
+    """``import typer`` without importing Typer's completion module.
+
+    ``typer.main`` imports ``typer.completion`` (and with it shellingham and Typer's four
+    shell scripts, ~1.5 ms) only to build the ``--install-completion``/``--show-completion``
+    options of ``Typer(add_completion=True)``. kctx declares those options itself (lazy
+    callbacks below), so during ``import typer`` a stand-in answers for the module and
+    loads the real one the first time one of its names is used; after the import the
+    stand-in is gone from ``sys.modules`` and Typer imports the real module when it needs it
+    (``_KCTX_COMPLETE``). A Typer that imports more from the module still works, only
+    without the saving (tests/test_completion.py notices)."""
+    if "typer" in sys.modules:
+        import typer
+
+        return typer
+    import importlib
+    import types
+
+    name = "typer.completion"
+    stub = types.ModuleType(name, "stand-in for typer.completion while typer is imported (kctx_cli.cli)")
+
+    def real():
+        if sys.modules.get(name) is stub:
+            del sys.modules[name]
+        return importlib.import_module(name)
+
+    def __getattr__(attr):
+        if attr.startswith("__"):  # the import system probing (__path__ …): not a use
+            raise AttributeError(attr)
+        return getattr(real(), attr)
+
+    stub.__getattr__ = __getattr__
+    stub.get_completion_inspect_parameters = lambda: real().get_completion_inspect_parameters()
+    sys.modules[name] = stub
+    try:
+        import typer
+    finally:
+        if sys.modules.get(name) is stub:
+            del sys.modules[name]
+    return typer
+
+
+typer = _import_typer()
 
 # Plain (click-style) help: Typer's rich help imports rich.markdown and costs ~100 ms
 # on every `kctx --help`; command output still uses rich.
@@ -22,7 +72,7 @@ app = typer.Typer(
     **PLAIN,
     help="Kafka topics, Schema Registry subjects and ksqlDB streams/tables as code.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=False,  # Typer's would import its completion at start-up: see _global
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -48,6 +98,78 @@ class State:
     project: Optional[Path] = None
 
 
+# ---------------------------------------------------------------------------
+# shell completion (Typer's, imported only here)
+# ---------------------------------------------------------------------------
+
+
+def _completion_shell() -> str:
+    """The shell to complete for: the one kctx runs in, found as Typer finds it (shellingham
+    walks up the parent processes), else the login shell named by ``$SHELL``. Raises
+    ``KctxError`` when neither is one Typer supports (``SHELLS``)."""
+    detected = None
+    try:
+        import shellingham
+
+        detected = shellingham.detect_shell()[0]
+    except Exception:  # ShellDetectionFailure, no /proc and no ps, no shellingham: try $SHELL
+        pass
+    login = os.path.basename(os.environ.get("SHELL", "")).lower()
+    for shell in (detected, login):
+        if shell in SHELLS:
+            return shell
+    from kctx_cli.errors import KctxError
+
+    raise KctxError(f"cannot complete for this shell ({detected or login or 'none found'}); "
+                    f"completion supports {', '.join(SHELLS)}: run kctx from one of them or set SHELL")
+
+
+def _install_completion(ctx: typer.Context, value: bool) -> None:
+    """``--install-completion``: Typer's installer (the script under ~/.bash_completions,
+    ~/.zfunc, fish's completions folder or the PowerShell profile, sourced from the rc file)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from typer.completion import install
+
+    shell, path = install(shell=_completion_shell(), prog_name="kctx", complete_var=COMPLETE_VAR)
+    typer.secho(f"{shell} completion installed in {path}", fg="green")
+    typer.echo("Completion will take effect once you restart the terminal")
+    raise typer.Exit(0)
+
+
+def _show_completion(ctx: typer.Context, value: bool) -> None:
+    """``--show-completion``: print Typer's completion script for the current shell."""
+    if not value or ctx.resilient_parsing:
+        return
+    from typer.completion import get_completion_script
+
+    typer.echo(get_completion_script(prog_name="kctx", complete_var=COMPLETE_VAR, shell=_completion_shell()))
+    raise typer.Exit(0)
+
+
+def _complete_env(ctx: typer.Context, incomplete: str) -> List[str]:
+    """Values for ``--env``: the [env.NAME] tables of the project's kctx.toml (or
+    pyproject.toml [tool.kctx]); nothing when it cannot be read."""
+    try:
+        from kctx_cli.config import find_root
+
+        project = ctx.params.get("project") or os.environ.get("KCTX_PROJECT") or "."
+        _root, source = find_root(Path(project))
+        if source is None:
+            return []
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            import tomli as tomllib
+        with open(source, "rb") as fh:
+            data = tomllib.load(fh)
+        if source.name == "pyproject.toml":
+            data = data.get("tool", {}).get("kctx", {})
+        return sorted(name for name in data.get("env", {}) if name.startswith(incomplete))
+    except Exception:  # completion must never fail loudly in the middle of a command line
+        return []
+
+
 OutputOpt = typer.Option("text", "--output", "-o", help="text or json")
 DefineOpt = typer.Option(None, "--define", "-d", metavar="NAME=VALUE",
                          help="a variable of the migration files, as a DEFINE line at the top of each (repeatable)")
@@ -55,11 +177,17 @@ DefineOpt = typer.Option(None, "--define", "-d", metavar="NAME=VALUE",
 
 @app.callback()
 def _global(
-    env: Optional[str] = typer.Option(None, "--env", "-e", help="named environment from kctx.toml (or KCTX_ENV)"),
+    env: Optional[str] = typer.Option(None, "--env", "-e", help="named environment from kctx.toml (or KCTX_ENV)",
+                                      autocompletion=_complete_env),
     project: Optional[Path] = typer.Option(None, "--project", "-p", help="project directory (default: search upwards from here)"),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
     version: bool = typer.Option(False, "--version", help="print the version and exit", is_eager=True,
                                  callback=lambda v: _print_version() if v else None),
+    install_completion: bool = typer.Option(False, "--install-completion", is_eager=True, callback=_install_completion,
+                                            help="Install completion for the current shell."),
+    show_completion: bool = typer.Option(False, "--show-completion", is_eager=True, callback=_show_completion,
+                                         help="Show completion for the current shell, to copy it or customize the "
+                                              "installation."),
 ):
     State.debug = debug or os.environ.get("KCTX_DEBUG") == "1"
     State.env = env
@@ -449,6 +577,12 @@ def main() -> None:
     from kctx_cli.errors import KctxError
 
     redact.install()
+    if os.environ.get(COMPLETE_VAR):
+        # the shell asks for completions: Typer's completion classes replace click's
+        # (the protocol of Typer's scripts); add_completion=True would do this at start-up
+        from typer.completion import completion_init
+
+        completion_init()
 
     try:
         rv = app(standalone_mode=False, prog_name="kctx")  # click returns the exit code instead of exiting
