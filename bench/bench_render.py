@@ -20,12 +20,12 @@ from typing import Annotated
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kctx_cli.ksql.ddl import entity_ddl  # noqa: E402
+from kctx_cli.derive.ddl import entity_ddl  # noqa: E402
 from kctx_cli.model import Key, Precision, Stream, Table  # noqa: E402
 from kctx_cli.model.entity import Entity  # noqa: E402
 from kctx_cli.query import Tumbling, count, hours, minutes, select, sum_  # noqa: E402
 from kctx_cli.query.compiler import compile_select  # noqa: E402
-from kctx_cli.query.schema import Resolver  # noqa: E402
+from kctx_cli.derive.schema import Resolver  # noqa: E402
 
 
 class Order(Stream):

@@ -589,6 +589,8 @@ def main() -> None:
     except KctxError as exc:
         if State.debug:
             raise
+        for other in getattr(exc, "others", ()):  # KctxErrors: the rest of the problems first
+            _error(other)
         _error(exc.message)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:

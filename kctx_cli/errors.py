@@ -28,6 +28,16 @@ class KctxError(Exception):
         return str(self)
 
 
+class KctxErrors(KctxError):
+    """Several problems found at once (e.g. every destructive step of a migration): the
+    message is the first of ``messages`` plus ``suffix``; ``others`` holds the rest, which
+    the CLI prints first, one ``error:`` line each."""
+
+    def __init__(self, messages: list[str], suffix: str = "", exit_code: int | None = None):
+        super().__init__(f"{messages[0]}{suffix}", exit_code)
+        self.others = list(messages[1:])
+
+
 class ConfigError(KctxError):
     """kctx.toml / environment problems."""
 

@@ -13,7 +13,7 @@ import pytest
 
 from kctx_cli.backends.ksqldb import KsqlStatementError
 from kctx_cli.ksql.dialect import parse_statements
-from kctx_cli.query.analyzer import ScriptAnalyzer, check_statements
+from kctx_cli.derive.analyzer import ScriptAnalyzer, check_statements
 from tests.ksqldb_helpers import KsqlSources
 
 SOURCES = [

@@ -2,7 +2,7 @@
 
 The corpus (``../shared/ksql-corpus/``, ksqlDB's functional tests) is read in place by
 ``tools/corpus_score.py``: every test runs statement by statement through
-``kctx_cli.query.analyzer`` with the sources its earlier statements create.  A false
+``kctx_cli.derive.analyzer`` with the sources its earlier statements create.  A false
 rejection (a finding on a test ksqlDB accepts) fails the suite outright; the catch rate
 and the post_sources figure must not fall below what docs/benchmarks.md records.
 """
@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO / "tools"))
 import corpus_score  # noqa: E402
 
 from kctx_cli.ksql.dialect import parse_statements  # noqa: E402
-from kctx_cli.query.analyzer import ScriptAnalyzer, check_statements  # noqa: E402
+from kctx_cli.derive.analyzer import ScriptAnalyzer, check_statements  # noqa: E402
 
 needs_corpus = pytest.mark.skipif(not corpus_score.CORPUS.exists(), reason="../shared/ksql-corpus is not there")
 
@@ -174,7 +174,7 @@ def test_cli_check_reports_file_line_column(tmp_path):
 def test_dsl_refuses_reserved_labels():
     """`.label("rowtime")` names a system column: refused as ksqlDB refuses the alias."""
     from kctx_cli.query import rowtime, select
-    from kctx_cli.query.schema import analyze
+    from kctx_cli.derive.schema import analyze
     from tests.query_entities import Order
 
     codes = [c for c, _ in analyze(select(Order.order_id, Order.amount.label("rowtime")).from_(Order)).problems]
@@ -223,7 +223,7 @@ def test_dsl_consumer_of_a_windowed_table_selects_window_bounds():
     """WINDOWSTART in a query over a windowed table (a derived entity whose query is a
     windowed aggregation) is accepted; over a plain source it needs a window."""
     from kctx_cli.query import select, window_start
-    from kctx_cli.query.schema import Resolver, analyze
+    from kctx_cli.derive.schema import Resolver, analyze
     from tests.query_entities import Order
 
     a = analyze(select(HourlyOrders.customer_id, HourlyOrders.n, window_start.label("ws")).from_(HourlyOrders),

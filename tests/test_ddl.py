@@ -6,10 +6,10 @@ import pytest
 
 from kctx_cli.config import load_config
 from kctx_cli.errors import KctxError
-from kctx_cli.ksql.ddl import entity_ddl, ordered
+from kctx_cli.derive.ddl import entity_ddl, ordered
 from kctx_cli.ksql.dialect import parse_one, render
 from kctx_cli.model.discovery import load_project
-from kctx_cli.query.schema import entity_kind, topic_configs
+from kctx_cli.derive.schema import entity_kind, topic_configs
 from tests.helpers import make_project, run_kctx
 
 SRC = """

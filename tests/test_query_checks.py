@@ -8,7 +8,7 @@ import pytest
 
 from kctx_cli.config import load_config
 from kctx_cli.model.discovery import load_project
-from kctx_cli.query.checks import check
+from kctx_cli.derive.checks import check
 from tests.helpers import make_project, run_kctx
 
 SOURCES = """
@@ -351,7 +351,7 @@ def test_validate_cli_reports_query_problems(tmp_path):
 
 
 def test_kind_is_inferred_unless_declared(tmp_path):
-    from kctx_cli.query.schema import entity_kind, topic_configs
+    from kctx_cli.derive.schema import entity_kind, topic_configs
 
     src = """
 class Names(Entity):

@@ -12,7 +12,7 @@ from kctx_cli.query import (
     Tumbling, avg, case, collect_list, count, func, hours, latest_by_offset, max_, select, sum_,
     window_start,
 )
-from kctx_cli.query.schema import analyze, promote
+from kctx_cli.derive.schema import analyze, promote
 from tests.query_entities import Address, Customer, Order, Payment, Region
 
 O, C, P, R = Order, Customer, Payment, Region

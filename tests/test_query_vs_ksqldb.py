@@ -1,4 +1,4 @@
-"""kctx's output-schema inference (kctx_cli.query.schema) against the real ksqlDB: the
+"""kctx's output-schema inference (kctx_cli.derive.schema) against the real ksqlDB: the
 columns, types and key flags DESCRIBE lists for a CREATE … AS SELECT must be exactly what
 kctx infers for the same statement (kctx's own rendering of its DSL query).
 
@@ -35,13 +35,13 @@ from typing import Annotated, Callable, Optional
 import pytest
 
 from kctx_cli.backends.ksqldb import KsqlStatementError
-from kctx_cli.ksql.ddl import entity_ddl
+from kctx_cli.derive.ddl import entity_ddl
 from kctx_cli.model import Int32, Key, Precision, Stream, Struct, Table
 from kctx_cli.query import (
     Hopping, Session, avg, case, collect_list, collect_set, count, earliest_by_offset, func, hours,
     latest_by_offset, lit, max_, min_, minutes, rowkey, rowtime, seconds, select, sum_, window_end, window_start,
 )
-from kctx_cli.query.schema import Analysis, Resolver, analyze
+from kctx_cli.derive.schema import Analysis, Resolver, analyze
 from tests.helpers import REPO
 from tests.ksqldb_helpers import KsqlSources, described_columns
 
@@ -585,7 +585,7 @@ def _prefixed_shop(tmp_path: Path, prefix: str) -> Path:
 
 def test_ksqldb_describes_what_kctx_infers_for_the_example_project(stack, tmp_path, unique_name):
     from kctx_cli.config import load_config
-    from kctx_cli.ksql import ddl
+    from kctx_cli.derive import ddl
     from kctx_cli.model.discovery import load_project
 
     root = _prefixed_shop(tmp_path, unique_name)

@@ -185,7 +185,7 @@ def test_origin_times_are_iso_with_the_epoch_ms_kept():
 # ---------------------------------------------------------------- Protobuf / JSON Schema framing
 
 def test_confluent_message_indexes():
-    from kctx_cli.tail.wire import WireError, message_indexes
+    from kctx_cli.backends.wire import WireError, message_indexes
 
     assert message_indexes(b"\x00\x00\x00\x00\x01\x00rest") == ([0], 6)
     # count 2 (zig-zag 4), indexes 1 (2) and 0 (0)
@@ -200,7 +200,7 @@ def test_json_schema_and_protobuf_values_decode():
 
     from google.protobuf import descriptor_pb2
 
-    from kctx_cli.tail.wire import JsonSchema, ProtobufSchema, from_stored
+    from kctx_cli.backends.wire import JsonSchema, ProtobufSchema, from_stored
 
     js = JsonSchema('{"type": "object"}')
     assert js.decode(b"\x00\x00\x00\x00\x09" + b'{"a": 1}') == {"a": 1}

@@ -37,7 +37,7 @@ from typing import Any
 
 from kctx_cli.errors import KctxError, Problem
 from kctx_cli.model.entity import EntityInfo, Field
-from kctx_cli.model.types import SqlType
+from kctx_cli.sqltypes import SqlType
 
 KSQL_NAMESPACE = "io.confluent.ksql.avro_schemas"
 KSQL_RECORD = "KsqlDataSourceSchema"
@@ -520,7 +520,7 @@ def _query_order(info: EntityInfo, fields: list[Field]) -> list[Field]:
     registers the SELECT's column order. Declaration order when the query cannot be
     analysed (its problems are reported by the query checks)."""
     try:
-        from kctx_cli.query.schema import analyze
+        from kctx_cli.derive.schema import analyze
 
         produced = [c.name for c in analyze(info.query()).columns]
     except Exception:  # noqa: BLE001 - a broken query must not break schema derivation

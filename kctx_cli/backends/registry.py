@@ -215,12 +215,12 @@ class SchemaCache:
         self._down_until = 0.0
         self._down_error: SchemaUnavailable | None = None
         self.retry_after = self.RETRY_AFTER if retry_after is None else retry_after
-        self.other: dict[int, Any] = {}  # Protobuf / JSON Schema ids -> kctx_cli.tail.wire schema
+        self.other: dict[int, Any] = {}  # Protobuf / JSON Schema ids -> kctx_cli.backends.wire schema
         self.types: dict[int, str] = {}
 
     def typed(self, schema_id: int) -> tuple[str, Any]:
         """``(schemaType, schema)`` of any id: AVRO with the parsed fastavro schema,
-        PROTOBUF / JSON with a kctx_cli.tail.wire schema. SchemaUnavailable as ``get``."""
+        PROTOBUF / JSON with a kctx_cli.backends.wire schema. SchemaUnavailable as ``get``."""
         s = self.parsed.get(schema_id)
         if s is not None:
             return "AVRO", s
@@ -281,7 +281,7 @@ class SchemaCache:
     def _other(self, schema_id: int, schema_type: str, text: str) -> None:
         """Build the Protobuf / JSON Schema decoder of an id (kept in ``other``); a failure
         is kept as the id's error."""
-        from kctx_cli.tail import wire
+        from kctx_cli.backends import wire
 
         try:
             if schema_type == "JSON":

@@ -225,7 +225,7 @@ class CacheTable:
             text = self._meta.get(b"schema:%d" % sid)
             if text is None:
                 return None
-            from kctx_cli.tail.wire import from_stored
+            from kctx_cli.backends.wire import from_stored
 
             other = from_stored(text.decode())
             if other is not None:

@@ -41,7 +41,7 @@ def _check_text(name: str, text: str, defines: dict[str, str] | None = None, ana
     at its line; an undefined ``${name}`` stays a variable (the file may get it when it runs,
     e.g. from ``ksql-migrations apply --define``; SqlBase.g4 accepts a variable as a name or
     a literal).  With ``analyzer``
-    (``kctx_cli.query.analyzer.ScriptAnalyzer``, shared by the files of one run), each
+    (``kctx_cli.derive.analyzer.ScriptAnalyzer``, shared by the files of one run), each
     valid statement then goes through the semantic analyzer, with the sources the
     statements before it created, its findings at the statement's line:column."""
     from kctx_cli.ksql.dialect import parse_statements
@@ -62,11 +62,11 @@ def _check_text(name: str, text: str, defines: dict[str, str] | None = None, ana
 def check(files: list[Path], output: str = "text", defines: dict[str, str] | None = None,
           syntax_only: bool = False) -> int:
     """Parse each file and analyse its statements in order (the files in the order given,
-    each seeing the sources the statements before it created: ``kctx_cli.query.analyzer``);
+    each seeing the sources the statements before it created: ``kctx_cli.derive.analyzer``);
     report each error as file:line:column: message. Exit 1 on any.
     ``defines``: ``--define`` variables, DEFINE lines at the top of each file;
     ``syntax_only``: the dialect's syntax and variables only (no semantic analysis)."""
-    from kctx_cli.query.analyzer import ScriptAnalyzer
+    from kctx_cli.derive.analyzer import ScriptAnalyzer
 
     # not closed: a source no statement of these files created may exist on the cluster
     analyzer = None if syntax_only else ScriptAnalyzer(closed=False)

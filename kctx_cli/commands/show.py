@@ -43,9 +43,9 @@ def show_avro(config: Config, name: str | None, key: bool = False) -> int:
 def show_ddl(config: Config, name: str | None = None) -> int:
     """Print the CREATE STREAM/TABLE statements of all entities in dependency order
     (sources before the derived entities that read them), or of one entity."""
-    from kctx_cli.ksql.ddl import entity_ddl, ordered
+    from kctx_cli.derive.ddl import entity_ddl, ordered
     from kctx_cli.model.discovery import load_project
-    from kctx_cli.query.schema import Resolver
+    from kctx_cli.derive.schema import Resolver
 
     project = load_project(config)
     resolver = Resolver(project.entities)
@@ -60,20 +60,13 @@ def show_ddl(config: Config, name: str | None = None) -> int:
 def show_plan(config: Config) -> int:
     """Print the migration `kctx makemigrations` would write now (the models against the
     state replayed from migrations/), without writing it; offline."""
-    from kctx_cli.commands.migrate import _auto_description, _load, compute_diff
-    from kctx_cli.migrations import files
+    from kctx_cli.migrations.api import next_migration_text
 
-    project, migrations = _load(config)
-    diff = compute_diff(project, migrations, allow_destructive=True)
-    for e in diff.errors:
+    text, refused, latest = next_migration_text(config)
+    for e in refused:
         print(f"-- refused: {e}")
-    if not diff.changes:
-        last = migrations[-1].label if migrations else "no migrations"
-        print(f"-- no changes: the models match the migrations ({last})")
+    if not text:
+        print(f"-- no changes: the models match the migrations ({latest})")
         return 0
-    version = (migrations[-1].version if migrations else 0) + 1
-    why = "; ".join(diff.irreversible)
-    notes = list(diff.notes) + ([f"irreversible: {why}"] if diff.down is None else [])
-    print(files.render(version, _auto_description(migrations, diff), diff.up, diff.down, notes, irreversible=why),
-          end="")
+    print(text, end="")
     return 0

@@ -14,7 +14,7 @@ def checkers():
     from kctx_cli.avro import schema as avro_schema
     from kctx_cli.migrations import checks as migration_checks
     from kctx_cli.model import checks as model_checks
-    from kctx_cli.query import checks as query_checks
+    from kctx_cli.derive import checks as query_checks
 
     return [model_checks.check, avro_schema.check, query_checks.check, migration_checks.check]
 
@@ -35,7 +35,7 @@ def validate(config: Config, *, output: str = "text", live: bool = False) -> int
     problems = run_checks(project)
     live_report = None
     if live:
-        from kctx_cli.commands.migrate import live_check
+        from kctx_cli.migrations.api import live_check
 
         live_report = live_check(config)
     failed = bool(problems) or (live_report is not None and not live_report["ok"])

@@ -33,10 +33,17 @@ def kill_point(name: str) -> None:
 
 @dataclass
 class Plan:
+    """What ``migrate`` will do: ``direction`` ``up``/``down``, the ``versions`` to apply or
+    revert in that order, the ``current`` and ``target`` version numbers."""
+
     direction: str  # up / down
     versions: list[Migration] = field(default_factory=list)
     current: int = 0
     target: int = 0
+
+    def steps(self, m: Migration) -> list:
+        """The steps of ``m`` this plan runs: its up part, or its down part when reverting."""
+        return m.up if self.direction == "up" else m.down or []
 
 
 def verify(migrations: list[Migration], versions: dict[int, VersionState]) -> list[str]:

@@ -365,22 +365,9 @@ def _field_types(schema) -> dict:
 
 def _dependents(state: State, name: str) -> set[str]:
     """Derived sources reading ``name`` directly or through others (from their statements)."""
-    from kctx_cli.ksql.dialect import parse_one
-    from sqlglot import exp
+    from kctx_cli.derive.order import dependents
 
-    out: set[str] = set()
-    frontier = {name}
-    while frontier:
-        nxt = set()
-        for n, s in state.sources.items():
-            if not s.derived or n in out:
-                continue
-            tables = {t.this.this for t in parse_one(s.statement).expression.find_all(exp.Table)}
-            if tables & frontier:
-                out.add(n)
-                nxt.add(n)
-        frontier = nxt
-    return out
+    return dependents({n: s.statement for n, s in state.sources.items() if s.derived}, name)
 
 
 def _entity_of_topic(ctx: Context, topic: str) -> str:
@@ -456,7 +443,7 @@ def diff(old: State, new: State, *, allow_destructive: bool = False, order: list
 
 def entity_order(project) -> list[str]:
     """Names (entity, source and topic) in the models' dependency order, for sorting."""
-    from kctx_cli.ksql.ddl import ordered
+    from kctx_cli.derive.ddl import ordered
 
     out = []
     for info in ordered(project):

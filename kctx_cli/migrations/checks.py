@@ -1,6 +1,6 @@
 """Offline migration checks for ``kctx validate``: readable files, an unbroken chain of
 versions, a state that replays, joins that ksqlDB would accept (co-partitioned sources,
-``kctx_cli.query.copartition``), and models equal to that state (nothing left for
+``kctx_cli.derive.copartition``), and models equal to that state (nothing left for
 ``makemigrations`` to write). Checksums of applied files need the cluster's history:
 ``kctx validate --live`` / ``kctx status``."""
 from __future__ import annotations
@@ -15,7 +15,7 @@ def check(project) -> list[Problem]:
 
     config = project.config
     directory = config.migrations_dir
-    rel = _rel(directory, config.root)
+    rel = relative(directory, config.root)
     migrations, problems = files.problems(directory, config.root, config.defines)
     if problems:
         return problems
@@ -47,7 +47,7 @@ def file_problems(migrations, rel: str) -> list[Problem]:
     the files before it build (``migration-replay``: e.g. a partition decrease, a CREATE of
     an existing source, a DROP of a missing one) and joins of sources with different
     partition counts (``join-partitions``) and what the semantic analyzer finds in each
-    KSQL statement (``kctx_cli.query.analyzer``: types, keys, joins, clauses, formats, with
+    KSQL statement (``kctx_cli.derive.analyzer``: types, keys, joins, clauses, formats, with
     the sources the steps before it create). ``migrate`` runs it on the files up to its
     target before applying any, so a file validate rejects is never applied.
 
@@ -60,21 +60,78 @@ def file_problems(migrations, rel: str) -> list[Problem]:
     ``migrations``: ``files.Migration`` objects in version order; ``rel``: the migrations
     directory as messages show it. Raises nothing."""
     from kctx_cli.migrations import state
-    from kctx_cli.query import copartition
 
     try:
         state.replay(migrations)
     except KctxError as exc:
         return [Problem(rel, 0, "migration-replay", f"the migrations do not replay: {exc}")]
     # joins ksqlDB would refuse (different partition counts), at the statement's file:line
-    problems = copartition.migration_problems(migrations, rel)
+    problems = _join_partition_problems(migrations, rel)
     # what else ksqlDB would refuse (types, keys, joins, clauses, formats: issue 15)
-    from kctx_cli.query import analyzer
-
-    return problems + analyzer.migration_problems(migrations, rel)
+    return problems + _analyzer_problems(migrations, rel)
 
 
-def _rel(path, root) -> str:
+def _join_partition_problems(migrations, where: str) -> list:
+    """Every CSAS/CTAS (or INSERT INTO ... SELECT) of the migration files that ksqlDB
+    would refuse because it joins sources with different partition counts, as
+    ``Problem(file, line, "join-partitions", ksqlDB's message)``.
+
+    ``migrations``: ``kctx_cli.migrations.files.Migration`` objects in version order (their
+    up parts are replayed into a fresh ``State``); ``where``: the migrations directory as
+    shown in messages (``migrations``). A step that does not replay ends the walk quietly
+    (``kctx_cli.migrations.checks`` reports the replay error). Raises nothing.
+    """
+    from kctx_cli.derive.copartition import CODE, MigrationPartitions
+    from kctx_cli.migrations.state import State
+    from kctx_cli.ops import Ksql
+
+    state = State()
+    follow = MigrationPartitions(state)
+    problems: list = []
+    for m in migrations:
+        for step in m.up:
+            op = step.op
+            tree = op.tree if isinstance(op, Ksql) else None
+            topics_before = set(state.topics)
+            if tree is not None:
+                msg = follow.check(tree)
+                if msg is not None:
+                    problems.append(Problem(f"{where}/{m.filename}", step.line, CODE, msg))
+            try:
+                op.replay(state)
+            except Exception:  # noqa: BLE001 - OpError and the like: the migration checks report them
+                return problems
+            if tree is not None:
+                follow.after(tree, topics_before)
+    return problems
+
+
+def _analyzer_problems(migrations, where: str) -> list:
+    """The analyzer over migration files: every KSQL step, in version order, with the
+    sources the steps before it create, as ``Problem(file, line, code, message)``.
+
+    ``migrations``: ``kctx_cli.migrations.files.Migration`` objects in version order, from
+    version 1 (their up steps; a ``Ksql`` op's ``tree`` is the statement after ``${var}``
+    substitution, its ``properties`` the SETs in effect); ``where``: the migrations
+    directory as messages show it.  Raises nothing."""
+    from kctx_cli.derive.analyzer import ScriptAnalyzer
+    from kctx_cli.ops import Ksql
+
+    analyzer = ScriptAnalyzer()
+    analyzer.partitions = False  # _join_partition_problems checks them with the replayed topics
+    problems: list = []
+    for m in migrations:
+        for step in m.up:
+            op = step.op
+            if not isinstance(op, Ksql) or op.tree is None:
+                continue
+            for code, msg in analyzer.check_with(op.tree, op.properties):
+                problems.append(Problem(f"{where}/{m.filename}", step.line, code, msg))
+    return problems
+
+
+def relative(path, root) -> str:
+    """``path`` relative to the project ``root`` when inside it (as messages show it), else as is."""
     try:
         return str(path.relative_to(root))
     except ValueError:

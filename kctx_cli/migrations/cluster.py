@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, NamedTuple
+
 from kctx_cli.backends.registry import quote_path
 from kctx_cli.errors import KctxError
 
 KAFKA_TIMEOUT = 15.0
+
+
+class TopicInfo(NamedTuple):
+    """A live topic's partition count and replication factor (of its first partition)."""
+
+    partitions: int
+    replicas: int
 
 
 class Cluster:
@@ -49,8 +57,8 @@ class Cluster:
                 raise KctxError(f"Kafka: cannot {what} {name}: {type(exc).__name__}: {exc} "
                                 f"(bootstrap servers {self.config.bootstrap_servers})") from None
 
-    def topic(self, name: str) -> tuple[int, int] | None:
-        """(partitions, replicas) of a topic, or None when it does not exist."""
+    def topic(self, name: str) -> TopicInfo | None:
+        """The topic's partition count and replication factor, or None when it does not exist."""
         from kctx_cli.backends.kafka import list_topics
 
         md = list_topics(self.admin, self.config, topic=name)
@@ -58,16 +66,17 @@ class Cluster:
         if t is None or t.error is not None or not t.partitions:
             return None
         first = next(iter(t.partitions.values()))
-        return len(t.partitions), len(first.replicas)
+        return TopicInfo(len(t.partitions), len(first.replicas))
 
-    def topics(self) -> dict[str, tuple[int, int]]:
+    def topics(self) -> dict[str, TopicInfo]:
+        """Every topic the broker lists (internal ones included): name -> ``TopicInfo``."""
         from kctx_cli.backends.kafka import list_topics
 
         md = list_topics(self.admin, self.config)
         out = {}
         for name, t in md.topics.items():
             if t.error is None and t.partitions:
-                out[name] = (len(t.partitions), len(next(iter(t.partitions.values())).replicas))
+                out[name] = TopicInfo(len(t.partitions), len(next(iter(t.partitions.values())).replicas))
         return out
 
     def topic_configs(self, name: str) -> dict[str, str]:
@@ -105,7 +114,7 @@ class Cluster:
 
         self._wait(self.admin.create_partitions([NewPartitions(name, total)], request_timeout=KAFKA_TIMEOUT),
                    "add partitions to")
-        self._until(lambda: (self.topic(name) or (0,))[0] >= total, f"topic {name} to have {total} partitions")
+        self._until(lambda: getattr(self.topic(name), 'partitions', 0) >= total, f"topic {name} to have {total} partitions")
 
     def alter_topic_configs(self, name: str, set_: dict[str, str], unset: list[str]) -> None:
         from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource

@@ -82,9 +82,10 @@ def drift(current: State, target: State, *, order: list[str] | None = None):
 
 
 def _source_order(state: State) -> list[str]:
-    from kctx_cli.commands.migrate import _source_order as order
+    """The state's sources, each after what its query reads (``derive.order``)."""
+    from kctx_cli.derive.order import source_order
 
-    return order(state)
+    return source_order({n: s.statement for n, s in state.sources.items()})
 
 
 class Repairer:

@@ -39,7 +39,6 @@ class Source:
     topic: str
     derived: bool
     entity: str | None = None
-    depends: tuple[str, ...] = ()  # source names its query reads (desired state)
     live_columns: tuple[str, ...] = ()  # column names DESCRIBE reports (live state)
 
 
@@ -84,7 +83,7 @@ def source_ddl(info, resolver) -> str:
     PARTITIONS/REPLICAS (kctx creates their topic with its configs first, and a later
     add-partitions must not make the stored statement wrong)."""
     from kctx_cli.ksql import nodes as k
-    from kctx_cli.ksql.ddl import entity_tree
+    from kctx_cli.derive.ddl import entity_tree
     from kctx_cli.ops import canonical
 
     tree = entity_tree(info, resolver)
@@ -98,12 +97,11 @@ def source_ddl(info, resolver) -> str:
 def desired(project) -> State:
     """What the models declare."""
     from kctx_cli.avro.schema import key_schema, value_schema
-    from kctx_cli.ksql.ddl import dependencies, ordered
-    from kctx_cli.query.schema import Resolver, entity_kind, topic_configs
+    from kctx_cli.derive.ddl import ordered
+    from kctx_cli.derive.schema import Resolver, entity_kind, topic_configs
 
     resolver = Resolver()
     st = State()
-    by_cls = {e.cls: e for e in project.entities}
     for info in ordered(project, resolver):
         kind = entity_kind(info, resolver)
         configs = topic_configs(info, resolver)
@@ -124,7 +122,6 @@ def desired(project) -> State:
             subjects.append((info.key_subject, ks))
         for name, schema in subjects:
             st.subjects[name] = Subject([schema], info.compatibility, derived=info.derived)
-        deps = tuple(by_cls[d].source_name for d in dependencies(info, resolver) if d in by_cls)
         st.sources[info.source_name] = Source(kind, source_ddl(info, resolver), info.topic, info.derived,
-                                              entity=info.name, depends=deps)
+                                              entity=info.name)
     return st

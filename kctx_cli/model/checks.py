@@ -1,6 +1,6 @@
 """Offline checks of the models themselves: names, types, keys, options and the rules
 that span entities (one topic per entity, DLQ names). Queries are checked in
-``kctx_cli.query.checks``, schemas in ``kctx_cli.avro.schema``.
+``kctx_cli.derive.checks``, schemas in ``kctx_cli.avro.schema``.
 
 Every check appends to one list, so `kctx validate` reports all problems at once.
 """

@@ -1,10 +1,9 @@
-"""ksqlDB column types as kctx sees them, and the mapping from Python annotations.
+"""The mapping from Python annotations on entity classes to ksqlDB column types.
 
-One ``SqlType`` value describes a column for every consumer: the Avro derivation
-(``kctx_cli.avro``), the DDL renderer (``kctx_cli.ksql``) and the query DSL's type
-inference (``kctx_cli.query``). Python annotations map onto it in
-``resolve_annotation``; anything ksqlDB cannot read *and* write is rejected there
-with a message that says what to use instead.
+The type value itself (``SqlType`` and its constants) lives in ``kctx_cli.sqltypes``;
+this module adds the ``Annotated[...]`` markers (Precision, Key, Doc, Ignore, Header …)
+and ``resolve_annotation``, which rejects anything ksqlDB cannot read *and* write with a
+message that says what to use instead.
 """
 from __future__ import annotations
 
@@ -15,6 +14,10 @@ import types as _pytypes
 import typing
 import uuid
 from dataclasses import dataclass, field
+
+from kctx_cli.sqltypes import (  # noqa: F401 - PRIMITIVES and the constants are read as T.X
+    BIGINT, BOOLEAN, BYTES, DATE, DOUBLE, INT, PRIMITIVES, STRING, TIME, TIMESTAMP, SqlType,
+    array_of, decimal_type, map_of)
 
 # ---------------------------------------------------------------------------
 # Metadata markers used inside typing.Annotated[...]
@@ -81,71 +84,6 @@ def Header(key: str | None = None) -> HeaderMarker:  # noqa: N802 - reads like a
 # Convenient aliases: int is BIGINT/long by default (Python ints are unbounded).
 Int32 = typing.Annotated[int, Int32Marker()]
 Float32 = typing.Annotated[float, Float32Marker()]
-
-
-# ---------------------------------------------------------------------------
-# The type value
-# ---------------------------------------------------------------------------
-
-PRIMITIVES = ("BOOLEAN", "INT", "BIGINT", "DOUBLE", "STRING", "BYTES", "DATE", "TIME", "TIMESTAMP")
-
-
-@dataclass(frozen=True)
-class SqlType:
-    """A ksqlDB type. ``avro`` refines the Avro encoding where ksqlDB's type is coarser
-    (``float`` for a DOUBLE column written as Avro float, ``uuid`` for a STRING)."""
-
-    name: str
-    precision: int | None = None
-    scale: int | None = None
-    item: "SqlType | None" = None  # ARRAY element, MAP value
-    item_nullable: bool = False
-    fields: tuple[tuple[str, "SqlType"], ...] = ()  # STRUCT members (ksqlDB names)
-    struct_name: str | None = None  # Python class the STRUCT came from (Avro record name)
-    origin: type | None = field(default=None, compare=False, repr=False)  # that Struct class
-    avro: str | None = field(default=None, compare=False)
-
-    def ksql(self) -> str:
-        """Type as written in ksqlDB DDL."""
-        if self.name == "DECIMAL":
-            return f"DECIMAL({self.precision}, {self.scale})"
-        if self.name == "ARRAY":
-            return f"ARRAY<{self.item.ksql()}>"
-        if self.name == "MAP":
-            return f"MAP<STRING, {self.item.ksql()}>"
-        if self.name == "STRUCT":
-            inner = ", ".join(f"{n} {t.ksql()}" for n, t in self.fields)
-            return f"STRUCT<{inner}>"
-        return self.name
-
-    __str__ = ksql
-
-    @property
-    def is_numeric(self) -> bool:
-        return self.name in ("INT", "BIGINT", "DOUBLE", "DECIMAL")
-
-
-BOOLEAN = SqlType("BOOLEAN")
-INT = SqlType("INT")
-BIGINT = SqlType("BIGINT")
-DOUBLE = SqlType("DOUBLE")
-STRING = SqlType("STRING")
-BYTES = SqlType("BYTES")
-DATE = SqlType("DATE")
-TIME = SqlType("TIME")
-TIMESTAMP = SqlType("TIMESTAMP")
-
-
-def decimal_type(precision: int, scale: int) -> SqlType:
-    return SqlType("DECIMAL", precision=precision, scale=scale)
-
-
-def array_of(item: SqlType, nullable: bool = False) -> SqlType:
-    return SqlType("ARRAY", item=item, item_nullable=nullable)
-
-
-def map_of(value: SqlType, nullable: bool = False) -> SqlType:
-    return SqlType("MAP", item=value, item_nullable=nullable)
 
 
 # ---------------------------------------------------------------------------

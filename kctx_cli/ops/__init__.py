@@ -124,8 +124,8 @@ class CreateTopic(Op):
         live = cluster.topic(self.topic)
         if live is None:
             return False
-        if live[0] < self.partitions:
-            raise OpError(f"topic '{self.topic}' exists with {live[0]} partitions, the migration creates it "
+        if live.partitions < self.partitions:
+            raise OpError(f"topic '{self.topic}' exists with {live.partitions} partitions, the migration creates it "
                           f"with {self.partitions}")
         return True
 
@@ -208,10 +208,10 @@ class AddPartitions(Op):
         live = cluster.topic(self.topic)
         if live is None:
             raise OpError(f"add-partitions: topic '{self.topic}' does not exist")
-        if live[0] > self.partitions:
-            raise OpError(f"add-partitions: topic '{self.topic}' has {live[0]} partitions, more than the "
+        if live.partitions > self.partitions:
+            raise OpError(f"add-partitions: topic '{self.topic}' has {live.partitions} partitions, more than the "
                           f"{self.partitions} asked for; partitions can only grow")
-        return live[0] == self.partitions
+        return live.partitions == self.partitions
 
     def execute(self, cluster):
         cluster.create_partitions(self.topic, self.partitions)

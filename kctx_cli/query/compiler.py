@@ -11,6 +11,7 @@ import decimal
 from sqlglot import exp
 
 from kctx_cli.ksql import nodes as k
+from kctx_cli.sqltypes import decimal_literal_type
 from kctx_cli.query import expr as E
 from kctx_cli.query.select import Duration, Select, Window, Within
 
@@ -167,11 +168,10 @@ def literal(v) -> exp.Expression:
         return exp.Literal.number(text if "E" in text else text + "E0")
     if isinstance(v, decimal.Decimal):
         # ksqlDB reads 12.50 as DECIMAL(4, 2) but 100 as INT and 1E+2 as DOUBLE: a fraction is
-        # written out in full, a whole number is cast (kctx_cli.query.schema.decimal_literal_type)
+        # written out in full, a whole number is cast (decimal_literal_type)
         if v.as_tuple().exponent < 0:
             return exp.Literal.number(format(v, "f"))
         from kctx_cli.ksql.dialect import parse_type
-        from kctx_cli.query.schema import decimal_literal_type
 
         return exp.Cast(this=exp.Literal.number(str(int(v))), to=parse_type(decimal_literal_type(v).ksql()))
     if isinstance(v, int):

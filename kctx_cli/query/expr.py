@@ -307,7 +307,7 @@ class Case(Expr):
 @dataclass(eq=False)
 class Cast(Expr):
     operand: Expr
-    to: Any  # kctx_cli.model.types.SqlType
+    to: Any  # kctx_cli.sqltypes.SqlType
 
 
 @dataclass(eq=False)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from kctx_cli.model import types as T
-from kctx_cli.model.types import SqlType
+from kctx_cli import sqltypes as T
+from kctx_cli.sqltypes import SqlType
 
 
 class FunctionTypeError(Exception):

@@ -2,7 +2,7 @@
 
 Every method returns a new ``Select`` (queries are values; a base query can be reused).
 Nothing here renders text or checks types: ``kctx_cli.query.compiler`` renders and
-``kctx_cli.query.schema`` infers kinds, columns and problems.
+``kctx_cli.derive.schema`` infers kinds, columns and problems.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Order of attempts for a key or a value:
 1. Confluent wire format (magic byte 0, 4-byte big-endian schema id): decoded with the
    writer schema from the registry (cached by id) by its type — Avro, Protobuf or JSON
-   Schema (kctx_cli/tail/wire.py);
+   Schema (kctx_cli/backends/wire.py);
 2. UTF-8 text that parses as JSON (object or array) without losing anything (no
    duplicate member names, no NaN/Infinity, every number kept exactly) -> the JSON value;
 3. other UTF-8 text -> the string;
@@ -103,7 +103,7 @@ class Decoder:
                 self.registry_errors.append(str(exc))
             return Decoded(data.hex(), "hex", schema_id, str(exc))
         if kind != "AVRO":
-            from kctx_cli.tail.wire import WireError
+            from kctx_cli.backends.wire import WireError
 
             try:
                 return Decoded(schema.decode(data), schema.label, schema_id)

@@ -87,7 +87,7 @@ def first_mismatch(left: str, left_partitions: int | None, steps: Sequence[JoinS
 def entity_partitions(info, resolver, by_cls: dict) -> int | None:
     """The partition count of an entity's topic as the models declare it.
 
-    ``info``: an ``EntityInfo``; ``resolver``: a ``kctx_cli.query.schema.Resolver`` (builds
+    ``info``: an ``EntityInfo``; ``resolver``: a ``kctx_cli.derive.schema.Resolver`` (builds
     queries once); ``by_cls``: {entity class: EntityInfo} of the project. Source entities
     have ``Meta.partitions`` (the project's default_partitions when not set); a derived
     entity has its own ``Meta.partitions`` (rendered as PARTITIONS) when set, else the count
@@ -429,38 +429,3 @@ class MigrationPartitions:
                             self.derived[src.topic] = parts
         for topic in [t for t in self.derived if t not in self.state.topics]:
             del self.derived[topic]
-
-
-def migration_problems(migrations, where: str) -> list:
-    """Every CSAS/CTAS (or INSERT INTO ... SELECT) of the migration files that ksqlDB
-    would refuse because it joins sources with different partition counts, as
-    ``Problem(file, line, "join-partitions", ksqlDB's message)``.
-
-    ``migrations``: ``kctx_cli.migrations.files.Migration`` objects in version order (their
-    up parts are replayed into a fresh ``State``); ``where``: the migrations directory as
-    shown in messages (``migrations``). A step that does not replay ends the walk quietly
-    (``kctx_cli.migrations.checks`` reports the replay error). Raises nothing.
-    """
-    from kctx_cli.errors import Problem
-    from kctx_cli.migrations.state import State
-    from kctx_cli.ops import Ksql
-
-    state = State()
-    follow = MigrationPartitions(state)
-    problems: list = []
-    for m in migrations:
-        for step in m.up:
-            op = step.op
-            tree = op.tree if isinstance(op, Ksql) else None
-            topics_before = set(state.topics)
-            if tree is not None:
-                msg = follow.check(tree)
-                if msg is not None:
-                    problems.append(Problem(f"{where}/{m.filename}", step.line, CODE, msg))
-            try:
-                op.replay(state)
-            except Exception:  # noqa: BLE001 - OpError and the like: the migration checks report them
-                return problems
-            if tree is not None:
-                follow.after(tree, topics_before)
-    return problems

@@ -1,7 +1,7 @@
 """The query checks of ``kctx validate``: every derived entity's query is built,
-analysed (``kctx_cli.query.schema``), compared with what the entity declares, and
+analysed (``kctx_cli.derive.schema``), compared with what the entity declares, and
 rendered KSQL is re-parsed with the dialect, and joins are checked for co-partitioning
-(``kctx_cli.query.copartition``). Problems point at ``Meta.query``.
+(``kctx_cli.derive.copartition``). Problems point at ``Meta.query``.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import difflib
 from kctx_cli.errors import Problem
 from kctx_cli.model.discovery import Project, location
 from kctx_cli.model.entity import EntityInfo
-from kctx_cli.query import copartition
-from kctx_cli.query.schema import QueryProblem, Resolver, compare_declared
+from kctx_cli.derive import copartition
+from kctx_cli.derive.schema import QueryProblem, Resolver, compare_declared
 
 
 def check(project: Project) -> list[Problem]:
@@ -110,7 +110,7 @@ def _aggregates(q) -> bool:
 def _reparse(info: EntityInfo, resolver: Resolver, add) -> None:
     """The rendered statement must parse back with the dialect (SPEC §3)."""
     from kctx_cli.errors import KctxError
-    from kctx_cli.ksql import ddl
+    from kctx_cli.derive import ddl
 
     try:
         text = ddl.entity_ddl(info, resolver)
@@ -130,26 +130,15 @@ def _reparse(info: EntityInfo, resolver: Resolver, add) -> None:
 
 
 def _cycles(project: Project, queries: dict, skip: set) -> list[list[EntityInfo]]:
-    """Elementary cycles found by a depth-first walk (each reported once)."""
+    """Cycles between derived entities (each reported once), from ``derive.order.walk``
+    over the queries that resolved (``queries``: entity class -> query); an entity reading
+    itself is reported elsewhere."""
+    from kctx_cli.derive.order import walk
+
     by_cls = {e.cls: e for e in project.entities}
-    state: dict[type, int] = {}  # 1 on the stack, 2 finished
-    found: list[list[EntityInfo]] = []
 
-    def visit(cls, stack):
-        state[cls] = 1
-        stack.append(cls)
-        q = queries.get(cls)
-        for dep in (getattr(q, "entities", []) if q is not None else []):
-            if dep not in by_cls or dep is cls:
-                continue
-            if state.get(dep) == 1:
-                found.append([by_cls[c] for c in stack[stack.index(dep):]])
-            elif dep not in state:
-                visit(dep, stack)
-        stack.pop()
-        state[cls] = 2
+    def reads(cls):
+        return [d for d in getattr(queries[cls], "entities", []) if d in by_cls and d is not cls]
 
-    for e in project.entities:
-        if e.cls not in state and e.cls in queries:
-            visit(e.cls, [])
-    return found
+    _, cycles = walk([e.cls for e in project.entities if e.cls in queries], reads)
+    return [[by_cls[c] for c in cycle] for cycle in cycles]

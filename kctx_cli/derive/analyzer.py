@@ -10,7 +10,7 @@ One analyzer, two front ends:
 
 The queries themselves (CREATE ... AS SELECT, INSERT INTO ... SELECT) are translated into
 the DSL's ``Select`` over synthetic entity classes and analysed by
-``kctx_cli.query.schema.analyze`` -- the same inference and type rules the models get, so
+``kctx_cli.derive.schema.analyze`` -- the same inference and type rules the models get, so
 there is one set of rules (kind, key, output names and types, implicit casts, clause and
 join rules).  What the DSL cannot express (lambdas, functions kctx does not know --
 UDFs --, quoted lower-case names, ...) is skipped, never guessed: the statement is accepted and the
@@ -25,7 +25,8 @@ refuse a statement ksqlDB accepts, it stays out: a false rejection blocks a vali
 migration, which is worse than a miss (docs/validation.md lists the misses by cause).
 
 Public API: ``SourceInfo``, ``Catalog``, ``Finding``, ``ScriptAnalyzer``,
-``check_statements`` (dialect statements), ``migration_problems`` (migration files),
+``check_statements`` (dialect statements; migration files go through
+``kctx_cli.migrations.checks``),
 ``format_problems`` and ``property_problems`` (a schema against its formats / WITH).
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from kctx_cli.ksql import nodes as k
-from kctx_cli.model.types import SqlType
+from kctx_cli.sqltypes import SqlType
 from kctx_cli.query import expr as E
 
 PSEUDO = ("ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND")
@@ -489,7 +490,7 @@ class ScriptAnalyzer:
             self.default_key_format = self.default_key_format.upper()
         self.new_planner = props.get("ksql.new.query.planner.enabled") == "true"
         # joins of sources with different partition counts (kctx validate checks them with the
-        # topics of the replayed state: kctx_cli.query.copartition; off there)
+        # topics of the replayed state: kctx_cli.derive.copartition; off there)
         self.partitions = True
         # False once a statement created something kctx could not follow: "X does not
         # exist" is then not said (X may come from it)
@@ -637,7 +638,7 @@ class ScriptAnalyzer:
 
     def analyse_query(self, query) -> tuple[list[tuple[str, str]], object]:
         """(problems, ``schema.Analysis`` or None) of one ``k.Query`` over the catalog."""
-        from kctx_cli.query import schema
+        from kctx_cli.derive import schema
         from kctx_cli.query.select import Join, Select, Within
 
         rels = self._relations(query)
@@ -728,7 +729,7 @@ class ScriptAnalyzer:
         a = schema.analyze(q)
         found = list(a.problems)
         if self.partitions and joins and not a.fk_join and not found:
-            from kctx_cli.query import copartition
+            from kctx_cli.derive import copartition
 
             steps = [copartition.JoinStep(alias, src.partitions, False) for alias, _, src in scope[1:]]
             msg = copartition.first_mismatch(scope[0][0], scope[0][2].partitions, steps)
@@ -990,27 +991,3 @@ def check_statements(statements, analyzer: ScriptAnalyzer | None = None, syntax_
         for code, msg in analyzer.check(st.tree):
             out.append(Finding(st.line, st.column, code, msg))
     return out
-
-
-def migration_problems(migrations, where: str) -> list:
-    """The analyzer over migration files: every KSQL step, in version order, with the
-    sources the steps before it create, as ``Problem(file, line, code, message)``.
-
-    ``migrations``: ``kctx_cli.migrations.files.Migration`` objects in version order, from
-    version 1 (their up steps; a ``Ksql`` op's ``tree`` is the statement after ``${var}``
-    substitution, its ``properties`` the SETs in effect); ``where``: the migrations
-    directory as messages show it.  Raises nothing."""
-    from kctx_cli.errors import Problem
-    from kctx_cli.ops import Ksql
-
-    analyzer = ScriptAnalyzer()
-    analyzer.partitions = False  # copartition.migration_problems checks them with the replayed topics
-    problems: list = []
-    for m in migrations:
-        for step in m.up:
-            op = step.op
-            if not isinstance(op, Ksql) or op.tree is None:
-                continue
-            for code, msg in analyzer.check_with(op.tree, op.properties):
-                problems.append(Problem(f"{where}/{m.filename}", step.line, code, msg))
-    return problems

@@ -9,7 +9,7 @@ from sqlglot import exp
 from kctx_cli.errors import KctxError
 from kctx_cli.ksql import nodes as k
 from kctx_cli.model.entity import EntityInfo
-from kctx_cli.query.schema import Resolver
+from kctx_cli.derive.schema import Resolver
 
 
 def _props(info: EntityInfo, *, derived: bool, has_key: bool) -> list:
@@ -77,6 +77,8 @@ def entity_ddl(info: EntityInfo, resolver: Resolver | None = None) -> str:
 
 
 def dependencies(info: EntityInfo, resolver: Resolver) -> list[type]:
+    """The entity classes a derived entity's query reads (FROM and JOINs), in query order;
+    [] for a declared source. Raises ``KctxError`` when ``Meta.query`` raises."""
     if not info.derived:
         return []
     try:
@@ -88,24 +90,14 @@ def dependencies(info: EntityInfo, resolver: Resolver) -> list[type]:
 
 def ordered(project, resolver: Resolver | None = None) -> list[EntityInfo]:
     """Entities in dependency order (sources a query reads come before it); otherwise
-    in declaration order. A cycle between derived entities is an error."""
+    in declaration order (``derive.order.walk``). Raises ``KctxError`` for a cycle between
+    derived entities, or when a ``Meta.query`` raises."""
+    from kctx_cli.derive.order import walk
+
     resolver = resolver or Resolver()
     by_cls = {e.cls: e for e in project.entities}
-    done: set[type] = set()
-    out: list[EntityInfo] = []
-
-    def visit(info: EntityInfo, path: list[EntityInfo]) -> None:
-        if info.cls in done:
-            return
-        if any(p is info for p in path):
-            cycle = path[[p.cls for p in path].index(info.cls):] + [info]
-            raise KctxError("cycle between derived entities: " + " -> ".join(e.name for e in cycle))
-        for dep in dependencies(info, resolver):
-            if dep in by_cls:
-                visit(by_cls[dep], path + [info])
-        done.add(info.cls)
-        out.append(info)
-
-    for e in project.entities:
-        visit(e, [])
-    return out
+    order, cycles = walk(by_cls, lambda cls: dependencies(by_cls[cls], resolver))
+    if cycles:
+        cycle = cycles[0] + cycles[0][:1]
+        raise KctxError("cycle between derived entities: " + " -> ".join(by_cls[c].name for c in cycle))
+    return [by_cls[c] for c in order]

@@ -30,9 +30,9 @@ import decimal
 import re
 from dataclasses import dataclass, field
 
-from kctx_cli.model import types as T
+from kctx_cli import sqltypes as T
 from kctx_cli.model.entity import EntityInfo
-from kctx_cli.model.types import SqlType
+from kctx_cli.sqltypes import SqlType, decimal_literal_type
 from kctx_cli.query import expr as E
 from kctx_cli.query.functions import INT_RANGE, FunctionTypeError, decimal_of, result_type
 from kctx_cli.query.select import Select
@@ -122,18 +122,6 @@ def literal_type(v) -> SqlType | None:
     if isinstance(v, str):
         return T.STRING
     raise QueryProblem("bad-literal", f"unsupported literal {v!r} ({type(v).__name__}): use str, int, float, Decimal, bool or None")
-
-
-def decimal_literal_type(v: decimal.Decimal) -> SqlType:
-    """The DECIMAL type of a Decimal literal as kctx renders it (compiler.literal): with a
-    fraction it is ksqlDB's decimal literal, whose precision counts a leading zero
-    (0.5 is DECIMAL(2, 1), 0.05 DECIMAL(3, 2), 10.25 DECIMAL(4, 2): the real server's
-    answers); a whole number is rendered CAST(n AS DECIMAL(p, 0)) (a bare 100 would be INT)."""
-    sign, digits, exponent = v.as_tuple()
-    if exponent >= 0:
-        return T.decimal_type(max(len(str(abs(int(v)))), 1), 0)
-    scale = -exponent
-    return T.decimal_type(max(len(digits), scale + 1), scale)
 
 
 def promote(op: str, a: SqlType, b: SqlType) -> SqlType:
