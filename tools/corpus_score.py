@@ -1,7 +1,7 @@
 """Score kctx's offline analyzer on ksqlDB's own verdicts.
 
 Every test of ../shared/ksql-corpus/query-validation-tests.jsonl (ksqlDB's functional
-tests, read in place) runs through ``kctx_cli.query.analyzer`` statement by statement,
+tests, read in place) runs through ``kctx_cli.derive.analyzer`` statement by statement,
 with the sources its earlier statements create, and is compared with ksqlDB's outcome:
 
 * rejections: tests with ``expected_exception`` -- caught when kctx reports a finding on
@@ -124,7 +124,7 @@ def _same_problem(expected: str, found: list[str]) -> bool:
 def score(path: Path = CORPUS, syntax_only: bool = False) -> Score:
     """Run every corpus test through the analyzer; the figures and the lists behind them."""
     from kctx_cli.ksql.dialect import parse_statements
-    from kctx_cli.query.analyzer import ScriptAnalyzer, check_statements
+    from kctx_cli.derive.analyzer import ScriptAnalyzer, check_statements
 
     s = Score()
     for line in path.read_text(encoding="utf-8").splitlines():
