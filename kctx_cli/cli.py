@@ -6,7 +6,7 @@ exit code; anything else is a bug and shows a traceback with ``--debug`` only.
 
 Shell completion is Typer's (its scripts and completion classes for bash, zsh, fish and
 PowerShell), loaded only when it is used: ``--install-completion``, ``--show-completion``,
-or the shell asking for completions through ``_KCTX_COMPLETE`` (see ``_import_typer``).
+or the shell asking for completions through ``_KCTX_COMPLETE``.
 """
 from __future__ import annotations
 
@@ -15,53 +15,10 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+import typer
+
 COMPLETE_VAR = "_KCTX_COMPLETE"  # click's name for prog "kctx": the shell scripts set it
 SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")  # what Typer's completion supports
-
-
-def _import_typer():
-    """``import typer`` without importing Typer's completion module.
-
-    ``typer.main`` imports ``typer.completion`` (and with it shellingham and Typer's four
-    shell scripts, ~1.5 ms) only to build the ``--install-completion``/``--show-completion``
-    options of ``Typer(add_completion=True)``. kctx declares those options itself (lazy
-    callbacks below), so during ``import typer`` a stand-in answers for the module and
-    loads the real one the first time one of its names is used; after the import the
-    stand-in is gone from ``sys.modules`` and Typer imports the real module when it needs it
-    (``_KCTX_COMPLETE``). A Typer that imports more from the module still works, only
-    without the saving (tests/test_completion.py notices)."""
-    if "typer" in sys.modules:
-        import typer
-
-        return typer
-    import importlib
-    import types
-
-    name = "typer.completion"
-    stub = types.ModuleType(name, "stand-in for typer.completion while typer is imported (kctx_cli.cli)")
-
-    def real():
-        if sys.modules.get(name) is stub:
-            del sys.modules[name]
-        return importlib.import_module(name)
-
-    def __getattr__(attr):
-        if attr.startswith("__"):  # the import system probing (__path__ …): not a use
-            raise AttributeError(attr)
-        return getattr(real(), attr)
-
-    stub.__getattr__ = __getattr__
-    stub.get_completion_inspect_parameters = lambda: real().get_completion_inspect_parameters()
-    sys.modules[name] = stub
-    try:
-        import typer
-    finally:
-        if sys.modules.get(name) is stub:
-            del sys.modules[name]
-    return typer
-
-
-typer = _import_typer()
 
 # Plain (click-style) help: Typer's rich help imports rich.markdown and costs ~100 ms
 # on every `kctx --help`; command output still uses rich.

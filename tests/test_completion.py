@@ -12,7 +12,6 @@ import pytest
 
 from tests.helpers import REPO, make_project, run_kctx
 
-COMPLETION_MODULES = ("typer.completion", "typer._completion_shared", "typer._completion_classes", "shellingham")
 
 needs_bash = pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 
@@ -183,38 +182,3 @@ def test_shell_falls_back_to_the_login_shell(monkeypatch):
     # the shell kctx runs in wins over the login shell
     monkeypatch.setattr(shellingham, "detect_shell", lambda *a, **k: ("fish", "/usr/bin/fish"))
     assert cli._completion_shell() == "fish"
-
-
-# ---------------------------------------------------------------------------
-# start-up cost
-# ---------------------------------------------------------------------------
-
-
-def _modules_after(argv: list[str], **env: str) -> tuple[list[str], subprocess.CompletedProcess]:
-    """Run kctx_cli.cli.main() with ``argv`` in a fresh interpreter; the completion modules
-    it imported."""
-    code = (
-        "import sys\n"
-        f"sys.argv = ['kctx', *{argv!r}]\n"
-        "from kctx_cli import cli\n"
-        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
-        f"sys.__stderr__.write('MODULES ' + ' '.join(m for m in {COMPLETION_MODULES!r} if m in sys.modules) + '\\n')\n"
-    )
-    res = subprocess.run([sys.executable, "-c", code], env=_env(**env), capture_output=True, text=True, cwd=REPO,
-                         timeout=120)
-    line = [ln for ln in res.stderr.splitlines() if ln.startswith("MODULES")][-1]
-    return line.split()[1:], res
-
-
-def test_help_does_not_import_the_completion_modules():
-    modules, res = _modules_after(["--help"])
-    assert "--install-completion" in res.stdout
-    assert modules == [], f"kctx --help imported {modules}"
-    modules, _ = _modules_after(["--version"])
-    assert modules == []
-
-
-def test_completion_modules_load_when_used():
-    modules, res = _modules_after([], _KCTX_COMPLETE="complete_bash", COMP_WORDS="kctx mi", COMP_CWORD="1")
-    assert res.stdout.splitlines() == ["migrate"]
-    assert {"typer.completion", "typer._completion_classes"} <= set(modules)
