@@ -1,3 +1,5 @@
+"""`python -m kctx_cli`: the `kctx` command (kctx_cli.cli.main)."""
 from kctx_cli.cli import main
 
-main()
+if __name__ == "__main__":
+    main()
