@@ -46,10 +46,14 @@ class SchemaInvalid(ValueError):
 
 @dataclass
 class CompatResult:
+    """The verdict of ``check_compatibility``: ``compatible`` and one message per problem
+    (each names the level's direction, the previous schema and the path inside the reader
+    schema); ``messages`` is empty when compatible."""
     compatible: bool
     messages: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
+        """``{"compatible": bool, "messages": [str, ...]}`` (a copy of the list), for JSON output."""
         return {"compatible": self.compatible, "messages": list(self.messages)}
 
 

@@ -95,6 +95,8 @@ def producer(config, **overrides):
 
 
 def admin(config, **overrides):
+    """A confluent-kafka ``AdminClient`` with the project's settings (``_base``) and
+    ``overrides`` (librdkafka property names). KctxError when librdkafka refuses a setting."""
     from confluent_kafka.admin import AdminClient
 
     conf = _base(config, overrides)
@@ -115,6 +117,10 @@ def describe_topic(client, topic: str, config=None, timeout: float = METADATA_TI
 
 
 def list_topics(client, config=None, topic: str | None = None, timeout: float = METADATA_TIMEOUT):
+    """``client.list_topics(topic, timeout=timeout)`` (ClusterMetadata; ``timeout`` in seconds,
+    ``topic`` None = all topics), with a failure as one KctxError line: the broker refused the
+    credentials or the TLS handshake (the last ``security_error``), or cannot be reached at
+    ``config.bootstrap_servers``. ``client`` is any confluent-kafka client."""
     from confluent_kafka import KafkaException
 
     try:

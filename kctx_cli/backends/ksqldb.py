@@ -36,6 +36,11 @@ def _command_topic_conflict(message) -> bool:
 
 
 class KsqlStatementError(KctxError):
+    """ksqlDB refused a statement (a ``statement_error`` / ``generic_error`` entity, an HTTP
+    error, or a command that ended ERROR / TERMINATED): ``reason`` is ksqlDB's own message,
+    ``statement`` the statement sent, ``code`` ksqlDB's ``error_code`` when it gave one
+    (/work/shared/ksqldb-docs/ksql-endpoint.md)."""
+
     def __init__(self, message: str, statement: str = "", code: int | None = None):
         short = " ".join(statement.split())
         short = short if len(short) <= 80 else short[:77] + "..."
@@ -112,6 +117,12 @@ def transport_reason(exc) -> str:
 
 
 class KsqlClient:
+    """A ksqlDB REST client for one server (see the module): ``url`` with ``settings`` (the
+    ``[env.X.ksqldb]`` properties, ``http_session``); ``timeout`` seconds per HTTP request
+    (default the settings' ``timeout``, else 30); ``command_timeout`` seconds to wait for a
+    command to finish (``execute``) or for a busy command topic (``request``). ``sequence``
+    is the last command sequence number seen, sent with the next statement. KctxError from
+    ``http_session`` for bad settings."""
     def __init__(self, url: str, settings: dict | None = None, *, timeout: float | None = None,
                  command_timeout: float = 120.0):
         self.session, self.base, self.url, configured = http_session(url, settings)
@@ -121,6 +132,8 @@ class KsqlClient:
 
     @classmethod
     def from_config(cls, config) -> "KsqlClient":
+        """The client for a project ``Config``: its ksqlDB URL (KctxError when none is configured,
+        ``Config.require_ksqldb``) and ``[ksqldb]`` settings."""
         return cls(config.require_ksqldb(), config.ksqldb)
 
     # -- transport -------------------------------------------------------------------
@@ -148,6 +161,9 @@ class KsqlClient:
         return resp.status_code, data
 
     def info(self) -> dict:
+        """``GET /info``: the ``KsqlServerInfo`` dict (``version``, ``kafkaClusterId``,
+        ``ksqlServiceId``, ...; /work/shared/ksqldb-docs/info-endpoint.md).
+        KctxError when the server answers other than HTTP 200 or cannot be reached."""
         status, data = self._call("GET", "/info")
         if status != 200:
             raise KctxError(f"ksqlDB at {self.url}: GET /info answered HTTP {status}")
@@ -277,6 +293,10 @@ class KsqlClient:
         return done
 
     def queries(self) -> list[dict]:
+        """``SHOW QUERIES;``: the running queries as ksqlDB lists them (dicts with ``id``,
+        ``queryString``, ``sinks``, ...: /work/shared/ksqldb-docs/ksql-endpoint.md), [] when
+        there are none.
+        KsqlStatementError / KctxError as ``request``."""
         for e in self.request("SHOW QUERIES;"):
             if e.get("@type") == "queries":
                 return e.get("queries") or []

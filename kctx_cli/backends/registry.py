@@ -238,6 +238,10 @@ class SchemaCache:
         return o.kind, o
 
     def get(self, schema_id: int):
+        """The parsed (fastavro ``parse_schema``) Avro writer schema of ``schema_id``, fetched once.
+        SchemaUnavailable when the id is unknown, not Avro (a Protobuf / JSON id: see ``typed``)
+        or cannot be parsed — remembered, not asked again — or the registry is down (``outage``;
+        remembered for ``retry_after`` seconds, then asked again)."""
         s = self.parsed.get(schema_id)
         if s is not None:
             return s

@@ -67,12 +67,16 @@ class JsonSchema:
         self.text = text
 
     def decode(self, data: bytes, start: int = 5) -> Any:
+        """The JSON value of a framed payload: ``data[start:]`` (``start`` = 5, after the magic
+        byte and schema id) parsed as UTF-8 JSON text. WireError when it is not."""
         try:
             return json.loads(data[start:].decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise WireError(f"not JSON: {exc}") from None
 
     def stored(self) -> str:
+        """This schema as one JSON text for a cache (``{"schemaType": "JSON", "schema": ...}``),
+        read back by ``from_stored``."""
         return json.dumps({"schemaType": "JSON", "schema": self.text})
 
 
@@ -113,6 +117,10 @@ class ProtobufSchema:
         return cls
 
     def decode(self, data: bytes, start: int = 5) -> Any:
+        """A framed Protobuf payload as a dict (``json_format.MessageToDict`` with the .proto field
+        names): the message indexes at ``start`` (5: after the magic byte and schema id) choose
+        the message type, the rest is its encoding. WireError for bad indexes or bytes that do
+        not parse."""
         from google.protobuf import json_format
         from google.protobuf.message import DecodeError
 
@@ -125,6 +133,8 @@ class ProtobufSchema:
         return json_format.MessageToDict(msg, preserving_proto_field_name=True)
 
     def stored(self) -> str:
+        """This schema as one JSON text for a cache (``{"schemaType": "PROTOBUF", "files": ...}``),
+        read back by ``from_stored``."""
         return json.dumps({"schemaType": "PROTOBUF", "files": self.files})
 
 
