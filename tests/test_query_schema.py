@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import pytest
 
 from kctx_cli.model import Int32, Key, Stream, Table
-from kctx_cli.model import types as T
+from kctx_cli import sqltypes as T
 from kctx_cli.query import (
     Tumbling, avg, case, collect_list, count, func, hours, latest_by_offset, max_, select, sum_,
     window_start,

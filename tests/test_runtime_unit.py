@@ -120,7 +120,7 @@ def test_schema_difference_messages():
 
 def test_avro_datums_both_ways_for_kctx_and_ksqldb_schemas():
     """Source schemas use the Python names, ksqlDB's upper-case columns and MapEntry arrays."""
-    from kctx_cli.model.types import SqlType
+    from kctx_cli.sqltypes import SqlType
     from kctx_cli.runtime.codec import _decoder, _encoder, _instance_builder
 
     build = _instance_builder(Cust)

@@ -10,7 +10,8 @@ from fastavro import parse_schema, schemaless_writer
 from kctx_cli.backends.registry import SchemaUnavailable
 from kctx_cli.dlq.headers import kctx_headers, origin, replay_headers
 from kctx_cli.errors import KctxError
-from kctx_cli.tail.decode import Decoder, iso_ms
+from kctx_cli.tail.decode import Decoder
+from kctx_cli.tail.jsonout import iso_ms
 from kctx_cli.tail.partitioner import murmur2, partition_for
 from kctx_cli.tail.start import Start, parse_start
 
@@ -136,7 +137,7 @@ def test_record_json_shape():
     import decimal
     import uuid
 
-    from kctx_cli.tail.decode import json_default
+    from kctx_cli.tail.jsonout import json_default
     v = {"d": decimal.Decimal("12.3400"), "t": datetime.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=datetime.timezone.utc),
          "day": datetime.date(2026, 1, 2), "u": uuid.UUID(int=1), "b": b"\x01"}
     assert json.loads(json.dumps(v, default=json_default)) == {

@@ -60,10 +60,9 @@ def open_table(name: str, cache_dir: str | os.PathLike | None = None, config=Non
     if path is None or not (path / "CURRENT").is_file():
         topic = name
         try:
-            from kctx_cli.cache.warm import resolve_topic
             from kctx_cli.config import load_config
 
-            topic = resolve_topic(config or load_config(), name)
+            topic = store.resolve_topic(config or load_config(), name)
         except KctxError:
             pass
         path = store.db_path(base, topic)

@@ -143,3 +143,33 @@ def topic_of(meta) -> str | None:
 def store_of(meta) -> str:
     v = meta.get(b"store")
     return v.decode() if v is not None else RAW
+
+
+def resolve_topic(config, name: str) -> str:
+    """A model entity (class, ksqlDB source or topic name) -> its topic; else a ksqlDB
+    table/stream name -> its topic (DESCRIBE); else the name itself as a topic."""
+    try:
+        from kctx_cli.model.discovery import load_project
+
+        info = load_project(config).find(name)
+        if info is not None and info.topic:
+            return info.topic
+    except Exception:  # noqa: BLE001 - no (or broken) models: fall through to ksqlDB/topic
+        pass
+    if config is not None and config.ksqldb_url:
+        topic = _ksqldb_topic(config, name)
+        if topic:
+            return topic
+    return name
+
+
+def _ksqldb_topic(config, name: str) -> str | None:
+    from kctx_cli.backends.ksqldb import KsqlClient
+
+    try:
+        client = KsqlClient(config.ksqldb_url, config.ksqldb, timeout=5)
+        desc = next((e["sourceDescription"] for e in client.request(f"DESCRIBE `{name.upper()}`;")
+                     if e.get("@type") == "sourceDescription"), None)
+        return desc.get("topic") if desc else None
+    except Exception:  # noqa: BLE001 - ksqlDB down or no such source: the name may still be a topic
+        return None

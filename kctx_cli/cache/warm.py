@@ -17,36 +17,6 @@ BATCH = 50000
 MAX_BAD_REPORTED = 100
 
 
-def resolve_topic(config, name: str) -> str:
-    """A model entity (class, ksqlDB source or topic name) -> its topic; else a ksqlDB
-    table/stream name -> its topic (DESCRIBE); else the name itself as a topic."""
-    try:
-        from kctx_cli.model.discovery import load_project
-
-        info = load_project(config).find(name)
-        if info is not None and info.topic:
-            return info.topic
-    except Exception:  # noqa: BLE001 - no (or broken) models: fall through to ksqlDB/topic
-        pass
-    if config is not None and config.ksqldb_url:
-        topic = _ksqldb_topic(config, name)
-        if topic:
-            return topic
-    return name
-
-
-def _ksqldb_topic(config, name: str) -> str | None:
-    from kctx_cli.backends.ksqldb import KsqlClient
-
-    try:
-        client = KsqlClient(config.ksqldb_url, config.ksqldb, timeout=5)
-        desc = next((e["sourceDescription"] for e in client.request(f"DESCRIBE `{name.upper()}`;")
-                     if e.get("@type") == "sourceDescription"), None)
-        return desc.get("topic") if desc else None
-    except Exception:  # noqa: BLE001 - ksqlDB down or no such source: the name may still be a topic
-        return None
-
-
 @dataclass
 class WarmResult:
     topic: str
@@ -99,7 +69,7 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
         except KctxError as exc:
             if "does not exist" not in str(exc):
                 raise
-            topic = resolve_topic(config, name)
+            topic = store.resolve_topic(config, name)
         base = base or store.cache_dir(config)
         path = store.db_path(base, topic)
         if tmd is None:
@@ -319,7 +289,7 @@ def stats(config, name: str | None, base: Path | None = None) -> list[dict]:
     for n in names:
         with open_table(n, cache_dir=base) as t:
             warmed = t.meta(b"warmed_at")
-            from kctx_cli.tail.decode import iso_ms
+            from kctx_cli.tail.jsonout import iso_ms
 
             rows.append({
                 "table": n, "path": str(t.path), "keys_estimate": t.estimate_keys(),
@@ -337,7 +307,7 @@ def _existing(base: Path, config, name: str) -> Path:
     path = store.db_path(base, name)
     if (path / "CURRENT").is_file():
         return path
-    return store.db_path(base, resolve_topic(config, name))
+    return store.db_path(base, store.resolve_topic(config, name))
 
 
 def drop(config, name: str, base: Path | None = None) -> Path:
@@ -379,6 +349,6 @@ def get(config, name: str, key: str, base: Path | None = None, key_format: str |
 
 
 def dumps(v) -> str:
-    from kctx_cli.tail.decode import json_default
+    from kctx_cli.tail.jsonout import json_default
 
     return json.dumps(v, default=json_default, ensure_ascii=False)

@@ -8,7 +8,8 @@ from rich.table import Table
 
 from kctx_cli.commands.console import Progress, stdout
 from kctx_cli.dlq import core
-from kctx_cli.tail.decode import iso_ms, json_default, safe
+from kctx_cli.tail.decode import safe
+from kctx_cli.tail.jsonout import iso_ms, json_default
 
 
 def _age(ms: int | None) -> str:

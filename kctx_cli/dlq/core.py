@@ -91,7 +91,8 @@ def show_dlq(config, topic: str, start: str = "beginning", max_records: int = 20
     from kctx_cli.backends import kafka
     from kctx_cli.backends.registry import SchemaCache, schema_fetcher
     from kctx_cli.tail.core import key_text
-    from kctx_cli.tail.decode import Decoder, header_value, iso_ms
+    from kctx_cli.tail.decode import Decoder, header_value
+    from kctx_cli.tail.jsonout import iso_ms
     from kctx_cli.tail.reader import batches
     from kctx_cli.tail.start import parse_start, resolve
 

@@ -48,7 +48,7 @@ class Origin:
 
     def as_dict(self) -> dict:
         """JSON shape: ``timestamp`` ISO-8601 UTC (ms), ``timestamp_ms`` the epoch ms."""
-        from kctx_cli.tail.decode import iso_ms
+        from kctx_cli.tail.jsonout import iso_ms
 
         d = {k: getattr(self, k) for k in (
             "convention", "topic", "partition", "offset", "timestamp", "error_code", "error_message", "replay_count")}

@@ -12,8 +12,8 @@ from kctx_cli.model.types import (
     Int32,
     Key,
     Precision,
-    SqlType,
 )
+from kctx_cli.sqltypes import SqlType
 
 __all__ = [
     "Char", "Doc", "Entity", "EntityInfo", "Field", "Float32", "Header", "Ignore", "Int32",

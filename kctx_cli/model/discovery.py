@@ -121,8 +121,6 @@ def _refuse_bad_numbers(entities, root: Path) -> None:
     "6"), with validate's message: rendering it would write ``PARTITIONS=6`` from a string
     and compare it unequal to the live count forever. The rule is validate's
     (kctx_cli.model.checks, "bad-option")."""
-    from kctx_cli.model.checks import location
-
     for e in entities:
         for opt, low, high in (("partitions", 1, 10000), ("replicas", 1, 32767)):
             v = getattr(e, opt)

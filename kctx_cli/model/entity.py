@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from kctx_cli.model import types as T
+from kctx_cli.model.instance import as_dict, eq, fast_init, init, repr_
+from kctx_cli.sqltypes import SqlType
 
 MISSING: Any = object()
 
@@ -61,7 +63,7 @@ class Field:
     """One column of an entity or struct."""
 
     name: str  # Python attribute name (also the Avro field name of source entities)
-    type: T.SqlType | None
+    type: SqlType | None
     nullable: bool = False
     key: bool = False
     key_order: int | None = None
@@ -77,6 +79,7 @@ class Field:
 
     @property
     def has_default(self) -> bool:
+        """Whether the class gives the field a default (``x: int = 0``)."""
         return self.default is not MISSING
 
 
@@ -331,8 +334,6 @@ class _Instances:
     __hash__ = None  # mutable and compared by value, as @dataclass(eq=True)
 
     def __init__(self, *args, **kwargs):
-        from kctx_cli.model.instance import fast_init, init
-
         cls = type(self)
         if "__init__" not in cls.__dict__ and not cls.__dict__.get("_kctx_base"):
             fast = fast_init(cls)  # installed on this class only (it checks type(self) is cls)
@@ -341,19 +342,13 @@ class _Instances:
         init(self, args, kwargs)
 
     def __eq__(self, other):
-        from kctx_cli.model.instance import eq
-
         return eq(self, other)
 
     def __repr__(self):
-        from kctx_cli.model.instance import repr_
-
         return repr_(self)
 
     def _asdict(self) -> dict:
         """The stored fields as a dict (nested structs as dicts; ignored fields left out)."""
-        from kctx_cli.model.instance import as_dict
-
         return as_dict(self)
 
 
@@ -382,6 +377,7 @@ class Struct(_Instances, metaclass=_EntityMeta):
     """A nested record: a ksqlDB STRUCT column and an Avro record."""
 
     _kctx_base = True
+    _kctx_struct = True  # read by model.types.resolve_annotation
 
 
 def is_entity_class(obj) -> bool:

@@ -64,8 +64,6 @@ class Plan:
     __slots__ = ("cls", "names", "fields", "ignored", "by_name", "stored", "problem")
 
     def __init__(self, cls):
-        from kctx_cli.model.entity import MISSING
-
         info = cls.__kctx__
         self.cls = cls
         self.problem = None
@@ -79,13 +77,13 @@ class Plan:
         #  checker of non-None values or None, the type accepted as is, nullable)
         self.fields: list[tuple] = []
         for f in info.fields:
-            default = _MISSING if f.default is MISSING else f.default
+            default = f.default if f.has_default else _MISSING
             check = None if f.type is None else _checker(f.type, cls.__name__)
             self.fields.append((f.name, default, _factory(default), check, _EXACT.get(_exact_key(f.type)),
                                 f.nullable))
         self.stored = tuple(f.name for f in info.fields)
         for f in info.ignored:
-            default = _MISSING if f.default is MISSING else f.default
+            default = f.default if f.has_default else _MISSING
             self.fields.append((f.name, default, _factory(default), None, None, True))
         self.names = tuple(x[0] for x in self.fields)
         self.by_name = set(self.names)

@@ -13,11 +13,10 @@ import enum
 import types as _pytypes
 import typing
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from kctx_cli.sqltypes import (  # noqa: F401 - PRIMITIVES and the constants are read as T.X
-    BIGINT, BOOLEAN, BYTES, DATE, DOUBLE, INT, PRIMITIVES, STRING, TIME, TIMESTAMP, SqlType,
-    array_of, decimal_type, map_of)
+from kctx_cli.sqltypes import (BIGINT, BOOLEAN, BYTES, DATE, DOUBLE, STRING, TIME, TIMESTAMP, SqlType, array_of,
+                               decimal_type, map_of)
 
 # ---------------------------------------------------------------------------
 # Metadata markers used inside typing.Annotated[...]
@@ -229,9 +228,8 @@ def _map_type(ann, *, precision, int32, float32, owner, depth) -> SqlType:
                 f"map keys must be str (ksqlDB MAP keys are STRING), got dict[{_name(args[0])}, ...]"
             )
         return map_of(*_element(args[1], owner, depth))
-    from kctx_cli.model.entity import Struct  # local: entity imports this module
-
-    if isinstance(ann, type) and issubclass(ann, Struct) and ann is not Struct:
+    # a Struct subclass (kctx_cli.model.entity marks them; not imported: entity imports this module)
+    if isinstance(ann, type) and getattr(ann, "_kctx_struct", False) and not ann.__dict__.get("_kctx_base", False):
         members = tuple((f.column, f.type) for f in ann.__kctx__.fields)
         if not members:
             raise TypeProblem(f"struct {ann.__qualname__} has no fields")

@@ -257,12 +257,9 @@ class Select:
         return out + [j.entity for j in self.joins]
 
     def __repr__(self) -> str:
-        try:
-            from kctx_cli.query.compiler import render_select
-
-            return f"<Select {render_select(self)}>"
-        except Exception:  # noqa: BLE001 - repr must not fail
-            return "<Select (unrenderable)>"
+        # structural only: rendering is the compiler's (render_select), which imports this module
+        names = [getattr(e, "__name__", "?") for e in self.entities]
+        return f"<Select from {' JOIN '.join(names) or '?'}: {len(self.items)} item{'s' if len(self.items) != 1 else ''}>"
 
 
 def select(*items) -> Select:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from kctx_cli.errors import KctxError
-from kctx_cli.tail.decode import Decoded, Decoder, dumps, header_value, iso_ms, json_default, safe
+from kctx_cli.tail.decode import Decoded, Decoder, header_value, safe
+from kctx_cli.tail.jsonout import dumps, iso_ms, json_default
 from kctx_cli.tail.start import parse_start, resolve
 
 OUTPUTS = ("jsonl", "pretty", "raw")

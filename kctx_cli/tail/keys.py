@@ -476,7 +476,7 @@ def cache_keys(key: TypedKey, spec: KeySpec) -> list[bytes]:
 def canonical_text(value: Any) -> str:
     """The text a framed key is stored under in a cache and matched by: a string as is,
     a one-field record its field, else compact JSON with sorted fields."""
-    from kctx_cli.tail.decode import json_default
+    from kctx_cli.tail.jsonout import json_default
 
     v = value
     if isinstance(v, dict) and len(v) == 1:
