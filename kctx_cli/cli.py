@@ -172,6 +172,7 @@ def config(define: Optional[List[str]] = None):
 
 
 def check_output(output: str) -> str:
+    """``output`` itself when it is ``text`` or ``json`` (an ``--output`` value), else KctxError."""
     if output not in ("text", "json"):
         from kctx_cli.errors import KctxError
 

@@ -58,6 +58,12 @@ from kctx_cli.redact import SECRET_WORDS, is_secret_key  # noqa: E402,F401 - the
 
 @dataclass
 class Config:
+    """The resolved configuration (``load_config``; see the module for the file): ``root`` the
+    project directory, ``source`` the file read (None: defaults only), ``env_name`` the
+    chosen environment and ``environments`` all defined ones; the [project] keys; the three
+    server addresses (None when not configured); ``kafka`` / ``schema_registry`` / ``ksqldb``
+    the client properties passed through (names as those clients spell them); ``defines``
+    the ``--define NAME=VALUE`` variables of migration files."""
     root: Path
     source: Path | None  # the file read, None when running on defaults
     env_name: str
@@ -80,10 +86,12 @@ class Config:
 
     @property
     def models_dir(self) -> Path:
+        """The models package's directory: ``root`` / ``models`` with dots as path separators."""
         return self.root / self.models.replace(".", "/")
 
     @property
     def migrations_dir(self) -> Path:
+        """The migrations directory: ``root`` / ``migrations``."""
         return self.root / self.migrations
 
     def kafka_config(self) -> dict[str, str]:
@@ -109,6 +117,7 @@ class Config:
         return conf
 
     def require_ksqldb(self) -> str:
+        """The ksqlDB URL; ConfigError naming where to set it when none is configured."""
         if not self.ksqldb_url:
             raise ConfigError(
                 "no ksqlDB URL configured: set ksqldb_url in kctx.toml "

@@ -25,6 +25,7 @@ class KctxError(Exception):
 
     @property
     def message(self) -> str:
+        """The one-line message (``str(self)``)."""
         return str(self)
 
 
@@ -64,5 +65,7 @@ class Problem:
         return f"{where}: {self.message}"
 
     def as_dict(self) -> dict:
+        """The problem as a JSON object: ``file``, ``line``, ``column`` (0 = unknown), ``code``,
+        ``message``."""
         return {"file": self.file, "line": self.line, "column": self.column, "code": self.code,
                 "message": self.message}

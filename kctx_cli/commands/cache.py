@@ -16,6 +16,11 @@ from kctx_cli.tail.decode import safe
 
 def cache_warm(config, name: str, cache_dir: Path | None, output: str, batch: int = w.BATCH, pause: float = 0.0,
                store: str | None = None) -> int:
+    """`kctx cache warm`: fill the cache of table/topic ``name`` (kctx_cli.cache.warm.warm;
+    ``batch`` records per batch, ``pause`` seconds between batches, ``store`` raw / decoded /
+    None = as the cache is) with a progress bar, then print what was read (``output`` text
+    or json; undecodable records as warnings on stderr). Returns the exit code, 0;
+    KctxError from the warm."""
     prog = Progress(f"warming {name}")
     try:
         res = w.warm(config, name, base=cache_dir, batch=batch, progress=prog, pause=pause, store_mode=store)
@@ -65,6 +70,9 @@ def cache_get(config, name: str, key: str, cache_dir: Path | None, output: str, 
 
 
 def cache_stats(config, name: str | None, cache_dir: Path | None, output: str) -> int:
+    """`kctx cache stats`: keys (RocksDB's estimate), size on disk, next offset per partition
+    and warm time of the cache of ``name``, or of every cache when None (``output`` text
+    or json). Returns 0; KctxError when the named cache does not exist."""
     rows = w.stats(config, name, base=cache_dir)
     if output == "json":
         print(json.dumps(rows, indent=2))
@@ -83,6 +91,8 @@ def cache_stats(config, name: str | None, cache_dir: Path | None, output: str) -
 
 
 def cache_drop(config, name: str, cache_dir: Path | None) -> int:
+    """`kctx cache drop`: delete the cache of ``name`` and print its path. Returns 0; KctxError
+    when there is none, or while a warm holds it (RocksDB's writer lock)."""
     path = w.drop(config, name, base=cache_dir)
     stdout().print(f"dropped {path}")
     return 0

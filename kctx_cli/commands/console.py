@@ -23,6 +23,7 @@ def stdout():
 
 
 def stderr():
+    """The console for warnings and progress: stderr, no highlighting, long lines not wrapped."""
     from rich.console import Console
 
     return Console(stderr=True, highlight=False, soft_wrap=True)
@@ -46,11 +47,14 @@ class Progress:
         self.task = None
 
     def start(self, total: int):
+        """Show the bar for ``total`` items (records)."""
         self.p.start()
         self.task = self.p.add_task("", total=total)
 
     def advance(self, n: int):
+        """Count ``n`` more items done."""
         self.p.update(self.task, advance=n)
 
     def stop(self):
+        """Remove the bar (safe to call when it was never started)."""
         self.p.stop()

@@ -12,6 +12,9 @@ from kctx_cli.errors import EXIT_ERROR, EXIT_OK, KctxError
 
 @dataclass
 class Check:
+    """One row of the doctor's report: ``service`` (kafka, schema-registry, ksqldb), its
+    ``address`` (secrets redacted; None when not configured), ``status`` (ok, failed, not
+    configured), ``detail`` (what the server said, one line) and ``millis`` the probe took."""
     service: str
     address: str | None
     status: str  # ok, failed, not configured
@@ -73,6 +76,10 @@ def _ksqldb(config: Config) -> str:
 
 
 def doctor(config: Config, *, output: str = "text") -> int:
+    """`kctx doctor`: probe Kafka (metadata), the Schema Registry (GET /subjects and /config) and
+    ksqlDB (GET /info) as ``config`` points at them and print one row each (``output`` text
+    or json). Returns EXIT_ERROR (1) when a configured service failed, else EXIT_OK (0); a
+    failure is a row, not an exception."""
     checks = [
         _timed("kafka", config.bootstrap_servers, lambda: _kafka(config)),
         _timed("schema-registry", config.schema_registry_url, lambda: _registry(config)),

@@ -102,6 +102,8 @@ def init(directory: Path) -> None:
 
 
 def config_show(config: Config, *, output: str = "text") -> None:
+    """`kctx config show`: the resolved configuration with secrets redacted
+    (``Config.redacted``), as a key/value table or (``output`` json) the nested dict."""
     data = config.redacted()
     if output == "json":
         print(json.dumps(data, indent=2))

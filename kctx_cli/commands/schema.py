@@ -41,6 +41,10 @@ def read_avsc(path: Path):
 
 
 def compat(new: Path, previous: list[Path], level: str = "BACKWARD", output: str = "text") -> int:
+    """`kctx schema compat`: is the .avsc file ``new`` compatible with ``previous`` (oldest
+    first) at Schema Registry ``level`` (kctx_cli.avro.compat)? Prints the verdict (``output``
+    text or json). Returns EXIT_OK (0) compatible, EXIT_DIFF (2) not; KctxError for an unknown
+    level or a file that is not a valid Avro schema."""
     from kctx_cli.avro.compat import LEVELS, check_compatibility
 
     lvl = level.upper()

@@ -31,6 +31,10 @@ def run_checks(project: Project) -> list[Problem]:
 
 
 def validate(config: Config, *, output: str = "text", live: bool = False) -> int:
+    """`kctx validate`: load the models and run every offline check (``run_checks``: models,
+    Avro, KSQL, migrations) and, with ``live``, compare the applied history and the cluster
+    (kctx_cli.migrations.api.live_check). Prints the problems (``output`` text
+    or json). Returns EXIT_ERROR (1) when there is one, else EXIT_OK (0)."""
     project = load_project(config, strict=False)
     problems = run_checks(project)
     live_report = None
