@@ -86,6 +86,7 @@ class Catalog:
     sources: dict[str, SourceInfo] = field(default_factory=dict)
 
     def get(self, name: str) -> SourceInfo | None:
+        """The source named ``name`` (upper-case, as ksqlDB stores unquoted names), or None."""
         return self.sources.get(name)
 
 

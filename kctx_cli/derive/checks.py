@@ -15,6 +15,12 @@ from kctx_cli.derive.schema import QueryProblem, Resolver, compare_declared
 
 
 def check(project: Project) -> list[Problem]:
+    """The query problems of ``project`` (see the module), as Problems at each derived entity's
+    ``Meta.query`` (or ``Meta.kind`` / the field when the declaration is at fault): a query
+    function that raises, self references, unknown sources and cycles, what the analysis
+    finds (kctx_cli.derive.schema), co-partitioning, declared vs inferred kind and columns,
+    a table without a key, and rendered KSQL that does not parse. Never raises for a bad
+    query."""
     root = project.config.root
     resolver = Resolver(project.entities)
     problems: list[Problem] = []

@@ -40,6 +40,10 @@ from kctx_cli.query.select import Select
 
 @dataclass
 class OutColumn:
+    """One output column of a query: ``name`` as ksqlDB names it (see the module), ``type``
+    (None when unknown), ``key`` (a key column), ``expr`` the DSL expression it comes from
+    (kctx_cli.query.expr, the alias unwrapped; None for WINDOWSTART / WINDOWEND) and
+    ``system`` for those two."""
     name: str
     type: SqlType | None  # None: unknown (an unlisted function, a NULL literal)
     key: bool = False
@@ -49,6 +53,11 @@ class OutColumn:
 
 @dataclass
 class Analysis:
+    """What ``analyze`` found for one query: ``kind`` STREAM / TABLE (None when a source's kind
+    is unknown), ``columns`` in ksqlDB's order (keys first), ``windowed`` (rows carry
+    WINDOWSTART / WINDOWEND), ``problems`` as ``(code, message)`` pairs, ``sources`` the
+    entity classes read (FROM, then joins) and ``fk_join`` (a join of the query is a
+    foreign-key table-table join)."""
     kind: str | None
     columns: list[OutColumn]
     windowed: bool = False
@@ -58,13 +67,19 @@ class Analysis:
 
     @property
     def keys(self) -> list[OutColumn]:
+        """The key columns, in order."""
         return [c for c in self.columns if c.key]
 
     def column(self, name: str) -> OutColumn | None:
+        """The output column named ``name`` (exact, upper-case as ksqlDB names it), or None."""
         return next((c for c in self.columns if c.name == name), None)
 
 
 class QueryProblem(Exception):
+    """A query ksqlDB would refuse, found before the analysis could go on: ``code`` is the
+    stable code of the Problem it becomes (``bad-query``, ``bad-literal``, ...), the message
+    says why."""
+
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
@@ -107,6 +122,10 @@ def _tn(t: SqlType | None) -> str:
 
 
 def literal_type(v) -> SqlType | None:
+    """The ksqlDB type of a Python literal: None -> None (untyped NULL), bool BOOLEAN, int INT
+    within INT's range else BIGINT, float DOUBLE, Decimal the DECIMAL(precision, scale) it is
+    rendered as (``decimal_literal_type``), str STRING. QueryProblem (``bad-literal``) for a
+    non-finite Decimal or any other type."""
     if v is None:
         return None
     if isinstance(v, bool):
@@ -220,6 +239,8 @@ class Resolver:
         self.entities = entities
 
     def query_of(self, info: EntityInfo):
+        """The entity's query (``info.query()``: the Select its ``Meta.query`` builds), built once;
+        whatever the user's query function raises propagates."""
         if info.cls not in self._queries:
             self._queries[info.cls] = info.query()
         return self._queries[info.cls]
@@ -239,6 +260,9 @@ class Resolver:
             self._active.pop()
 
     def analysis(self, info: EntityInfo) -> Analysis:
+        """The ``Analysis`` of derived entity ``info``, computed once (references to other derived
+        entities analyse those first). QueryProblem when the query is not a ``select(...)`` or
+        has an unsupported literal; the user's query function's own exceptions propagate."""
         if info.cls in self._cache:
             return self._cache[info.cls]
         self._active.append(info.cls)
