@@ -72,6 +72,11 @@ def open_table(name: str, cache_dir: str | os.PathLike | None = None, config=Non
 
 
 class CacheTable:
+    """The read-only cache of one topic at ``path`` (a RocksDB directory, kctx_cli/cache/store.py),
+    opened as a secondary instance in a temporary directory; ``store`` is ``raw`` or
+    ``decoded``. Use ``open_table`` to find it by name; close it (or use ``with``) to free the
+    RocksDB handle and the temporary directory. KctxError when the database cannot be opened."""
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self._secondary = tempfile.mkdtemp(prefix="kctx-cache-reader-")
@@ -241,12 +246,18 @@ class CacheTable:
         return store.read_offsets(self._meta, self._db)
 
     def meta(self, key: bytes) -> bytes | None:
+        """The bytes stored under ``key`` in the ``meta`` column family (``b"topic"``,
+        ``b"warmed_at"`` epoch ms as decimal text, ``b"schema:<id>"``, ...; see
+        kctx_cli/cache/store.py), or None."""
         return self._meta.get(key)
 
     def schema_ids(self) -> list[int]:
+        """The ids of the writer schemas the cache holds (``schema:<id>`` meta keys)."""
         return [int(k[7:]) for k, _ in self._meta.items(from_key=b"schema:") if k.startswith(b"schema:")]
 
     def estimate_keys(self) -> int:
+        """RocksDB's estimate of the number of cached keys (``rocksdb.estimate-num-keys``; the
+        offsets entry not counted): approximate, never negative."""
         n = self._db.property_int_value("rocksdb.estimate-num-keys") or 0
         return max(0, n - 1) if self._db.get(_OFFSETS_KEY) is not None else n
 
@@ -284,6 +295,7 @@ class CacheTable:
         shutil.rmtree(old_dir, ignore_errors=True)
 
     def close(self) -> None:
+        """Close the database and remove the secondary's temporary directory; idempotent."""
         if self._db is not None:
             self._db.close()
             self._db = None

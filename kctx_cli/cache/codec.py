@@ -57,6 +57,9 @@ def encode_avro(sid_bytes: bytes, value, fixer) -> bytes:
 
 
 def encode_plain(value) -> bytes:
+    """A value that needs no schema (JSON, text, bytes) in the stored form: tag 0x04 + the
+    bytes for ``bytes``, else 0x02 + marshal, else 0x03 + pickle (protocol 5) when marshal
+    cannot express it."""
     if isinstance(value, bytes):
         return b"\x04" + value
     try:

@@ -61,6 +61,8 @@ def is_safe(name: str) -> bool:
 
 
 def db_path(base: Path, topic: str) -> Path:
+    """The cache directory of ``topic`` under ``base``. KctxError when ``topic`` is not a legal
+    Kafka topic name (``is_safe``), so no name can leave ``base``."""
     if not is_safe(topic):
         raise KctxError(f"'{topic}' is not a valid topic name for a cache")
     return base / topic
@@ -104,6 +106,7 @@ def open_reader(path: Path, secondary_dir: str):
 
 
 def offset_key(partition: int) -> bytes:
+    """The ``meta`` key holding partition ``partition``'s next offset: ``b"offset:<partition>"``."""
     return b"offset:%d" % partition
 
 
@@ -136,11 +139,14 @@ def read_offsets(meta, data=None) -> dict[int, int]:
 
 
 def topic_of(meta) -> str | None:
+    """The topic a cache was warmed from (``meta`` key ``topic``), or None."""
     v = meta.get(b"topic")
     return v.decode() if v is not None else None
 
 
 def store_of(meta) -> str:
+    """The cache's store mode, ``raw`` or ``decoded`` (``meta`` key ``store``; raw when absent:
+    caches from before decoded mode)."""
     v = meta.get(b"store")
     return v.decode() if v is not None else RAW
 

@@ -19,6 +19,12 @@ MAX_BAD_REPORTED = 100
 
 @dataclass
 class WarmResult:
+    """What a warm did: the ``topic`` and cache ``path``; ``records`` read, of which ``puts``
+    and ``deletes`` (tombstones); ``batches`` written; ``seconds`` it took (wall clock);
+    ``offsets`` the next offset per partition afterwards; ``up_to_date`` (nothing to read);
+    ``registry_errors`` (schemas the registry could not give: values stored raw); ``store``
+    raw / decoded; ``bad`` the first undecodable records (``{"partition", "offset",
+    "error"}``) and ``bad_count`` all of them."""
     topic: str
     path: Path
     records: int = 0
@@ -278,6 +284,11 @@ def _dir_size(path: Path) -> int:
 
 
 def stats(config, name: str | None, base: Path | None = None) -> list[dict]:
+    """One dict per cache under ``base`` (default: the project's cache directory), or only the
+    cache of ``name``: ``table``, ``path``, ``keys_estimate``, ``bytes_on_disk``, ``offsets``
+    (partition -> next offset), ``warmed_at`` / ``warmed_at_ms`` when its last batch was
+    written (ISO-8601 UTC / epoch ms; None when none was), ``schemas`` (writer schema ids). KctxError when the cache of
+    ``name`` does not exist."""
     from kctx_cli.cache import open_table
 
     base = base or store.cache_dir(config)
@@ -311,6 +322,8 @@ def _existing(base: Path, config, name: str) -> Path:
 
 
 def drop(config, name: str, base: Path | None = None) -> Path:
+    """Delete the cache of ``name`` (a topic, or a name resolved to one) under ``base`` and
+    return its path. KctxError when there is none, or while a warm holds its RocksDB lock."""
     base = base or store.cache_dir(config)
     path = _existing(base, config, name)
     if not path.is_dir():
@@ -349,6 +362,8 @@ def get(config, name: str, key: str, base: Path | None = None, key_format: str |
 
 
 def dumps(v) -> str:
+    """``v`` as JSON text (not ASCII-escaped), with decoded Avro values (Decimal, datetime,
+    UUID, bytes) written as kctx_cli.tail.jsonout.json_default writes them."""
     from kctx_cli.tail.jsonout import json_default
 
     return json.dumps(v, default=json_default, ensure_ascii=False)
