@@ -23,6 +23,9 @@ def _age(ms: int | None) -> str:
 
 
 def dlq_list(config, pattern: str | None, output: str) -> int:
+    """`kctx dlq list`: the DLQ topics (kctx_cli.dlq.core.list_dlqs, names matching
+    ``pattern`` if given) with record counts, ages of the oldest and newest record and
+    parked records; ``output`` text or json (times as ISO-8601 UTC). Returns 0."""
     rows = core.list_dlqs(config, pattern)
     if output == "json":
         for r in rows:
@@ -43,6 +46,9 @@ def dlq_list(config, pattern: str | None, output: str) -> int:
 
 
 def dlq_show(config, topic: str, start: str, max_records: int, output: str) -> int:
+    """`kctx dlq show`: up to ``max_records`` records of DLQ ``topic`` from ``start``
+    (kctx_cli.dlq.core.show_dlq) with their origin and error; ``output`` text (a table, long
+    fields cut) or json (everything). Returns 0; KctxError as show_dlq."""
     rows = core.show_dlq(config, topic, start, max_records)
     if output == "json":
         print(json.dumps(rows, indent=2, default=json_default, ensure_ascii=False))
@@ -67,6 +73,10 @@ def _cut(s: str, n: int) -> str:
 
 
 def dlq_replay(config, opts: core.ReplayOptions, output: str) -> int:
+    """`kctx dlq replay`: run kctx_cli.dlq.core.replay with a progress bar and print the
+    summary and the histogram (target, error code, action); ``output`` text or json.
+    Returns 0, or 143 (128 + SIGTERM) when SIGTERM or SIGINT stopped it (run again to resume);
+    KctxError as replay."""
     prog = Progress(f"replaying {opts.dlq}" if not opts.dry_run else f"scanning {opts.dlq}")
     try:
         res = core.replay(config, opts, progress=prog)

@@ -29,6 +29,12 @@ TXN_TIMEOUT_MS = 60000
 # --------------------------------------------------------------------------- list / show
 
 def dlq_topics(config, client, pattern: str | None = None) -> list[str]:
+    """The DLQ topics of the cluster, sorted: names matching ``pattern`` (a regular expression
+    over the whole name; default ``DLQ_PATTERN``: a name ending in - _ or . then dlq, dlt,
+    DLQ or DLT)
+    and, without a pattern, the ``Meta.dlq`` topics the models declare. Internal (``__``) and
+    parking (``-parking``) topics are left out. ``client`` is any confluent-kafka client;
+    KctxError when Kafka cannot be reached."""
     from kctx_cli.backends import kafka
 
     md = kafka.list_topics(client, config)
@@ -62,6 +68,10 @@ def _edge_timestamps(consumer, topic: str, marks: dict[int, tuple[int, int]]):
 
 
 def list_dlqs(config, pattern: str | None = None) -> list[dict]:
+    """One dict per DLQ topic (``dlq_topics``): ``topic``, ``partitions``, ``records`` (between
+    the watermarks), ``oldest`` / ``newest`` record timestamps (epoch ms, None when empty)
+    and ``parked`` (records in ``<topic>-parking``, None when it does not exist). KctxError
+    when Kafka cannot be reached."""
     from confluent_kafka import TopicPartition
 
     from kctx_cli.backends import kafka
@@ -88,6 +98,12 @@ def list_dlqs(config, pattern: str | None = None) -> list[dict]:
 
 
 def show_dlq(config, topic: str, start: str = "beginning", max_records: int = 20) -> list[dict]:
+    """Up to ``max_records`` records of ``topic`` from ``start`` (a ``--from`` value,
+    kctx_cli.tail.start), one dict each: ``partition``, ``offset``, ``timestamp`` (ISO-8601
+    UTC), ``key`` / ``key_format``, ``origin`` (``Origin.as_dict``: where it came from and
+    why, from the DLQ headers), ``value`` / ``value_format`` / ``value_schema_id`` /
+    ``value_error``, and every header as ``[name, text]``. KctxError for ``max_records`` < 1,
+    a bad ``start``, or a topic that does not exist."""
     from kctx_cli.backends import kafka
     from kctx_cli.backends.registry import SchemaCache, schema_fetcher
     from kctx_cli.tail.core import key_text
@@ -127,6 +143,16 @@ def show_dlq(config, topic: str, start: str = "beginning", max_records: int = 20
 
 @dataclass
 class ReplayOptions:
+    """What ``replay`` does (the ``kctx dlq replay`` options): the ``dlq`` topic; ``to`` a target
+    topic instead of each record's original topic; filters ``error_codes`` (equal, or a
+    dotted suffix: ``SerializationException`` matches ``org.apache...SerializationException``),
+    ``since`` / ``until`` (ISO-8601 or epoch ms; the DLQ records' timestamps, inclusive),
+    ``key`` (the key as typed); ``repartition`` (let the
+    partitioner choose instead of the original partition); ``dry_run`` (count, write
+    nothing); ``at_least_once`` (no transactions); ``max_replays`` (records replayed this
+    often go to ``<dlq>-parking``); ``rate`` (records per second at most); ``group`` (the
+    consumer group and transactional.id, default ``group_for``); ``batch`` records per
+    transaction."""
     dlq: str
     to: str | None = None
     error_codes: list[str] = field(default_factory=list)
@@ -144,6 +170,13 @@ class ReplayOptions:
 
 @dataclass
 class ReplayResult:
+    """What ``replay`` did: the ``group`` used; ``replayed`` records, of which
+    ``same_partition`` went to their original partition and ``repartitioned`` to the
+    partitioner's choice; ``parked``, ``skipped`` (filtered out); ``transactions`` committed
+    (batches, in at-least-once mode offset commits); ``interrupted`` by SIGTERM / SIGINT
+    after the last committed batch; ``histogram`` (target topic, error code, ``replay`` /
+    ``park``) -> records. A dry run counts ``replayed``, ``parked``, ``skipped`` and the
+    histogram only."""
     group: str
     replayed: int = 0
     same_partition: int = 0   # written to the original partition named in the headers
@@ -228,6 +261,13 @@ class _Stop:
 
 
 def replay(config, opts: ReplayOptions, progress=None) -> ReplayResult:
+    """Replay the DLQ ``opts.dlq`` from the group's committed offsets to the current end (see
+    the module: exactly-once by default), reporting records read to ``progress`` (an object
+    with ``start(total)`` / ``advance(n)``) when given. Returns a ReplayResult; a signal
+    stops it after the open batch is committed. KctxError for bad options (``--since``,
+    ``--until``, ``--max-replays`` < 0, ``--rate`` <= 0), a missing DLQ or target topic, a
+    record without an original topic and no ``to``, a cluster without transactions, or a
+    Kafka failure (nothing of the failed batch committed)."""
     from confluent_kafka import KafkaException, TopicPartition
 
     from kctx_cli.backends import kafka

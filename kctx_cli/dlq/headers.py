@@ -37,6 +37,12 @@ DLQ_PREFIXES = (KCTX_PREFIX, CONNECT_PREFIX, SPRING_PREFIX)
 
 @dataclass
 class Origin:
+    """Where a dead-lettered record came from (see the module): the ``convention`` its headers
+    follow (``kctx``, ``connect``, ``spring``; None without DLQ headers), the original
+    ``topic``, ``partition``, ``offset`` and ``timestamp`` (epoch ms; Kafka Connect sends
+    none), ``error_code`` (an error code, or the exception class name) and
+    ``error_message``, and ``replay_count`` (the ``kctx-replayed`` header: times kctx
+    replayed it). Any of them None when the headers do not say."""
     convention: str | None  # kctx | connect | spring | None (no DLQ headers)
     topic: str | None = None
     partition: int | None = None
@@ -79,6 +85,10 @@ def _int_be(v: bytes | None) -> int | None:
 
 
 def origin(headers: list[tuple[str, bytes | None]] | None) -> Origin:
+    """The Origin of a record from its ``headers`` (``[(name, bytes or None), ...]`` as
+    confluent-kafka gives them; the last header of a name wins, as Kafka's
+    ``Headers.lastHeader``). Conventions are tried kctx, Kafka Connect, Spring; a number
+    that does not parse is None. Never raises."""
     h: dict[str, bytes | None] = {}
     for k, v in headers or ():
         h[k] = v  # the last one wins, as Kafka's Headers.lastHeader
