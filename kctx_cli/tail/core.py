@@ -18,6 +18,13 @@ OUTPUTS = ("jsonl", "pretty", "raw")
 
 @dataclass
 class TailOptions:
+    """What ``tail`` reads and prints (the ``kctx tail`` options): ``topic``; ``start`` a
+    ``--from`` value (kctx_cli.tail.start); ``follow`` (wait for new records instead of
+    stopping at the end); ``max`` records printed at most (None: no limit); ``output`` one of
+    OUTPUTS (None: pretty on a terminal, else jsonl); ``partitions`` to read (empty: all, or
+    with ``key`` those the key can be in); ``key`` only records with this key, as typed;
+    ``scan_all`` (with ``key``: read every partition); ``grep`` a regular expression the
+    decoded value must match (searched in its JSON text); ``key_format`` (``--key-format``)."""
     topic: str
     start: str = "beginning"
     follow: bool = False
@@ -32,6 +39,10 @@ class TailOptions:
 
 @dataclass
 class TailResult:
+    """What ``tail`` did: records ``printed`` and ``read``, values that did not decode
+    (``undecodable``), the ``partitions`` read, ``registry_errors`` (distinct outages
+    warned about), and with ``--key`` the partitions each partitioner puts the key in
+    (``key_partitions``: partitioner name -> partitions) and the KeySpec used (``key_spec``)."""
     printed: int = 0
     read: int = 0
     undecodable: int = 0
@@ -99,14 +110,18 @@ def record_dict(m, key: Decoded, value: Decoded, iso: Callable[[int], str]) -> d
 
 
 class JsonlSink:
+    """One JSON object per line (``record_dict``) on ``out`` (default stdout)."""
+
     def __init__(self, out=None):
         self.out = out or sys.stdout
         self.iso = Iso()
 
     def write(self, m, key: Decoded, value: Decoded) -> None:
+        """Write record ``m`` (a confluent-kafka Message) with its decoded ``key`` and ``value``."""
         self.out.write(dumps(record_dict(m, key, value, self.iso)) + "\n")
 
     def close(self) -> None:
+        """Flush ``out``."""
         self.out.flush()
 
 
@@ -117,13 +132,17 @@ class RawSink:
         self.out = out or sys.stdout.buffer
 
     def write(self, m, key, value) -> None:
+        """Write the value bytes of record ``m`` and a newline (a null value as an empty line);
+        ``key`` and ``value`` are not used."""
         v = m.value()
         self.out.write((v or b"") + b"\n")
 
     def write_batch(self, msgs) -> None:
+        """``write`` for a list of records at once (one write call)."""
         self.out.write(b"\n".join([m.value() or b"" for m in msgs]) + b"\n")
 
     def close(self) -> None:
+        """Flush ``out``."""
         self.out.flush()
 
 
@@ -137,6 +156,9 @@ class PrettySink:
         self.iso = Iso()
 
     def write(self, m, key: Decoded, value: Decoded) -> None:
+        """Print record ``m`` (a confluent-kafka Message) with its decoded ``key`` and ``value``:
+        a header line (topic[partition]@offset, time, key, formats, schema id), its headers,
+        then the value indented; every text from the record passes through ``safe``."""
         from rich.text import Text
 
         # everything from the record goes through safe(): no control sequence reaches the terminal
@@ -170,6 +192,7 @@ class PrettySink:
             self.console.print(Text(textwrap.indent(safe(text, lines=True), "  ")))
 
     def close(self) -> None:
+        """Nothing to flush (rich writes as it prints)."""
         pass
 
 
@@ -179,6 +202,7 @@ def _short_json(v: Any) -> str:
 
 
 def make_sink(output: str):
+    """The sink for ``output``: ``jsonl`` JsonlSink, ``raw`` RawSink, anything else PrettySink."""
     if output == "jsonl":
         return JsonlSink()
     if output == "raw":
@@ -187,6 +211,8 @@ def make_sink(output: str):
 
 
 def choose_partitions(opts: TailOptions, all_partitions: list[int]) -> list[int]:
+    """The partitions ``--partition`` asked for (sorted, duplicates dropped), else
+    ``all_partitions``. KctxError naming the first one the topic does not have."""
     if opts.partitions:
         missing = [p for p in opts.partitions if p not in all_partitions]
         if missing:
@@ -241,6 +267,13 @@ class KeyFilter:
 
 
 def tail(config, opts: TailOptions, *, sink=None, stderr=None) -> TailResult:
+    """`kctx tail`: read ``opts.topic`` from ``opts.start`` to its end (or on, with ``follow``),
+    without joining a group or committing, decode keys and values (registry schemas when
+    ``config`` has a registry), filter (``key``, ``grep``) and write what passes to ``sink``
+    (default: ``make_sink`` for the output). Registry outages are warned about once each on
+    ``stderr`` (a rich Console; default stderr) and the tail goes on. Ctrl-C ends it
+    normally. Returns a TailResult; KctxError for a bad option, a missing topic or
+    partition, or Kafka not reachable. ``sink.close()`` may raise BrokenPipeError (``| head``)."""
     from kctx_cli.backends import kafka
     from kctx_cli.backends.registry import SchemaCache, schema_fetcher
     from kctx_cli.tail.reader import batches

@@ -37,6 +37,12 @@ MAGIC = 0
 
 @dataclass(slots=True)
 class Decoded:
+    """One decoded key or value: ``value`` a JSON-able value (None for a null payload);
+    ``format`` how it was read (avro, protobuf, json_sr, json, string, int, bigint, double,
+    hex, null); ``schema_id`` from the Confluent wire-format header, if any; ``error`` why it
+    did not decode with its schema (``value`` is then the bytes in hex, ``format`` hex); ``hints`` for a
+    binary key of unknown format, its readings as numbers (``{"int": ...}`` or
+    ``{"bigint": ..., "double": ...}``)."""
     value: Any            # a JSON-able value (after to_jsonable) or None for a null payload
     format: str           # avro | protobuf | json_sr | json | string | int | bigint | double | hex | null
     schema_id: int | None = None

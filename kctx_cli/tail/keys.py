@@ -53,6 +53,7 @@ class KeySpec:
 
     @property
     def known(self) -> bool:
+        """Whether the key format is known (``format`` is not None)."""
         return self.format is not None
 
     @property

@@ -23,11 +23,16 @@ EPOCH_MS_DIGITS = 12
 
 @dataclass(frozen=True)
 class Start:
+    """Where to start, as ``parse_start`` read it: ``kind`` beginning, end, offset (``value``
+    the offset), last (``value`` records per partition) or time (``value`` epoch ms)."""
     kind: str  # beginning | end | offset | last | time
     value: int = 0
 
 
 def parse_start(text: str) -> Start:
+    """A ``--from`` value (see the module; also ``start``) as a Start: digits are an offset,
+    or epoch milliseconds from 12 digits on; an ISO-8601 time without a zone is UTC.
+    KctxError for anything else."""
     t = text.strip()
     low = t.lower()
     if low in ("beginning", "earliest", "start"):
