@@ -40,55 +40,77 @@ class KsqlGenerator(_Generator):
     }
 
     def identifier_sql(self, e: exp.Identifier) -> str:
+        """A name as the tree holds it (the parser upper-cases unquoted names), back-quoted
+        only where ksqlDB needs it (``keywords.quote_name``: lower case, special characters,
+        reserved words)."""
         return quote_name(e.this)
 
     def literal_sql(self, e: exp.Literal) -> str:
+        """A string in single quotes (a quote doubled: reference/lexical-structure.md) or a number
+        as written."""
         return _string(e.this) if e.is_string else e.this
 
     def boolean_sql(self, e: exp.Boolean) -> str:
+        """``TRUE`` / ``FALSE``."""
         return "TRUE" if e.this else "FALSE"
 
     def column_sql(self, e: exp.Column) -> str:
+        """``column`` or ``source.column`` (the qualifier as written: a source name or alias)."""
         table = e.args.get("table")
         this = self.sql(e, "this")
         return f"{self.sql(table)}.{this}" if table else this
 
     def table_sql(self, e: exp.Table, sep: str = " AS ") -> str:
+        """A source with its alias as ``NAME ALIAS`` (without AS; ``sep`` is sqlglot's and ignored)."""
         alias = e.args.get("alias")
         name = self.sql(e, "this")
         return f"{name} {self.sql(alias.this)}" if alias else name
 
     def alias_sql(self, e: exp.Alias) -> str:
+        """``expression AS name``."""
         return f"{self.sql(e, 'this')} AS {self.sql(e, 'alias')}"
 
     def anonymous_sql(self, e: exp.Anonymous) -> str:
+        """A function call ``NAME(arg, ...)``, the name as the parser keeps it (upper-case)."""
         return f"{e.this}({', '.join(self.sql(a) for a in e.expressions)})"
 
     def lambda_sql(self, e: exp.Lambda, arrow_sep: str = "=>", wrap: bool = True) -> str:
+        """A lambda (SqlBase.g4 ``lambdaFunction``): ``x => body`` or ``(x, y) => body``;
+        ``arrow_sep`` and ``wrap`` are sqlglot's and ignored."""
         params = e.expressions
         head = self.sql(params[0]) if len(params) == 1 else "(" + ", ".join(self.sql(p) for p in params) + ")"
         return f"{head} => {self.sql(e, 'this')}"
 
     def array_sql(self, e: exp.Array) -> str:
+        """``ARRAY[x, ...]`` (SqlBase.g4 ``arrayConstructor``)."""
         return "ARRAY[" + ", ".join(self.sql(x) for x in e.expressions) + "]"
 
     def bracket_sql(self, e: exp.Bracket) -> str:
+        """A subscript ``value[index]`` (SqlBase.g4 ``subscript``)."""
         return f"{self.sql(e, 'this')}[{', '.join(self.sql(x) for x in e.expressions)}]"
 
     def cast_sql(self, e: exp.Cast, safe_prefix: str | None = None) -> str:
+        """``CAST(x AS type)``; ``safe_prefix`` is sqlglot's and ignored (ksqlDB has no TRY_CAST)."""
         return f"CAST({self.sql(e, 'this')} AS {self.sql(e, 'to')})"
 
     def attimezone_sql(self, e: exp.AtTimeZone) -> str:
+        """``value AT TIME ZONE 'zone'`` (SqlBase.g4 ``timeZoneSpecifier``)."""
         return f"{self.sql(e, 'this')} AT TIME ZONE {self.sql(e, 'zone')}"
 
     def dpipe_sql(self, e: exp.DPipe) -> str:
+        """String concatenation ``a || b`` (SqlBase.g4 ``concatenation``)."""
         return f"{self.sql(e, 'this')} || {self.sql(e, 'expression')}"
 
     def neg_sql(self, e: exp.Neg) -> str:
+        """Unary minus ``-x``, as ``- -x`` when the operand starts with a minus: ``--`` starts a
+        comment (reference/lexical-structure.md)."""
         inner = self.sql(e, "this")
         return f"- {inner}" if inner.startswith("-") else f"-{inner}"  # "--" starts a comment
 
     def not_sql(self, e: exp.Not) -> str:
+        """``NOT x``, except that NOT goes after the left operand where the grammar puts it
+        (SqlBase.g4 ``predicate``): ``x IS NOT y``, ``x NOT BETWEEN ...``, ``x NOT IN (...)``,
+        ``x NOT LIKE ... [ESCAPE ...]``."""
         inner = e.this
         if isinstance(inner, exp.Is):
             return f"{self.sql(inner, 'this')} IS NOT {self.sql(inner, 'expression')}"
@@ -101,18 +123,23 @@ class KsqlGenerator(_Generator):
         return f"NOT {self.sql(inner)}"
 
     def in_sql(self, e: exp.In) -> str:
+        """``x IN (a, ...)``."""
         return f"{self.sql(e, 'this')} IN ({', '.join(self.sql(x) for x in e.expressions)})"
 
     def escape_sql(self, e: exp.Escape) -> str:
+        """``x LIKE pattern ESCAPE 'c'`` (SqlBase.g4 ``like``)."""
         return f"{self.sql(e, 'this')} ESCAPE {self.sql(e, 'expression')}"
 
     def nullsafeneq_sql(self, e: exp.NullSafeNEQ) -> str:
+        """``a IS DISTINCT FROM b`` (SqlBase.g4 ``distinctFrom``)."""
         return f"{self.sql(e, 'this')} IS DISTINCT FROM {self.sql(e, 'expression')}"
 
     def nullsafeeq_sql(self, e: exp.NullSafeEQ) -> str:
+        """``a IS NOT DISTINCT FROM b`` (SqlBase.g4 ``distinctFrom``)."""
         return f"{self.sql(e, 'this')} IS NOT DISTINCT FROM {self.sql(e, 'expression')}"
 
     def case_sql(self, e: exp.Case) -> str:
+        """``CASE [operand] WHEN ... THEN ... [ELSE ...] END``, on one line."""
         parts = ["CASE"]
         if e.this:
             parts.append(self.sql(e, "this"))
@@ -124,6 +151,9 @@ class KsqlGenerator(_Generator):
         return " ".join(parts)
 
     def datatype_sql(self, e: exp.DataType) -> str:
+        """A type as ksqlDB spells it (ksqldb-docs/data-types.md): ``ARRAY<T>``, ``MAP<K, V>``,
+        ``STRUCT<name T, ...>``, ``DECIMAL(p, s)``, ``STRING`` / ``INT`` / ``BYTES`` for the
+        aliases the parser also reads, a custom type's name (CREATE TYPE) quoted if needed."""
         kind = e.this
         params = e.expressions
         if kind == exp.DType.ARRAY:
@@ -144,12 +174,15 @@ class KsqlGenerator(_Generator):
         return name
 
     def datatypeparam_sql(self, e: exp.DataTypeParam) -> str:
+        """A type parameter (DECIMAL's precision or scale) as written."""
         return self.sql(e, "this")
 
     def var_sql(self, e: exp.Var) -> str:
+        """A bare word as written (the parser makes one of a type parameter spelled STRING)."""
         return e.this
 
     def star_sql(self, e: exp.Star) -> str:
+        """``*`` (``source.*`` is a Column, ``struct->*`` a StructDeref, around a Star)."""
         return "*"
 
     # -- ksqlDB nodes ----------------------------------------------------------

@@ -47,6 +47,7 @@ class Resolved:
 
     @property
     def line(self) -> int:
+        """The statement's first line in its file (1-based)."""
         return self.statement.line
 
 
@@ -90,9 +91,16 @@ class Session:
         self.strict = strict
 
     def feed(self, statements: list[Statement]) -> list[Resolved]:
+        """``one`` for each of ``statements`` in order (the session carries over between calls)."""
         return [self.one(st) for st in statements]
 
     def one(self, st: Statement) -> Resolved:
+        """Resolve one statement: a DEFINE / UNDEFINE / SET / UNSET first updates the session
+        (variable names case-insensitive, the last DEFINE wins); any other statement has its
+        ``${name}`` variables substituted and is parsed again. The Resolved carries the
+        statement's own parse error or a substitution error (an undefined variable when
+        ``strict``, text that no longer parses) at its place in the file; never raises for bad
+        KSQL."""
         variables, properties = self.variables, self.properties
         tree = st.tree
         if st.error is not None or tree is None:
