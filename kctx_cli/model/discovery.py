@@ -104,15 +104,23 @@ def load_project(config: Config, *, strict: bool = True, reload: bool = True) ->
     if strict:
         _refuse_bad_numbers(entities, config.root)
     for e in entities:
-        if e.partitions is None and not e.derived:
-            e.partitions = config.default_partitions
-        if e.replicas is None:
-            e.replicas = config.default_replicas
-        if e.compatibility is None:
-            e.compatibility = config.default_compatibility
-        if e.namespace is None:
-            e.namespace = config.avro_namespace
+        apply_defaults(e, config)
     return Project(config=config, entities=entities, load_problems=problems, structs=structs)
+
+
+def apply_defaults(info: EntityInfo, config: Config) -> EntityInfo:
+    """Fill what the entity's Meta leaves unset from the project's [defaults] (kctx.toml):
+    partitions (declared sources only: a derived one takes its FROM source's count, as
+    ksqlDB does), replicas, compatibility, Avro namespace. Returns ``info``, changed in place."""
+    if info.partitions is None and not info.derived:
+        info.partitions = config.default_partitions
+    if info.replicas is None:
+        info.replicas = config.default_replicas
+    if info.compatibility is None:
+        info.compatibility = config.default_compatibility
+    if info.namespace is None:
+        info.namespace = config.avro_namespace
+    return info
 
 
 def _refuse_bad_numbers(entities, root: Path) -> None:
@@ -131,23 +139,11 @@ def _refuse_bad_numbers(entities, root: Path) -> None:
 
 
 def _import_problem(exc: BaseException, fallback: Path, root: Path) -> Problem:
-    if isinstance(exc, SystemExit):
-        code = exc.code
-        call = "sys.exit()" if code is None else f"sys.exit({code!r})"
-        file, line = _rel(fallback, root), 0
-        for fs in traceback.extract_tb(exc.__traceback__):
-            p = Path(fs.filename)
-            try:
-                p.resolve().relative_to(root.resolve())
-            except ValueError:
-                continue
-            file, line = _rel(p, root), fs.lineno or 0
-        return Problem(file, line, "import-error",
-                       f"cannot import model module: it called {call} while being imported")
+    """An exception raised while importing a model module as a ``Problem`` at the innermost
+    frame inside the project (else ``fallback``, the module's file)."""
     if isinstance(exc, SyntaxError) and exc.filename:
         return Problem(_rel(Path(exc.filename), root), exc.lineno or 0, "import-error",
                        f"cannot import model module: SyntaxError: {exc.msg}")
-    # the innermost frame inside the project tells where it broke
     file, line = _rel(fallback, root), 0
     for fs in traceback.extract_tb(exc.__traceback__):
         p = Path(fs.filename)
@@ -156,8 +152,10 @@ def _import_problem(exc: BaseException, fallback: Path, root: Path) -> Problem:
         except ValueError:
             continue
         file, line = _rel(p, root), fs.lineno or 0
-    return Problem(file, line, "import-error",
-                   f"cannot import model module: {type(exc).__name__}: {exc}")
+    if isinstance(exc, SystemExit):
+        call = "sys.exit()" if exc.code is None else f"sys.exit({exc.code!r})"
+        return Problem(file, line, "import-error", f"cannot import model module: it called {call} while being imported")
+    return Problem(file, line, "import-error", f"cannot import model module: {type(exc).__name__}: {exc}")
 
 
 def _rel(path: Path, root: Path) -> str:

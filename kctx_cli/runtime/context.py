@@ -14,7 +14,6 @@ import os
 import socket
 import threading
 import uuid
-from pathlib import Path
 from typing import Any, Iterator
 
 from kctx_cli.errors import KctxError
@@ -87,16 +86,9 @@ class KafkaContext:
         if not is_entity_class(cls_or_name):
             raise ModelLoadError(f"{getattr(cls_or_name, '__name__', cls_or_name)!s} is not an entity class "
                                  f"(a Stream/Table/Entity subclass)")
-        info = cls_or_name.__kctx__
-        cfg = self.config
-        if info.partitions is None and not info.derived:
-            info.partitions = cfg.default_partitions
-        if info.replicas is None:
-            info.replicas = cfg.default_replicas
-        if info.compatibility is None:
-            info.compatibility = cfg.default_compatibility
-        if info.namespace is None:
-            info.namespace = cfg.avro_namespace
+        from kctx_cli.model.discovery import apply_defaults
+
+        info = apply_defaults(cls_or_name.__kctx__, self.config)
         self._by_cls[cls_or_name] = info
         return info
 
