@@ -5,7 +5,7 @@ returns (see "signatures and return types" below). A function missing here still
 """
 from __future__ import annotations
 
-import re
+import functools
 from typing import Callable
 
 from kctx_cli import sqltypes as T
@@ -21,59 +21,67 @@ class FunctionTypeError(Exception):
 # ---------------------------------------------------------------------------
 
 _PY = {int: T.BIGINT, str: T.STRING, float: T.DOUBLE, bool: T.BOOLEAN, bytes: T.BYTES}
-_ALIASES = {"INTEGER": "INT", "VARCHAR": "STRING"}
 
 
 def parse_type(spec) -> SqlType:
-    """``"DECIMAL(10, 2)"``, ``"ARRAY<STRING>"``, a SqlType or a Python type -> SqlType."""
+    """``"DECIMAL(10, 2)"``, ``"ARRAY<STRING>"``, a SqlType or a Python type -> SqlType.
+
+    Text is read by the ksqlDB dialect (``kctx_cli.ksql.dialect.parse_type``, the one
+    reader of type text) and converted by ``sql_type_of``; raises ValueError for text that
+    is no ksqlDB type, or a type kctx does not model (a custom type, ``VARCHAR(10)``)."""
     if isinstance(spec, SqlType):
         return spec
     if spec in _PY:
         return _PY[spec]
     if not isinstance(spec, str):
         raise ValueError(f"cannot cast to {spec!r}: give a ksqlDB type name such as 'DECIMAL(10, 2)'")
-    t, rest = _parse(spec.strip())
-    if rest.strip():
-        raise ValueError(f"cannot parse type {spec!r}")
-    return t
+    return _parse_text(spec.strip())
 
 
-def _parse(s: str) -> tuple[SqlType, str]:
-    m = re.match(r"\s*([A-Za-z_]+)\s*", s)
-    if not m:
-        raise ValueError(f"cannot parse type {s!r}")
-    name = _ALIASES.get(m.group(1).upper(), m.group(1).upper())
-    rest = s[m.end():]
-    if name == "DECIMAL":
-        m2 = re.match(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)\s*", rest)
-        if not m2:
-            raise ValueError("DECIMAL needs (precision, scale)")
-        return T.decimal_type(int(m2.group(1)), int(m2.group(2))), rest[m2.end():]
-    if name == "ARRAY":
-        item, rest = _parse(rest.lstrip()[1:])
-        return T.array_of(item), rest.lstrip()[1:]
-    if name == "MAP":
-        _key, rest = _parse(rest.lstrip()[1:])
-        item, rest = _parse(rest.lstrip()[1:])
-        return T.map_of(item), rest.lstrip()[1:]
-    if name == "STRUCT":
-        rest = rest.lstrip()[1:]
+@functools.lru_cache(maxsize=1024)
+def _parse_text(text: str) -> SqlType:
+    from kctx_cli.ksql.dialect import parse_type as read_type  # sqlglot only once a type is read
+    from kctx_cli.ksql.errors import KsqlSyntaxError
+
+    try:
+        node = read_type(text)
+    except KsqlSyntaxError as err:
+        raise ValueError(f"cannot parse type {text!r}: {err}") from None
+    return sql_type_of(node)
+
+
+def sql_type_of(node) -> SqlType:
+    """A type tree of the ksqlDB dialect (``sqlglot.exp.DataType``) -> SqlType; ValueError
+    for a type kctx does not model. A MAP's key type is read, then dropped (SqlType's MAP
+    has STRING keys); STRUCT field names are ksqlDB's (an unquoted name upper-cased, a
+    back-quoted one as written)."""
+    from sqlglot import exp
+
+    from kctx_cli.ksql.dialect import render
+
+    kind, params = node.this, node.expressions
+    if kind == exp.DType.ARRAY:
+        return T.array_of(sql_type_of(params[0]))
+    if kind == exp.DType.MAP:
+        sql_type_of(params[0])
+        return T.map_of(sql_type_of(params[1]))
+    if kind == exp.DType.STRUCT:
         members = []
-        while True:
-            m3 = re.match(r"\s*`?([A-Za-z_][A-Za-z0-9_]*)`?\s+", rest)
-            if not m3:
-                break
-            t, rest = _parse(rest[m3.end():])
-            members.append((m3.group(1).upper(), t))
-            rest = rest.lstrip()
-            if rest.startswith(","):
-                rest = rest[1:]
-                continue
-            break
-        return SqlType("STRUCT", fields=tuple(members)), rest.lstrip()[1:]
-    if name not in T.PRIMITIVES:
-        raise ValueError(f"unknown ksqlDB type {name}")
-    return SqlType(name), rest
+        for f in params:
+            if not isinstance(f.this, exp.Identifier):  # a ${variable}
+                raise ValueError(f"cannot parse type {render(node)!r}: a field name is a variable")
+            members.append((f.this.this, sql_type_of(f.args["kind"])))
+        return SqlType("STRUCT", fields=tuple(members))
+    if kind == exp.DType.DECIMAL:
+        precision, scale = (str(p.this.this) for p in params)
+        if not (precision.isdigit() and scale.isdigit()):
+            raise ValueError("DECIMAL needs (precision, scale)")
+        return T.decimal_type(int(precision), int(scale))
+    if kind == exp.DType.USERDEFINED:
+        raise ValueError(f"unknown ksqlDB type {node.args['kind']}")
+    if params:
+        raise ValueError(f"unsupported type {render(node)}: only DECIMAL takes parameters")
+    return SqlType(render(node))  # a primitive, by its canonical name (STRING for VARCHAR)
 
 
 INT_RANGE = (-(2**31), 2**31 - 1)
