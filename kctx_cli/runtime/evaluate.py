@@ -58,26 +58,19 @@ def compile_expr(e, cls=None) -> Callable[[Any], Any]:  # noqa: C901 - one case 
     if isinstance(e, X.BinaryOp):
         op = e.op.upper()
         left, right = compile_expr(e.left, cls), compile_expr(e.right, cls)
-        if op == "AND":
-            def and_(row):
+        if op in ("AND", "OR"):  # SQL's three-valued logic: NULL (None) unless one side decides
+            decides = op == "OR"  # a False decides an AND, a True an OR
+            other = not decides
+
+            def logic(row):
                 a = left(row)
-                if a is False:
-                    return False
+                if a is decides:
+                    return decides
                 b = right(row)
-                if b is False:
-                    return False
-                return True if (a is True and b is True) else None
-            return and_
-        if op == "OR":
-            def or_(row):
-                a = left(row)
-                if a is True:
-                    return True
-                b = right(row)
-                if b is True:
-                    return True
-                return False if (a is False and b is False) else None
-            return or_
+                if b is decides:
+                    return decides
+                return other if (a is other and b is other) else None
+            return logic
         if op in _CMP:
             fn = _CMP[op]
 
