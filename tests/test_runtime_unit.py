@@ -143,3 +143,24 @@ def test_avro_datums_both_ways_for_kctx_and_ksqldb_schemas():
     assert _decoder(u)("00000000-0000-0000-0000-000000000001") == uuid.UUID(int=1)
     ts = _decoder(SqlType("TIMESTAMP"))
     assert ts(1) == dt.datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=UTC)
+
+
+# SQL's three-valued AND / OR (NULL is None): the truth tables, every pair of operands
+_TV = (True, False, None)
+_AND = {(True, True): True, (True, False): False, (True, None): None, (False, True): False, (False, False): False,
+        (False, None): False, (None, True): None, (None, False): False, (None, None): None}
+_OR = {(True, True): True, (True, False): True, (True, None): True, (False, True): True, (False, False): False,
+       (False, None): None, (None, True): True, (None, False): None, (None, None): None}
+
+
+@pytest.mark.parametrize("a", _TV)
+@pytest.mark.parametrize("b", _TV)
+def test_and_or_three_valued(a, b):
+    from kctx_cli.query import expr as X
+    from kctx_cli.runtime.evaluate import compile_expr
+
+    class Row:
+        pass
+
+    assert compile_expr(X.BinaryOp("AND", X.Literal(a), X.Literal(b)))(Row()) is _AND[a, b]
+    assert compile_expr(X.BinaryOp("OR", X.Literal(a), X.Literal(b)))(Row()) is _OR[a, b]
