@@ -27,6 +27,8 @@ from kctx_cli.migrations.history import History, VersionState, now_iso
 
 
 def kill_point(name: str) -> None:
+    """The crash-test hook (see the module): SIGKILL this process when ``KCTX_TEST_KILL_AT``
+    names this point (``locked``, ``running:V``, ``before:V:I``, ...); else nothing."""
     if os.environ.get("KCTX_TEST_KILL_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -64,11 +66,17 @@ def verify(migrations: list[Migration], versions: dict[int, VersionState]) -> li
 
 
 def current_version(versions: dict[int, VersionState]) -> int:
+    """The applied version: the highest one MIGRATED (or being reverted), 0 when none is."""
     applied = [v for v, s in versions.items() if s.state in ("MIGRATED", "REVERTING")]
     return max(applied, default=0)
 
 
 def make_plan(migrations: list[Migration], versions: dict[int, VersionState], to: str | None) -> Plan:
+    """The Plan taking the cluster from its ``versions`` (History.versions) to ``to`` (a
+    version as ``parse_version`` reads it; None = the latest file): up = every file up to the
+    target not MIGRATED yet, in order; down = the applied versions above the target, newest
+    first. KctxError for a target beyond the latest file or below 0, an unapplied file older
+    than the applied version, or an irreversible version on the way down."""
     current = current_version(versions)
     latest = migrations[-1].version if migrations else 0
     target = latest if to is None else parse_version(to)
@@ -96,6 +104,7 @@ def make_plan(migrations: list[Migration], versions: dict[int, VersionState], to
 
 
 def parse_version(text: str) -> int:
+    """A ``--to`` value (``3``, ``V000003``, ``v3``) as an int. KctxError otherwise."""
     t = text.strip().upper().lstrip("V")
     if not t.isdigit():
         raise KctxError(f"--to {text}: expected a version number such as 3 or V000003")
@@ -103,6 +112,12 @@ def parse_version(text: str) -> int:
 
 
 class Applier:
+    """Applies a Plan's migrations (see the module) on ``cluster`` (migrations.cluster.Cluster),
+    recording them in ``history`` (which must hold the lock); ``echo`` prints progress lines;
+    ``timings`` collects the seconds each executed step took. ``allow_destructive`` is kept
+    but not consulted here: destructive steps are refused before, by
+    migrations.api.refuse_destructive."""
+
     def __init__(self, cluster, history: History, *, allow_destructive: bool, echo=print):
         self.cluster = cluster
         self.history = history
@@ -111,6 +126,10 @@ class Applier:
         self.timings: list[float] = []  # seconds per executed step (client + server)
 
     def run(self, plan: Plan) -> int:
+        """Apply (or revert) every version of ``plan`` in its order, resuming an attempt left
+        RUNNING / ERROR with the same checksum; returns the number of versions done. KctxError
+        ``file:line: what: why`` for the first step that fails, after recording the version
+        ERROR; KeyboardInterrupt is recorded as ERROR and re-raised."""
         versions = self.history.versions()
         applied = 0
         for m in plan.versions:

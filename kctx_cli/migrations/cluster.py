@@ -24,6 +24,11 @@ class TopicInfo(NamedTuple):
 
 
 class Cluster:
+    """The live cluster of ``config`` (a Config) as operations use it; see the module. Each
+    method is one or a few requests; they raise KctxError (one line naming the server) when
+    a server refuses or cannot be reached. Topic creation, growth and deletion return once
+    the metadata shows the change."""
+
     def __init__(self, config):
         self.config = config
         self._admin = None
@@ -35,6 +40,7 @@ class Cluster:
     # ------------------------------------------------------------------ Kafka --
     @property
     def admin(self):
+        """The Kafka AdminClient, built on first use (kctx_cli.backends.kafka.admin)."""
         if self._admin is None:
             from kctx_cli.backends.kafka import admin
 
@@ -84,6 +90,8 @@ class Cluster:
         return self.topics_configs([name]).get(name, {})
 
     def topics_configs(self, names: list[str]) -> dict[str, dict[str, str]]:
+        """``topic_configs`` for several topics in one request: name -> {config: value} of the
+        configs set on each topic itself. KctxError when one cannot be described."""
         from confluent_kafka.admin import ConfigResource, ConfigSource
 
         if not names:
@@ -101,6 +109,9 @@ class Cluster:
         return out
 
     def create_topic(self, name: str, partitions: int, replicas: int, configs: dict[str, str]) -> None:
+        """Create topic ``name`` with ``partitions``, replication factor ``replicas`` and topic
+        ``configs`` (Kafka config names -> values), then wait (up to KAFKA_TIMEOUT seconds) until
+        the metadata lists it. A topic that already exists is not an error (whatever its shape)."""
         from confluent_kafka import KafkaError
         from confluent_kafka.admin import NewTopic
 
@@ -110,6 +121,8 @@ class Cluster:
         self._until(lambda: self.topic(name) is not None, f"topic {name} to appear")
 
     def create_partitions(self, name: str, total: int) -> None:
+        """Grow topic ``name`` to ``total`` partitions (Kafka can only add partitions) and wait until
+        the metadata shows them. KctxError when Kafka refuses (fewer than now, no such topic)."""
         from confluent_kafka.admin import NewPartitions
 
         self._wait(self.admin.create_partitions([NewPartitions(name, total)], request_timeout=KAFKA_TIMEOUT),
@@ -117,6 +130,8 @@ class Cluster:
         self._until(lambda: getattr(self.topic(name), 'partitions', 0) >= total, f"topic {name} to have {total} partitions")
 
     def alter_topic_configs(self, name: str, set_: dict[str, str], unset: list[str]) -> None:
+        """Set the topic configs ``set_`` (name -> value) and remove those in ``unset`` (back to the
+        broker default), in one incremental alter (KIP-339)."""
         from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
         entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in set_.items()]
@@ -125,6 +140,8 @@ class Cluster:
         self._wait(self.admin.incremental_alter_configs([res], request_timeout=KAFKA_TIMEOUT), "change the configs of")
 
     def delete_topic(self, name: str) -> None:
+        """Delete topic ``name`` and wait until the metadata no longer lists it; a topic that does
+        not exist is not an error."""
         from confluent_kafka import KafkaError
 
         self._wait(self.admin.delete_topics([name], request_timeout=KAFKA_TIMEOUT), "delete topic",
@@ -158,6 +175,7 @@ class Cluster:
         return KctxError(f"schema registry: {what}: {msg} (HTTP {status})")
 
     def subject_exists(self, subject: str) -> bool:
+        """Whether ``subject`` has at least one (not soft-deleted) version in the Schema Registry."""
         status, data = self._registry("GET", f"/subjects/{quote_path(subject)}/versions")
         if status == 404:
             return False
@@ -213,6 +231,9 @@ class Cluster:
         return data.get("id")
 
     def delete_schema(self, subject: str, schema: Any) -> None:
+        """Delete the version of ``subject`` holding ``schema`` (a parsed Avro schema), soft then
+        permanently (the registry allows ``?permanent=true`` only after a soft delete); nothing
+        when no version holds it. KctxError when the soft delete is refused."""
         v = self.schema_version(subject, schema)
         if v is None:
             return
@@ -223,6 +244,8 @@ class Cluster:
         self._registry("DELETE", f"/subjects/{s}/versions/{v}?permanent=true")
 
     def delete_subject(self, subject: str) -> None:
+        """Delete every version of ``subject``, soft then permanently (see ``delete_schema``); a
+        subject that does not exist is not an error."""
         s = quote_path(subject)
         status, data = self._registry("DELETE", f"/subjects/{s}")
         if status not in (200, 404):
@@ -230,6 +253,8 @@ class Cluster:
         self._registry("DELETE", f"/subjects/{s}?permanent=true")
 
     def compatibility(self, subject: str) -> str | None:
+        """The compatibility level set on ``subject`` itself (GET /config/<subject>), or None when
+        it has none (the global level applies)."""
         status, data = self._registry("GET", f"/config/{quote_path(subject)}")
         if status == 404:
             return None
@@ -238,6 +263,9 @@ class Cluster:
         return data.get("compatibilityLevel") or data.get("compatibility")
 
     def set_compatibility(self, subject: str, level: str | None) -> None:
+        """Set the compatibility ``level`` of ``subject`` (PUT /config/<subject>; a level of
+        kctx_cli.avro.compat.LEVELS), or with None remove the subject's own level (DELETE,
+        back to the global level)."""
         s = quote_path(subject)
         if level is None:
             status, data = self._registry("DELETE", f"/config/{s}")
@@ -249,6 +277,7 @@ class Cluster:
             raise self._registry_error(f"cannot set the compatibility of {subject} to {level}", status, data)
 
     def subjects(self) -> list[str]:
+        """Every subject of the Schema Registry (GET /subjects: soft-deleted ones left out)."""
         status, data = self._registry("GET", "/subjects")
         if status != 200:
             raise self._registry_error("cannot list subjects", status, data)
@@ -277,6 +306,8 @@ class Cluster:
 
     @property
     def ksql_client(self):
+        """The ksqlDB client (kctx_cli.backends.ksqldb.KsqlClient), built on first use or taken
+        from ``prefetch_ksql``. KctxError when no ksqlDB URL is configured."""
         if self._ksql is None:
             if self._ksql_thread is not None:
                 self._ksql_thread.join()
@@ -292,6 +323,8 @@ class Cluster:
         self.ksql_client.execute(statement, properties)
 
     def ksql_source(self, name: str) -> dict | None:
+        """ksqlDB's ``sourceDescription`` of stream/table ``name`` (DESCRIBE: ``fields``, ``topic``,
+        ``writeQueries``, ...; ksqldb-docs/ksql-endpoint.md), or None when it does not exist."""
         return self.ksql_client.describe(name)
 
     def ksql_columns(self, name: str) -> set[str] | None:
@@ -300,4 +333,5 @@ class Cluster:
         return None if d is None else {f.get("name") for f in d.get("fields") or []}
 
     def ksql_query_ids(self) -> set[str]:
+        """The ids of the queries ksqlDB runs (SHOW QUERIES)."""
         return {q.get("id") for q in self.ksql_client.queries()}

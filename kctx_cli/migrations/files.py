@@ -48,12 +48,17 @@ class MigrationFileError(KctxError):
 
 @dataclass
 class Step:
+    """One step of a migration: its operation (a kctx_cli.ops Op: a KSQL statement or a kctx
+    operation) and the 1-based ``line`` in the file where it starts."""
     op: Op
     line: int
 
 
 @dataclass
 class Migration:
+    """One migration file: ``version`` (V000003 -> 3), ``description`` (the name after ``__``),
+    ``path``, ``checksum`` (``checksum`` of its bytes), the ``up`` steps and the ``down``
+    steps (None when the file has no down part; [] when it is empty)."""
     version: int
     description: str
     path: Path
@@ -63,18 +68,24 @@ class Migration:
 
     @property
     def label(self) -> str:
+        """The version as written in file names: ``V000003``."""
         return f"V{self.version:06d}"
 
     @property
     def filename(self) -> str:
+        """The file's name (``V000003__add_refunds.sql``)."""
         return self.path.name
 
     @property
     def reversible(self) -> bool:
+        """Whether the file can be migrated down: it has a down part and no step of it is
+        ``Irreversible``."""
         return self.down is not None and not any(isinstance(s.op, Irreversible) for s in self.down)
 
     @property
     def irreversible_reason(self) -> str | None:
+        """Why it cannot be migrated down (no down part, or the reason of its ``Irreversible``
+        step), or None when it can."""
         if self.down is None:
             return "it has no down part"
         for s in self.down:
@@ -84,14 +95,19 @@ class Migration:
 
 
 def checksum(data: bytes) -> str:
+    """The hex MD5 of a file's bytes, as ksql-migrations computes it (migrations-tool.md), so a
+    history adopted from ksql-migrations keeps verifying."""
     return hashlib.md5(data).hexdigest()  # noqa: S324 - ksql-migrations' checksum, not security
 
 
 def filename(version: int, description: str) -> str:
+    """The file name of a new migration: ``V<6-digit version>__<slug(description)>.sql``."""
     return f"V{version:06d}__{slug(description)}.sql"
 
 
 def slug(text: str) -> str:
+    """``text`` as a file-name part: runs of anything but ASCII letters and digits become
+    ``_``, at most 60 characters, ``migration`` when nothing is left."""
     s = re.sub(r"[^A-Za-z0-9]+", "_", text.strip()).strip("_")
     return (s or "migration")[:60].rstrip("_")
 

@@ -53,19 +53,25 @@ DEFAULT_LEASE_MS = 30_000
 
 
 def topic_name() -> str:
+    """The history topic's name: ``KCTX_MIGRATIONS_TOPIC``, else ``_kctx_migrations``."""
     return os.environ.get("KCTX_MIGRATIONS_TOPIC") or DEFAULT_TOPIC
 
 
 def lease_ms() -> int:
+    """The lock lease in milliseconds: ``KCTX_MIGRATE_LOCK_LEASE_MS`` when it is a whole
+    number, else 30 000."""
     v = os.environ.get("KCTX_MIGRATE_LOCK_LEASE_MS")
     return int(v) if v and v.isdigit() else DEFAULT_LEASE_MS
 
 
 def now_iso() -> str:
+    """The current UTC time as ISO-8601 with milliseconds and ``Z`` (the history's times)."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def who() -> str:
+    """``user@host pid N`` of this process, for the history's ``who`` fields (``?`` as user
+    when none can be had)."""
     try:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no user name in some containers
@@ -75,6 +81,12 @@ def who() -> str:
 
 @dataclass
 class VersionState:
+    """The latest ``version`` record of one migration version (see the module): ``state``
+    (RUNNING, MIGRATED, ERROR, REVERTING, REVERTED), the file's ``checksum``, the
+    ``attempt`` id (a hex uuid; steps are recorded per attempt), ``direction`` up / down,
+    ``started`` / ``finished`` (ISO-8601 UTC, ``now_iso``), ``who``, the ``error`` that
+    stopped it, the file's ``description``, and ``done_steps`` (indexes of the steps this
+    attempt recorded DONE)."""
     version: int
     state: str
     checksum: str | None
@@ -90,6 +102,8 @@ class VersionState:
 
 @dataclass
 class Holder:
+    """The lock's holder as the lock rule computed it: ``owner`` (a History's id), ``who``
+    (user@host pid), ``ts`` broker time (epoch ms) of its last record and ``lease`` (ms)."""
     owner: str
     who: str
     ts: int  # broker time (ms) of the holder's last record
@@ -97,6 +111,12 @@ class Holder:
 
 
 class History:
+    """The history and lock in topic ``topic`` (default ``topic_name()``) of ``config``'s
+    Kafka; see the module. ``owner`` is this run's id, ``records`` the records read so far as
+    ``(offset, broker timestamp ms, value)``, ``holder`` the lock holder after them, ``lease``
+    the lease in ms. Methods raise KctxError when Kafka cannot be read or written; ``close``
+    it when done."""
+
     def __init__(self, config, topic: str | None = None):
         self.config = config
         self.topic = topic or topic_name()
@@ -115,6 +135,7 @@ class History:
 
     # -- topic ------------------------------------------------------------------------
     def exists(self, cluster) -> bool:
+        """Whether the history topic exists (the reader's metadata, else ``cluster.topic``)."""
         if self._listed():
             return True
         if cluster.topic(self.topic) is None:
@@ -125,6 +146,9 @@ class History:
         return True
 
     def ensure(self, cluster) -> None:
+        """Create the history topic unless it exists: one partition, replication factor
+        ``default_replicas`` capped at 3, ``retention.ms=-1``, ``cleanup.policy=delete``,
+        ``message.timestamp.type=LogAppendTime`` (see the module for why)."""
         if self._listed():
             return
         if cluster.topic(self.topic) is None:
@@ -199,6 +223,8 @@ class History:
             h.ts = max(h.ts, ts)
 
     def versions(self) -> dict[int, VersionState]:
+        """The state of every version in the records read (``read`` first): version number ->
+        VersionState of its latest ``version`` record, with the DONE steps of that attempt."""
         out: dict[int, VersionState] = {}
         for _, _, r in self.records:
             if r.get("type") == "version":
@@ -218,6 +244,8 @@ class History:
 
     # -- writing ----------------------------------------------------------------------
     def write(self, key: str, value: dict) -> None:
+        """Append one record (``value`` plus this run's ``owner``, secrets redacted) under ``key``
+        and wait (up to 15 s) until Kafka acknowledges it. KctxError when it does not."""
         from kctx_cli.backends.kafka import producer
 
         if self._producer is None:
@@ -265,12 +293,14 @@ class History:
             time.sleep(0.02)
 
     def record_version(self, vs: VersionState) -> None:
+        """Write ``vs`` as the version's latest ``version`` record (key ``V000003``)."""
         self.write(f"V{vs.version:06d}", {
             "type": "version", "version": vs.version, "state": vs.state, "checksum": vs.checksum,
             "attempt": vs.attempt, "direction": vs.direction, "started": vs.started, "finished": vs.finished,
             "who": vs.who, "error": vs.error, "description": vs.description})
 
     def record_step(self, vs: VersionState, index: int) -> None:
+        """Record step ``index`` (0-based) of ``vs``'s attempt DONE and add it to ``vs.done_steps``."""
         self.write(f"V{vs.version:06d}", {"type": "step", "version": vs.version, "attempt": vs.attempt,
                                           "index": index, "state": "DONE"})
         vs.done_steps.add(index)
@@ -292,6 +322,10 @@ class History:
 
     # -- lock -------------------------------------------------------------------------
     def acquire(self, timeout: float, on_wait=None) -> None:
+        """Take the migration lock: write a lock request, read to the end, repeat until the lock
+        rule gives it to us (``on_wait(holder)`` is called once while another run holds it),
+        then renew it from a background thread every lease/3. KctxError naming the holder after
+        ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         waited = False
         while True:
@@ -327,6 +361,7 @@ class History:
                             "statement — run kctx migrate again to finish")
 
     def release(self) -> None:
+        """Stop renewing and write ``unlock``; a failure to write is ignored (the lease expires)."""
         self._stop.set()
         if self._hb is not None:
             self._hb.join(timeout=5)
@@ -337,6 +372,7 @@ class History:
             pass  # the lease expires on its own
 
     def close(self) -> None:
+        """Close the reader; the producer (flushed after every write) is left to be collected."""
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None

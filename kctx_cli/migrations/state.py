@@ -17,6 +17,11 @@ from kctx_cli.errors import KctxError
 
 @dataclass
 class Topic:
+    """A topic in a State: ``partitions`` and ``replicas`` (None: ksqlDB chose, for a CSAS/CTAS
+    sink without PARTITIONS / REPLICAS), the ``configs`` set on the topic itself (Kafka config
+    names -> values; broker defaults are not state), the ``owner`` that creates it (``kctx``
+    with a create-topic, ``ksqldb`` by a statement), and in the desired state only the
+    entity it belongs to (``entity``) and, for a dead-letter queue, whose it is (``dlq_of``)."""
     partitions: int | None  # None: ksqlDB chose (a CSAS without PARTITIONS)
     replicas: int | None
     configs: dict[str, str] = field(default_factory=dict)  # set on the topic itself only
@@ -27,6 +32,9 @@ class Topic:
 
 @dataclass
 class Subject:
+    """A Schema Registry subject in a State: its ``schemas`` (parsed Avro, oldest first), the
+    ``compatibility`` level set on it (None: the registry's global level) and ``derived``
+    (ksqlDB registers it for a CSAS/CTAS output, kctx does not)."""
     schemas: list[Any] = field(default_factory=list)  # oldest first
     compatibility: str | None = None
     derived: bool = False  # ksqlDB registers it (CSAS/CTAS output)
@@ -34,6 +42,10 @@ class Subject:
 
 @dataclass
 class Source:
+    """A ksqlDB stream or table in a State: ``kind`` STREAM / TABLE, its canonical CREATE
+    ``statement`` (kctx_cli.ops.canonical), the ``topic`` it reads or writes, ``derived``
+    (a CREATE ... AS SELECT), the model ``entity`` (desired state) and, in the live state,
+    the column names DESCRIBE reports (``live_columns``)."""
     kind: str  # STREAM / TABLE
     statement: str  # canonical CREATE text (see kctx_cli.ops.canonical)
     topic: str
@@ -44,6 +56,7 @@ class Source:
 
 @dataclass
 class State:
+    """Topics, subjects and ksqlDB sources by name (see the module for where a State comes from)."""
     topics: dict[str, Topic] = field(default_factory=dict)
     subjects: dict[str, Subject] = field(default_factory=dict)
     sources: dict[str, Source] = field(default_factory=dict)
@@ -52,6 +65,7 @@ class State:
     Source = Source
 
     def subject(self, name: str) -> Subject:
+        """The subject ``name``, added empty when the state does not have it yet."""
         s = self.subjects.get(name)
         if s is None:
             s = self.subjects[name] = Subject()
@@ -59,6 +73,8 @@ class State:
 
 
 class ReplayError(KctxError):
+    """A migration's up part does not apply to the state rebuilt from the files before it
+    (``replay``): ``file:line: why`` (e.g. it creates a topic that already exists there)."""
     pass
 
 
