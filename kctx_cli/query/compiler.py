@@ -45,6 +45,10 @@ class Compiler:
 
     # -- expressions -----------------------------------------------------------
     def expr(self, e) -> exp.Expression:  # noqa: C901 - one case per node kind
+        """The sqlglot node of DSL expression ``e`` (kctx_cli.query.expr), with parentheses exactly
+        where precedence needs them (``operand``). A column becomes its ksqlDB column name,
+        qualified with its source's name when the query joins. TypeError for anything that is
+        not a DSL node."""
         if isinstance(e, E.Column):
             info = e.entity.__kctx__
             f = info.field(e.name)
@@ -106,6 +110,9 @@ class Compiler:
         raise TypeError(f"cannot compile {e!r} to KSQL")
 
     def operand(self, e, parent: int, right: bool = False) -> exp.Expression:
+        """``expr(e)`` as an operand of an operator of binding strength ``parent`` (on the
+        ``right`` side or not): parenthesised when it binds less tightly, or equally on the right
+        (``a - (b - c)``), or when both are predicates (ksqlDB's grammar does not chain them)."""
         node = self.expr(e)
         p = _prec(e)
         # a - (b - c) and a / (b * c) need them on the right at equal strength; ksqlDB's
@@ -115,12 +122,15 @@ class Compiler:
         return node
 
     def item(self, e) -> exp.Expression:
+        """A select item: ``expr AS NAME`` for a label (the name upper-cased), else ``expr``."""
         if isinstance(e, E.Alias):
             return exp.Alias(this=self.expr(e.expr), alias=k.ident(e.name.upper()))
         return self.expr(e)
 
     # -- clauses -----------------------------------------------------------------
     def query(self, q: Select) -> k.Query:
+        """The ``k.Query`` of ``q``: SELECT, FROM, JOINs, WINDOW, WHERE, GROUP BY, PARTITION BY,
+        HAVING, EMIT, LIMIT as the Select holds them (no check: see kctx_cli.derive.schema)."""
         args: dict = {
             "expressions": [self.item(i) for i in q.items],
             "from_": exp.From(this=k.table(q.source.__kctx__.source_name)),
@@ -147,6 +157,8 @@ class Compiler:
         return k.Query(**args)
 
     def join(self, j) -> k.Join:
+        """The ``k.Join`` of one Select join: the source, ``ON``, the side (LEFT / RIGHT / FULL;
+        none for INNER) and ``WITHIN``."""
         node = k.Join(this=k.table(j.entity.__kctx__.source_name), on=self.expr(j.on))
         if j.how != "INNER":
             node.set("side", j.how)
@@ -156,6 +168,11 @@ class Compiler:
 
 
 def literal(v) -> exp.Expression:
+    """A Python value as a KSQL literal node: None NULL, bool TRUE / FALSE, str a quoted
+    string, int as written, float with an exponent (``1.5E0``: ksqlDB reads ``1.5`` as a
+    DECIMAL, the exponent keeps it a DOUBLE), Decimal with a fraction as written (a DECIMAL
+    literal), a whole Decimal as ``CAST(n AS DECIMAL(p, 0))`` (a bare ``100`` is an INT).
+    TypeError for any other type."""
     if v is None:
         return exp.Null()
     if isinstance(v, bool):
@@ -180,10 +197,13 @@ def literal(v) -> exp.Expression:
 
 
 def dur(d: Duration) -> k.Duration:
+    """A Duration as ``n UNIT`` (the unit plural unless n is 1: ``1 HOUR``, ``5 MINUTES``)."""
     return k.duration(d.value, d.unit if d.value == 1 else d.unit + "S")
 
 
 def window(w: Window) -> k.WindowClause:
+    """The ``WINDOW TUMBLING|HOPPING|SESSION (...)`` clause of a Window: size, ADVANCE BY,
+    RETENTION, GRACE PERIOD (reference/time-and-windows-in-ksqldb-queries.md)."""
     node = k.WindowClause(kind=w.kind, size=dur(w.size))
     if getattr(w, "advance_by", None) is not None:
         node.set("advance", dur(w.advance_by))
@@ -195,6 +215,8 @@ def window(w: Window) -> k.WindowClause:
 
 
 def within(w: Within) -> k.Within:
+    """The ``WITHIN`` clause of a stream-stream join: ``WITHIN before`` or ``WITHIN (before,
+    after)``, then ``GRACE PERIOD`` (reference/join-streams-and-tables.md)."""
     node = k.Within(before=dur(w.before))
     if w.after is not None:
         node.set("after", dur(w.after))

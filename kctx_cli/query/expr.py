@@ -94,20 +94,25 @@ class Expr:
 
     # predicates -----------------------------------------------------------
     def in_(self, *values):
+        """``x IN (v, ...)``: values as arguments or one list / tuple / set; each wrapped by ``lit``."""
         if len(values) == 1 and isinstance(values[0], (list, tuple, set)):
             values = tuple(values[0])
         return InList(self, tuple(lit(v) for v in values))
 
     def is_null(self):
+        """``x IS NULL`` (also what ``x == None`` builds)."""
         return IsNull(self, negated=False)
 
     def is_not_null(self):
+        """``x IS NOT NULL`` (also what ``x != None`` builds)."""
         return IsNull(self, negated=True)
 
     def like(self, pattern: str):
+        """``x LIKE pattern`` (``%`` any run of characters, ``_`` one; see ``like_escape``)."""
         return BinaryOp("LIKE", self, lit(pattern))
 
     def between(self, low, high):
+        """``x BETWEEN low AND high`` (both ends included)."""
         return Between(self, lit(low), lit(high))
 
     def __getitem__(self, index):
@@ -133,6 +138,8 @@ class Expr:
         return Deref(self, member)
 
     def label(self, name: str) -> "Alias":
+        """The expression as output column ``name`` (``AS NAME``; upper-cased when rendered, as
+        ksqlDB does with unquoted names). ``as_`` is the same method."""
         return Alias(self, name)
 
     as_ = label
@@ -157,6 +164,8 @@ class Column(Expr):
 
 @dataclass(eq=False)
 class Deref(Expr):
+    """``base->member``: a field of a STRUCT-typed expression (``Order.address.city``); the
+    member is upper-cased when rendered."""
     base: Expr
     member: str
 
@@ -173,11 +182,16 @@ class Deref(Expr):
 
 @dataclass(eq=False)
 class Literal(Expr):
+    """A Python value in a query: None, bool, int, float (rendered as a DOUBLE), Decimal
+    (a DECIMAL), str. The analysis refuses any other type (QueryProblem ``bad-literal``)."""
     value: Any
 
 
 @dataclass(eq=False)
 class BinaryOp(Expr):
+    """``left op right``; ``op`` is a comparison (``=``, ``<>``, ``<``, ``<=``, ``>``, ``>=``),
+    arithmetic (``+ - * / %``), ``AND``, ``OR``, ``LIKE``, ``IS DISTINCT FROM`` or ``IS NOT
+    DISTINCT FROM``."""
     op: str
     left: Expr
     right: Expr
@@ -185,24 +199,28 @@ class BinaryOp(Expr):
 
 @dataclass(eq=False)
 class UnaryOp(Expr):
+    """``NOT operand`` (``op`` ``NOT``, from ``~x``) or ``-operand`` (``op`` ``-``)."""
     op: str
     operand: Expr
 
 
 @dataclass(eq=False)
 class InList(Expr):
+    """``operand IN (values...)``; ``values`` a tuple of expressions."""
     operand: Expr
     values: tuple
 
 
 @dataclass(eq=False)
 class IsNull(Expr):
+    """``operand IS NULL``, or ``IS NOT NULL`` when ``negated``."""
     operand: Expr
     negated: bool
 
 
 @dataclass(eq=False)
 class Between(Expr):
+    """``operand BETWEEN low AND high``."""
     operand: Expr
     low: Expr
     high: Expr
@@ -210,6 +228,7 @@ class Between(Expr):
 
 @dataclass(eq=False)
 class Alias(Expr):
+    """``expr AS name``: a select item's output column name (see ``Expr.label``)."""
     expr: Expr
     name: str
 
@@ -288,6 +307,7 @@ class Func(Expr):
 
     @property
     def aggregate(self) -> bool:
+        """Whether the function is an aggregate (kctx_cli.query.functions.is_aggregate)."""
         from kctx_cli.query.functions import is_aggregate
 
         return is_aggregate(self.name)
@@ -300,12 +320,15 @@ class Star(Expr):
 
 @dataclass(eq=False)
 class Case(Expr):
+    """``CASE WHEN c1 THEN v1 ... [ELSE else_] END``; ``whens`` is ((condition, value), ...).
+    Build it with ``case``."""
     whens: tuple  # ((condition, value), ...)
     else_: Expr | None = None
 
 
 @dataclass(eq=False)
 class Cast(Expr):
+    """``CAST(operand AS to)``, ``to`` a kctx_cli.sqltypes.SqlType. Build it with ``cast``."""
     operand: Expr
     to: Any  # kctx_cli.sqltypes.SqlType
 
@@ -327,6 +350,7 @@ class Lambda(Expr):
 
 @dataclass(eq=False)
 class LambdaVar(Expr):
+    """A lambda parameter (upper-case name) inside a Lambda's body."""
     name: str
 
 
@@ -379,6 +403,8 @@ def cast(value, to) -> Cast:
 
 
 def _cast_method(self, to) -> Cast:
+    """``x.cast(to)`` (installed as ``Expr.cast``): ``CAST(x AS to)``, ``to`` as ``cast`` takes
+    it (type text, a SqlType or a Python type)."""
     return cast(self, to)
 
 
@@ -443,6 +469,8 @@ def shape(e) -> tuple:
 
 
 def same(a, b) -> bool:
+    """Whether ``a`` and ``b`` are structurally equal (``shape``): ``==`` on expressions builds
+    a comparison node instead."""
     return shape(a) == shape(b)
 
 

@@ -299,6 +299,8 @@ AGGREGATE.update(_SERVER_AGGREGATE)
 
 
 def is_aggregate(name: str) -> bool:
+    """Whether ``name`` (any case) is an aggregate function: in AGGREGATE, kctx's table plus
+    the aggregates of the ksqlDB server's own list (functions_server)."""
     return name.upper() in AGGREGATE
 
 

@@ -28,29 +28,36 @@ class Duration:
 
     @property
     def millis(self) -> int:
+        """The duration in milliseconds."""
         return self.value * _UNIT_MS[self.unit]
 
     def ksql(self) -> str:
+        """The duration as KSQL writes it: ``1 HOUR``, ``5 MINUTES`` (plural unless the value is 1)."""
         return f"{self.value} {self.unit}{'' if self.value == 1 else 'S'}"
 
 
 def days(n: int) -> Duration:
+    """A Duration of ``n`` days (``n`` made an int)."""
     return Duration(int(n), "DAY")
 
 
 def hours(n: int) -> Duration:
+    """A Duration of ``n`` hours (``n`` made an int)."""
     return Duration(int(n), "HOUR")
 
 
 def minutes(n: int) -> Duration:
+    """A Duration of ``n`` minutes (``n`` made an int)."""
     return Duration(int(n), "MINUTE")
 
 
 def seconds(n: int) -> Duration:
+    """A Duration of ``n`` seconds (``n`` made an int)."""
     return Duration(int(n), "SECOND")
 
 
 def milliseconds(n: int) -> Duration:
+    """A Duration of ``n`` milliseconds (``n`` made an int)."""
     return Duration(int(n), "MILLISECOND")
 
 
@@ -168,6 +175,8 @@ JOIN_TYPES = {"inner": "INNER", "left": "LEFT", "right": "RIGHT", "full": "FULL"
 
 @dataclass(frozen=True)
 class Join:
+    """One JOIN of a Select: the ``entity`` joined, the ``on`` condition, ``how`` (INNER, LEFT,
+    RIGHT, FULL) and, for a stream-stream join, its ``within`` window."""
     entity: type
     on: Expr
     how: str = "INNER"
@@ -190,6 +199,7 @@ class Select:
     limit_: int | None = None
 
     def from_(self, entity) -> "Select":
+        """The query reading from entity class ``entity`` (replaces an earlier ``from_``)."""
         return replace(self, source=entity)
 
     def join(self, entity, on, *, how: str = "inner", within=None, grace=None) -> "Select":
@@ -212,12 +222,15 @@ class Select:
         return replace(self, joins=self.joins + (Join(entity, lit(on), kind, w),))
 
     def left_join(self, entity, on, **kw) -> "Select":
+        """``join(entity, on, how="left", **kw)``."""
         return self.join(entity, on, how="left", **kw)
 
     def full_join(self, entity, on, **kw) -> "Select":
+        """``join(entity, on, how="full", **kw)`` (FULL OUTER JOIN)."""
         return self.join(entity, on, how="full", **kw)
 
     def right_join(self, entity, on, **kw) -> "Select":
+        """``join(entity, on, how="right", **kw)``."""
         return self.join(entity, on, how="right", **kw)
 
     def where(self, condition) -> "Select":
@@ -226,27 +239,36 @@ class Select:
         return replace(self, where_=cond if self.where_ is None else self.where_ & cond)
 
     def group_by(self, *exprs) -> "Select":
+        """GROUP BY these expressions, added after those of earlier calls."""
         return replace(self, group_by_=self.group_by_ + tuple(lit(e) for e in exprs))
 
     def window(self, window: Window) -> "Select":
+        """Aggregate in ``window`` (Tumbling, Hopping or Session; replaces an earlier one).
+        TypeError for anything else."""
         if not isinstance(window, Window):
             raise TypeError("window() takes Tumbling(...), Hopping(...) or Session(...)")
         return replace(self, window_=window)
 
     def having(self, condition) -> "Select":
+        """HAVING ``condition``; several calls are ANDed."""
         cond = lit(condition)
         return replace(self, having_=cond if self.having_ is None else self.having_ & cond)
 
     def partition_by(self, *exprs) -> "Select":
+        """PARTITION BY these expressions (the result's new key), added after earlier ones."""
         return replace(self, partition_by_=self.partition_by_ + tuple(lit(e) for e in exprs))
 
     def emit_changes(self) -> "Select":
+        """``EMIT CHANGES``: every update of the result is emitted."""
         return replace(self, emit="CHANGES")
 
     def emit_final(self) -> "Select":
+        """``EMIT FINAL``: a windowed aggregation emits each window once, when it closes
+        (reference/select-push-query.md)."""
         return replace(self, emit="FINAL")
 
     def limit(self, n: int) -> "Select":
+        """``LIMIT n`` (a derived entity's query may not have one: the analysis reports it)."""
         return replace(self, limit_=int(n))
 
     # what the query reads --------------------------------------------------
@@ -289,34 +311,44 @@ def count(expr=None, *, distinct: bool = False) -> Func:
 
 
 def sum_(expr) -> Func:
+    """``SUM(expr)`` (an aggregate; ``_``: Python's ``sum`` stays usable)."""
     return Func("SUM", (lit(expr),))
 
 
 def avg(expr) -> Func:
+    """``AVG(expr)`` (an aggregate; a DOUBLE)."""
     return Func("AVG", (lit(expr),))
 
 
 def min_(expr) -> Func:
+    """``MIN(expr)`` (an aggregate)."""
     return Func("MIN", (lit(expr),))
 
 
 def max_(expr) -> Func:
+    """``MAX(expr)`` (an aggregate)."""
     return Func("MAX", (lit(expr),))
 
 
 def latest_by_offset(expr, n: int | None = None) -> Func:
+    """``LATEST_BY_OFFSET(expr)``: the value of the latest record by offset; with ``n``,
+    ``LATEST_BY_OFFSET(expr, n)``, an ARRAY of the latest ``n`` values (an aggregate)."""
     return Func("LATEST_BY_OFFSET", (lit(expr),) if n is None else (lit(expr), lit(n)))
 
 
 def earliest_by_offset(expr, n: int | None = None) -> Func:
+    """``EARLIEST_BY_OFFSET(expr)``: the value of the earliest record by offset; with ``n``,
+    an ARRAY of the earliest ``n`` values (an aggregate)."""
     return Func("EARLIEST_BY_OFFSET", (lit(expr),) if n is None else (lit(expr), lit(n)))
 
 
 def collect_list(expr) -> Func:
+    """``COLLECT_LIST(expr)``: the values as an ARRAY (an aggregate)."""
     return Func("COLLECT_LIST", (lit(expr),))
 
 
 def collect_set(expr) -> Func:
+    """``COLLECT_SET(expr)``: the distinct values as an ARRAY (an aggregate)."""
     return Func("COLLECT_SET", (lit(expr),))
 
 
