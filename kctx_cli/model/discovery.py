@@ -38,6 +38,7 @@ class Project:
         return None
 
     def get(self, name: str) -> EntityInfo:
+        """``find(name)``, or ModelLoadError listing the known entities when there is none."""
         e = self.find(name)
         if e is None:
             known = ", ".join(sorted(x.name for x in self.entities)) or "none"
@@ -220,6 +221,9 @@ def attr_line(cls, attr: str | None) -> int:
 
 
 def location(info_or_cls, attr: str | None, root: Path) -> tuple[str, int]:
+    """Where to point a Problem about ``info_or_cls`` (an EntityInfo or a class) and its
+    ``attr`` (a field, ``Meta.topic``, or None for the class): ``(file relative to root,
+    line)``, line 0 when the source cannot be read."""
     cls = info_or_cls.cls if isinstance(info_or_cls, EntityInfo) else info_or_cls
     mod = sys.modules.get(cls.__module__)
     fname = getattr(mod, "__file__", None) or "<unknown>"

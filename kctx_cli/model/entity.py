@@ -53,6 +53,8 @@ KINDS = ("STREAM", "TABLE")
 
 
 def snake_case(name: str) -> str:
+    """A class name in snake_case, for default topic names: ``OrderLine`` -> ``order_line``,
+    ``HTTPRequest`` -> ``http_request``."""
     s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
     s = re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", s)
     return s.lower()
@@ -121,10 +123,13 @@ class EntityInfo:
 
     @property
     def derived(self) -> bool:
+        """Whether the entity is derived (it declares ``Meta.query``: a CREATE ... AS SELECT)."""
         return self.query_fn is not None
 
     @property
     def keys(self) -> list[Field]:
+        """The key fields, in ``key_order`` when any gives one (those without after), else in
+        declaration order."""
         ks = [f for f in self.fields if f.key]
         if any(f.key_order is not None for f in ks):
             ks.sort(key=lambda f: (f.key_order is None, f.key_order or 0))
@@ -132,9 +137,11 @@ class EntityInfo:
 
     @property
     def values(self) -> list[Field]:
+        """The value fields (every field that is not a key), in declaration order."""
         return [f for f in self.fields if not f.key]
 
     def field(self, name: str) -> Field | None:
+        """The field whose Python attribute name is ``name``, or None."""
         for f in self.fields:
             if f.name == name:
                 return f
@@ -142,14 +149,18 @@ class EntityInfo:
 
     @property
     def value_subject(self) -> str:
+        """The value schema's Schema Registry subject, ``<topic>-value`` (Confluent's
+        TopicNameStrategy, the default of the serializers and of ksqlDB)."""
         return f"{self.topic}-value"
 
     @property
     def key_subject(self) -> str:
+        """The key schema's Schema Registry subject, ``<topic>-key`` (TopicNameStrategy)."""
         return f"{self.topic}-key"
 
     @property
     def file(self) -> str:
+        """The path of the module that defines the class (``<unknown>`` when it has none)."""
         mod = sys.modules.get(self.cls.__module__)
         return getattr(mod, "__file__", None) or "<unknown>"
 

@@ -61,11 +61,15 @@ Ignore = IgnoreMarker()
 
 @dataclass(frozen=True)
 class Int32Marker:
+    """The marker of ``Int32`` (``Annotated[int, Int32Marker()]``): an ``int`` field as ksqlDB
+    INT (Avro ``int``) instead of BIGINT."""
     pass
 
 
 @dataclass(frozen=True)
 class Float32Marker:
+    """The marker of ``Float32`` (``Annotated[float, Float32Marker()]``): a ``float`` field as
+    Avro ``float``; ksqlDB reads it as DOUBLE (it has no 32-bit floating type)."""
     pass
 
 
@@ -77,6 +81,9 @@ class HeaderMarker:
 
 
 def Header(key: str | None = None) -> HeaderMarker:  # noqa: N802 - reads like a type marker
+    """``Annotated[bytes, Header("k")]``: a column read from the record's headers,
+    ``HEADER('k')`` (the last header with that key), or with no key ``HEADERS`` (all of them)
+    (reference/create-stream.md)."""
     return HeaderMarker(key)
 
 
@@ -96,6 +103,9 @@ class TypeProblem(Exception):
 
 @dataclass
 class Resolved:
+    """What ``resolve_annotation`` read from one annotation: the ksqlDB ``type`` (None for an
+    ignored attribute), ``nullable`` (Optional), the ``key`` marker, the ``doc`` text,
+    ``ignored`` and the ``header`` marker; None / False where the annotation does not say."""
     type: SqlType | None  # None for ignored attributes
     nullable: bool = False
     key: KeyMarker | None = None
