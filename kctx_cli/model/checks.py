@@ -55,7 +55,8 @@ class _Collector:
 def check(project: Project) -> list[Problem]:
     """The model problems of ``project`` (see the module): its load problems, each entity's own
     issues, names (topics, sources, columns; Kafka's and ksqlDB's limits), formats, keys,
-    options and topic configs, then the rules across entities. Never raises."""
+    options and topic configs, then the rules across entities. Problems are returned, not
+    raised."""
     c = _Collector(project)
     c.problems.extend(project.load_problems)
     for info in project.entities:

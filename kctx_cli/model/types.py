@@ -81,9 +81,10 @@ class HeaderMarker:
 
 
 def Header(key: str | None = None) -> HeaderMarker:  # noqa: N802 - reads like a type marker
-    """``Annotated[bytes, Header("k")]``: a column read from the record's headers,
-    ``HEADER('k')`` (the last header with that key), or with no key ``HEADERS`` (all of them)
-    (reference/create-stream.md)."""
+    """A column read from the record's headers (reference/create-stream.md):
+    ``Annotated[bytes, Header("k")]`` is ``HEADER('k')``, the last header with that key (NULL
+    when there is none); ``Annotated[list[H], Header()]`` (H a Struct of key and value) is
+    ``HEADERS``, all of them."""
     return HeaderMarker(key)
 
 
