@@ -46,6 +46,7 @@ class SqlType:
 
     @property
     def is_numeric(self) -> bool:
+        """Whether the type is INT, BIGINT, DOUBLE or DECIMAL (ksqlDB's numeric types)."""
         return self.name in ("INT", "BIGINT", "DOUBLE", "DECIMAL")
 
 

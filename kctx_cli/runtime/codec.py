@@ -235,6 +235,12 @@ class EntityCodec:
                 f"{self.info.value_subject} ({diff}): run kctx makemigrations, then kctx migrate")
 
     def value_serializer(self):
+        """The value serializer of the entity (built once): confluent-kafka's AvroSerializer on the
+        latest registered schema of ``value_subject`` (never registering one), with an encoder
+        turning an instance into the record that schema reads. SerializationError for a
+        VALUE_FORMAT other than AVRO or a registry that fails; SchemaMismatchError when no
+        schema is registered, or it differs from the model's or needs fields the model does
+        not have (run makemigrations, migrate)."""
         if self._value_ser is None:
             from confluent_kafka.schema_registry.avro import AvroSerializer
 

@@ -49,27 +49,34 @@ class Message:
     # read from the confluent message on demand (most handlers use few of them)
     @property
     def topic(self) -> str:
+        """The record's topic."""
         return self.raw.topic()
 
     @property
     def partition(self) -> int:
+        """The record's partition."""
         return self.raw.partition()
 
     @property
     def offset(self) -> int:
+        """The record's offset in its partition."""
         return self.raw.offset()
 
     @property
     def timestamp_ms(self) -> int | None:
+        """The record's timestamp in epoch milliseconds, None when the record has none."""
         ts_type, ts = self.raw.timestamp()
         return ts if ts_type else None
 
     @property
     def headers(self) -> list:
+        """The record's headers as ``[(name, bytes or None), ...]`` ([] when it has none)."""
         return self.raw.headers() or []
 
     @property
     def key(self):
+        """The key read from the entity's key fields: the value of a one-column key, a dict
+        ``{field: value}`` for a composite key, None when the entity has no key."""
         keys = self._sub.info.keys
         if not keys:
             return None
@@ -80,6 +87,7 @@ class Message:
 
     @property
     def timestamp(self) -> _dt.datetime | None:
+        """``timestamp_ms`` as an aware UTC datetime, or None."""
         if self.timestamp_ms is None:
             return None
         return _EPOCH + _dt.timedelta(milliseconds=self.timestamp_ms)

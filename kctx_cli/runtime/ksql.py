@@ -155,6 +155,7 @@ class QueryResult:
             self.close()
 
     def close(self) -> None:
+        """Close the response stream (ends a push query on the server's side); idempotent."""
         if self._resp is not None:
             try:
                 self._resp.close()

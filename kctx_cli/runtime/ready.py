@@ -45,6 +45,10 @@ def _servers(ctx, timeout: float) -> None:
 
 
 def ensure_ready(ctx, *, timeout: float = 10.0, entities=None) -> None:
+    """The checks of the module, in order, for context ``ctx`` (a KafkaContext); ``timeout``
+    seconds for each server to answer. Returns None when everything is ready; NotReadyError
+    (one line naming the fix) at the first problem. ``entities`` is accepted but not used:
+    every entity is checked."""
     from kctx_cli.migrations import apply, autogen, files, repair, state
     from kctx_cli.migrations.cluster import Cluster
     from kctx_cli.migrations.history import History
