@@ -18,7 +18,9 @@ the Schema Registry client's settings):
 A server's HTML error page becomes ``HTML page "<title>"``, one line (``html_summary``).
 
 Where it applies: ``install()`` wraps ``sys.stdout`` and ``sys.stderr`` of the ``kctx``
-process (every ``print``, rich console, log record, ``--debug`` traceback), the history
+process (every ``print``, rich console, log record, ``--debug`` traceback; records read
+from topics that ``tail`` prints as JSON lines or raw bytes are data: in them only the
+configured secret values are masked, ``redact_values``), the history
 topic's records are redacted before they are produced (``redact_obj``), ``kctx config
 show`` prints ``redact_mapping`` / ``redact_url`` of the configuration, and files kctx
 writes (migrations) go through ``redact``.
@@ -45,6 +47,7 @@ SECRET_WORDS = (
 )
 
 _secrets: set[str] = set()
+_secret_list: tuple[str, ...] = ()  # the same values, longest first: read without the lock
 _secret_re: re.Pattern | None = None
 _lock = threading.Lock()
 
@@ -62,7 +65,7 @@ def register(values: Iterable[str | None]) -> None:
     ``***``. Values shorter than MIN_VALUE_LEN are ignored (the key/URL rules still hide
     them where they stand as configuration). A ``user:password`` value registers its
     password part too."""
-    global _secret_re
+    global _secret_re, _secret_list
     added = False
     with _lock:
         for v in values:
@@ -80,6 +83,7 @@ def register(values: Iterable[str | None]) -> None:
         if added:
             alts = sorted(_secrets, key=len, reverse=True)
             _secret_re = re.compile("|".join(re.escape(s) for s in alts))
+            _secret_list = tuple(alts)
 
 
 def register_mapping(conf: Mapping[str, Any] | None) -> None:
@@ -116,10 +120,11 @@ def register_config(cfg) -> None:
 
 def clear() -> None:
     """Forget registered values (tests)."""
-    global _secret_re
+    global _secret_re, _secret_list
     with _lock:
         _secrets.clear()
         _secret_re = None
+        _secret_list = ()
 
 
 # The rules below run in linear time (topic data printed by tail passes here): each starts
@@ -194,9 +199,7 @@ def redact(text: Any) -> Any:
     ``text``."""
     if not isinstance(text, str) or not text:
         return text
-    pat = _secret_re
-    if pat is not None:
-        text = pat.sub(MASK, text)
+    text = redact_values(text)
     low = text.lower()
     url = "@" in text and "://" in text
     html_page = "<html" in low or "<!doctype" in low
@@ -215,6 +218,17 @@ def redact(text: Any) -> Any:
         text = _AUTH_SCHEME.sub(lambda m: m.group(1) + MASK, text)
         text = _redact_pairs(text)
     return text
+
+
+def redact_values(text: str) -> str:
+    """``text`` with only the configured secret values (``register``: passwords, tokens,
+    URL userinfo of kctx's configuration) replaced by ``***``. The rule for data read from
+    topics (``RedactingStream.write_data``): a record is printed as it is except where it
+    holds one of kctx's own secrets. A substring test first: one fast scan per value."""
+    pat = _secret_re
+    if pat is None or not any(v in text for v in _secret_list):
+        return text
+    return pat.sub(MASK, text)
 
 
 def _redact_pairs(text: str) -> str:
@@ -278,15 +292,31 @@ class RedactingStream(io.TextIOBase):
         self._size = 0
         self._text_pending = False
         self._tty: bool | None = None
+        self._data = False  # the buffered parts are topic data (write_data)
         self._wlock = threading.RLock()
 
+    def write_data(self, s: str) -> int:
+        """Write data read from topics (tail's JSON lines, dlq show, cache get): buffered as
+        ``write`` does, but only the configured secret values are masked (``redact_values``):
+        the text rules (``key=value`` pairs, URLs, headers) are for kctx's own messages and
+        cost a scan per rule on every block of millions of records."""
+        return self._write(s, True)
+
     def write(self, s: str) -> int:
+        """Write kctx's own text: every redaction rule applies (``redact``)."""
+        return self._write(s, False)
+
+    def _write(self, s: str, data: bool) -> int:
         # a terminal gets each line as it is written; a pipe or file gets blocks of about
         # 64 KB of whole lines (as Python buffers them anyway), redacted a block at a time:
         # far cheaper per record for tail's millions of lines than a line at a time
         if isinstance(s, (bytes, bytearray)):  # click's echo writes bytes to a stream without .buffer
             s = bytes(s).decode(self.encoding or "utf-8", "replace")
         with self._wlock:
+            if data != self._data:  # what is buffered goes out under its own rule first
+                if self._parts:
+                    self._emit(self._pending())
+                self._data = data
             self._parts.append(s)
             self._size += len(s)
             if self._tty is None:
@@ -312,7 +342,7 @@ class RedactingStream(io.TextIOBase):
         return text
 
     def _emit(self, text: str) -> None:
-        self.inner.write(redact(text))
+        self.inner.write(redact_values(text) if self._data else redact(text))
         self._text_pending = True
 
     def flush(self) -> None:
@@ -366,7 +396,8 @@ class _RedactingBuffer(io.RawIOBase):
                 stream.inner.flush()
                 stream._text_pending = False
         inner = getattr(stream.inner, "buffer", None)
-        text = redact(bytes(b).decode("utf-8", "surrogateescape"))
+        # raw bytes are topic data (tail -o raw): the configured secret values only
+        text = redact_values(bytes(b).decode("utf-8", "surrogateescape"))
         if inner is None:
             stream.inner.write(text)
         else:

@@ -87,3 +87,30 @@ def test_stream_redacts_across_writes_and_bytes():
     text = inner.buffer.getvalue().decode()
     assert "Split-Secret" not in text
     assert text == "one *** here\nraw ***\ntail no newline ***"
+
+
+def test_data_written_as_data_keeps_its_text_but_not_kctx_secrets():
+    # topic data (tail's JSON lines): kctx's configured secret values are masked; the text
+    # rules for kctx's own messages (key=value, URL userinfo) do not rewrite the records
+    r.register(["Conf-Secret-1"])
+    inner = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    s = r.RedactingStream(inner)
+    s.write("kctx says sasl.password=abc123\n")
+    s.write_data('{"v": "password=user-data", "url": "http://a:b@h", "leak": "Conf-')
+    s.write_data('Secret-1"}\n')
+    s.write("then sasl.password=def456 https://u:p@h\n")
+    s.buffer.write(b"raw password=raw-data Conf-Secret-1\n")
+    s.flush()
+    inner.flush()
+    assert inner.buffer.getvalue().decode().splitlines() == [
+        "kctx says sasl.password=***",
+        '{"v": "password=user-data", "url": "http://a:b@h", "leak": "***"}',
+        "then sasl.password=*** https://***@h",
+        "raw password=raw-data ***",
+    ]
+
+
+def test_redact_values_only_touches_registered_values():
+    assert r.redact_values("nothing registered sasl.password=x") == "nothing registered sasl.password=x"
+    r.register(["val-9999", "u1:pw-8888"])
+    assert r.redact_values("a val-9999 b pw-8888 c sasl.password=x") == "a *** b *** c sasl.password=x"

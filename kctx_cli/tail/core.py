@@ -115,10 +115,12 @@ class JsonlSink:
     def __init__(self, out=None):
         self.out = out or sys.stdout
         self.iso = Iso()
+        # data, not kctx's text: kctx's redacting stdout masks only its secret values in it
+        self._write = getattr(self.out, "write_data", self.out.write)
 
     def write(self, m, key: Decoded, value: Decoded) -> None:
         """Write record ``m`` (a confluent-kafka Message) with its decoded ``key`` and ``value``."""
-        self.out.write(dumps(record_dict(m, key, value, self.iso)) + "\n")
+        self._write(dumps(record_dict(m, key, value, self.iso)) + "\n")
 
     def close(self) -> None:
         """Flush ``out``."""
