@@ -9,13 +9,22 @@ drags along (``migrations.autogen``) — goes through ``walk``.
 """
 from __future__ import annotations
 
-from typing import Callable, Hashable, Iterable, TypeVar
+from typing import Callable, Hashable, Iterable, NamedTuple, TypeVar
 
 N = TypeVar("N", bound=Hashable)
 
 
-def walk(nodes: Iterable[N], depends_on: Callable[[N], Iterable[N]]) -> tuple[list[N], list[list[N]]]:
-    """Depth-first, dependencies first: ``(order, cycles)``. ``nodes`` in the order ties keep
+class Walk(NamedTuple):
+    """What ``walk`` found: ``order`` every node once, each after what it depends on;
+    ``cycles`` each cycle once, as the nodes on it from the one reached twice. Unpacks as
+    ``order, cycles``. (Not Generic[N]: a generic NamedTuple needs Python 3.11.)"""
+
+    order: list
+    cycles: list[list]
+
+
+def walk(nodes: Iterable[N], depends_on: Callable[[N], Iterable[N]]) -> Walk:
+    """Depth-first, dependencies first: a ``Walk(order, cycles)``. ``nodes`` in the order ties keep
     (declaration order); ``depends_on(n)``: what ``n`` reads, in the order to visit it —
     nodes not in ``nodes`` are ignored. ``order`` lists every node once, each after what it
     depends on (a dependency on a cycle is skipped); ``cycles`` lists each cycle found once,
@@ -43,7 +52,7 @@ def walk(nodes: Iterable[N], depends_on: Callable[[N], Iterable[N]]) -> tuple[li
     for n in nodes:
         if n not in state:
             visit(n, [])
-    return order, cycles
+    return Walk(order, cycles)
 
 
 def reads(statement: str) -> set[str]:
@@ -65,7 +74,7 @@ def source_order(statements: dict[str, str]) -> list[str]:
     """Source names (``{name: statement}``) in an order where a query comes after what it
     reads; ties by name."""
     deps = {n: sorted(reads(s)) for n, s in statements.items()}
-    return walk(sorted(deps), deps.__getitem__)[0]
+    return walk(sorted(deps), deps.__getitem__).order
 
 
 def dependents(statements: dict[str, str], name: str) -> set[str]:

@@ -1107,7 +1107,7 @@ class KsqlParser(_Parser):
     def parse(self, raw_tokens: list[Token], sql: str | None = None) -> list[exp.Expression | None]:
         self.reset()
         self.set_text(sql or "")
-        return [self.parse_statement_tokens(chunk) for chunk, _, _ in split_statements(raw_tokens)[0]]
+        return [self.parse_statement_tokens(chunk.tokens) for chunk in split_statements(raw_tokens).chunks]
 
     def set_text(self, text: str) -> None:
         """The text the tokens come from (error positions are computed in it)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from typing import NamedTuple
 
 from sqlglot import tokens
 from sqlglot.errors import TokenError
@@ -165,10 +166,29 @@ def line_column(newlines: list[int], offset: int) -> tuple[int, int]:
     return line + 1, offset - start + 1
 
 
-def split_statements(toks: list[Token]) -> tuple[list[tuple[list[Token], list[str], bool]], list[str]]:
-    """Statements as (tokens, comments, terminated) and the comments after the last
-    statement; ``terminated`` is False for a last statement with no ``;`` of its own."""
-    chunks: list[tuple[list[Token], list[str], bool]] = []
+class Chunk(NamedTuple):
+    """One statement's ``tokens`` (without its ``;``), the ``comments`` that belong to it
+    (those the tokenizer attached to its tokens and its ``;``), and whether it ends with a
+    ``;`` of its own (``terminated``). Unpacks as
+    ``tokens, comments, terminated``."""
+
+    tokens: list[Token]
+    comments: list[str]
+    terminated: bool
+
+
+class Split(NamedTuple):
+    """A text's statements (``chunks``) and the comments after the last one
+    (``trailing``). Unpacks as ``chunks, trailing``."""
+
+    chunks: list[Chunk]
+    trailing: list[str]
+
+
+def split_statements(toks: list[Token]) -> Split:
+    """The tokens of a text split on ``;`` into statements (Chunk), and the comments after
+    the last statement; ``terminated`` is False for a last statement with no ``;`` of its own."""
+    chunks: list[Chunk] = []
     current: list[Token] = []
     comments: list[str] = []
     for tok in toks:
@@ -177,12 +197,12 @@ def split_statements(toks: list[Token]) -> tuple[list[tuple[list[Token], list[st
         if tok.token_type == T.SEMICOLON:
             if current:
                 # an empty text: the token the tokenizer adds to carry trailing comments
-                chunks.append((current, comments, bool(tok.text)))
+                chunks.append(Chunk(current, comments, bool(tok.text)))
                 comments = []
             current = []
         else:
             current.append(tok)
     if current:
-        chunks.append((current, comments, False))
+        chunks.append(Chunk(current, comments, False))
         comments = []
-    return chunks, comments
+    return Split(chunks, comments)
