@@ -16,6 +16,7 @@ an HTTP client; every ksqlDB request of kctx goes through a session it built.
 from __future__ import annotations
 
 import time
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from kctx_cli.errors import KctxError
@@ -54,11 +55,23 @@ KNOWN_SETTINGS = ("basic.auth.user.info", "bearer.auth.token", "ssl.ca.location"
                   "ssl.key.location", "timeout")
 
 
-def http_session(url: str, settings: dict | None = None):
-    """``(session, base_url, shown_url, timeout)`` for ksqlDB at ``url`` with ``settings``
-    (see the module): a requests.Session carrying the auth and TLS settings, the URL without
-    its userinfo (moved to basic auth), the URL as messages show it (kctx_cli.redact) and
-    the timeout in seconds. KctxError for an unknown setting, a non-number timeout, basic
+class HttpSession(NamedTuple):
+    """What ``http_session`` builds: ``session`` (a requests.Session with the auth and TLS
+    settings), ``base_url`` (the URL without userinfo and trailing ``/``), ``shown_url`` (as
+    messages show it, secrets redacted) and ``timeout`` (seconds per request). Unpacks as
+    ``session, base_url, shown_url, timeout``."""
+
+    session: Any
+    base_url: str
+    shown_url: str
+    timeout: float
+
+
+def http_session(url: str, settings: dict | None = None) -> HttpSession:
+    """An HttpSession ``(session, base_url, shown_url, timeout)`` for ksqlDB at ``url`` with
+    ``settings`` (see the module): a requests.Session carrying the auth and TLS settings,
+    the URL without its userinfo (moved to basic auth), the URL as messages show it
+    (kctx_cli.redact) and the timeout in seconds. KctxError for an unknown setting, a non-number timeout, basic
     auth that is not ``user:password``, or a client certificate without its key."""
     import re
 
@@ -99,7 +112,7 @@ def http_session(url: str, settings: dict | None = None):
         timeout = float(settings.get("timeout") or 30)
     except ValueError:
         raise KctxError(f"ksqlDB setting timeout must be a number of seconds, got {settings['timeout']!r}") from None
-    return session, base, redact_url(base), timeout
+    return HttpSession(session, base, redact_url(base), timeout)
 
 
 def transport_reason(exc) -> str:

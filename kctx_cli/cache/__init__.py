@@ -22,14 +22,14 @@ import pickle
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 from marshal import loads
 
 from kctx_cli.cache import store
 from kctx_cli.errors import KctxError
 
-__all__ = ["open_table", "CacheTable", "UndecodableValue"]
+__all__ = ["open_table", "CacheTable", "Hit", "UndecodableValue"]
 
 _OFFSETS_KEY = store.OFFSETS_KEY
 
@@ -69,6 +69,14 @@ def open_table(name: str, cache_dir: str | os.PathLike | None = None, config=Non
         if not (path / "CURRENT").is_file():
             raise KctxError(f"no cache for '{name}' in {base}: run kctx cache warm {name}")
     return CacheTable(path)
+
+
+class Hit(NamedTuple):
+    """What ``CacheTable.lookup`` found: the stored ``key`` bytes that matched and the
+    decoded ``value``. Unpacks as ``key, value``."""
+
+    key: bytes
+    value: Any
 
 
 class CacheTable:
@@ -142,13 +150,13 @@ class CacheTable:
             except UndecodableValue as exc:
                 yield k, exc.raw
 
-    def lookup(self, keys: list[bytes]) -> tuple[bytes, Any] | None:
+    def lookup(self, keys: list[bytes]) -> Hit | None:
         """The first of ``keys`` (candidate encodings, kctx_cli.tail.keys.cache_keys) the
-        cache holds: (that key, its decoded value), else None. UndecodableValue as get."""
+        cache holds: a Hit (that key, its decoded value), else None. UndecodableValue as get."""
         for k in keys:
             raw = self._db.get(k) if k != _OFFSETS_KEY else None
             if raw is not None:
-                return k, self.decode(raw)
+                return Hit(k, self.decode(raw))
         return None
 
     def raw_items(self) -> Iterator[tuple[bytes, bytes]]:

@@ -7,6 +7,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from kctx_cli.cache import store
 from kctx_cli.errors import KctxError
@@ -335,8 +336,18 @@ def drop(config, name: str, base: Path | None = None) -> Path:
     return path
 
 
-def get(config, name: str, key: str, base: Path | None = None, key_format: str | None = None):
-    """The cached value of ``key`` as the user typed it -> ``(value, found, how)``.
+class Lookup(NamedTuple):
+    """What ``get`` found: the decoded ``value`` (None when not ``found``), whether the key
+    is in the cache (``found``: a cached value may itself be None) and ``how`` the key was
+    looked up, for messages. Unpacks as ``value, found, how``."""
+
+    value: Any
+    found: bool
+    how: str
+
+
+def get(config, name: str, key: str, base: Path | None = None, key_format: str | None = None) -> Lookup:
+    """The cached value of ``key`` as the user typed it, as a Lookup ``(value, found, how)``.
 
     The key is encoded the way the table's writer encodes keys (kctx_cli.tail.keys):
     ``key_format`` (--key-format), else the model of ``name``/the topic, else ksqlDB's
@@ -358,7 +369,7 @@ def get(config, name: str, key: str, base: Path | None = None, key_format: str |
         else:
             how = "key format unknown (no model, no ksqlDB source): text, JSON, INT/BIGINT/DOUBLE tried; " \
                   "--key-format says which"
-        return (None, False, how) if found is None else (found[1], True, how)
+        return Lookup(None, False, how) if found is None else Lookup(found.value, True, how)
 
 
 def dumps(v) -> str:

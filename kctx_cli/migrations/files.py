@@ -27,6 +27,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from kctx_cli.errors import KctxError, Problem
 from kctx_cli.ops import PREFIX, Irreversible, Ksql, Op, OpError, parse_op
@@ -117,12 +118,23 @@ def slug(text: str) -> str:
 # ---------------------------------------------------------------------------
 
 
-def list_files(directory: Path) -> list[tuple[int, str, Path]]:
-    """(version, description, path) of every migration file, by version; raises on a
-    badly named ``V*.sql`` file or a duplicated version."""
+class MigrationFile(NamedTuple):
+    """A migration file found by name, not read yet: ``version`` (V000003 -> 3), the
+    ``description`` after ``__`` and its ``path``. Unpacks as ``version, description, path``."""
+
+    version: int
+    description: str
+    path: Path
+
+
+def list_files(directory: Path) -> list[MigrationFile]:
+    """Every migration file of ``directory`` (none when it does not exist), by version;
+    other files are left alone. MigrationFileError for a file that looks like one
+    (``V<digits>_...sql``) but is not named ``V<6 digits>__<description>.sql``, version 0,
+    or a duplicated version."""
     if not directory.is_dir():
         return []
-    out: dict[int, tuple[int, str, Path]] = {}
+    out: dict[int, MigrationFile] = {}
     for p in sorted(directory.iterdir()):
         if not p.is_file() or not p.name.endswith(".sql"):
             continue
@@ -136,8 +148,8 @@ def list_files(directory: Path) -> list[tuple[int, str, Path]]:
         if version == 0:
             raise MigrationFileError(_rel(p), 0, "version 0 is not a valid migration version")
         if version in out:
-            raise MigrationFileError(_rel(p), 0, f"duplicate migration version {version}: also {out[version][2].name}")
-        out[version] = (version, m.group(2), p)
+            raise MigrationFileError(_rel(p), 0, f"duplicate migration version {version}: also {out[version].path.name}")
+        out[version] = MigrationFile(version, m.group(2), p)
     return [out[v] for v in sorted(out)]
 
 

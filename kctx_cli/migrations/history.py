@@ -45,6 +45,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from kctx_cli.errors import KctxError
 
@@ -100,6 +101,16 @@ class VersionState:
     done_steps: set[int] = field(default_factory=set)  # of this attempt
 
 
+class Record(NamedTuple):
+    """One record of the history topic as read: its ``offset``, the broker's ``timestamp_ms``
+    (LogAppendTime) and its JSON ``value`` (see the module). Unpacks as ``offset,
+    timestamp_ms, value``."""
+
+    offset: int
+    timestamp_ms: int
+    value: dict
+
+
 @dataclass
 class Holder:
     """The lock's holder as the lock rule computed it: ``owner`` (a History's id), ``who``
@@ -112,8 +123,8 @@ class Holder:
 
 class History:
     """The history and lock in topic ``topic`` (default ``topic_name()``) of ``config``'s
-    Kafka; see the module. ``owner`` is this run's id, ``records`` the records read so far as
-    ``(offset, broker timestamp ms, value)``, ``holder`` the lock holder after them, ``lease``
+    Kafka; see the module. ``owner`` is this run's id, ``records`` the records read so far
+    (Record: offset, broker timestamp ms, value), ``holder`` the lock holder after them, ``lease``
     the lease in ms. Methods raise KctxError when Kafka cannot be read or written; ``close``
     it when done."""
 
@@ -122,7 +133,7 @@ class History:
         self.topic = topic or topic_name()
         self.owner = uuid.uuid4().hex
         self.who = who()
-        self.records: list[tuple[int, int, dict]] = []  # (offset, broker ts ms, value)
+        self.records: list[Record] = []
         self._consumer = None
         self._producer = None
         self._next = 0
@@ -206,8 +217,9 @@ class History:
                 value = json.loads(msg.value())
             except (TypeError, ValueError):
                 continue  # not ours; never fatal
-            self.records.append((msg.offset(), msg.timestamp()[1], value))
-            self._apply_lock_rule(msg.timestamp()[1], value)
+            rec = Record(msg.offset(), msg.timestamp()[1], value)
+            self.records.append(rec)
+            self._apply_lock_rule(rec.timestamp_ms, value)
 
     def _apply_lock_rule(self, ts: int, rec: dict) -> None:
         h = self.holder
