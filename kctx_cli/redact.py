@@ -371,6 +371,9 @@ class RedactingStream(io.TextIOBase):
 
     @property
     def buffer(self):
+        """A binary view of the stream for writers of raw bytes (``tail -o raw``): what they write
+        is topic data: decoded, the configured secret values masked (as ``write_data``), and
+        re-encoded (undecodable bytes kept as they were), so bytes cannot bypass redaction."""
         # writers of raw bytes (tail -o raw) must not bypass redaction: they get a binary
         # view that decodes, redacts and re-encodes
         return _RedactingBuffer(self)

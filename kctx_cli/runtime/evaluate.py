@@ -27,6 +27,11 @@ def predicate(expr, cls=None) -> Callable[[Any], bool]:
 
 
 def compile_expr(e, cls=None) -> Callable[[Any], Any]:  # noqa: C901 - one case per node kind
+    """DSL expression ``e`` (kctx_cli.query.expr; a plain value stands for itself) as a
+    function ``f(row)`` giving its value on an entity instance ``row``, None for NULL, with
+    the module's semantics. ``cls``: the class of the rows (a column of another entity is a
+    KctxError). KctxError, when compiling, for a node or function that cannot be evaluated
+    locally (the message says to run the query in ksqlDB)."""
     from kctx_cli.query import expr as X
 
     if not isinstance(e, X.Expr):  # a plain Python value inside a node (function arguments)
