@@ -6,7 +6,8 @@ import pytest
 from kctx_cli.migrations import files
 from kctx_cli.migrations.state import State, replay
 from kctx_cli.ops import (AddPartitions, CreateTopic, DeleteSchema, DeleteSubject, DeleteTopic, DerivedSchema,
-                          Irreversible, Ksql, OpError, RegisterSchema, SetCompatibility, SetTopicConfig, parse_op)
+                          Irreversible, IrreversibleError, Ksql, OpError, RegisterSchema, SetCompatibility,
+                          SetTopicConfig, parse_op)
 
 SCHEMA = {"type": "record", "name": "A", "fields": [{"name": "id", "type": "string"}]}
 
@@ -41,20 +42,25 @@ def test_render_is_sorted_compact_json():
 
 def test_reverses():
     assert [o.render() for o in CreateTopic("t", 3, 1).reverse()] == ['-- kctx:delete-topic {"name":"t"}']
-    assert DeleteTopic("t").reverse() is None  # unknown shape: cannot re-create
+    with pytest.raises(IrreversibleError, match="partition count"):  # unknown shape: cannot re-create
+        DeleteTopic("t").reverse()
     assert DeleteTopic("t", was={"partitions": 2, "replicas": 1, "configs": {}}).reverse()[0].partitions == 2
-    assert AddPartitions("t", 6).reverse() is None
+    with pytest.raises(IrreversibleError, match="partitions cannot be removed"):
+        AddPartitions("t", 6).reverse()
     back = SetTopicConfig("t", set={"a": "2"}, unset=["b"], was={"a": "1", "b": "9"}).reverse()[0]
     assert (back.set, back.unset) == ({"a": "1", "b": "9"}, [])
     back = SetTopicConfig("t", set={"a": "2"}, was={"a": None}).reverse()[0]
     assert (back.set, back.unset) == ({}, ["a"])
-    assert SetTopicConfig("t", set={"a": "2"}).reverse() is None
+    with pytest.raises(IrreversibleError, match="configs before the change are not known"):
+        SetTopicConfig("t", set={"a": "2"}).reverse()
     assert isinstance(RegisterSchema("s", SCHEMA, first=True).reverse()[0], DeleteSubject)
     assert isinstance(RegisterSchema("s", SCHEMA).reverse()[0], DeleteSchema)
     assert SetCompatibility("s", "FULL", was="BACKWARD", had_was=True).reverse()[0].level == "BACKWARD"
-    assert SetCompatibility("s", "FULL").reverse() is None
+    with pytest.raises(IrreversibleError, match="compatibility level before the change is not known"):
+        SetCompatibility("s", "FULL").reverse()
     assert DerivedSchema("s", SCHEMA).reverse() == []
-    assert Ksql("TERMINATE CSAS_X_1;").reverse() is None
+    with pytest.raises(IrreversibleError, match="cannot be started again"):
+        Ksql("TERMINATE CSAS_X_1;").reverse()
 
 
 def test_destructive_flags():

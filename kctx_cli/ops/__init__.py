@@ -14,8 +14,12 @@ Two kinds of step:
 Every operation knows how to:
 
 * ``render()`` itself as migration-file text (deterministic: JSON with sorted keys);
-* ``reverse()`` itself: a list of operations undoing it (``[]``: nothing to undo), or
-  ``None`` when it cannot be undone (Alembic's/Django's "operations know their reverse");
+* ``reverse(before)`` itself: the list of operations undoing it (``[]``: nothing to
+  undo), or ``IrreversibleError`` saying why it cannot be undone (Alembic's/Django's
+  "operations know their reverse"). ``before`` is the state before the operation, read
+  for what an undo re-creates (a dropped source's statement, a deleted topic's partitions
+  and configs, the compatibility levels a ``DROP ... DELETE TOPIC`` removes).
+  Autogenerate writes every down part from these reverses;
 * ``replay(state)``: apply itself to the offline state (``kctx_cli.migrations.state``);
 * ``applied(cluster)`` / ``execute(cluster)``: look at the live cluster (is my effect
   already there?) and apply itself. ``applied`` is what makes a re-run after a crash apply
@@ -45,6 +49,24 @@ class OpError(KctxError):
     """An operation that cannot be applied (bad arguments, rejected by a server)."""
 
 
+class IrreversibleError(OpError):
+    """Raised by ``Op.reverse()``: the operation cannot be undone.
+
+    ``str(exc)`` is the reason as a migration file's ``-- kctx:irreversible`` line gives
+    it. When the reason starts by naming an object (``"topic orders: partitions cannot be
+    removed"``), ``what`` is that name (``"topic orders"``) and ``why`` the rest, so a
+    caller that knows the object better can name it: see ``reason``."""
+
+    def __init__(self, why: str, *, what: str | None = None):
+        self.what, self.why = what, why
+        super().__init__(f"{what}: {why}" if what else why)
+
+    def reason(self, what: str | None = None) -> str:
+        """The reason, with the object named ``what`` instead of the operation's own name
+        for it (``what`` None, or a reason naming no object: ``str(self)``)."""
+        return f"{what}: {self.why}" if what and self.what else str(self)
+
+
 @dataclass
 class Op:
     """Base class. ``name`` is the file keyword; ``args()`` the JSON payload."""
@@ -71,8 +93,16 @@ class Op:
     def describe(self) -> str:
         return f"{self.name} {dumps(self.args())}"
 
-    def reverse(self) -> list["Op"] | None:
-        return None
+    def reverse(self, before=None) -> list["Op"]:
+        """The operations undoing this one, in the order they run (``[]``: nothing to undo).
+
+        ``before``: the ``kctx_cli.migrations.state.State`` before this operation (or any
+        earlier state in which what it changes is still as it was), read by the reverses
+        that re-create what the operation removes or replaces; None: not known. Raises
+        ``IrreversibleError`` with the reason when the operation cannot be undone (Kafka
+        cannot remove partitions, ksqlDB cannot drop a column, ...) or when what its undo
+        needs is neither in the operation nor in ``before``."""
+        raise IrreversibleError(f"{self.describe()}: kctx knows no reverse of it")
 
     def replay(self, state) -> None:
         raise NotImplementedError
@@ -112,7 +142,8 @@ class CreateTopic(Op):
     def describe(self):
         return f"create topic {self.topic} ({self.partitions} partitions, {self.replicas} replicas)"
 
-    def reverse(self):
+    def reverse(self, before=None):
+        """Delete the topic again."""
         return [DeleteTopic(self.topic)]
 
     def replay(self, state):
@@ -151,10 +182,19 @@ class DeleteTopic(Op):
     def describe(self):
         return f"delete topic {self.topic} (its data is lost)"
 
-    def reverse(self):
-        if not self.was:
-            return None
-        return [CreateTopic.from_args({"name": self.topic, **self.was})]
+    def reverse(self, before=None):
+        """Create the topic again as it was (its records are lost either way): partitions,
+        replicas (default 1) and configs from ``was``, else from the topic in ``before``;
+        ``IrreversibleError`` when the partition count is in neither."""
+        was = self.was
+        if not was and before is not None and self.topic in before.topics:
+            t = before.topics[self.topic]
+            was = {"partitions": t.partitions, "replicas": t.replicas, "configs": t.configs}
+        if not was or was.get("partitions") is None:
+            raise IrreversibleError("its partition count before the delete is not known (in neither the "
+                                    "operation's \"was\" nor the state before it)", what=f"topic {self.topic}")
+        return [CreateTopic(self.topic, int(was["partitions"]), int(was.get("replicas") or 1),
+                            {str(k): str(v) for k, v in (was.get("configs") or {}).items()})]
 
     def replay(self, state):
         if self.topic not in state.topics:
@@ -189,8 +229,9 @@ class AddPartitions(Op):
         was = f" (from {self.was})" if self.was is not None else ""
         return f"add partitions to {self.topic}: {self.partitions} in total{was}"
 
-    def reverse(self):
-        return None  # Kafka cannot remove partitions
+    def reverse(self, before=None):
+        """Irreversible: Kafka cannot remove partitions."""
+        raise IrreversibleError("partitions cannot be removed", what=f"topic {self.topic}")
 
     def replay(self, state):
         t = state.topics.get(self.topic)
@@ -246,11 +287,18 @@ class SetTopicConfig(Op):
         parts = [f"{k}={v}" for k, v in sorted(self.set.items())] + [f"-{k}" for k in sorted(self.unset)]
         return f"topic {self.topic} configs: {', '.join(parts)}"
 
-    def reverse(self):
-        if self.was is None:
-            return None
-        back_set = {k: v for k, v in self.was.items() if v is not None}
-        back_unset = sorted(k for k, v in self.was.items() if v is None)
+    def reverse(self, before=None):
+        """Set back the previous values (``was``, else the topic's configs in ``before``):
+        a config that was not set is unset."""
+        was = self.was
+        if was is None and before is not None and self.topic in before.topics:
+            old = before.topics[self.topic].configs
+            was = {k: old.get(k) for k in list(self.set) + list(self.unset)}
+        if was is None:
+            raise IrreversibleError("its configs before the change are not known (in neither the operation's "
+                                    "\"was\" nor the state before it)", what=f"topic {self.topic}")
+        back_set = {k: v for k, v in was.items() if v is not None}
+        back_unset = sorted(k for k, v in was.items() if v is None)
         return [SetTopicConfig(self.topic, set=back_set, unset=back_unset)]
 
     def replay(self, state):
@@ -292,7 +340,9 @@ class RegisterSchema(Op):
     def describe(self):
         return f"register a schema for {self.subject}"
 
-    def reverse(self):
+    def reverse(self, before=None):
+        """Delete the subject (``first``: the registration created it), else the version
+        holding the schema."""
         if self.first:
             return [DeleteSubject(self.subject)]
         return [DeleteSchema(self.subject, self.schema)]
@@ -319,6 +369,10 @@ class DeleteSchema(Op):
     def describe(self):
         return f"delete the version of {self.subject} holding this schema"
 
+    def reverse(self, before=None):
+        """Register the schema again (as a new version: its version number is not kept)."""
+        return [RegisterSchema(self.subject, self.schema)]
+
     def replay(self, state):
         s = state.subjects.get(self.subject)
         if s is None or self.schema not in s.schemas:
@@ -340,6 +394,10 @@ class DeleteSubject(Op):
 
     def describe(self):
         return f"delete subject {self.subject} (every version)"
+
+    def reverse(self, before=None):
+        """Irreversible: kctx does not register a deleted subject's versions again."""
+        raise IrreversibleError(f"subject {self.subject} is deleted")
 
     def replay(self, state):
         if self.subject not in state.subjects:
@@ -376,10 +434,16 @@ class SetCompatibility(Op):
     def describe(self):
         return f"compatibility of {self.subject}: {self.level or 'the global default'}"
 
-    def reverse(self):
-        if not self.had_was:
-            return None
-        return [SetCompatibility(self.subject, self.was)]
+    def reverse(self, before=None):
+        """Set the previous level back (``was`` when ``had_was``, else the subject's level in
+        ``before``; a subject not in ``before`` had none)."""
+        if self.had_was:
+            return [SetCompatibility(self.subject, self.was)]
+        if before is None:
+            raise IrreversibleError("its compatibility level before the change is not known (in neither the "
+                                    "operation's \"was\" nor the state before it)", what=f"subject {self.subject}")
+        old = before.subjects.get(self.subject)
+        return [SetCompatibility(self.subject, old.compatibility if old is not None else None)]
 
     def replay(self, state):
         state.subject(self.subject).compatibility = self.level
@@ -404,7 +468,9 @@ class DerivedSchema(Op):
     def describe(self):
         return f"(ksqlDB registers the schema of {self.subject})"
 
-    def reverse(self):
+    def reverse(self, before=None):
+        """``[]``: it sends nothing; the reverse of the CREATE ... AS SELECT it follows
+        (``DROP ... DELETE TOPIC``) deletes the subject."""
         return []
 
     def replay(self, state):
@@ -430,6 +496,10 @@ class Irreversible(Op):
     def describe(self):
         return f"irreversible: {self.reason}"
 
+    def reverse(self, before=None):
+        """Irreversible: a marker of a down part that cannot run, not a change."""
+        raise IrreversibleError(f"the irreversible marker of a down part has no reverse ({self.reason})")
+
     def replay(self, state):
         raise OpError(f"cannot go below this version: {self.reason}")
 
@@ -444,13 +514,12 @@ class Irreversible(Op):
 
 @dataclass
 class Ksql(Op):
-    """One KSQL statement. ``undo`` (set by autogenerate, not stored in the file) is its
-    reverse when known: a DROP for a CREATE, the previous CREATE for a DROP or a REPLACE."""
+    """One KSQL statement. Its reverse (``reverse``): a DROP for a CREATE, the previous
+    CREATE (read from the state before it) for a DROP or a CREATE OR REPLACE."""
 
     name: ClassVar[str] = "ksql"
     text: str  # the statement, with its ';' (in a migration file: after ${variable} substitution)
     tree: Any = None
-    undo: list[Op] | None = None
     # the SET properties in effect before it in its file: sent as the request's
     # streamsProperties (kctx_cli.ksql.session; ksql-endpoint.md)
     properties: dict[str, str] | None = None
@@ -488,8 +557,63 @@ class Ksql(Op):
 
         return is_session(self.tree)
 
-    def reverse(self):
-        return self.undo
+    def reverse(self, before=None):
+        """By statement:
+
+        * ``CREATE STREAM|TABLE``: ``DROP`` it, with ``DELETE TOPIC`` for a CREATE ... AS
+          SELECT (its query made the topic); a source over a topic keeps the topic (kctx's
+          ``create-topic`` before it has its own reverse). ``IF NOT EXISTS`` of a source
+          ``before`` has: ``[]``.
+        * ``CREATE OR REPLACE``: the statement it replaces, from ``before``, as CREATE OR
+          REPLACE (a source ``before`` lacks: DROP as for a CREATE).
+        * ``DROP STREAM|TABLE [DELETE TOPIC]``: the source's statement from ``before``;
+          after a ``DELETE TOPIC`` also the compatibility levels its topic's ``-key`` and
+          ``-value`` subjects had (ksqlDB deletes the subjects with the topic, and the
+          query registers their schemas again). ``IF EXISTS`` of a source ``before`` lacks: ``[]``.
+        * SET, UNSET, DEFINE, UNDEFINE: ``[]`` (they change the file's session only).
+        * ``ALTER ... ADD COLUMN`` (ksqlDB cannot drop a column), TERMINATE, INSERT and
+          anything else: ``IrreversibleError``."""
+        from kctx_cli.ksql import nodes as k
+        from kctx_cli.ksql.dialect import quote_name
+
+        t = self.tree
+        name = self.source_name
+        head = " ".join(self.text.split()[:3])
+        if isinstance(t, k.CreateSource):
+            old = before.sources.get(name) if before is not None else None
+            if t.args.get("replace"):
+                if old is not None:
+                    return [Ksql("CREATE OR REPLACE " + old.statement[len("CREATE "):])]
+                if before is None:
+                    raise IrreversibleError(f"CREATE OR REPLACE {t.args['kind']} {name}: the statement it replaces is "
+                                            "not known (reverse needs the state before it)")
+            elif t.args.get("exists") and old is not None:
+                return []  # IF NOT EXISTS of a source that was there: nothing was created
+            delete = " DELETE TOPIC" if t.args.get("expression") is not None else ""
+            return [Ksql(f"DROP {t.args['kind']} {quote_name(name)}{delete};")]
+        if isinstance(t, k.Drop) and t.args["kind"] in ("STREAM", "TABLE"):
+            old = before.sources.get(name) if before is not None else None
+            if old is None:
+                if before is not None and t.args.get("exists"):
+                    return []  # DROP IF EXISTS of a source that was not there: nothing was dropped
+                raise IrreversibleError(f"DROP {t.args['kind']} {name}: its statement before the drop is not known "
+                                        "(reverse needs the state before it, holding the source)")
+            undo: list[Op] = [Ksql(old.statement)]
+            if t.args.get("delete_topic"):
+                for suffix in ("-key", "-value"):
+                    subject = before.subjects.get(old.topic + suffix)
+                    if subject is not None and subject.compatibility is not None:
+                        undo.append(SetCompatibility(old.topic + suffix, subject.compatibility))
+            return undo
+        if isinstance(t, k.AlterSource):
+            raise IrreversibleError("ksqlDB cannot drop a column", what=name)
+        if self.session:
+            return []
+        if isinstance(t, k.Terminate):
+            raise IrreversibleError(f"{head}: a terminated query cannot be started again")
+        if isinstance(t, (k.InsertInto, k.InsertValues)):
+            raise IrreversibleError(f"{head}: records written to a topic cannot be taken back")
+        raise IrreversibleError(f"{head}: kctx knows no reverse of this statement")
 
     # -- what the statement does --------------------------------------------------
     @property
