@@ -3,9 +3,11 @@
 ksqlDB sources (streams/tables over a topic), ksqlDB queries (derived entities).
 
 ``diff(old, new)`` returns a ``Diff``: the up operations in a safe order, the down
-operations (each change's reverse, in reverse order; ``None`` if some change cannot be
-undone), notes for the file, and ``errors`` — changes kctx refuses to write (a partition
-decrease, a replication change, or a destructive change without ``allow_destructive``).
+operations (each change's reverse, ``op.reverse(old)``, in reverse order; ``None`` if some
+change cannot be undone), notes for the file, and ``errors`` — changes kctx refuses to
+write (a partition decrease, a replication change, or a destructive change without
+``allow_destructive``). The comparators write up operations only: every down operation
+comes from ``Op.reverse`` (``Diff.add``).
 
 Order of the up part: drops of derived sources (dependents first), drops of sources,
 topics, compatibility, schemas, CREATE of sources, CREATE [OR REPLACE] ... AS SELECT in
@@ -17,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kctx_cli.migrations.state import State
-from kctx_cli.ops import (AddPartitions, CreateTopic, DeleteSubject, DeleteTopic, DerivedSchema, Ksql, Op,
-                          RegisterSchema, SetCompatibility, SetTopicConfig, DeleteSchema)
+from kctx_cli.ops import (AddPartitions, CreateTopic, DeleteSchema, DeleteSubject, DeleteTopic, DerivedSchema,
+                          IrreversibleError, Ksql, Op, RegisterSchema, SetCompatibility, SetTopicConfig)
 
 DROP_DERIVED, DROP_SOURCE, TOPICS, DLQ, COMPAT, SCHEMAS, CREATE_SOURCE, CREATE_DERIVED, AFTER_DERIVED, \
     DELETE_SUBJECTS, DELETE_TOPICS = range(11)
@@ -60,7 +62,16 @@ class Diff:
     def destructive(self) -> list[Op]:
         return [c.op for c in self.changes if c.op.destructive]
 
-    def add(self, phase: int, order: tuple, op: Op, undo: list[Op] | None, why: str | None = None) -> None:
+    def add(self, phase: int, order: tuple, op: Op, before: State, what: str | None = None) -> None:
+        """Record ``op`` at ``phase`` (sorted by ``order`` within it) with its undo,
+        ``op.reverse(before)`` (``before``: the state the diff starts from). An
+        ``IrreversibleError`` makes the change irreversible with its reason; ``what`` names
+        the object in that reason when the diff knows it better than the operation (a
+        dead-letter queue)."""
+        try:
+            undo, why = op.reverse(before), None
+        except IrreversibleError as exc:
+            undo, why = None, exc.reason(what)
         self.changes.append(Change(phase, order, op, undo, why))
 
 
@@ -82,6 +93,10 @@ class Context:
         if name.rsplit("-", 1)[0] in self.dropped_topics:
             return None
         return self.old.subjects.get(name)
+
+    def add(self, phase: int, order: tuple, op: Op, what: str | None = None) -> None:
+        """``diff.add`` with the state the diff starts from: the undo is ``op.reverse(old)``."""
+        self.diff.add(phase, order, op, self.old, what)
 
     def pos(self, *names) -> tuple:
         for n in names:
@@ -129,19 +144,18 @@ def compare_topics(ctx: Context, dlq: bool, derived: bool = False) -> None:
                 op = CreateTopic(name, int(nt.partitions or 1), int(nt.replicas or 1), dict(nt.configs))
                 if dlq:
                     op.note = f"dead-letter queue of {nt.dlq_of}"
-                d.add(phase, pos, op, [DeleteTopic(name)])
+                ctx.add(phase, pos, op)
             else:  # created by its CREATE ... AS SELECT; then the configs the model declares
                 change = _config_change(name, {}, nt.configs)
                 if change is not None:
-                    d.add(AFTER_DERIVED, pos, change, change.reverse())
+                    ctx.add(AFTER_DERIVED, pos, change)
             continue
         if nt.partitions is not None and ot.partitions is not None and nt.partitions != ot.partitions:
             if nt.partitions < ot.partitions:
                 d.errors.append(f"{label}: partitions can only grow (the migrations give it {ot.partitions}, "
                                 f"the model says {nt.partitions}); to shrink, create a new topic and migrate the data")
             else:
-                d.add(phase, pos, AddPartitions(name, nt.partitions, was=ot.partitions), None,
-                      f"{label}: partitions cannot be removed")
+                ctx.add(phase, pos, AddPartitions(name, nt.partitions, was=ot.partitions), what=label)
         if nt.replicas is not None and ot.replicas is not None and nt.replicas != ot.replicas and nt.owner == "kctx":
             d.errors.append(f"{label}: replication factor change {ot.replicas} -> {nt.replicas} is not done by "
                             "migrations: reassign partitions with kafka-reassign-partitions, then update the model "
@@ -150,7 +164,7 @@ def compare_topics(ctx: Context, dlq: bool, derived: bool = False) -> None:
         old_configs = ot.configs if nt.owner == "kctx" else {k: v for k, v in ot.configs.items() if k in nt.configs}
         change = _config_change(name, old_configs, nt.configs)
         if change is not None:
-            d.add(phase, pos, change, change.reverse())
+            ctx.add(phase, pos, change)
     if not dlq:
         return
     # topics the migrations created that the models no longer have (DLQs and entity topics alike)
@@ -159,8 +173,7 @@ def compare_topics(ctx: Context, dlq: bool, derived: bool = False) -> None:
             continue
         if ctx.destructive(f"delete topic {name}"):
             was = {"partitions": ot.partitions, "replicas": ot.replicas, "configs": ot.configs}
-            d.add(DELETE_TOPICS, (0, name), DeleteTopic(name, was=was),
-                  [CreateTopic(name, int(ot.partitions or 1), int(ot.replicas or 1), dict(ot.configs))])
+            ctx.add(DELETE_TOPICS, (0, name), DeleteTopic(name, was=was))
 
 
 def compare_compatibility(ctx: Context) -> None:
@@ -172,7 +185,7 @@ def compare_compatibility(ctx: Context) -> None:
         op = SetCompatibility(name, ns.compatibility, was=old_level, had_was=True)
         topic = name.rsplit("-", 1)[0]
         d_phase = AFTER_DERIVED if ns.derived else COMPAT
-        ctx.diff.add(d_phase, ctx.pos(_entity_of_topic(ctx, topic), topic) + (name,), op, op.reverse())
+        ctx.add(d_phase, ctx.pos(_entity_of_topic(ctx, topic), topic) + (name,), op)
 
 
 def compare_schemas(ctx: Context) -> None:
@@ -180,7 +193,6 @@ def compare_schemas(ctx: Context) -> None:
     the subject's previous schemas at the entity's level."""
     from kctx_cli.avro.compat import check_compatibility
 
-    d = ctx.diff
     for name, ns in ctx.new.subjects.items():
         if ns.derived:
             continue
@@ -189,7 +201,7 @@ def compare_schemas(ctx: Context) -> None:
         topic = name.rsplit("-", 1)[0]
         pos = ctx.pos(_entity_of_topic(ctx, topic), topic) + (name,)
         if os_ is None or not os_.schemas:
-            d.add(SCHEMAS, pos, RegisterSchema(name, schema, first=True), [DeleteSubject(name)])
+            ctx.add(SCHEMAS, pos, RegisterSchema(name, schema, first=True))
             continue
         if os_.schemas[-1] == schema:
             continue
@@ -203,7 +215,7 @@ def compare_schemas(ctx: Context) -> None:
                 continue
             op.marked_destructive = True
             op.note = f"INCOMPATIBLE ({level}): {reasons}"
-        d.add(SCHEMAS, pos, op, [DeleteSchema(name, schema)])
+        ctx.add(SCHEMAS, pos, op)
     for name, os_ in ctx.old.subjects.items():
         if name in ctx.new.subjects or os_.derived:
             continue
@@ -211,7 +223,7 @@ def compare_schemas(ctx: Context) -> None:
         if topic in ctx.old.topics and ctx.old.topics[topic].owner == "ksqldb":
             continue  # dropped with its query's topic
         if ctx.destructive(f"delete subject {name}"):
-            d.add(DELETE_SUBJECTS, (0, name), DeleteSubject(name), None, f"subject {name} is deleted")
+            ctx.add(DELETE_SUBJECTS, (0, name), DeleteSubject(name))
 
 
 def _columns(statement: str):
@@ -226,15 +238,13 @@ def _columns(statement: str):
 
 def compare_sources(ctx: Context) -> None:
     """Streams and tables declared over a topic (not derived)."""
-    d = ctx.diff
     for name, ns in ctx.new.sources.items():
         if ns.derived:
             continue
         os_ = ctx.old.sources.get(name)
         pos = ctx.pos(name)
-        drop_new = Ksql(f"DROP {ns.kind} {_q(name)};")
         if os_ is None:
-            d.add(CREATE_SOURCE, pos, Ksql(ns.statement), [drop_new])
+            ctx.add(CREATE_SOURCE, pos, Ksql(ns.statement))
             continue
         if os_.statement == ns.statement:
             continue
@@ -245,44 +255,39 @@ def compare_sources(ctx: Context) -> None:
         if (os_.kind == ns.kind and old_rest == new_rest and new_cols[:len(old_cols)] == old_cols
                 and not any(c.args.get("constraint") for c in extra)):
             alter = f"ALTER {ns.kind} {_q(name)} " + ", ".join(f"ADD COLUMN {c}" for c in added) + ";"
-            d.add(CREATE_SOURCE, pos, Ksql(alter), None, f"{name}: ksqlDB cannot drop a column")
+            ctx.add(CREATE_SOURCE, pos, Ksql(alter))
             continue
         if not ctx.destructive(f"{name}: the change cannot be made with ALTER ... ADD COLUMN; it needs DROP "
                                f"{os_.kind} {name} and CREATE again"):
             continue
         ctx.rebuild.update(_dependents(ctx.old, name))
-        drop = Ksql(f"DROP {os_.kind} {_q(name)};")
-        d.add(DROP_SOURCE, pos, drop, [Ksql(os_.statement)])
-        d.add(CREATE_SOURCE, pos, Ksql(ns.statement), [drop_new])
+        ctx.add(DROP_SOURCE, pos, Ksql(f"DROP {os_.kind} {_q(name)};"))
+        ctx.add(CREATE_SOURCE, pos, Ksql(ns.statement))
     for name, os_ in ctx.old.sources.items():
         if name in ctx.new.sources or os_.derived:
             continue
         if not ctx.destructive(f"drop {os_.kind.lower()} {name}"):
             continue
         ctx.rebuild.update(_dependents(ctx.old, name))
-        d.add(DROP_SOURCE, ctx.pos(name), Ksql(f"DROP {os_.kind} {_q(name)};"), [Ksql(os_.statement)])
+        ctx.add(DROP_SOURCE, ctx.pos(name), Ksql(f"DROP {os_.kind} {_q(name)};"))
 
 
 def compare_queries(ctx: Context) -> None:
     """Derived entities: CREATE ... AS SELECT; a changed query becomes CREATE OR REPLACE
     when ksqlDB can upgrade it in place, else DROP + CREATE (destructive: its topic is
     re-created from the query)."""
-    d = ctx.diff
     new_derived = [(n, s) for n, s in ctx.new.sources.items() if s.derived]
     old_order = list(ctx.old.sources)
     written = []  # derived sources this diff creates or replaces
     for name, ns in new_derived:
         os_ = ctx.old.sources.get(name)
         pos = ctx.pos(name)
-        drop_new = Ksql(f"DROP {ns.kind} {_q(name)} DELETE TOPIC;")
         if os_ is not None and os_.derived and os_.statement == ns.statement and name not in ctx.rebuild:
             continue
         if os_ is None:
-            d.add(CREATE_DERIVED, pos, Ksql(ns.statement), [drop_new])
+            ctx.add(CREATE_DERIVED, pos, Ksql(ns.statement))
         elif name not in ctx.rebuild and (why := _not_replaceable(ctx, name, os_, ns)) is None:
-            replace = Ksql("CREATE OR REPLACE " + ns.statement[len("CREATE "):])
-            back = Ksql("CREATE OR REPLACE " + os_.statement[len("CREATE "):])
-            d.add(CREATE_DERIVED, pos, replace, [back])
+            ctx.add(CREATE_DERIVED, pos, Ksql("CREATE OR REPLACE " + ns.statement[len("CREATE "):]))
         else:
             why = "a source it reads is re-created" if name in ctx.rebuild else why
             if not ctx.destructive(f"{name}: its query cannot be replaced in place ({why}); it must be dropped "
@@ -290,30 +295,19 @@ def compare_queries(ctx: Context) -> None:
                 continue
             drop = Ksql(f"DROP {os_.kind} {_q(name)} DELETE TOPIC;")
             drop.note = f"{name} is re-created: {why}"
-            d.add(DROP_DERIVED, (-old_order.index(name), name), drop, _recreate(ctx, os_))
-            d.add(CREATE_DERIVED, pos, Ksql(ns.statement), [drop_new])
+            ctx.add(DROP_DERIVED, (-old_order.index(name), name), drop)
+            ctx.dropped_topics.add(os_.topic)
+            ctx.add(CREATE_DERIVED, pos, Ksql(ns.statement))
         written.append(ns)
     for name, os_ in ctx.old.sources.items():
         if name in ctx.new.sources or not os_.derived:
             continue
         if not ctx.destructive(f"drop {os_.kind.lower()} {name} and its topic {os_.topic}"):
             continue
-        d.add(DROP_DERIVED, (-old_order.index(name), name), Ksql(f"DROP {os_.kind} {_q(name)} DELETE TOPIC;"),
-              _recreate(ctx, os_))
+        ctx.add(DROP_DERIVED, (-old_order.index(name), name), Ksql(f"DROP {os_.kind} {_q(name)} DELETE TOPIC;"))
+        ctx.dropped_topics.add(os_.topic)  # with its subjects: see Context.old_subject
     for ns in written:  # after every drop is known: a dropped topic's subjects are gone
         _derived_schemas(ctx, ns)
-
-
-def _recreate(ctx: Context, os_) -> list[Op]:
-    """The undo of ``DROP <derived> DELETE TOPIC``: the old statement, then the compatibility
-    levels its subjects had (the drop deletes them). Marks the topic dropped."""
-    ctx.dropped_topics.add(os_.topic)
-    undo: list[Op] = [Ksql(os_.statement)]
-    for suffix in ("-key", "-value"):
-        old = ctx.old.subjects.get(os_.topic + suffix)
-        if old is not None and old.compatibility is not None:
-            undo.append(SetCompatibility(os_.topic + suffix, old.compatibility))
-    return undo
 
 
 def _derived_schemas(ctx: Context, ns) -> None:
@@ -322,7 +316,7 @@ def _derived_schemas(ctx: Context, ns) -> None:
         s = ctx.new.subjects.get(subject)
         old = ctx.old_subject(subject)
         if s is not None and not (old and old.schemas and old.schemas[-1] == s.schemas[-1]):
-            ctx.diff.add(AFTER_DERIVED, ctx.pos(ns.entity or "") + (subject, 0), DerivedSchema(subject, s.schemas[-1]), [])
+            ctx.add(AFTER_DERIVED, ctx.pos(ns.entity or "") + (subject, 0), DerivedSchema(subject, s.schemas[-1]))
 
 
 def _not_replaceable(ctx: Context, name: str, os_, ns) -> str | None:
@@ -398,7 +392,6 @@ def compare_schema_versions(ctx: Context) -> None:
     hand is deleted (destructive), a missing one registered again. Subjects ksqlDB registers
     (``derived``) are its own. The model diff (``compare_schemas``) looks at the latest
     version only and checks compatibility instead."""
-    d = ctx.diff
     for name, ns in ctx.new.subjects.items():
         if ns.derived or not ns.schemas:
             continue
@@ -410,11 +403,11 @@ def compare_schema_versions(ctx: Context) -> None:
             if schema not in ns.schemas and ctx.destructive(f"{name}: a schema version no migration registered"):
                 op = DeleteSchema(name, schema)
                 op.note = "registered outside the migrations"
-                d.add(SCHEMAS, pos + (0,), op, [RegisterSchema(name, schema)])
+                ctx.add(SCHEMAS, pos + (0,), op)
         for schema in ns.schemas:
             if schema not in live:
                 op = RegisterSchema(name, schema, first=not live)
-                d.add(SCHEMAS, pos + (1,), op, op.reverse())
+                ctx.add(SCHEMAS, pos + (1,), op)
                 live.append(schema)
 
 
