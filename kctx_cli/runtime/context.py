@@ -185,6 +185,39 @@ class KafkaContext:
             return
         producer.poll(0)  # delivery callbacks (a user callback's exception propagates, nothing is re-sent)
 
+    def remove(self, cls, key, *, on_delivery=None) -> None:
+        """Delete a table's row: produce a tombstone — the row's key with a null value — to
+        the table's topic, which is how ksqlDB reads a deletion from a table's topic
+        (ksqldb-docs concepts/streams-and-tables: "a record with a null value deletes the
+        row"), and what ``ctx.table(...)`` / ``kctx cache`` remove from the cache.
+        ``cls``: the table's entity class; ``key``: the key column's value, or for a
+        composite key a dict ``{field: value}`` of every key field. Like ``add``: queued,
+        ``flush()`` waits; inside ``ctx.transaction()`` part of it. Raises ``KctxError`` for
+        a stream (ksqlDB drops null-valued records of a stream), a derived entity (ksqlDB
+        writes its topic) or a key that misses a key field, ``SerializationError`` when the key cannot be encoded."""
+        import types
+
+        codec = self._codecs.get(cls) or self._codec(cls)
+        info = codec.info
+        if info.derived:
+            raise KctxError(f"{info.name} is written by ksqlDB (its Meta.query): remove rows from the sources it "
+                            f"reads")
+        if info.kind != "TABLE":
+            raise KctxError(f"{info.name} is a stream: only a table's rows can be removed (ksqlDB skips a "
+                            f"stream's records with a null value)")
+        keys = [f.name for f in info.keys]
+        values = key if isinstance(key, dict) else ({keys[0]: key} if len(keys) == 1 else None)
+        if values is None or set(values) != set(keys):
+            raise KctxError(f"{info.name}.remove: the key is {', '.join(keys)}: give "
+                            f"{'its value' if len(keys) == 1 else 'a dict of every key field'}, got {key!r}")
+        key_bytes = codec.key_encoder()(types.SimpleNamespace(**values))
+        txn = getattr(self._local, "txn", None)
+        producer = txn if txn is not None else (self._producer or self.producer)
+        cb = self._delivered if txn is None else self._local.txn_cb
+        if on_delivery is not None:
+            cb = self._chain(cb, on_delivery)
+        self._produce(producer, codec.topic, None, key_bytes, 0, None, cb)
+
     def _produce(self, producer, topic, value, key, ts, headers, cb) -> None:
         from confluent_kafka import KafkaException
 

@@ -6,7 +6,7 @@
 
 Values come back as Python values of the column types ksqlDB reports: DECIMAL ->
 ``Decimal`` (the JSON number read exactly), TIMESTAMP (``2026-01-02T03:04:05.123``, UTC)
--> aware ``datetime``, DATE -> ``date``, TIME -> ``time``, BYTES (base64) -> ``bytes``,
+-> aware ``datetime``, DATE -> ``date``, TIME -> ``time`` (whole seconds: ksqlDB 8.1.5 writes TIME as HH:mm:ss here), BYTES (base64) -> ``bytes``,
 ARRAY/MAP/STRUCT recursively (STRUCT as a dict of its upper-case field names unless an
 entity class is given).
 """
