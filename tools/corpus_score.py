@@ -78,41 +78,35 @@ class Score:
         }
 
 
+_TOKENS = re.compile(r"`(?:[^`]|``)*`|[A-Za-z0-9_]+|[<>(),]")
+_PLAIN = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+
 def _norm_schema(text: str) -> str:
-    """A post_sources schema in one spelling: upper case, one space, INTEGER as INT,
-    VARCHAR as STRING, backquotes dropped."""
-    from kctx_cli.query.functions import parse_type
-
-    out = []
-    for col in _split_top(text):
-        m = re.match(r"\s*`?([^`\s]+)`?\s+(.*?)(\s+PRIMARY KEY|\s+KEY|\s+HEADERS?.*)?\s*$", col, re.I | re.S)
-        if not m:
-            out.append(col.strip().upper())
-            continue
-        name, typ, key = m.group(1), m.group(2), (m.group(3) or "").strip().upper().replace("PRIMARY KEY", "KEY")
-        try:
-            typ = parse_type(typ).ksql()
-        except Exception:  # noqa: BLE001
-            typ = " ".join(typ.upper().split())
-        out.append(f"{name.upper()} {typ}" + (f" {key}" if key else ""))
-    return ", ".join(out)
-
-
-def _split_top(text: str) -> list[str]:
-    parts, depth, cur = [], 0, ""
-    for ch in text:
-        if ch in "<(":
-            depth += 1
-        elif ch in ">)":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
+    """A post_sources schema in one spelling: unquoted names and types upper case, quoted
+    names as written (ksqlDB keeps their case) and back-quoted only when not plain upper-case
+    identifiers, INTEGER as INT, VARCHAR as STRING, PRIMARY KEY as KEY, one spacing."""
+    out: list[str] = []
+    for tok in _TOKENS.findall(text):
+        if tok.startswith("`"):
+            name = tok[1:-1].replace("``", "`")
+            tok = name if _PLAIN.fullmatch(name) else f"`{name}`"
+        elif not tok.isdigit() and tok not in "<>(),":
+            tok = tok.upper()
+            tok = tok if _PLAIN.fullmatch(tok) else f"`{tok}`"
+            tok = {"INTEGER": "INT", "VARCHAR": "STRING"}.get(tok, tok)
+        if tok == "KEY" and out and out[-1] == "PRIMARY":
+            out.pop()
+        out.append(tok)
+    text = ""
+    for tok in out:
+        if tok == ",":
+            text += ", "
+        elif tok in (">", ")", "<", "(") or not text or text[-1] in "<( ":
+            text += tok
         else:
-            cur += ch
-    if cur.strip():
-        parts.append(cur)
-    return parts
+            text += " " + tok
+    return text
 
 
 def _same_problem(expected: str, found: list[str]) -> bool:
@@ -121,16 +115,65 @@ def _same_problem(expected: str, found: list[str]) -> bool:
                for f in found for group in PROBLEM_WORDS)
 
 
-def score(path: Path = CORPUS, syntax_only: bool = False) -> Score:
-    """Run every corpus test through the analyzer; the figures and the lists behind them."""
+def registry_of(topics) -> object | None:
+    """The Schema Registry a test starts with, from its ``topics`` (ksqlDB's test format:
+    ``name``, ``valueSchema`` / ``keySchema``, ``valueFormat`` / ``keyFormat``,
+    ``valueSchemaId`` / ``keySchemaId``, ``valueSchemaReferences`` / ``keySchemaReferences``):
+    ``<topic>-value`` / ``<topic>-key`` subjects and ids, as
+    ``kctx_cli.derive.registered.Schemas``; None without topics."""
+    from kctx_cli.derive.registered import RegisteredSchema, Schemas
+
+    if not topics:
+        return None
+    out = Schemas()
+    n = 0  # the harness registers each topic's key then value schema: its mock registry numbers them from 1
+    for topic in topics:
+        for part in ("key", "value"):
+            schema = topic.get(f"{part}Schema")
+            if schema is None:
+                continue
+            fmt = str(topic.get(f"{part}Format") or "").upper()
+            if not fmt:  # the harness's default: a JSON value is Avro, .proto text Protobuf
+                fmt = "PROTOBUF" if isinstance(schema, str) and ("message" in schema or "syntax" in schema) \
+                    else "AVRO"
+            stype = {"JSON_SR": "JSON"}.get(fmt, fmt)
+            refs = tuple((r["name"], r["schema"]) for r in topic.get(f"{part}SchemaReferences") or []
+                         if isinstance(r, dict) and "schema" in r)
+            rs = RegisteredSchema(stype, schema, refs)
+            out.subjects[f"{topic['name']}-{part}"] = rs
+            n += 1
+            out.ids.setdefault(n, rs)
+            if topic.get(f"{part}SchemaId") is not None:
+                out.ids[int(topic[f"{part}SchemaId"])] = rs
+    return out
+
+
+def load_topics(path: Path | None) -> dict:
+    """``(file, test) -> topics`` from a JSON-lines file of ``{"file", "test", "topics"}``
+    (for a corpus whose tests do not carry their topics); {} without a path."""
+    if path is None:
+        return {}
+    out = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            t = json.loads(line)
+            out[(t["file"], t["test"])] = t["topics"]
+    return out
+
+
+def score(path: Path = CORPUS, syntax_only: bool = False, topics: Path | None = None) -> Score:
+    """Run every corpus test through the analyzer; the figures and the lists behind them.
+    ``topics``: a file of the tests' topics (``load_topics``), when the corpus lacks them."""
     from kctx_cli.ksql.dialect import parse_statements
     from kctx_cli.derive.analyzer import ScriptAnalyzer, check_statements
 
     s = Score()
+    extra = load_topics(topics)
     for line in path.read_text(encoding="utf-8").splitlines():
         t = json.loads(line)
         s.tests += 1
-        analyzer = ScriptAnalyzer(properties=t.get("properties"))
+        schemas = registry_of(t.get("topics") or extra.get((t["file"], t["test"])))
+        analyzer = ScriptAnalyzer(properties=t.get("properties"), schemas=schemas)
         found: list[tuple[str, str]] = []
         for text in t["statements"]:
             for f in check_statements(parse_statements(text), analyzer, syntax_only=syntax_only):
@@ -171,8 +214,10 @@ def main(argv=None) -> int:
     ap.add_argument("--syntax-only", action="store_true", help="only the dialect's syntax check (the baseline)")
     ap.add_argument("-v", "--verbose", action="store_true", help="list misses, false rejections, schema mismatches")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--topics", type=Path, help="JSON lines {file, test, topics}: the tests' registered schemas, "
+                                                 "when the corpus does not carry them")
     args = ap.parse_args(argv)
-    s = score(syntax_only=args.syntax_only)
+    s = score(syntax_only=args.syntax_only, topics=args.topics)
     f = s.figures()
     if args.json:
         print(json.dumps(f, indent=2))

@@ -32,6 +32,7 @@ Public API: ``SourceInfo``, ``Catalog``, ``Finding``, ``ScriptAnalyzer``,
 from __future__ import annotations
 
 import decimal
+import re
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -76,7 +77,27 @@ class SourceInfo:
         ``post_sources`` schemas; None when a column or type is unknown."""
         if self.columns is None or any(t is None for _, t, _ in self.columns):
             return None
-        return ", ".join(f"{n} {t.ksql()}" + (" KEY" if is_key else "") for n, t, is_key in self.columns)
+        return ", ".join(f"{_quoted(n)} {_type_text(t)}" + (" KEY" if is_key else "") for n, t, is_key in self.columns)
+
+
+_PLAIN_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+
+def _quoted(name: str) -> str:
+    """A column or field name as ksqlDB writes it: back-quoted unless a plain upper-case
+    identifier (a quoted name keeps its case: `Key`, `f 1`)."""
+    return name if _PLAIN_NAME.fullmatch(name) else "`" + name.replace("`", "``") + "`"
+
+
+def _type_text(t: SqlType) -> str:
+    """``t.ksql()`` with STRUCT field names quoted as ``_quoted`` does."""
+    if t.name == "STRUCT":
+        return "STRUCT<" + ", ".join(f"{_quoted(n)} {_type_text(ft)}" for n, ft in t.fields) + ">"
+    if t.name == "ARRAY":
+        return f"ARRAY<{_type_text(t.item)}>"
+    if t.name == "MAP":
+        return f"MAP<STRING, {_type_text(t.item)}>"
+    return t.ksql()
 
 
 @dataclass
@@ -479,8 +500,12 @@ class ScriptAnalyzer:
     it).  ``default_key_format``: ksql.persistence.default.format.key (KAFKA)."""
 
     def __init__(self, catalog: Catalog | None = None, default_key_format: str | None = "KAFKA",
-                 properties: dict | None = None, closed: bool = True):
+                 properties: dict | None = None, closed: bool = True, schemas=None):
         self.catalog = catalog or Catalog()
+        # the Schema Registry as far as it is known offline (kctx_cli.derive.registered.Schemas:
+        # the subjects the migrations register, a corpus test's topics): a CREATE without
+        # value (or key) columns takes them from there; None: such columns are unknown
+        self.schemas = schemas
         # closed: every source comes from the statements seen (a replay from the first
         # migration, a corpus test); else (a hand-written file checked alone) a source
         # nobody created may exist on the cluster, and statements using it are skipped
@@ -600,8 +625,19 @@ class ScriptAnalyzer:
         key_format, value_format = _formats(props, self.default_key_format)
         problems += property_problems(props, value_format)
         inferred = value_format in ("AVRO", "PROTOBUF", "JSON_SR") and not any(not key for _, _, key in columns)
-        if inferred or not columns:
-            # the value columns come from the Schema Registry: unknown offline
+        # a schema key format without key columns reads them from the registry too (the real
+        # ksqlDB 8.1.5 refuses the CREATE when <topic>-key does not exist)
+        key_inferred = key_format in ("AVRO", "PROTOBUF", "JSON_SR") and not any(key for _, _, key in columns)
+        if (inferred or key_inferred) and not problems and not header_names:
+            known = self._registered_columns(props, columns, inferred, key_inferred, key_format, value_format)
+            if known is not None:
+                self.catalog.sources[name] = SourceInfo(name, kind, known, bool(props.get("WINDOW_TYPE")),
+                                                        key_format, value_format,
+                                                        str(props.get("KAFKA_TOPIC") or name),
+                                                        _int(props.get("PARTITIONS")))
+                return problems + format_problems(columns, key_format, None, props)
+        if inferred or key_inferred or not columns:
+            # the value (or key) columns come from the Schema Registry: unknown offline
             if not problems:
                 self.catalog.sources[name] = SourceInfo(name, kind, None, bool(props.get("WINDOW_TYPE")), key_format,
                                                         value_format, str(props.get("KAFKA_TOPIC") or name),
@@ -617,6 +653,44 @@ class ScriptAnalyzer:
                                                     value_format, str(props.get("KAFKA_TOPIC") or name),
                                                     _int(props.get("PARTITIONS")), headers=bool(header_names))
         return problems
+
+    def _registered_columns(self, props, declared, value, key, key_format, value_format):
+        """The columns of a CREATE that reads its value (``value``) and/or key (``key``)
+        columns from the Schema Registry, the others as ``declared``; None when a schema is
+        not known offline (``self.schemas``) or not converted (kctx_cli.derive.registered)."""
+        from kctx_cli.derive import registered as R
+
+        if self.schemas is None:
+            return None
+        topic = str(props.get("KAFKA_TOPIC") or "")
+
+        def read(part: str, fmt: str) -> list | None:
+            sid = _int(props.get(f"{part.upper()}_SCHEMA_ID"))
+            rs = self.schemas.by_id(sid) if sid is not None else self.schemas.latest(f"{topic}-{part}")
+            if rs is None or rs.schema_type != R.SCHEMA_FORMATS.get(fmt):
+                return None
+            try:
+                return R.columns(rs, key=part == "key", by_id=sid is not None,
+                                 wrap_single_value=props.get("WRAP_SINGLE_VALUE"),
+                                 full_name=props.get(f"{part.upper()}_SCHEMA_FULL_NAME"))
+            except (R.Unknown, KeyError, ValueError, TypeError):
+                return None
+
+        keys = [(n, t, True) for n, t, k in declared if k]
+        values = [(n, t, False) for n, t, k in declared if not k]
+        if key:
+            got = read("key", key_format)
+            if got is None:
+                return None
+            keys = [(n, t, True) for n, t in got]
+        if value:
+            got = read("value", value_format)
+            if got is None:
+                return None
+            values = [(n, t, False) for n, t in got]
+        if len({n.upper() for n, _, _ in keys + values}) != len(keys) + len(values):
+            return None  # ksqlDB refuses a name twice; unknown here
+        return keys + values
 
     # -- queries -------------------------------------------------------------------
     def _relations(self, query) -> list[tuple[str, SourceInfo, object]]:
