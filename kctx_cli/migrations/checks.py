@@ -113,20 +113,33 @@ def _analyzer_problems(migrations, where: str) -> list:
     ``migrations``: ``kctx_cli.migrations.files.Migration`` objects in version order, from
     version 1 (their up steps; a ``Ksql`` op's ``tree`` is the statement after ``${var}``
     substitution, its ``properties`` the SETs in effect); ``where``: the migrations
-    directory as messages show it.  Raises nothing."""
+    directory as messages show it.  Raises nothing.
+
+    The steps are replayed into a ``State`` as the walk goes, so a CREATE without value
+    columns (AVRO) reads them from the schema an earlier register-schema step gave its
+    topic's subject (``kctx_cli.derive.registered``); a step that does not replay stops
+    that (the migration checks report it)."""
     from kctx_cli.derive.analyzer import ScriptAnalyzer
+    from kctx_cli.derive.registered import StateSchemas
+    from kctx_cli.migrations.state import State
     from kctx_cli.ops import Ksql
 
-    analyzer = ScriptAnalyzer()
+    state = State()
+    analyzer = ScriptAnalyzer(schemas=StateSchemas(state))
     analyzer.partitions = False  # _join_partition_problems checks them with the replayed topics
     problems: list = []
+    replaying = True
     for m in migrations:
         for step in m.up:
             op = step.op
-            if not isinstance(op, Ksql) or op.tree is None:
-                continue
-            for code, msg in analyzer.check_with(op.tree, op.properties):
-                problems.append(Problem(f"{where}/{m.filename}", step.line, code, msg))
+            if isinstance(op, Ksql) and op.tree is not None:
+                for code, msg in analyzer.check_with(op.tree, op.properties):
+                    problems.append(Problem(f"{where}/{m.filename}", step.line, code, msg))
+            if replaying:
+                try:
+                    op.replay(state)
+                except Exception:  # noqa: BLE001 - file_problems reports a step that does not replay
+                    replaying = False
     return problems
 
 
