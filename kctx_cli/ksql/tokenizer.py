@@ -143,11 +143,15 @@ class KsqlTokenizer(tokens.Tokenizer):
         return KsqlTokenError(f"unexpected character '{char}'", pos)
 
 
+# KsqlTokenizer.tokenize keeps no state between calls: one instance serves every call
+_TOKENIZER = KsqlTokenizer()
+
+
 def tokenize(text: str) -> list[Token]:
     """The tokens of ``text``; raises KsqlSyntaxError at the line:column of a lexical error
     (an unterminated string, quoted name or comment, a character no token starts with)."""
     try:
-        return KsqlTokenizer().tokenize(text)
+        return _TOKENIZER.tokenize(text)
     except TokenError as err:
         line, col = line_column(newline_offsets(text), getattr(err, "offset", 0))
         raise KsqlSyntaxError(str(err), line, col) from None
