@@ -100,6 +100,54 @@ def _type_text(t: SqlType) -> str:
     return t.ksql()
 
 
+class _Names:
+    """Quoted names that are not upper case (`Key`, `f 1`, a registered schema's `event`)
+    as ksqlDB keeps them: the DSL's column model upper-cases names, so the analysis sees
+    each as an upper-case token (``KQ<n>QK``) and its results are read back with the
+    name as written (corpus group-by.json "should handled quoted key and value",
+    partition-by.json "should handle quoted key and value", simple-struct.json "generated
+    name - quoted identifier", select-struct-all.json "struct fields with back quoted
+    strings")."""
+
+    def __init__(self):
+        self.tokens: dict[str, str] = {}
+        self.names: dict[str, str] = {}
+
+    def enc(self, name: str) -> str:
+        """The name the analysis uses for ``name`` (itself when upper case)."""
+        if name == name.upper():
+            return name
+        tok = self.tokens.get(name)
+        if tok is None:
+            tok = self.tokens[name] = f"KQ{len(self.tokens)}QK"
+            self.names[tok] = name
+        return tok
+
+    def enc_type(self, t: SqlType | None) -> SqlType | None:
+        if t is None or not (t.fields or t.item):
+            return t
+        from dataclasses import replace
+
+        if t.name == "STRUCT":
+            return replace(t, fields=tuple((self.enc(n), self.enc_type(ft)) for n, ft in t.fields))
+        return replace(t, item=self.enc_type(t.item))
+
+    def dec(self, text: str) -> str:
+        """``text`` (a name, a message) with every token read back."""
+        if "KQ" not in text:
+            return text
+        return re.sub(r"KQ\d+QK", lambda m: self.names.get(m.group(0), m.group(0)), text)
+
+    def dec_type(self, t: SqlType | None) -> SqlType | None:
+        if t is None or not (t.fields or t.item):
+            return t
+        from dataclasses import replace
+
+        if t.name == "STRUCT":
+            return replace(t, fields=tuple((self.dec(n), self.dec_type(ft)) for n, ft in t.fields))
+        return replace(t, item=self.dec_type(t.item))
+
+
 @dataclass
 class Catalog:
     """The sources known so far, by upper-case name (ksqlDB's unquoted names)."""
@@ -309,18 +357,17 @@ def format_problems(columns, key_format: str | None, value_format: str | None, p
 # ---------------------------------------------------------------------------
 
 
-def _entity(alias: str, src: SourceInfo) -> type:
+def _entity(alias: str, src: SourceInfo, names: _Names) -> type:
     """A synthetic entity class standing for one source of a query (``alias``: the name
-    it has in the query; ksqlDB prefixes clashing join columns with it)."""
+    it has in the query; ksqlDB prefixes clashing join columns with it; ``names``: how
+    quoted names that are not upper case are seen)."""
     from kctx_cli.model.entity import EntityInfo, Field
 
     if src.columns is None:
         raise Unsupported(f"the columns of {src.name} are unknown")
     fields = []
     for name, t, key in src.columns:
-        if name != name.upper():
-            raise Unsupported("a quoted lower-case column name")
-        fields.append(Field(name=name, type=t, key=key))
+        fields.append(Field(name=names.enc(name), type=names.enc_type(t), key=key))
     cls = type(alias, (), {})
     cls.__kctx__ = EntityInfo(cls=cls, name=alias, source_name=alias, kind=src.kind, topic=src.topic or alias,
                               partitions=src.partitions, replicas=None, configs={}, dlq=None,
@@ -337,8 +384,9 @@ _BINARY = {exp.EQ: "=", exp.NEQ: "<>", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", 
 class _Translator:
     """sqlglot expressions of one query -> DSL expressions over synthetic entities."""
 
-    def __init__(self, scope: list[tuple[str, type, SourceInfo]]):
+    def __init__(self, scope: list[tuple[str, type, SourceInfo]], names: _Names):
         self.scope = scope  # (alias, entity class, source) in FROM/JOIN order
+        self.names = names
         self.unresolved: list[str] = []
 
     def column(self, node: exp.Column):
@@ -346,8 +394,8 @@ class _Translator:
         if name is None:
             raise Unsupported("an unusual column reference")
         table = node.table
-        if isinstance(node.this, exp.Identifier) and node.this.args.get("quoted") and name != name.upper():
-            raise Unsupported("a quoted lower-case column name")
+        if isinstance(node.this, exp.Identifier) and node.this.args.get("quoted"):
+            name = self.names.enc(name)
         if table:
             hits = [(a, cls) for a, cls, _ in self.scope if a == table.upper() or a == table]
             if not hits:
@@ -433,9 +481,8 @@ class _Translator:
                 if not isinstance(pe, exp.PropertyEQ) or not isinstance(pe.this, exp.Identifier):
                     raise Unsupported("an unusual STRUCT(...)")
                 name = pe.this.this
-                if pe.this.args.get("quoted") and name != name.upper():
-                    raise Unsupported("a quoted lower-case field name")
-                fields.append((name.upper(), self(pe.expression)))
+                name = self.names.enc(name) if pe.this.args.get("quoted") else name.upper()
+                fields.append((name, self(pe.expression)))
             return E.StructCtor(tuple(fields))
         if isinstance(node, exp.Like):
             if node.args.get("escape") is not None:
@@ -462,6 +509,8 @@ class _Translator:
             member = node.expression.this if isinstance(node.expression, exp.Identifier) else None
             if member is None:
                 raise Unsupported("an unusual dereference")
+            if node.expression.args.get("quoted"):
+                member = self.names.enc(member)
             return E.Deref(self(node.this), member)
         if isinstance(node, exp.Anonymous) or (isinstance(node, exp.Func) and not isinstance(node, (
                 k.MapConstructor, k.StructConstructor, exp.Array))):
@@ -506,6 +555,7 @@ class ScriptAnalyzer:
         # the subjects the migrations register, a corpus test's topics): a CREATE without
         # value (or key) columns takes them from there; None: such columns are unknown
         self.schemas = schemas
+        self.names = _Names()  # quoted names that are not upper case, as the analysis sees them
         # closed: every source comes from the statements seen (a replay from the first
         # migration, a corpus test); else (a hand-written file checked alone) a source
         # nobody created may exist on the cluster, and statements using it are skipped
@@ -737,8 +787,9 @@ class ScriptAnalyzer:
         pre = self._call_problems(query, rels)
         if pre:
             return pre, None
-        scope = [(alias, _entity(alias, src), src) for alias, src, _ in rels]
-        tr = _Translator(scope)
+        names = self.names
+        scope = [(alias, _entity(alias, src, names), src) for alias, src, _ in rels]
+        tr = _Translator(scope, names)
 
         def t(node):
             return tr(node)
@@ -770,8 +821,9 @@ class ScriptAnalyzer:
                 continue
             if isinstance(item, exp.Alias):
                 alias = self._name(item.args.get("alias"))
-                if alias is None or alias != alias.upper():
-                    raise Unsupported("a quoted alias")
+                if alias is None:
+                    raise Unsupported("an unusual alias")
+                alias = names.enc(alias)
                 if alias in RESERVED_NAMES:
                     raise _Refused("reserved-name", f"`{alias}` is a reserved column name: it cannot be an alias")
                 items.append(E.Alias(resolve(item.this, "SELECT"), alias))
@@ -818,6 +870,10 @@ class ScriptAnalyzer:
                 found = [p for p in found if p[0] != "key-not-selected"]
                 for c in a.columns:
                     c.key = False
+        if names.tokens:  # the quoted names as written, in the result and in messages
+            for c in a.columns:
+                c.name, c.type = names.dec(c.name), names.dec_type(c.type)
+            found = [(code, names.dec(msg)) for code, msg in found]
         return problems + found, a
 
     def _call_problems(self, query, rels) -> list[tuple[str, str]]:
