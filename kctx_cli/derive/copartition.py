@@ -135,21 +135,25 @@ def _query_mismatch(info, resolver, by_cls: dict) -> str | None:
         i = by_cls.get(cls)
         return resolver.kind(i) if i is not None else None
 
-    def is_key(e, cls) -> bool:
-        keys = cls.__kctx__.keys
-        return isinstance(e, E.Column) and e.entity is cls and len(keys) == 1 and keys[0].name == e.name
+    # a source is an entity class or an aliased entity (Select.sources): columns belong to it
+    def entity(src):
+        return src._entity if isinstance(src, E.Aliased) else src
+
+    def is_key(e, src) -> bool:
+        keys = entity(src).__kctx__.keys
+        return isinstance(e, E.Column) and E.source_of(e) == src and len(keys) == 1 and keys[0].name == e.name
 
     def owners(e) -> set:
-        return {n.entity for n in E.walk(e) if isinstance(n, E.Column)}
+        return {E.source_of(n) for n in E.walk(e) if isinstance(n, E.Column)}
 
-    scope = [q.source]
+    scope = [q.sources[0]]
     steps: list[JoinStep] = []
     for j in q.joins:
-        right = j.entity
-        right_info = by_cls.get(right)
+        right = j.source
+        right_info = by_cls.get(j.entity)
         fk: bool | None = None
-        kinds = [kind(c) for c in scope]
-        rkind = kind(right)
+        kinds = [kind(entity(c)) for c in scope]
+        rkind = kind(j.entity)
         on = j.on
         if right_info is not None and None not in kinds and rkind is not None \
                 and isinstance(on, E.BinaryOp) and on.op == "=":
@@ -169,10 +173,13 @@ def _query_mismatch(info, resolver, by_cls: dict) -> str | None:
                     owner = next(iter(owners(left_expr)), None)
                     fk = not (owner is not None and is_key(left_expr, owner))
         parts = entity_partitions(right_info, resolver, by_cls) if right_info is not None else None
-        steps.append(JoinStep(right_info.source_name if right_info else right.__name__, parts, fk))
+        # ksqlDB names a source by its alias in the message
+        name = j.alias._name if j.alias is not None else right_info.source_name if right_info else j.entity.__name__
+        steps.append(JoinStep(name, parts, fk))
         scope.append(right)
     left_info = by_cls[q.source]
-    return first_mismatch(left_info.source_name, entity_partitions(left_info, resolver, by_cls), steps)
+    left = q.source_alias._name if q.source_alias is not None else left_info.source_name
+    return first_mismatch(left, entity_partitions(left_info, resolver, by_cls), steps)
 
 
 # ---------------------------------------------------------------------------

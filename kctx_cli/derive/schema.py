@@ -90,10 +90,26 @@ RESERVED_ALIASES = ("ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WIND
 COMPARE = {"=", "<>", "<", "<=", ">", ">="}
 
 
+def _entity(src) -> type:
+    """The entity class of a query source (an ``Aliased`` or the class itself)."""
+    return src._entity if isinstance(src, E.Aliased) else src
+
+
+def _label(src) -> str:
+    """A query source in messages: its alias, else its class name."""
+    return src._name if isinstance(src, E.Aliased) else src.__name__
+
+
+def _prefix(src) -> str:
+    """The name ksqlDB gives a source in a join's column names and messages: its alias,
+    else its ksqlDB name (``O_ID``, ``ORDERS_ID``)."""
+    return src._name if isinstance(src, E.Aliased) else src.__kctx__.source_name
+
+
 def describe(e) -> str:
     """Short text of an expression for messages, in the DSL's own terms."""
     if isinstance(e, E.Column):
-        return f"{e.entity.__name__}.{e.name}"
+        return repr(e)
     if isinstance(e, E.Deref):
         return f"{describe(e.base)}.{e.member}"
     if isinstance(e, E.Literal):
@@ -300,7 +316,7 @@ class _Analyzer:
         self.q = q
         self.r = resolver
         self.problems: list[tuple[str, str]] = []
-        self.scope: list[type] = []
+        self.scope: list = []  # the sources read so far: entity classes or Aliased (Select.sources)
         # a windowed aggregation, or a source that is windowed (a windowed table, a source
         # declared with WINDOW_TYPE: meta["windowed"]): its rows carry WINDOWSTART/WINDOWEND
         self.windowed = q.window_ is not None or any(self._windowed_source(c) for c in q.entities)
@@ -341,7 +357,7 @@ class _Analyzer:
                 raise QueryProblem("bad-query", f"{cls!r} is not an entity class (from_/join take entity classes)")
         if not q.items:
             raise QueryProblem("bad-query", "select() needs at least one column")
-        self.scope = [q.source]
+        self.scope = [q.sources[0]]
         from_kind = self.source_kind(q.source)
 
         join_info = self.check_joins()
@@ -421,13 +437,20 @@ class _Analyzer:
         q = self.q
         info = None
         for j in q.joins:
-            right = j.entity
-            rkind = self.source_kind(right)
-            left_kinds = {self.source_kind(c) for c in self.scope}
+            right = j.source  # the entity class, or the Aliased it is joined as
+            rkind = self.source_kind(j.entity)
+            left_kinds = {self.source_kind(_entity(c)) for c in self.scope}
             lkind = "STREAM" if "STREAM" in left_kinds else "TABLE"
-            rname = right.__name__
-            if right in self.scope:
-                self.problem("bad-join", f"{rname} is joined twice; ksqlDB needs distinct sources")
+            rname = _label(right)
+            if j.entity in [_entity(c) for c in self.scope]:
+                # the real ksqlDB 8.1.5, with or without aliases: "Can not join 'ORDERS' to
+                # 'ORDERS': self joins are not yet supported."
+                name = j.entity.__kctx__.source_name
+                self.problem("self-join", f"Can not join '{name}' to '{name}': self joins are not yet supported")
+            elif _prefix(right) in [_prefix(c) for c in self.scope]:
+                # ksqlDB 8.1.5: "Duplicate key `X` (attempted merging values ...)"
+                self.problem("duplicate-alias", f"Duplicate key `{_prefix(right)}`: two sources of the join are "
+                                                f"named {_prefix(right)}; give them distinct aliases")
             self.scope.append(right)
             on = j.on
             if not (isinstance(on, E.BinaryOp) and on.op == "="):
@@ -494,11 +517,13 @@ class _Analyzer:
         return info
 
     def owners(self, e) -> set:
-        return {n.entity for n in E.walk(e) if isinstance(n, E.Column)}
+        """The sources (entity classes or Aliased) whose columns ``e`` reads."""
+        return {E.source_of(n) for n in E.walk(e) if isinstance(n, E.Column)}
 
-    def is_key(self, e, cls) -> bool:
-        keys = cls.__kctx__.keys
-        return isinstance(e, E.Column) and e.entity is cls and len(keys) == 1 and keys[0].name == e.name
+    def is_key(self, e, src) -> bool:
+        """Whether ``e`` is the one key column of source ``src`` (a class or an Aliased)."""
+        keys = _entity(src).__kctx__.keys
+        return isinstance(e, E.Column) and E.source_of(e) == src and len(keys) == 1 and keys[0].name == e.name
 
     # -- output schema ----------------------------------------------------------
     def clashing(self) -> set[str]:
@@ -507,8 +532,8 @@ class _Analyzer:
             return set()
         seen: set[str] = set()
         out: set[str] = set()
-        for cls in dict.fromkeys(self.q.entities):
-            names = {f.column for f in cls.__kctx__.fields}
+        for src in dict.fromkeys(self.q.sources):
+            names = {f.column for f in _entity(src).__kctx__.fields}
             out |= seen & names
             seen |= names
         return out
@@ -527,8 +552,9 @@ class _Analyzer:
                 f = info.field(inner.name)
                 name = f.column if f else inner.name.upper()
                 if name in clashing:
-                    # ksqlDB: a join column whose name several sources have is <SOURCE>_<COLUMN>
-                    name = f"{info.source_name}_{name}"
+                    # ksqlDB: a join column whose name several sources have is <SOURCE>_<COLUMN>,
+                    # <ALIAS>_<COLUMN> for an aliased source (the real 8.1.5: O_ID)
+                    name = f"{_prefix(E.source_of(inner))}_{name}"
             elif isinstance(inner, E.Deref):
                 name = aliases.field(inner.member.upper())
             elif isinstance(inner, E.Pseudo):
@@ -567,7 +593,7 @@ class _Analyzer:
             what = "PARTITION BY"
         elif join_info is not None:
             if join_info["fk"]:
-                key_exprs = [[E.Column(q.source, k.name)] for k in q.source.__kctx__.keys]
+                key_exprs = [[E.Column(q.source, k.name, q.source_alias)] for k in q.source.__kctx__.keys]
                 what = "the foreign-key join (the left table's key)"
             else:
                 viable = viable_join_keys(join_info["steps"])
@@ -581,7 +607,7 @@ class _Analyzer:
                     what = "the synthetic key of a FULL join or a join on expressions; use rowkey.label('...')"
         else:
             src = q.source.__kctx__
-            key_exprs = [[E.Column(q.source, k.name)] for k in src.keys]
+            key_exprs = [[E.Column(q.source, k.name, q.source_alias)] for k in src.keys]
             what = f"the key of {q.source.__name__}"
 
         keys: list[OutColumn] = []  # in key order: GROUP BY / PARTITION BY / source key order
@@ -687,10 +713,16 @@ class _Analyzer:
             if f is None:
                 raise QueryProblem("unknown-column", f"unknown column {e.entity.__name__}.{e.name}: "
                                                      f"it is not a column of {e.entity.__name__} (marked Ignore?)")
-            if e.entity not in self.scope:
-                srcs = ", ".join(c.__name__ for c in self.scope)
+            if E.source_of(e) not in self.scope:
+                srcs = ", ".join(_label(c) for c in self.scope)
+                aliases = [c for c in self.scope if isinstance(c, E.Aliased) and c._entity is e.entity]
+                if aliases:
+                    raise QueryProblem("column-not-in-scope",
+                                       f"column {describe(e)} is not from a source of the query ({srcs}): "
+                                       f"{e.entity.__name__} is read as {aliases[0]._name}, use "
+                                       f"{aliases[0]._name}.{e.name} (the aliased entity's column)")
                 raise QueryProblem("column-not-in-scope",
-                                   f"column {e.entity.__name__}.{e.name} is not from a source of the query ({srcs})")
+                                   f"column {describe(e)} is not from a source of the query ({srcs})")
             return f.type
         if isinstance(e, E.Deref):
             base = self._type(e.base)
@@ -907,7 +939,7 @@ class _Analyzer:
                                                        f"one, and ksqlDB rejects it unqualified")
             return T.BIGINT if e.name in ("WINDOWSTART", "WINDOWEND", "ROWTIME", "ROWOFFSET") else T.INT
         if isinstance(e, E.Lambda):
-            columns = {f.column for cls in self.scope for f in cls.__kctx__.fields}
+            columns = {f.column for src in self.scope for f in _entity(src).__kctx__.fields}
             for p in e.params:
                 if p.name in columns:  # ksqlDB: "Lambda function argument can't be a column name"
                     raise QueryProblem("bad-lambda", f"lambda parameter {p.name.lower()} has the name of a column "

@@ -2,7 +2,8 @@
 trees of the ksqlDB dialect (``kctx_cli.ksql.nodes``), rendered by the dialect's own
 generator. The DSL never produces text itself (the SQLAlchemy Core split).
 
-Columns are qualified with their source's ksqlDB name only when the query joins.
+Columns are qualified with their source's ksqlDB name only when the query joins; a column
+of an ``aliased`` source always carries its alias (``FROM ORDERS O`` ... ``O.AMOUNT``).
 """
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ class Compiler:
             info = e.entity.__kctx__
             f = info.field(e.name)
             name = f.column if f is not None else e.name.upper()
+            if e._alias is not None:
+                return k.col(name, e._alias._name)
             return k.col(name, info.source_name if self.qualify else None)
         if isinstance(e, E.Deref):
             return k.StructDeref(this=self.expr(e.base), expression=k.ident(e.member.upper()))
@@ -133,7 +136,8 @@ class Compiler:
         HAVING, EMIT, LIMIT as the Select holds them (no check: see kctx_cli.derive.schema)."""
         args: dict = {
             "expressions": [self.item(i) for i in q.items],
-            "from_": exp.From(this=k.table(q.source.__kctx__.source_name)),
+            "from_": exp.From(this=k.table(q.source.__kctx__.source_name,
+                                           q.source_alias._name if q.source_alias is not None else None)),
         }
         # sqlglot spells the FROM arg "from" (older) or "from_" (newer); follow the class
         if "from_" not in k.Query.arg_types:
@@ -159,7 +163,8 @@ class Compiler:
     def join(self, j) -> k.Join:
         """The ``k.Join`` of one Select join: the source, ``ON``, the side (LEFT / RIGHT / FULL;
         none for INNER) and ``WITHIN``."""
-        node = k.Join(this=k.table(j.entity.__kctx__.source_name), on=self.expr(j.on))
+        alias = j.alias._name if j.alias is not None else None
+        node = k.Join(this=k.table(j.entity.__kctx__.source_name, alias), on=self.expr(j.on))
         if j.how != "INNER":
             node.set("side", j.how)
         if j.within is not None:

@@ -5,6 +5,7 @@ Overloaded operators on ``Column`` objects build nodes; nothing here knows KSQL 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,10 +148,13 @@ class Expr:
 
 @dataclass(eq=False)
 class Column(Expr):
-    """``Entity.field`` on an entity class."""
+    """``Entity.field`` on an entity class, or ``alias.field`` on an ``aliased`` entity
+    (``_alias``: that Aliased, None for the class's own column; underscored so that no
+    STRUCT member name is shadowed)."""
 
     entity: type
     name: str
+    _alias: "Aliased | None" = None
 
     def __getattr__(self, item: str):
         # Struct member access: Order.address.city -> ADDRESS->CITY
@@ -159,7 +163,65 @@ class Column(Expr):
         return Deref(self, item)
 
     def __repr__(self):
+        if self._alias is not None:
+            return f"{self._alias._name}.{self.name}"
         return f"{self.entity.__name__}.{self.name}"
+
+
+class Aliased:
+    """An entity under an alias in one query: ``o = aliased(Order, "O")`` (SQLAlchemy's
+    ``aliased``). ``o.amount`` is the column ``O.AMOUNT``; ``from_(o)`` / ``join(o, ...)``
+    render ``ORDERS O``. Two Aliased of the same entity and name are the same source.
+    Only underscored attributes of its own (``_entity``, ``_name``): every other attribute
+    is a column of the entity, as on the class."""
+
+    __slots__ = ("_entity", "_name")
+
+    def __init__(self, entity: type, name: str):
+        object.__setattr__(self, "_entity", entity)
+        object.__setattr__(self, "_name", name)
+
+    def __getattr__(self, item: str):
+        if item.startswith("_"):
+            raise AttributeError(item)
+        column = getattr(self._entity, item)  # AttributeError as the class gives it
+        if not isinstance(column, Column):
+            raise AttributeError(f"{item!r} is not a column of {self._entity.__name__}")
+        return Column(column.entity, column.name, self)
+
+    def __setattr__(self, item, value):
+        raise AttributeError("an aliased entity is read-only")
+
+    def __eq__(self, other):
+        return isinstance(other, Aliased) and other._entity is self._entity and other._name == self._name
+
+    def __hash__(self):
+        return hash((Aliased, self._entity, self._name))
+
+    def __repr__(self):
+        return f"aliased({getattr(self._entity, '__name__', self._entity)}, {self._name!r})"
+
+
+_ALIAS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def aliased(entity, name: str) -> Aliased:
+    """``entity`` (an entity class) under the alias ``name`` in one query: ``FROM ORDERS O``.
+    The name is upper-cased as ksqlDB does with unquoted names (a reserved word such as
+    ``FROM`` is back-quoted when rendered). ValueError for a name that is not an identifier
+    (letters, digits, ``_``), TypeError for anything but an entity class."""
+    # the metaclass's property, not the class's (reading __kctx__ would resolve the
+    # class's annotations now, perhaps before a Struct it names is declared)
+    if not (isinstance(entity, type) and hasattr(type(entity), "__kctx__")):
+        raise TypeError(f"aliased() takes an entity class, got {entity!r}")
+    if not isinstance(name, str) or not _ALIAS_NAME.fullmatch(name):
+        raise ValueError(f"alias {name!r} is not an identifier (letters, digits and _, not starting with a digit)")
+    return Aliased(entity, name.upper())
+
+
+def source_of(column: Column):
+    """The query source a column belongs to: its Aliased, else its entity class."""
+    return column._alias if column._alias is not None else column.entity
 
 
 @dataclass(eq=False)
@@ -424,6 +486,8 @@ rowkey = Pseudo("ROWKEY")
 def shape(e) -> tuple:
     """A hashable tuple that is equal for structurally equal expressions."""
     if isinstance(e, Column):
+        if e._alias is not None:
+            return ("col", e.entity, e.name, e._alias._name)
         return ("col", e.entity, e.name)
     if isinstance(e, Deref):
         return ("deref", shape(e.base), e.member.upper())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, field, replace
 
-from kctx_cli.query.expr import Alias, Expr, Func, Star, lit
+from kctx_cli.query.expr import Alias, Aliased, Expr, Func, Star, aliased, lit
 
 # ---------------------------------------------------------------------------
 # durations and windows
@@ -176,11 +176,18 @@ JOIN_TYPES = {"inner": "INNER", "left": "LEFT", "right": "RIGHT", "full": "FULL"
 @dataclass(frozen=True)
 class Join:
     """One JOIN of a Select: the ``entity`` joined, the ``on`` condition, ``how`` (INNER, LEFT,
-    RIGHT, FULL) and, for a stream-stream join, its ``within`` window."""
+    RIGHT, FULL), for a stream-stream join its ``within`` window, and the ``alias`` (an
+    ``aliased`` entity) it is joined under, if any."""
     entity: type
     on: Expr
     how: str = "INNER"
     within: Within | None = None
+    alias: Aliased | None = None
+
+    @property
+    def source(self):
+        """The joined source as columns name it: the Aliased, else the entity class."""
+        return self.alias if self.alias is not None else self.entity
 
 
 @dataclass(frozen=True)
@@ -197,10 +204,14 @@ class Select:
     partition_by_: tuple = ()
     emit: str | None = None  # CHANGES / FINAL
     limit_: int | None = None
+    source_alias: Aliased | None = None  # FROM <source> <alias>
 
     def from_(self, entity) -> "Select":
-        """The query reading from entity class ``entity`` (replaces an earlier ``from_``)."""
-        return replace(self, source=entity)
+        """The query reading from entity class ``entity``, or from an ``aliased`` entity
+        (``FROM ORDERS O``); replaces an earlier ``from_``."""
+        if isinstance(entity, Aliased):
+            return replace(self, source=entity._entity, source_alias=entity)
+        return replace(self, source=entity, source_alias=None)
 
     def join(self, entity, on, *, how: str = "inner", within=None, grace=None) -> "Select":
         """``.join(Customer, on=Order.customer_id == Customer.customer_id, how="left")``;
@@ -219,6 +230,8 @@ class Select:
                 w = Within(duration(within), None, _opt(grace))
         elif grace is not None:
             raise ValueError("grace= needs within= (it is the join window's grace period)")
+        if isinstance(entity, Aliased):
+            return replace(self, joins=self.joins + (Join(entity._entity, lit(on), kind, w, entity),))
         return replace(self, joins=self.joins + (Join(entity, lit(on), kind, w),))
 
     def left_join(self, entity, on, **kw) -> "Select":
@@ -274,9 +287,17 @@ class Select:
     # what the query reads --------------------------------------------------
     @property
     def entities(self) -> list[type]:
-        """FROM and JOIN entities in order."""
+        """FROM and JOIN entities in order (an aliased source: its entity class)."""
         out = [self.source] if self.source is not None else []
         return out + [j.entity for j in self.joins]
+
+    @property
+    def sources(self) -> list:
+        """FROM and JOIN sources in order as columns name them: each an ``Aliased`` when it
+        is joined under an alias, else its entity class (a self-join lists two Aliased of
+        one entity)."""
+        out = [self.source_alias if self.source_alias is not None else self.source] if self.source is not None else []
+        return out + [j.source for j in self.joins]
 
     def __repr__(self) -> str:
         # structural only: rendering is the compiler's (render_select), which imports this module
@@ -286,13 +307,18 @@ class Select:
 
 def select(*items) -> Select:
     """``select(Order.order_id, (Order.amount * 2).label("double_amount"))``; an entity
-    class stands for all its columns (``select(Order)``, ksqlDB's ``SELECT *``)."""
+    class stands for all its columns (``select(Order)``, ksqlDB's ``SELECT *``), an
+    ``aliased`` entity for all its columns under the alias (``O.ORDER_ID, O.AMOUNT, ...``)."""
     out = []
     for i in items:
         if isinstance(i, type) and hasattr(i, "__kctx__"):
             from kctx_cli.query.expr import Column
 
             out.extend(Column(i, f.name) for f in i.__kctx__.fields)
+        elif isinstance(i, Aliased):
+            from kctx_cli.query.expr import Column
+
+            out.extend(Column(i._entity, f.name, i) for f in i._entity.__kctx__.fields)
         else:
             out.append(lit(i))
     return Select(items=tuple(out))
@@ -353,7 +379,7 @@ def collect_set(expr) -> Func:
 
 
 __all__ = [
-    "Alias", "Duration", "Hopping", "Join", "Select", "Session", "Tumbling", "Window", "Within",
-    "avg", "collect_list", "collect_set", "count", "days", "duration", "earliest_by_offset",
+    "Alias", "Aliased", "Duration", "Hopping", "Join", "Select", "Session", "Tumbling", "Window", "Within",
+    "aliased", "avg", "collect_list", "collect_set", "count", "days", "duration", "earliest_by_offset",
     "hours", "latest_by_offset", "max_", "milliseconds", "min_", "minutes", "seconds", "select", "sum_",
 ]
