@@ -695,7 +695,7 @@ class _Analyzer:
             return None
         if len({t.ksql() for t in all_types}) == 1:
             return all_types[0]
-        return None
+        return _numeric_common(types)
 
     def type_of(self, e) -> SqlType | None:
         try:
@@ -1066,3 +1066,46 @@ def output_columns(info: EntityInfo, resolver: Resolver | None = None) -> list[O
     """What a derived entity's query produces (names, types, key flags; WINDOWSTART and
     WINDOWEND of windowed results are marked ``system``)."""
     return (resolver or Resolver()).analysis(info).columns
+
+
+def _numeric_common(types) -> SqlType | None:
+    """The type ksqlDB coerces mixed numeric constructor elements to (``types``:
+    ``[(element, type)]``; None when not all numbers): DOUBLE if one is, else a DECIMAL
+    wide enough for every element (INT as DECIMAL(10, 0), BIGINT as DECIMAL(19, 0)), else
+    BIGINT if one is, else INT; a string literal reads as the number it spells (INT,
+    BIGINT, or DECIMAL with '.' or an exponent) -- the real ksqlDB 8.1.5: ARRAY[a, '2.5'] is
+    ARRAY<DECIMAL(11, 1)> for an INT a, ARRAY[null, 10, '2e1', a, b] ARRAY<DECIMAL(19, 0)>
+    (corpus create_array.json "construct a list from compatible mismatching elements")."""
+    nums: list[SqlType] = []
+    for i, t in types:
+        if isinstance(i, E.Literal) and i.value is None:
+            continue
+        if isinstance(i, E.Literal) and isinstance(i.value, str):
+            try:
+                d = decimal.Decimal(i.value.strip())
+            except decimal.InvalidOperation:
+                return None
+            if not d.is_finite():
+                return None
+            text = i.value.strip().lstrip("+-")
+            if text.isdigit():
+                n = abs(int(d))
+                t = T.INT if n < 2 ** 31 else T.BIGINT if n < 2 ** 63 else T.decimal_type(len(str(n)), 0)
+            else:
+                t = T.decimal_literal_type(d)
+        if t is None or not t.is_numeric:
+            return None
+        nums.append(t)
+    if not nums:
+        return None
+    if any(t.name == "DOUBLE" for t in nums):
+        return T.DOUBLE
+    if any(t.name == "DECIMAL" for t in nums):
+        as_dec = [(10, 0) if t.name == "INT" else (19, 0) if t.name == "BIGINT" else (t.precision, t.scale)
+                  for t in nums]
+        scale = max(s for _, s in as_dec)
+        digits = max(p - s for p, s in as_dec)
+        if digits + scale > 38:
+            return None
+        return T.decimal_type(digits + scale, scale)
+    return T.BIGINT if any(t.name == "BIGINT" for t in nums) else T.INT
