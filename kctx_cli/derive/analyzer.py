@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from kctx_cli.ksql import nodes as k
-from kctx_cli.sqltypes import SqlType
+from kctx_cli.sqltypes import BIGINT, INT, SqlType
 from kctx_cli.query import expr as E
 
 PSEUDO = ("ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND")
@@ -870,6 +870,20 @@ class ScriptAnalyzer:
                 found = [p for p in found if p[0] != "key-not-selected"]
                 for c in a.columns:
                     c.key = False
+            # and orders the key columns as the projection does (corpus select.json "multi-key
+            # columns reordered -- new planner"; the old planner keeps the source's order)
+            order: dict[str, int] = {}
+            for i, item in enumerate(query.expressions):
+                node = item.args.get("alias") if isinstance(item, exp.Alias) else (
+                    item.this if isinstance(item, exp.Column) else None)
+                n = self._name(node) if isinstance(node, exp.Identifier) else None
+                if n is not None:
+                    order.setdefault(names.enc(n), i)
+            slots = [i for i, c in enumerate(a.columns) if c.key]
+            if len(slots) > 1 and all(a.columns[i].name in order for i in slots):
+                keys = sorted((a.columns[i] for i in slots), key=lambda c: order[c.name])
+                for i, c in zip(slots, keys):
+                    a.columns[i] = c
         if names.tokens:  # the quoted names as written, in the result and in messages
             for c in a.columns:
                 c.name, c.type = names.dec(c.name), names.dec_type(c.type)
@@ -920,6 +934,33 @@ class ScriptAnalyzer:
                 col = E.Column(cls, f.name)
                 if not any(E.same(col, p) for p in partition):
                     out.append(col)
+            return out
+        if partition and len(scope) > 1:
+            # a join's * under PARTITION BY: the partitioning expressions (a column named
+            # <ALIAS>_<COLUMN>), then per source its value columns, its ROWTIME,
+            # ROWPARTITION, ROWOFFSET and its key columns, all <ALIAS>_<NAME>, less the
+            # partitioning columns -- the real ksqlDB 8.1.5; corpus partition-by.json "only
+            # key column - select star - with join on keys" / "... on value columns"
+            if qual is not None or any(src.windowed for _, _, src in scope):
+                raise Unsupported("alias.* or windowed sources in a join under PARTITION BY")
+            for p in partition:
+                if isinstance(p, E.Literal) and p.value is None:
+                    continue
+                owner = next((a for a, cls, _ in scope if isinstance(p, E.Column) and p.entity is cls), None)
+                out.append(E.Alias(p, f"{owner}_{p.name}") if owner else p)
+            for alias, cls, _ in scope:
+                info = cls.__kctx__
+                for f in info.values:
+                    col = E.Column(cls, f.name)
+                    if not any(E.same(col, p) for p in partition):
+                        out.append(E.Alias(col, f"{alias}_{f.name}"))
+                # the source's system columns, typed (an unqualified pseudo column is ambiguous here)
+                for n, t in (("ROWTIME", BIGINT), ("ROWPARTITION", INT), ("ROWOFFSET", BIGINT)):
+                    out.append(E.Alias(E.Cast(E.Literal(None), t), f"{alias}_{n}"))
+                for f in info.keys:
+                    col = E.Column(cls, f.name)
+                    if not any(E.same(col, p) for p in partition):
+                        out.append(E.Alias(col, f"{alias}_{f.name}"))
             return out
         for alias, cls, _ in scope:
             if qual and alias != qual:
