@@ -80,6 +80,8 @@ class Op:
 
     @property
     def destructive(self) -> bool:
+        """Whether the operation loses data or running state (its kind, or marked with
+        ``-- kctx:destructive``): it then needs ``--allow-destructive``."""
         return self.destructive_kind or self.marked_destructive
 
     def args(self) -> dict:
@@ -88,9 +90,11 @@ class Op:
         return {f.name: getattr(self, f.name) for f in fields(self) if not f.kw_only}
 
     def render(self) -> str:
+        """The operation as its migration-file line: ``-- kctx:<name> <args() as sorted JSON>``."""
         return f"{PREFIX}{self.name} {dumps(self.args())}"
 
     def describe(self) -> str:
+        """The operation in one line for people (progress lines, plans, error messages)."""
         return f"{self.name} {dumps(self.args())}"
 
     def reverse(self, before=None) -> list["Op"]:
@@ -105,16 +109,29 @@ class Op:
         raise IrreversibleError(f"{self.describe()}: kctx knows no reverse of it")
 
     def replay(self, state) -> None:
+        """Apply the operation to the offline ``state`` (kctx_cli.migrations.state.State), in place.
+        OpError when it does not apply there (e.g. it creates a topic the state already has, or
+        changes one it lacks): the migration files contradict each other."""
         raise NotImplementedError
 
     def applied(self, cluster) -> bool:
+        """Whether the operation's effect is already in the live ``cluster``
+        (kctx_cli.migrations.cluster.Cluster): True makes ``migrate`` record the step done
+        without executing it, which is what resumes a crashed run exactly once. OpError when
+        the cluster contradicts the operation; KctxError when a server cannot be reached.
+        The base answers False (always execute)."""
         return False
 
     def execute(self, cluster) -> None:
+        """Apply the operation to the live ``cluster``. Returns None, or a short note for the
+        progress line (``"already there"``: the effect was found in place). KctxError (OpError,
+        or a server's refusal) when it fails."""
         raise NotImplementedError
 
     @classmethod
     def from_args(cls, args: dict) -> "Op":
+        """The operation from its JSON payload (``args()`` read back; see ``parse_op``). TypeError,
+        KeyError or ValueError for a bad payload (parse_op reports them as OpError)."""
         return cls(**args)
 
 
@@ -125,6 +142,9 @@ class Op:
 
 @dataclass
 class CreateTopic(Op):
+    """``create-topic``: create Kafka topic ``topic`` with ``partitions``, replication factor
+    ``replicas`` and topic ``configs`` (JSON: ``name``, ``partitions``, ``replicas``,
+    ``configs``)."""
     name: ClassVar[str] = "create-topic"
     topic: str
     partitions: int
@@ -152,6 +172,8 @@ class CreateTopic(Op):
         state.topics[self.topic] = state.Topic(self.partitions, self.replicas, dict(self.configs), owner="kctx")
 
     def applied(self, cluster):
+        """True when the topic exists with at least ``partitions`` partitions (replicas and configs
+        are not compared); OpError when it exists with fewer."""
         live = cluster.topic(self.topic)
         if live is None:
             return False
@@ -166,6 +188,8 @@ class CreateTopic(Op):
 
 @dataclass
 class DeleteTopic(Op):
+    """``delete-topic`` (destructive): delete Kafka topic ``topic`` and its records; ``was``
+    (``partitions``, ``replicas``, ``configs``), when known, lets ``reverse`` create it again."""
     name: ClassVar[str] = "delete-topic"
     destructive_kind: ClassVar[bool] = True
     topic: str
@@ -210,6 +234,10 @@ class DeleteTopic(Op):
 
 @dataclass
 class AddPartitions(Op):
+    """``add-partitions``: grow topic ``topic`` to ``partitions`` in total (Kafka can add
+    partitions, never remove them); ``was`` the count before, for messages. Keys then hash
+    to other partitions while existing records stay where they were (Kafka documentation,
+    "Modifying topics")."""
     name: ClassVar[str] = "add-partitions"
     topic: str
     partitions: int  # the new total
@@ -388,6 +416,8 @@ class DeleteSchema(Op):
 
 @dataclass
 class DeleteSubject(Op):
+    """``delete-subject`` (destructive): delete every version of Schema Registry subject
+    ``subject``, soft then permanently."""
     name: ClassVar[str] = "delete-subject"
     destructive_kind: ClassVar[bool] = True
     subject: str
@@ -480,9 +510,11 @@ class DerivedSchema(Op):
             subject.schemas.append(self.schema)
 
     def applied(self, cluster):
+        """Always True: there is nothing to do on the cluster."""
         return True
 
     def execute(self, cluster):
+        """Nothing: ksqlDB registers the schema itself."""
         return None
 
 
@@ -501,9 +533,11 @@ class Irreversible(Op):
         raise IrreversibleError(f"the irreversible marker of a down part has no reverse ({self.reason})")
 
     def replay(self, state):
+        """OpError: a down part holding this marker cannot be applied."""
         raise OpError(f"cannot go below this version: {self.reason}")
 
     def execute(self, cluster):
+        """OpError: a down part holding this marker cannot run (``migrate --to`` stops before it)."""
         raise OpError(f"cannot go below this version: {self.reason}")
 
 
@@ -534,15 +568,18 @@ class Ksql(Op):
         return {"statement": self.text}
 
     def render(self):
+        """The statement itself, as written (with its ``;``)."""
         return self.text
 
     @property
     def destructive(self):
+        """DROP and TERMINATE are destructive (and any statement marked ``-- kctx:destructive``)."""
         from kctx_cli.ksql import nodes as k
 
         return self.marked_destructive or isinstance(self.tree, (k.Drop, k.Terminate))
 
     def describe(self):
+        """The statement on one line, cut at 110 characters, with the SET properties it runs with."""
         t = " ".join(self.text.split())
         t = t if len(t) <= 110 else t[:107] + "..."
         if self.properties:
@@ -618,10 +655,19 @@ class Ksql(Op):
     # -- what the statement does --------------------------------------------------
     @property
     def source_name(self) -> str | None:
+        """The name the statement acts on (the source of a CREATE, DROP, ALTER or INSERT INTO;
+        the query id of a TERMINATE), as the tree holds it (upper case unless quoted), or
+        None when it names none."""
         this = self.tree.args.get("this")
         return getattr(this, "this", None) if this is not None else None
 
     def replay(self, state):
+        """What the offline state tracks of a statement: CREATE [OR REPLACE] STREAM/TABLE records
+        the source (canonical statement, topic) and, when ksqlDB creates it, its topic; DROP
+        removes the source and, with DELETE TOPIC, its topic and ``-key`` / ``-value`` subjects;
+        ALTER ... ADD COLUMN adds the columns to the stored statement. Other statements change
+        nothing. OpError for a CREATE of an existing source (without OR REPLACE / IF NOT EXISTS),
+        a DROP or ALTER of a missing one."""
         from kctx_cli.ksql import nodes as k
 
         t = self.tree
@@ -672,6 +718,11 @@ class Ksql(Op):
         # TERMINATE, INSERT, SET, DEFINE...: nothing the offline state tracks
 
     def applied(self, cluster):
+        """From ksqlDB's catalog (DESCRIBE, SHOW QUERIES): a CREATE when the source exists (a CREATE
+        OR REPLACE when its stored statement declares the same), a DROP when it is gone, an ALTER
+        when the columns are there, a TERMINATE when the query is not running; anything else
+        False. A plain CREATE or an ALTER answers False without asking: ``execute`` sends it and
+        checks only when ksqlDB says it already exists."""
         from kctx_cli.ksql import nodes as k
 
         t = self.tree
@@ -697,6 +748,12 @@ class Ksql(Op):
         return False
 
     def execute(self, cluster):
+        """Send the statement with its SET ``properties`` (as streamsProperties) and wait until
+        ksqlDB finished it. SET / UNSET / DEFINE / UNDEFINE send nothing (client-side, as
+        ksql-migrations); a DROP first terminates the queries writing the source
+        (KsqlClient.terminate_writers). A plain CREATE or ALTER that ksqlDB refuses with
+        "already exists" returns ``"already there"`` when ``applied`` then agrees.
+        KsqlStatementError / KctxError otherwise."""
         from kctx_cli.ksql import nodes as k
 
         t = self.tree
