@@ -28,6 +28,10 @@ DROP_DERIVED, DROP_SOURCE, TOPICS, DLQ, COMPAT, SCHEMAS, CREATE_SOURCE, CREATE_D
 
 @dataclass
 class Change:
+    """One change of a Diff: its ``op``, the ``phase`` of the up part it runs in (the module's
+    order, DROP_DERIVED ... DELETE_TOPICS) and its ``order`` within the phase (a sort key,
+    see ``Context.pos``), the operations undoing it (``undo``, from ``op.reverse``; None when
+    it cannot be undone) and then ``why_irreversible``."""
     phase: int
     order: tuple
     op: Op
@@ -37,16 +41,22 @@ class Change:
 
 @dataclass
 class Diff:
+    """What ``diff`` found: the ``changes`` (sorted by phase and order once every comparator
+    ran), ``notes`` for the file's header (e.g. a drop and a create that may be a rename)
+    and ``errors``, the changes kctx refuses to write."""
     changes: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
     def up(self) -> list[Op]:
+        """The up operations, in order."""
         return [c.op for c in self.changes]
 
     @property
     def down(self) -> list[Op] | None:
+        """The down operations: each change's undo, last change first; None when a change cannot
+        be undone (see ``irreversible``)."""
         out: list[Op] = []
         for c in reversed(self.changes):
             if c.undo is None:
@@ -56,10 +66,12 @@ class Diff:
 
     @property
     def irreversible(self) -> list[str]:
+        """Why each change that cannot be undone cannot (its reason, else its description)."""
         return [c.why_irreversible or c.op.describe() for c in self.changes if c.undo is None]
 
     @property
     def destructive(self) -> list[Op]:
+        """The up operations that are destructive (they need ``--allow-destructive``)."""
         return [c.op for c in self.changes if c.op.destructive]
 
     def add(self, phase: int, order: tuple, op: Op, before: State, what: str | None = None) -> None:
@@ -77,6 +89,11 @@ class Diff:
 
 @dataclass
 class Context:
+    """What the comparators share: the ``old`` and ``new`` states, whether destructive changes
+    may be written (``allow_destructive``), the ``diff`` they add to, ``order`` (source /
+    entity / topic name -> position in dependency order), the derived sources dropped and
+    re-created (``rebuild``) and the topics a DROP ... DELETE TOPIC of this diff removes
+    (``dropped_topics``)."""
     old: State
     new: State
     allow_destructive: bool
@@ -99,6 +116,8 @@ class Context:
         self.diff.add(phase, order, op, self.old, what)
 
     def pos(self, *names) -> tuple:
+        """The sort key of a change about the first of ``names`` that ``order`` knows:
+        ``(position, name)``; ``(len(order), names[0])`` (after all of them) when none is known."""
         for n in names:
             if n in self.order:
                 return (self.order[n], n)
@@ -177,6 +196,10 @@ def compare_topics(ctx: Context, dlq: bool, derived: bool = False) -> None:
 
 
 def compare_compatibility(ctx: Context) -> None:
+    """Subject compatibility levels: a ``set-compatibility`` for each subject of ``new`` whose
+    level differs from the old subject's (a subject a DROP ... DELETE TOPIC of this diff
+    removes has none), run after the query that registers it for a derived subject. A level
+    the new state removes (None) goes back to the registry's global level."""
     for name, ns in ctx.new.subjects.items():
         os_ = ctx.old_subject(name)
         old_level = os_.compatibility if os_ else None
