@@ -46,10 +46,108 @@ def test_catch_rate(score):
 
 
 def test_post_sources(score):
-    """The schemas kctx infers equal ksqlDB's, except those read from the Schema Registry
-    (unknown offline): no regression below the recorded figure."""
+    """The schemas kctx infers equal ksqlDB's (issue 15's goal: 100%), except those read from
+    a Schema Registry the test does not give (the corpus carries no topics) and those of
+    tests calling functions of ksqlDB's test harness (n/a: no real server has them)."""
     f = score.figures()
-    assert f["post_sources_offline_pct"] >= 85.0, "\n".join(map(str, score.mismatched[:20]))
+    assert f["post_sources_offline_pct"] >= 100.0, "\n".join(map(str, score.mismatched[:20]))
+    # the two exclusions do not grow unnoticed
+    assert f["post_sources_na"] <= 7 and f["post_sources_registry"] <= 28, f
+
+
+def test_corpus_topics_are_the_registry():
+    """A test's topics (ksqlDB's test format) are the Schema Registry the analyzer reads a
+    CREATE without columns from: subjects <topic>-value / -key, explicit ids, and the ids
+    the harness's mock registry gives in registration order (key, then value)."""
+    topics = [{"name": "in", "valueFormat": "AVRO", "keySchema": {"type": "int"}, "keyFormat": "AVRO",
+               "valueSchema": {"type": "record", "name": "V", "fields": [{"name": "a", "type": "string"}]}},
+              {"name": "pb", "valueSchemaId": 42,
+               "valueSchema": 'syntax = "proto3"; import "e.proto"; message M {E e = 1;}',
+               "valueSchemaReferences": [{"name": "e.proto", "schema": 'syntax = "proto3"; message E {int64 t = 1;}'}]}]
+    reg = corpus_score.registry_of(topics)
+    assert reg.latest("in-key").schema_type == "AVRO" and reg.by_id(1) is reg.latest("in-key")
+    assert reg.by_id(2) is reg.latest("in-value") and reg.by_id(42).schema_type == "PROTOBUF"
+    a = ScriptAnalyzer(schemas=reg)
+    text = ("CREATE STREAM I WITH (KAFKA_TOPIC='in', FORMAT='AVRO');\n"
+            "CREATE STREAM P WITH (KAFKA_TOPIC='pb', VALUE_FORMAT='PROTOBUF', VALUE_SCHEMA_ID=42);\n")
+    assert check_statements(parse_statements(text), a) == []
+    assert a.catalog.get("I").schema_text() == "ROWKEY INT KEY, A STRING"
+    assert a.catalog.get("P").schema_text() == "`e` STRUCT<`t` BIGINT>"
+    assert corpus_score._norm_schema("`e` STRUCT<`t` BIGINT>") == corpus_score._norm_schema(
+        a.catalog.get("P").schema_text())
+    assert corpus_score._norm_schema("k varchar primary key, `Key` INTEGER, DECIMAL(4,2)") == \
+        "K STRING KEY, `Key` INT, DECIMAL(4, 2)"
+
+
+def test_harness_functions_are_not_applicable():
+    """A post_sources schema of a test calling a function of ksqlDB's test harness is n/a."""
+    assert corpus_score._HARNESS_CALL.search("SELECT K, test_udf(ID, NULL) FROM INPUT")
+    assert not corpus_score._HARNESS_CALL.search("SELECT K, LATEST_TEST_UDF_X FROM INPUT")
+
+
+# mixed numeric constructor elements: the type the real ksqlDB 8.1.5 gave (DESCRIBE of the CSAS)
+CONSTRUCTORS = [
+    ("ARRAY[A, '2']", "ARRAY<INT>"), ("ARRAY[A, '2e1']", "ARRAY<DECIMAL(10, 0)>"),
+    ("ARRAY[A, '2.5']", "ARRAY<DECIMAL(11, 1)>"), ("ARRAY[B, '2.5']", "ARRAY<DECIMAL(20, 1)>"),
+    ("ARRAY[null, 10, '2e1', A, B]", "ARRAY<DECIMAL(19, 0)>"), ("ARRAY[1.5, A]", "ARRAY<DECIMAL(11, 1)>"),
+    ("ARRAY[A, D]", "ARRAY<DECIMAL(12, 2)>"), ("ARRAY[A, F]", "ARRAY<DOUBLE>"), ("ARRAY[D, F]", "ARRAY<DOUBLE>"),
+    ("ARRAY['1', '2e1']", "ARRAY<STRING>"), ("ARRAY[F, '2e1']", "ARRAY<DOUBLE>"),
+    ("ARRAY[A, '12345678901']", "ARRAY<BIGINT>"), ("MAP('k' := A, 'j' := '2e1')", "MAP<STRING, DECIMAL(10, 0)>"),
+]
+
+
+@pytest.mark.parametrize("ctor,expected", CONSTRUCTORS, ids=[c for c, _ in CONSTRUCTORS])
+def test_mixed_constructor_types(ctor, expected):
+    a = ScriptAnalyzer()
+    text = ("CREATE STREAM T (ID STRING KEY, A INT, B BIGINT, D DECIMAL(4,2), F DOUBLE) "
+            "WITH (KAFKA_TOPIC='t', VALUE_FORMAT='JSON');\n"
+            f"CREATE STREAM Q AS SELECT ID, {ctor} AS L FROM T;\n")
+    assert check_statements(parse_statements(text), a) == []
+    assert a.catalog.get("Q").schema_text() == f"ID STRING KEY, L {expected}"
+
+
+# a join's * under PARTITION BY: the schema the real ksqlDB 8.1.5 gave
+JOIN_STARS = [
+    ("SELECT * FROM L LEFT JOIN T ON L.A = T.X PARTITION BY L.C;",
+     "L_C INT KEY, L_B INT, L_ROWTIME BIGINT, L_ROWPARTITION INT, L_ROWOFFSET BIGINT, L_A INT, T_W STRING, "
+     "T_ROWTIME BIGINT, T_ROWPARTITION INT, T_ROWOFFSET BIGINT, T_X INT"),
+    ("SELECT *, L.B + 1 AS BB FROM L JOIN R WITHIN 10 SECONDS ON L.A = R.X PARTITION BY L.B;",
+     "L_B INT KEY, L_C INT, L_ROWTIME BIGINT, L_ROWPARTITION INT, L_ROWOFFSET BIGINT, L_A INT, R_Y INT, R_Z INT, "
+     "R_ROWTIME BIGINT, R_ROWPARTITION INT, R_ROWOFFSET BIGINT, R_X INT, BB INT"),
+    ("SELECT * FROM L JOIN R WITHIN 10 SECONDS ON L.A = R.X PARTITION BY L.B + 1;",
+     "KSQL_COL_0 INT KEY, L_B INT, L_C INT, L_ROWTIME BIGINT, L_ROWPARTITION INT, L_ROWOFFSET BIGINT, L_A INT, "
+     "R_Y INT, R_Z INT, R_ROWTIME BIGINT, R_ROWPARTITION INT, R_ROWOFFSET BIGINT, R_X INT"),
+    ("SELECT * FROM L JOIN R WITHIN 10 SECONDS ON L.A = R.X;", "L_A INT KEY, L_B INT, L_C INT, R_X INT, R_Y INT, R_Z INT"),
+]
+
+
+@pytest.mark.parametrize("query,expected", JOIN_STARS, ids=[q[:50] for q, _ in JOIN_STARS])
+def test_join_star_under_partition_by(query, expected):
+    a = ScriptAnalyzer()
+    text = ("CREATE STREAM L (A INT KEY, B INT, C INT) WITH (KAFKA_TOPIC='l', VALUE_FORMAT='JSON', PARTITIONS=1);\n"
+            "CREATE STREAM R (X INT KEY, Y INT, Z INT) WITH (KAFKA_TOPIC='r', VALUE_FORMAT='JSON', PARTITIONS=1);\n"
+            "CREATE TABLE T (X INT PRIMARY KEY, W STRING) WITH (KAFKA_TOPIC='t', VALUE_FORMAT='JSON', PARTITIONS=1);\n"
+            f"CREATE STREAM Q AS {query}\n")
+    assert check_statements(parse_statements(text), a) == []
+    assert a.catalog.get("Q").schema_text() == expected
+
+
+def test_quoted_names_keep_their_case():
+    """`Key`, `Value`, `f 1`: ksqlDB keeps a quoted name's case (corpus group-by.json "should
+    handled quoted key and value", select-struct-all.json, simple-struct.json)."""
+    a = ScriptAnalyzer()
+    text = ("CREATE STREAM I (`Key` STRING KEY, V1 STRUCT<`f 1` INT, F2 INT>, `mixedCase` STRUCT<`moreMixedCase` INT>) "
+            "WITH (KAFKA_TOPIC='i', VALUE_FORMAT='JSON');\n"
+            "CREATE TABLE O1 AS SELECT `Key`, COUNT(1) AS `Value` FROM I GROUP BY `Key`;\n"
+            "CREATE STREAM O2 AS SELECT `Key`, V1->* FROM I;\n"
+            "CREATE STREAM O3 AS SELECT `Key`, `mixedCase`->`moreMixedCase` FROM I;\n"
+            "CREATE STREAM O4 AS SELECT `Key`, `mixedcase` FROM I;\n")
+    found = check_statements(parse_statements(text), a)
+    assert [(f.line, f.code) for f in found] == [(5, "unknown-column")], found
+    assert "'mixedcase'" in found[0].message, found  # the name as written, not the analysis's token
+    assert a.catalog.get("O1").schema_text() == "`Key` STRING KEY, `Value` BIGINT"
+    assert a.catalog.get("O2").schema_text() == "`Key` STRING KEY, `f 1` INT, F2 INT"
+    assert a.catalog.get("O3").schema_text() == "`Key` STRING KEY, `moreMixedCase` INT"
 
 
 def test_syntax_only_is_the_baseline():

@@ -592,7 +592,7 @@ class ScriptAnalyzer:
         """Problems of one statement (``tree``: a ``kctx_cli.ksql.nodes`` statement).
         Raises nothing: an internal failure means nothing is known, nothing is said."""
         try:
-            return self._check(tree)
+            return [(code, self.names.dec(msg)) for code, msg in self._check(tree)]
         except Unsupported:
             self.complete = False
             return []
