@@ -29,16 +29,18 @@ class SqlType:
     origin: type | None = field(default=None, compare=False, repr=False)  # that Struct class
     avro: str | None = field(default=None, compare=False)
 
-    def ksql(self) -> str:
-        """Type as written in ksqlDB DDL."""
+    def ksql(self, quote=None) -> str:
+        """Type as written in ksqlDB DDL. ``quote``: applied to STRUCT member names (KSQL text
+        passes ``kctx_cli.ksql.keywords.quote_name``: a member named ``FROM`` is back-quoted);
+        none by default (messages, comparisons)."""
         if self.name == "DECIMAL":
             return f"DECIMAL({self.precision}, {self.scale})"
         if self.name == "ARRAY":
-            return f"ARRAY<{self.item.ksql()}>"
+            return f"ARRAY<{self.item.ksql(quote)}>"
         if self.name == "MAP":
-            return f"MAP<STRING, {self.item.ksql()}>"
+            return f"MAP<STRING, {self.item.ksql(quote)}>"
         if self.name == "STRUCT":
-            inner = ", ".join(f"{n} {t.ksql()}" for n, t in self.fields)
+            inner = ", ".join(f"{quote(n) if quote else n} {t.ksql(quote)}" for n, t in self.fields)
             return f"STRUCT<{inner}>"
         return self.name
 

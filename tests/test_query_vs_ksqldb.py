@@ -608,3 +608,166 @@ def test_ksqldb_describes_what_kctx_infers_for_the_example_project(stack, tmp_pa
         want = [(c.name, c.type.ksql(), c.key) for c in a.columns if not c.system]
         assert described_columns(d) == want, info.name
         assert d["type"] == a.kind, info.name
+
+
+# -- source aliases and keyword-named columns (issue 15, 3) through kctx migrate ------------
+
+ALIAS_MODELS = '''
+from typing import Annotated, Optional
+from kctx_cli.model import ColumnName, Key, Stream, Struct, Table
+from kctx_cli.query import aliased, count, latest_by_offset, select
+
+
+class Route(Struct):
+    from_: Annotated[str, ColumnName("from")]
+    to: str
+
+
+class Order(Stream):
+    order_id: Annotated[str, Key]
+    customer_id: str
+    from_: Annotated[str, ColumnName("from")]
+    class_: Annotated[Optional[str], ColumnName("class")] = None
+    route: Optional[Route] = None
+
+    class Meta:
+        topic = "{p}_orders"
+        name = "{P}_ORDERS"
+        partitions = 1
+
+
+class Customer(Table):
+    customer_id: Annotated[str, Key]
+    name: str
+
+    class Meta:
+        topic = "{p}_customers"
+        name = "{P}_CUSTOMERS"
+        partitions = 1
+
+
+class Enriched(Stream):
+    """Aliases in a stream-table join: clashing columns are O_... and C_..."""
+    o_customer_id: Annotated[str, Key]
+    order_id: str
+    from_: Annotated[str, ColumnName("from")]
+    from_1: Optional[str]
+    c_customer_id: str
+    name: str
+
+    class Meta:
+        topic = "{p}_enriched"
+        name = "{P}_ENRICHED"
+
+        def query():
+            o, c = aliased(Order, "O"), aliased(Customer, "C")
+            return (select(o.customer_id, o.order_id, o.from_, o.route.from_, c.customer_id, c.name).from_(o)
+                    .join(c, on=o.customer_id == c.customer_id).where(o.class_ != "spam"))
+
+
+class Senders(Table):
+    """An alias that is a reserved word, keyword columns as key, label and aggregate."""
+    from_: Annotated[str, Key, ColumnName("from")]
+    n: int
+    in_: Annotated[Optional[str], ColumnName("in")]
+
+    class Meta:
+        topic = "{p}_senders"
+        name = "{P}_SENDERS"
+
+        def query():
+            s = aliased(Order, "select")
+            return (select(s.from_, count().label("n"), latest_by_offset(s.class_).label("in")).from_(s)
+                    .group_by(s.from_))
+'''
+
+
+def test_aliases_and_keyword_columns_on_ksqldb(stack, tmp_path, unique_name, monkeypatch):
+    """kctx migrate creates sources with keyword-named columns (`FROM`, CLASS, a STRUCT
+    member `FROM`) and derived entities over aliases (FROM ... O JOIN ... C, an alias
+    `SELECT`); DESCRIBE of each is what kctx declares and infers; ksqlDB reads the Avro
+    field ``from`` that kctx registered and a service wrote into the column FROM; a self-join
+    is refused by the server with the message kctx reports."""
+    import json
+    import sys
+    import textwrap
+
+    import requests
+
+    from kctx_cli import KafkaContext
+    from kctx_cli.config import load_config
+    from kctx_cli.derive import ddl
+    from kctx_cli.model.discovery import load_project
+    from kctx_cli.query import aliased, hours
+    from tests.helpers import make_project, run_kctx
+
+    p = unique_name
+    root = make_project(tmp_path / "proj", {"shop.py": ALIAS_MODELS.replace("{p}", p).replace("{P}", p.upper())},
+                        toml=textwrap.dedent("""\
+        [project]
+        models = "models"
+        migrations = "migrations"
+        """))
+    env = {"KCTX_MIGRATIONS_TOPIC": f"_kctx_{p}"}
+    monkeypatch.setenv("KCTX_MIGRATIONS_TOPIC", f"_kctx_{p}")
+    for cmd in (("makemigrations",), ("validate",), ("migrate",)):
+        r = run_kctx(*cmd, cwd=root, env=env, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+    for name in [m for m in sys.modules if m == "models" or m.startswith("models.")]:
+        del sys.modules[name]
+    project = load_project(load_config(root))
+    resolver = Resolver(project.entities)
+    by_name = {e.name: e for e in project.entities}
+    with KsqlSources(stack.ksqldb_url) as ks:
+        # dropped on exit, readers first (unique_name's prefix cleanup cannot order sources
+        # whose queries are terminated: ksqlDB still refuses to drop what they read)
+        ks.adopt(*[info.source_name for info in ddl.ordered(project, resolver)])
+        described = {info.name: ks.describe(info.source_name) for info in project.entities}
+        for info in project.entities:
+            if info.derived:
+                ks.terminate_writers(info.source_name)  # DESCRIBE is read: no query needs to run on
+        # sources: the declared columns, `FROM` and a STRUCT member `FROM` included
+        for name in ("Order", "Customer"):
+            want = [(f.column, f.type.ksql(), f.key) for f in by_name[name].fields]
+            assert described_columns(described[name]) == want, name
+        assert ("ROUTE", "STRUCT<FROM STRING, TO STRING>", False) in described_columns(described["Order"])
+        # derived entities: what kctx infers (aliases followed, O_/C_ prefixes, FROM_1)
+        for name in ("Enriched", "Senders"):
+            a = resolver.analysis(by_name[name])
+            assert a.problems == [], name
+            want = [(c.name, c.type.ksql(), c.key) for c in a.columns if not c.system]
+            assert described_columns(described[name]) == want, name
+            assert described[name]["type"] == a.kind, name
+        assert "FROM " in ddl.entity_ddl(by_name["Senders"], resolver) and " `SELECT`" in ddl.entity_ddl(
+            by_name["Senders"], resolver)
+
+        # the Avro field of a source entity is the ColumnName as written (kctx registered it)
+        subject = requests.get(f"{stack.schema_registry_url}/subjects/{p}_orders-value/versions/latest", timeout=10)
+        fields = {f["name"]: f for f in json.loads(subject.json()["schema"])["fields"]}
+        assert list(fields) == ["customer_id", "from", "class", "route"]
+
+        # a self-join: kctx renders it, ksqlDB refuses it, kctx says what ksqlDB says
+        Order = by_name["Order"].cls
+        a_, b_ = aliased(Order, "A"), aliased(Order, "B")
+        q = (select(a_.order_id, b_.customer_id.label("other")).from_(a_)
+             .join(b_, on=a_.order_id == b_.customer_id, within=hours(1)))
+        sink = f"{p.upper()}_SELF"
+        cls = _entity(Stream, sink, sink.lower(), [], query=lambda: q)
+        with pytest.raises(KsqlStatementError) as ei:
+            ks.execute(entity_ddl(cls.__kctx__))
+        message = f"Can not join '{p.upper()}_ORDERS' to '{p.upper()}_ORDERS': self joins are not yet supported"
+        assert message in ei.value.reason
+        assert ("self-join", message) in analyze(q).problems
+
+        # a service writes an Order (Avro field `from`); ksqlDB reads it into the column FROM
+        with KafkaContext(project=root) as ctx:  # no ensure_ready: the derived queries were terminated above
+            Route = next(s for s in ctx.project.structs if s.__name__ == "Route")
+            Order = next(e.cls for e in ctx.project.entities if e.name == "Order")
+            ctx.add(Order(order_id="o1", customer_id="c1", from_="ada", class_="x", route=Route(from_="a", to="b")))
+            ctx.flush()
+            o = aliased(Order, "O")
+            q = select(o.order_id, o.from_, o.class_, o.route).from_(o).emit_changes().limit(1)
+            with ctx.stream(q, from_beginning=True, timeout=60) as rows:
+                got = list(rows)
+            assert got == [{"order_id": "o1", "from": "ada", "class": "x", "route": {"FROM": "a", "TO": "b"}}]

@@ -50,8 +50,9 @@ class Order(Stream):
     "reserved-field": ("""
 class Order(Stream):
     order_id: Annotated[str, Key]
-    select: str  # <-
-""", "Order.select: 'select' is a reserved word in ksqlDB; rename the field"),
+    rowtime: int  # <-
+""", "Order.rowtime: 'ROWTIME' is a reserved column name (a system column): ksqlDB refuses it even quoted; "
+     "rename the field"),
     "reserved-source-name": ("""
 class Window(Stream):  # <-
     window_id: Annotated[str, Key]
@@ -255,7 +256,7 @@ def test_every_problem_is_listed(tmp_path):
 class Order(Stream):
     order_id: Annotated[str, Key]
     amount: Decimal  # <-
-    select: str
+    windowstart: int
     class Meta:
         topic = "Orders"
         partitons = 2

@@ -2,7 +2,9 @@
 
 Source entities (declared fields, written by producers) get a schema that reads like
 the model: record name = class name, namespace from ``Meta.namespace`` / the project's
-``avro_namespace``, Python field names, docs, defaults, nested Struct records::
+``avro_namespace``, Python field names (a field's ``ColumnName`` as written when it has one:
+``from_: Annotated[str, ColumnName("from")]`` is the field ``from``), docs, defaults, nested
+Struct records::
 
     value_schema(Order.__kctx__) ->
     {"type": "record", "name": "Order", "namespace": "com.example.shop",
@@ -205,10 +207,10 @@ class _SourceSchema:
         """One record field; ``attr`` is the entity field that locates problems,
         ``owner`` the class declaring ``f`` (a Struct for nested fields)."""
         where = f"{owner or self.info.name}.{f.name}"
-        if not _AVRO_NAME.fullmatch(f.name):
-            raise SchemaError(f"{where}: '{f.name}' is not a valid Avro field name "
+        if not _AVRO_NAME.fullmatch(f.avro_name):  # the ColumnName, else the attribute's name
+            raise SchemaError(f"{where}: '{f.avro_name}' is not a valid Avro field name "
                               f"(ASCII letters, digits and _, not starting with a digit)", attr, "avro-bad-name")
-        out: dict[str, Any] = {"name": f.name, "type": self.field_type(f, attr)}
+        out: dict[str, Any] = {"name": f.avro_name, "type": self.field_type(f, attr)}
         if f.doc:
             out["doc"] = f.doc
         if f.has_default:
@@ -487,15 +489,15 @@ def _struct_default(t: SqlType, v: Any, where: str, attr: str, bad) -> dict:
     if t.origin is None:
         raise bad("cannot be checked: the STRUCT has no declaring class")
     fields = t.origin.__kctx__.fields
-    known = {f.name for f in fields}
+    known = {f.name for f in fields} | {f.avro_name for f in fields}  # attribute or ColumnName
     unknown = sorted(set(v) - known)
     if unknown:
         raise bad(f"has unknown struct field(s) {', '.join(unknown)}")
     out = {}
     for f in fields:
         fw = f"{where}.{f.name}"
-        if f.name in v:
-            x = v[f.name]
+        if f.name in v or f.avro_name in v:
+            x = v[f.name] if f.name in v else v[f.avro_name]
         elif f.has_default:
             x = f.default
         else:
@@ -504,9 +506,9 @@ def _struct_default(t: SqlType, v: Any, where: str, attr: str, bad) -> dict:
         if x is None:
             if not f.nullable:
                 raise SchemaError(f"{fw}: None is not allowed: the field is not Optional", attr, "avro-bad-default")
-            out[f.name] = None
+            out[f.avro_name] = None
         else:
-            out[f.name] = _default(f.type, x, fw, attr)
+            out[f.avro_name] = _default(f.type, x, fw, attr)
     return out
 
 

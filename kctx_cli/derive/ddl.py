@@ -30,9 +30,9 @@ def _props(info: EntityInfo, *, derived: bool, has_key: bool) -> list:
 
 
 def _column(info: EntityInfo, f, kind: str) -> k.ColumnDef:
-    from kctx_cli.ksql.dialect import parse_type
+    from kctx_cli.ksql.dialect import parse_type, quote_name
 
-    node = k.ColumnDef(this=k.ident(f.column), kind=parse_type(f.type.ksql()))
+    node = k.ColumnDef(this=k.ident(f.column), kind=parse_type(f.type.ksql(quote_name)))
     if f.key:
         node.set("constraint", "PRIMARY KEY" if kind == "TABLE" else "KEY")
     elif f.header is not None:

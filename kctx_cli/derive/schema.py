@@ -556,7 +556,7 @@ class _Analyzer:
                     # <ALIAS>_<COLUMN> for an aliased source (the real 8.1.5: O_ID)
                     name = f"{_prefix(E.source_of(inner))}_{name}"
             elif isinstance(inner, E.Deref):
-                name = aliases.field(inner.member.upper())
+                name = aliases.field(E.member_name(inner))
             elif isinstance(inner, E.Pseudo):
                 name = inner.name
             else:
@@ -731,7 +731,7 @@ class _Analyzer:
             if base.name != "STRUCT":
                 raise QueryProblem("bad-deref", f"{describe(e.base)} is {_tn(base)}, not a STRUCT: cannot read .{e.member}")
             for name, t in base.fields:
-                if name == e.member.upper():
+                if name == E.member_name(e):
                     return t
             known = ", ".join(n for n, _ in base.fields)
             raise QueryProblem("unknown-column", f"unknown field {e.member} in STRUCT {describe(e.base)} (fields: {known})")

@@ -10,7 +10,7 @@ import re
 
 from kctx_cli.config import COMPAT_LEVELS
 from kctx_cli.errors import Problem
-from kctx_cli.ksql.keywords import RESERVED
+from kctx_cli.ksql.keywords import PSEUDO_COLUMNS, RESERVED
 from kctx_cli.model.discovery import Project, location
 from kctx_cli.model.entity import EntityInfo
 
@@ -69,7 +69,7 @@ def check(project: Project) -> list[Problem]:
         for issue in sinfo.issues:
             c.add(sinfo, issue.attr, issue.code, issue.message)
         for f in sinfo.fields:
-            _check_column_name(c, sinfo, f.name, f"{sinfo.name}.{f.name}")
+            _check_column_name(c, sinfo, f, f"{sinfo.name}.{f.name}")
     _check_cross(c, project)
     return c.problems
 
@@ -91,7 +91,7 @@ def _check_entity(c: _Collector, e: EntityInfo) -> None:
     seen: dict[str, str] = {}
     for f in e.fields:
         where = f"{e.name}.{f.name}"
-        _check_column_name(c, e, f.name, where)
+        _check_column_name(c, e, f, where)
         if f.column in seen:
             c.add(e, f.name, "duplicate-column",
                   f"{where}: column name {f.column} clashes with field '{seen[f.column]}' (ksqlDB names are case-insensitive)")
@@ -199,13 +199,22 @@ def _check_topic_name(c: _Collector, e: EntityInfo, topic, attr: str, what: str)
         c.add(e, attr, "bad-topic", f"{e.name}: {what} name '{topic}' mixes '.' and '_', which collide in Kafka's metric names")
 
 
-def _check_column_name(c: _Collector, e: EntityInfo, name: str, where: str) -> None:
+def _check_column_name(c: _Collector, e: EntityInfo, f, where: str) -> None:
+    """The name of field ``f`` outside Python (its ``ColumnName``, else the attribute name):
+    an identifier (it is also an Avro field name), not a system column's name, at most
+    NAME_MAX characters. A word ksqlDB's grammar reserves (``FROM``, ``SELECT``) is accepted:
+    kctx back-quotes it wherever it writes KSQL, and ksqlDB 8.1.5 takes it quoted; a system
+    column's name it refuses even quoted ("'ROWTIME' is a reserved column name. You cannot
+    use it as a name for a column.")."""
+    name = f.avro_name
     if not IDENT_RE.match(name):
-        c.add(e, name, "bad-name", f"{where}: '{name}' is not a valid column name")
-    elif name.upper() in RESERVED:
-        c.add(e, name, "reserved-word", f"{where}: '{name}' is a reserved word in ksqlDB; rename the field")
+        what = f"ColumnName '{name}'" if f.column_name is not None else f"'{name}'"
+        c.add(e, f.name, "bad-name", f"{where}: {what} is not a valid column name")
+    elif f.column in PSEUDO_COLUMNS:
+        c.add(e, f.name, "reserved-word", f"{where}: '{f.column}' is a reserved column name (a system column): "
+                                          f"ksqlDB refuses it even quoted; rename the field")
     elif len(name) > NAME_MAX:
-        c.add(e, name, "bad-name", f"{where}: column name is longer than {NAME_MAX} characters")
+        c.add(e, f.name, "bad-name", f"{where}: column name is longer than {NAME_MAX} characters")
 
 
 def _check_cross(c: _Collector, project: Project) -> None:

@@ -73,11 +73,19 @@ class Field:
     doc: str | None = None
     header: T.HeaderMarker | None = None
     ignored: bool = False
+    column_name: str | None = None  # Annotated[..., ColumnName("from")]: the name outside Python
 
     @property
     def column(self) -> str:
-        """ksqlDB column name: unquoted identifiers are upper-cased by ksqlDB."""
-        return self.name.upper()
+        """ksqlDB column name: the ``ColumnName`` (else the attribute name) upper-cased, as
+        ksqlDB upper-cases unquoted identifiers (KSQL text back-quotes a reserved one)."""
+        return (self.column_name or self.name).upper()
+
+    @property
+    def avro_name(self) -> str:
+        """The field's name in a source entity's Avro record: the ``ColumnName`` as written,
+        else the attribute name (ksqlDB matches Avro field names to columns ignoring case)."""
+        return self.column_name or self.name
 
     @property
     def has_default(self) -> bool:
@@ -261,6 +269,7 @@ def _read_class(cls) -> EntityInfo:
             doc=res.doc,
             header=res.header,
             ignored=res.ignored,
+            column_name=res.column_name,
         )
         if res.nullable and not f.has_default:
             f.default = None  # SPEC: nullable => ["null", T] with default null

@@ -1,9 +1,9 @@
 """The mapping from Python annotations on entity classes to ksqlDB column types.
 
 The type value itself (``SqlType`` and its constants) lives in ``kctx_cli.sqltypes``;
-this module adds the ``Annotated[...]`` markers (Precision, Key, Doc, Ignore, Header …)
-and ``resolve_annotation``, which rejects anything ksqlDB cannot read *and* write with a
-message that says what to use instead.
+this module adds the ``Annotated[...]`` markers (Precision, Key, Doc, Ignore, Header,
+ColumnName …) and ``resolve_annotation``, which rejects anything ksqlDB cannot read *and*
+write with a message that says what to use instead.
 """
 from __future__ import annotations
 
@@ -49,6 +49,18 @@ class Doc:
     """``Annotated[str, Doc("...")]``: documentation carried into the Avro schema."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class ColumnName:
+    """``from_: Annotated[str, ColumnName("from")]``: the field's name outside Python, for a
+    column whose name is a Python keyword (``from``, ``class``, ``in``, ``is`` ...) or any
+    name the attribute cannot have. The ksqlDB column is the name upper-cased (``FROM``,
+    back-quoted in KSQL where ksqlDB reserves the word), a source entity's Avro field is the
+    name as written; the attribute, the constructor keyword and the DSL column keep the
+    Python name (``Order(from_="x")``, ``Order.from_``). Letters, digits and ``_`` only."""
+
+    name: str
 
 
 @dataclass(frozen=True)
@@ -106,13 +118,15 @@ class TypeProblem(Exception):
 class Resolved:
     """What ``resolve_annotation`` read from one annotation: the ksqlDB ``type`` (None for an
     ignored attribute), ``nullable`` (Optional), the ``key`` marker, the ``doc`` text,
-    ``ignored`` and the ``header`` marker; None / False where the annotation does not say."""
+    ``ignored``, the ``header`` marker and the ``column_name`` (``ColumnName``); None / False
+    where the annotation does not say."""
     type: SqlType | None  # None for ignored attributes
     nullable: bool = False
     key: KeyMarker | None = None
     doc: str | None = None
     ignored: bool = False
     header: HeaderMarker | None = None
+    column_name: str | None = None  # ColumnName("...")
 
 
 _SIMPLE = {
@@ -164,6 +178,8 @@ def resolve_annotation(annotation, *, owner: str = "", _depth: int = 0) -> Resol
             float32 = True
         elif isinstance(m, HeaderMarker):
             res.header = m
+        elif isinstance(m, ColumnName):
+            res.column_name = m.name
         elif isinstance(m, str):
             res.doc = m  # Annotated[str, "a doc string"] reads naturally
     if res.ignored:
@@ -262,8 +278,8 @@ def _map_type(ann, *, precision, int32, float32, owner, depth) -> SqlType:
 def _element(ann, owner, depth) -> tuple[SqlType, bool]:
     """Element types of arrays and maps: nullable elements are allowed (ksqlDB writes them)."""
     res = resolve_annotation(ann, owner=owner, _depth=depth + 1)
-    if res.key or res.ignored:
-        raise TypeProblem("Key/Ignore markers are only valid on a top-level field")
+    if res.key or res.ignored or res.column_name is not None:
+        raise TypeProblem("Key/Ignore/ColumnName markers are only valid on a top-level field")
     return res.type, res.nullable
 
 

@@ -58,7 +58,7 @@ class Compiler:
                 return k.col(name, e._alias._name)
             return k.col(name, info.source_name if self.qualify else None)
         if isinstance(e, E.Deref):
-            return k.StructDeref(this=self.expr(e.base), expression=k.ident(e.member.upper()))
+            return k.StructDeref(this=self.expr(e.base), expression=k.ident(E.member_name(e)))
         if isinstance(e, E.Literal):
             return literal(e.value)
         if isinstance(e, E.BinaryOp):
@@ -86,9 +86,9 @@ class Compiler:
             ifs = [exp.If(this=self.expr(c), true=self.expr(v)) for c, v in e.whens]
             return exp.Case(ifs=ifs, default=self.expr(e.else_) if e.else_ is not None else None)
         if isinstance(e, E.Cast):
-            from kctx_cli.ksql.dialect import parse_type
+            from kctx_cli.ksql.dialect import parse_type, quote_name
 
-            return exp.Cast(this=self.expr(e.operand), to=parse_type(e.to.ksql()))
+            return exp.Cast(this=self.expr(e.operand), to=parse_type(e.to.ksql(quote_name)))
         if isinstance(e, E.Pseudo):
             return k.col(e.name)
         if isinstance(e, E.Lambda):

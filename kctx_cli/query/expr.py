@@ -227,7 +227,8 @@ def source_of(column: Column):
 @dataclass(eq=False)
 class Deref(Expr):
     """``base->member``: a field of a STRUCT-typed expression (``Order.address.city``); the
-    member is upper-cased when rendered."""
+    member is upper-cased when rendered, or named by its Struct field's ``ColumnName``
+    (``member_name``)."""
     base: Expr
     member: str
 
@@ -240,6 +241,30 @@ class Deref(Expr):
         # Order.amount.lable("x"): a typo of a method reads as a struct field; say so
         raise TypeError(f"'{self.member}' is not a method of a query column (label, cast, in_, is_null, "
                         f"is_not_null, like, between); as a STRUCT field it cannot be called")
+
+
+def member_name(d: "Deref") -> str:
+    """The ksqlDB name of the STRUCT member ``d`` reads: when its base is a column (or a
+    member) typed by a Struct class that has a field of that Python name, that field's column
+    name (``Order.route.from_`` -> ``FROM`` for ``from_: Annotated[str, ColumnName("from")]``);
+    otherwise the member upper-cased, as ksqlDB reads an unquoted name."""
+    origin = _struct_class(d.base)
+    f = origin.__kctx__.field(d.member) if origin is not None else None
+    return f.column if f is not None else d.member.upper()
+
+
+def _struct_class(e):
+    """The Struct class typing column or member ``e``, when the model says so; else None."""
+    if isinstance(e, Column):
+        info = getattr(e.entity, "__kctx__", None)
+        f = info.field(e.name) if info is not None else None
+    elif isinstance(e, Deref):
+        origin = _struct_class(e.base)
+        f = origin.__kctx__.field(e.member) if origin is not None else None
+    else:
+        return None
+    t = getattr(f, "type", None)
+    return getattr(t, "origin", None) if t is not None and t.name == "STRUCT" else None
 
 
 @dataclass(eq=False)
@@ -490,7 +515,7 @@ def shape(e) -> tuple:
             return ("col", e.entity, e.name, e._alias._name)
         return ("col", e.entity, e.name)
     if isinstance(e, Deref):
-        return ("deref", shape(e.base), e.member.upper())
+        return ("deref", shape(e.base), member_name(e))
     if isinstance(e, Literal):
         return ("lit", type(e.value).__name__, repr(e.value))
     if isinstance(e, BinaryOp):

@@ -16,8 +16,9 @@ KAFKA     Kafka's own serializers: INT 4 bytes big-endian, BIGINT 8, DOUBLE IEEE
           STRING UTF-8, BYTES as is (kctx_cli.tail.keys.kafka_bytes; a UUID key as its text);
 JSON      compact JSON, one column unwrapped, several an object in key order.
 
-Field names: a source entity's schema uses the Python names; a derived entity's (what
-ksqlDB registers) the upper-case column names, with MAPs as arrays of ``MapEntry`` records
+Field names: a source entity's schema uses the Python names (a field's ``ColumnName`` where
+it has one: ``Order(from_="x")`` is written as the Avro field ``from``); a derived entity's
+(what ksqlDB registers) the upper-case column names, with MAPs as arrays of ``MapEntry`` records
 and UUIDs as plain strings. Both directions match names exactly, else case-insensitively.
 """
 from __future__ import annotations
@@ -80,9 +81,13 @@ def _encoder(t, node) -> Callable[[Any], Any] | None:
 
 def _match(fields, schema_fields) -> list:
     """(model field, schema field name, schema field type) for each schema field that a
-    model field matches by name (exactly, else case-insensitively)."""
+    model field matches by name (exactly, else case-insensitively): its Avro name (the
+    ``ColumnName`` of ``from_: Annotated[str, ColumnName("from")]``, else the attribute name)
+    or its attribute name."""
     by = {f.name: f for f in fields}
+    by.update({f.avro_name: f for f in fields})
     folded = {f.name.casefold(): f for f in fields}
+    folded.update({f.avro_name.casefold(): f for f in fields})
     out = []
     for sf in schema_fields:
         f = by.get(sf["name"]) or folded.get(sf["name"].casefold())
@@ -127,19 +132,23 @@ def _instance_builder(cls, fields=None) -> Callable[[dict], Any]:
     fields = info.fields if fields is None else fields
     plan = []
     for f in fields:
-        plan.append((f.name, f.column, _decoder(f.type), f.default))
+        plan.append((f.name, f.column, f.avro_name, _decoder(f.type), f.default))
     ignored = [(f.name, None if f.default is MISSING else f.default) for f in info.ignored]
     new = object.__new__
     names = [f.name for f in fields]
-    decs = [(n, dec) for n, _, dec, _ in plan if dec is not None]
+    avro = [f.avro_name for f in fields]
+    renamed = [(a, n) for a, n in zip(avro, names) if a != n]  # ColumnName fields: Avro name -> attribute
+    decs = [(n, dec) for n, _, _, dec, _ in plan if dec is not None]
     count = len(names)
-    first = names[0] if names else None
-    last = names[-1] if names else None
+    first = avro[0] if avro else None
+    last = avro[-1] if avro else None
 
     def build(d: dict):
-        if len(d) == count and first in d and last in d:
+        if len(d) == count and first in d and last in d and all(a in d for a, _ in renamed):
             # the writer schema has the model's names (kctx's own schemas): the dict fastavro
             # returned becomes the instance's __dict__, converting only what needs it
+            for a, name in renamed:
+                d[name] = d.pop(a)
             for name, dec in decs:
                 x = d[name]
                 if x is not None:
@@ -154,13 +163,17 @@ def _instance_builder(cls, fields=None) -> Callable[[dict], Any]:
     def slow(d: dict):
         obj = new(cls)
         od = obj.__dict__
-        for name, col, dec, default in plan:
+        for name, col, avro_name, dec, default in plan:
             if name in d:
                 v = d[name]
             elif col in d:
                 v = d[col]
+            elif avro_name in d:
+                v = d[avro_name]
             else:
-                v = _fold_get(d, name, default)
+                v = _fold_get(d, avro_name, MISSING) if avro_name != name else MISSING
+                if v is MISSING:
+                    v = _fold_get(d, name, default)
                 if v is MISSING:
                     raise DeserializationError(f"{cls.__name__}: the record has no field '{name}' and the model "
                                                f"gives no default", "model-mismatch")
@@ -368,7 +381,7 @@ class EntityCodec:
         vctx = SerializationContext(self.topic, MessageField.VALUE)
         kctx = SerializationContext(self.topic, MessageField.KEY)
         keys = self._key_fields
-        key_decoders = [(f.name, f.column, _decoder(f.type)) for f in keys]
+        key_decoders = [(f.name, f.column, f.avro_name, _decoder(f.type)) for f in keys]
         fmt = info.key_format
         kde = AvroDeserializer(self.registry) if keys and fmt == "AVRO" else None
         name = info.name
@@ -431,13 +444,13 @@ class EntityCodec:
                                            "model-mismatch")
             kv = key_values(kb)
             if kv:
-                for attr, col, dec in key_decoders:
+                for attr, col, avro_name, dec in key_decoders:
                     x = kv.get(attr, kv.get(col, MISSING_KEY)) if isinstance(kv, dict) else MISSING_KEY
                     if x is MISSING_KEY:
-                        x = _fold_get(kv, attr, None)
+                        x = _fold_get(kv, avro_name, None)
                     v[attr] = x if dec is None or x is None else dec(x)
             else:
-                for attr, _, _ in key_decoders:
+                for attr, _, _, _ in key_decoders:
                     v.setdefault(attr, None)
             try:
                 return build(v)

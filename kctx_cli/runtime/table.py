@@ -138,7 +138,8 @@ class TableView:
         from kctx_cli.runtime.codec import _decoder
 
         vals = [f for f in self.info.fields if not f.key]
-        self._n = len(vals)
+        # a ColumnName field is stored under its Avro name: such values take _build's way
+        self._n = len(vals) if all(f.avro_name == f.name for f in vals) else -1
         self._first = vals[0].name if vals else None
         self._decs = [(f.name, d) for f in vals for d in [_decoder(f.type)] if d is not None]
         self._ign = [(f.name, None if f.default is _MISSING_DEFAULT() else f.default) for f in self.info.ignored]
@@ -208,7 +209,7 @@ class TableView:
                 d[self._keys[0].name] = key
             else:
                 for f in self._keys:
-                    d[f.name] = (key or {}).get(f.name, (key or {}).get(f.column))
+                    d[f.name] = (key or {}).get(f.avro_name, (key or {}).get(f.column))
             yield key, obj
 
     def to_list(self) -> list:
@@ -281,7 +282,7 @@ def _key_encoder(info) -> Callable[[Any], bytes]:
         if keys[0].type.name == "STRING" and keys[0].type.avro != "uuid":
             return lambda k: k.encode()
         return lambda k: canonical_text(k).encode()
-    names = [(f.name, f.name) for f in keys]
+    names = [(f.avro_name, f.name) for f in keys]  # the Avro key record's names
     return lambda k: canonical_text({n: k.get(a) for n, a in names}).encode()
 
 
