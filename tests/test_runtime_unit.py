@@ -164,3 +164,27 @@ def test_and_or_three_valued(a, b):
 
     assert compile_expr(X.BinaryOp("AND", X.Literal(a), X.Literal(b)))(Row()) is _AND[a, b]
     assert compile_expr(X.BinaryOp("OR", X.Literal(a), X.Literal(b)))(Row()) is _OR[a, b]
+
+
+# Java's integer arithmetic, as the real ksqlDB 8.1.5 answered for N = -7 (INT):
+# N/2 = -3, N % 2 = -1, 7/(N+5) = -3, CAST(N AS DECIMAL(4,1)) % 2 = -1.0
+@pytest.mark.parametrize("op, a, b, want", [
+    ("/", -7, 2, -3), ("/", 7, -2, -3), ("/", 7, 2, 3), ("/", -8, 2, -4), ("/", -7, 0, None),
+    ("%", -7, 2, -1), ("%", 7, -2, 1), ("%", 7, 2, 1), ("%", -7, 0, None),
+    ("%", Decimal("-7.0"), 2, Decimal("-1.0")), ("%", -7.5, 2.0, -1.5), ("/", -7.0, 2, -3.5),
+])
+def test_arithmetic_as_java(op, a, b, want):
+    from kctx_cli.query import expr as X
+    from kctx_cli.runtime.evaluate import compile_expr
+
+    got = compile_expr(X.BinaryOp(op, X.Literal(a), X.Literal(b)))(object())
+    assert got == want and type(got) is type(want)
+
+
+def test_is_not_distinct_from_locally():
+    from kctx_cli.query import expr as X
+    from kctx_cli.runtime.evaluate import compile_expr
+
+    same = X.BinaryOp("IS NOT DISTINCT FROM", X.Literal(None), X.Literal(None))
+    assert compile_expr(same)(object()) is True
+    assert compile_expr(X.BinaryOp("IS NOT DISTINCT FROM", X.Literal(1), X.Literal(None)))(object()) is False

@@ -3,12 +3,14 @@
 them: NULL (None) propagates through comparisons and arithmetic, ``AND``/``OR``/``NOT``
 use three-valued logic, a row matches only when the predicate is TRUE; ``LIKE`` with
 ``%``/``_`` (ksqlDB docs, "LIKE"); ``IN``, ``BETWEEN`` (inclusive), ``IS [NOT] NULL``,
-``IS DISTINCT FROM``; struct fields (``Customer.address.city``), ``a[i]`` (1-based, negative
+``IS [NOT] DISTINCT FROM``, integer ``/`` and ``%`` as Java computes them (truncated,
+the dividend's sign); struct fields (``Customer.address.city``), ``a[i]`` (1-based, negative
 from the end) and ``m['k']``; CASE; UCASE/LCASE/LEN/ABS/COALESCE/IFNULL. Anything else is a
 ``KctxError`` naming the node (run such queries in ksqlDB: ``ctx.query``).
 """
 from __future__ import annotations
 
+import math
 import operator
 import re
 from typing import Any, Callable
@@ -17,7 +19,29 @@ from kctx_cli.errors import KctxError
 
 _CMP = {"=": operator.eq, "<>": operator.ne, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
         ">": operator.gt, ">=": operator.ge}
-_ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "%": operator.mod}
+
+
+def _int_div(a: int, b: int) -> int:
+    """Java's integer division, as ksqlDB computes INT/BIGINT ``/``: truncated toward zero
+    (-7 / 2 is -3; Python's ``//`` floors to -4). Checked on ksqlDB 8.1.5."""
+    q = a // b
+    return q + 1 if q < 0 and q * b != a else q
+
+
+def _mod(a, b):
+    """Java's remainder, as ksqlDB computes ``%``: the sign of the dividend (-7 % 2 is -1;
+    Python's ``%`` gives 1). Decimal's ``%`` already works so; floats use math.fmod. By
+    zero: None (ksqlDB logs the error and the value is NULL)."""
+    if b == 0:
+        return None
+    if isinstance(a, int) and isinstance(b, int):
+        return a - b * _int_div(a, b)
+    if isinstance(a, float) or isinstance(b, float):
+        return math.fmod(a, b)
+    return a % b
+
+
+_ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "%": _mod}
 
 
 def predicate(expr, cls=None) -> Callable[[Any], bool]:
@@ -85,6 +109,8 @@ def compile_expr(e, cls=None) -> Callable[[Any], Any]:  # noqa: C901 - one case 
             return cmp
         if op == "IS DISTINCT FROM":
             return lambda row: left(row) != right(row)
+        if op == "IS NOT DISTINCT FROM":
+            return lambda row: left(row) == right(row)
         if op in _ARITH:
             fn = _ARITH[op]
 
@@ -97,7 +123,7 @@ def compile_expr(e, cls=None) -> Callable[[Any], Any]:  # noqa: C901 - one case 
                 a, b = left(row), right(row)
                 if a is None or b is None or b == 0:
                     return None
-                return a // b if isinstance(a, int) and isinstance(b, int) else a / b
+                return _int_div(a, b) if isinstance(a, int) and isinstance(b, int) else a / b
             return div
         if op == "LIKE":
             return _like(left, right, None)
