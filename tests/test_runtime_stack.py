@@ -227,6 +227,11 @@ def test_ensure_ready_names_the_fix(stack, tmp_path, unique_name, monkeypatch):
         ctx.ensure_ready()
     assert "the cluster differs from the applied migrations" in str(ei.value)
     assert "run kctx repair" in str(ei.value) and "\n" not in str(ei.value)
+    # a service that uses only the customers table is ready: only its objects are compared
+    with context(root) as ctx:
+        ctx.ensure_ready(entities=[classes(ctx)["Customer"]])
+        with pytest.raises(NotReadyError, match="the cluster differs"):
+            ctx.ensure_ready(entities=["Order"])
 
 
 def test_kafka_down_at_start_is_one_clear_error(tmp_path, unique_name):

@@ -47,8 +47,10 @@ def _servers(ctx, timeout: float) -> None:
 def ensure_ready(ctx, *, timeout: float = 10.0, entities=None) -> None:
     """The checks of the module, in order, for context ``ctx`` (a KafkaContext); ``timeout``
     seconds for each server to answer. Returns None when everything is ready; NotReadyError
-    (one line naming the fix) at the first problem. ``entities`` is accepted but not used:
-    every entity is checked."""
+    (one line naming the fix) at the first problem. ``entities``: entity classes (or names)
+    whose topics, subjects and sources alone are compared with the migrations and the
+    live cluster (a service checks what it uses); None: all of them. The files and the
+    history are checked in full either way."""
     from kctx_cli.migrations import apply, autogen, files, repair, state
     from kctx_cli.migrations.cluster import Cluster
     from kctx_cli.migrations.history import History
@@ -90,6 +92,8 @@ def ensure_ready(ctx, *, timeout: float = 10.0, entities=None) -> None:
     if bad:
         raise NotReadyError(f"the models have problems ({bad[0]}): run kctx validate")
     desired = state.desired(project)
+    if entities is not None:
+        target, desired = (_only(st, [ctx.entity(e) for e in entities]) for st in (target, desired))
     d = autogen.diff(target, desired, allow_destructive=True, order=autogen.entity_order(project))
     todo = [op for op in d.up if op.name != "derived-schema"]
     if todo or d.errors:
@@ -105,3 +109,16 @@ def ensure_ready(ctx, *, timeout: float = 10.0, entities=None) -> None:
         more = len(fix.up) + len(fix.errors) - 1
         raise NotReadyError(f"the cluster differs from the applied migrations (to bring it back: {first}"
                             f"{f'; {more} more' if more else ''}): run kctx repair (kctx plan lists the drift)")
+
+
+def _only(st, infos):
+    """A copy of the ``migrations.state.State`` ``st`` holding only the objects of ``infos``
+    (``EntityInfo``): their topics and dead-letter topics, key/value subjects, sources."""
+    from kctx_cli.migrations.state import State
+
+    topics = {i.topic for i in infos} | {i.dlq for i in infos if i.dlq}
+    subjects = {s for i in infos for s in (i.key_subject, i.value_subject)}
+    sources = {i.source_name for i in infos}
+    return State(topics={k: v for k, v in st.topics.items() if k in topics},
+                 subjects={k: v for k, v in st.subjects.items() if k in subjects},
+                 sources={k: v for k, v in st.sources.items() if k in sources})
