@@ -247,7 +247,7 @@ def migrate_overhead(n: int = 2000, history=None) -> float:
         steps.append(Step(op, i + 1))
     m = Migration(1, "bench", P("V000001__bench.sql"), "0" * 32, steps, [])
     out = io.StringIO()
-    applier = Applier(_FakeCluster(), history or _MemoryHistory(), allow_destructive=True,
+    applier = Applier(_FakeCluster(), history or _MemoryHistory(),
                       echo=lambda s: out.write(s + "\n"))
     t0 = time.perf_counter()
     applier.run(Plan("up", [m], 0, 1))

@@ -256,7 +256,7 @@ def migrate(config: Config, *, to: str | None = None, dry_run: bool = False, all
                 return MigrateResult(plan, latest=not migrations or plan.current == migrations[-1].version)
             if dry_run:
                 return MigrateResult(plan)
-            applier = apply.Applier(cluster, history, allow_destructive=allow_destructive, echo=echo)
+            applier = apply.Applier(cluster, history, echo=echo)
             t0 = time.perf_counter()
             applier.run(plan)
             return MigrateResult(plan, True, len(applier.timings), time.perf_counter() - t0)

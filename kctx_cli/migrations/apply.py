@@ -114,14 +114,12 @@ def parse_version(text: str) -> int:
 class Applier:
     """Applies a Plan's migrations (see the module) on ``cluster`` (migrations.cluster.Cluster),
     recording them in ``history`` (which must hold the lock); ``echo`` prints progress lines;
-    ``timings`` collects the seconds each executed step took. ``allow_destructive`` is kept
-    but not consulted here: destructive steps are refused before, by
-    migrations.api.refuse_destructive."""
+    ``timings`` collects the seconds each executed step took. Destructive steps are not
+    its business: migrations.api.refuse_destructive refuses them before a plan runs."""
 
-    def __init__(self, cluster, history: History, *, allow_destructive: bool, echo=print):
+    def __init__(self, cluster, history: History, *, echo=print):
         self.cluster = cluster
         self.history = history
-        self.allow_destructive = allow_destructive
         self.echo = echo
         self.timings: list[float] = []  # seconds per executed step (client + server)
 
