@@ -12,9 +12,13 @@ The queries themselves (CREATE ... AS SELECT, INSERT INTO ... SELECT) are transl
 the DSL's ``Select`` over synthetic entity classes and analysed by
 ``kctx_cli.derive.schema.analyze`` -- the same inference and type rules the models get, so
 there is one set of rules (kind, key, output names and types, implicit casts, clause and
-join rules).  What the DSL cannot express (lambdas, functions kctx does not know --
-UDFs --, quoted lower-case names, ...) is skipped, never guessed: the statement is accepted and the
-result's schema is unknown to the statements after it.  Rules that depend on the
+join rules).  Quoted names that are not upper case keep their case (``_Names``).  What
+the DSL cannot express (lambdas, functions kctx does not know -- UDFs --, ...) is skipped,
+never guessed: the statement is accepted and the result's schema is unknown to the
+statements after it.  A CREATE without value (or key) columns reads them from the
+registered schema when the analyzer is given it (``schemas``: the subjects the migrations
+register, a corpus test's topics; ``kctx_cli.derive.registered``), else its columns are
+unknown in the same way.  Rules that depend on the
 statement rather than the query (formats per column type, map keys, WRAP_SINGLE_VALUE,
 sources that exist, pseudo columns as aliases, windowed vs non-windowed joins, self
 joins) live here.
