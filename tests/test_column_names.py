@@ -246,3 +246,43 @@ class Senders(Stream):
     assert '"name":"from"' in text.replace(" ", "")
     r = run_kctx("validate", cwd=root)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_drift_check_reads_ksqldbs_names_for_keyword_columns_and_aliases():
+    from kctx_cli.ksql.compare import same_source
+
+    # the real ksqlDB 8.1.5's DESCRIBE text of what kctx migrate created (tests/test_query_vs_ksqldb.py
+    # test_aliases_and_keyword_columns_on_ksqldb): a struct field named like a column is FROM_1
+    live = ("CREATE STREAM ENRICHED WITH (CLEANUP_POLICY='delete', KAFKA_TOPIC='enriched', KEY_FORMAT='AVRO', "
+            "PARTITIONS=1, REPLICAS=1, RETENTION_MS=604800000, VALUE_FORMAT='AVRO') AS SELECT\n"
+            "  O.CUSTOMER_ID O_CUSTOMER_ID,\n  O.ORDER_ID ORDER_ID,\n  O.`FROM` `FROM`,\n  O.ROUTE->`FROM` FROM_1,\n"
+            "  C.CUSTOMER_ID C_CUSTOMER_ID,\n  C.NAME NAME\nFROM ORDERS O\n"
+            "INNER JOIN CUSTOMERS C ON ((O.CUSTOMER_ID = C.CUSTOMER_ID))\nWHERE (O.CLASS <> 'spam')\nEMIT CHANGES;")
+    mine = ("CREATE STREAM ENRICHED WITH (KAFKA_TOPIC='enriched', KEY_FORMAT='AVRO', VALUE_FORMAT='AVRO') AS "
+            "SELECT O.CUSTOMER_ID, O.ORDER_ID, O.`FROM`, O.ROUTE->`FROM`, C.CUSTOMER_ID, C.NAME FROM ORDERS O "
+            "JOIN CUSTOMERS C ON O.CUSTOMER_ID = C.CUSTOMER_ID WHERE O.CLASS <> 'spam'")
+    assert same_source(live, mine)
+    assert not same_source(live, mine.replace("O.CLASS <> 'spam'", "O.CLASS <> 'ham'"))
+
+
+def test_timestamp_property_back_quotes_a_reserved_column():
+    # the real ksqlDB 8.1.5 reads TIMESTAMP as a column reference: TIMESTAMP='FROM' is refused
+    # ("Cannot parse text that is not column reference: FROM"), TIMESTAMP='`FROM`' accepted
+    class Sent(Stream):
+        id: Annotated[str, Key]
+        from_: Annotated[int, ColumnName("from")]
+        at: int
+
+        class Meta:
+            timestamp = "from_"
+
+    assert entity_ddl(Sent.__kctx__).endswith("VALUE_FORMAT='AVRO', TIMESTAMP='`FROM`');")
+
+    class Plain(Stream):
+        id: Annotated[str, Key]
+        sent_at: int
+
+        class Meta:
+            timestamp = "sent_at"
+
+    assert entity_ddl(Plain.__kctx__).endswith("TIMESTAMP='SENT_AT');")

@@ -685,7 +685,7 @@ class Senders(Table):
 def test_aliases_and_keyword_columns_on_ksqldb(stack, tmp_path, unique_name, monkeypatch):
     """kctx migrate creates sources with keyword-named columns (`FROM`, CLASS, a STRUCT
     member `FROM`) and derived entities over aliases (FROM ... O JOIN ... C, an alias
-    `SELECT`); DESCRIBE of each is what kctx declares and infers; ksqlDB reads the Avro
+    `SELECT`) with no drift; DESCRIBE of each is what kctx declares and infers; ksqlDB reads the Avro
     field ``from`` that kctx registered and a service wrote into the column FROM; a self-join
     is refused by the server with the message kctx reports."""
     import json
@@ -723,6 +723,8 @@ def test_aliases_and_keyword_columns_on_ksqldb(stack, tmp_path, unique_name, mon
         # dropped on exit, readers first (unique_name's prefix cleanup cannot order sources
         # whose queries are terminated: ksqlDB still refuses to drop what they read)
         ks.adopt(*[info.source_name for info in ddl.ordered(project, resolver)])
+        with KafkaContext(project=root) as ctx:
+            ctx.ensure_ready()  # no drift: the cluster's statements are the migrations' (aliases, `FROM`)
         described = {info.name: ks.describe(info.source_name) for info in project.entities}
         for info in project.entities:
             if info.derived:
@@ -761,7 +763,7 @@ def test_aliases_and_keyword_columns_on_ksqldb(stack, tmp_path, unique_name, mon
         assert ("self-join", message) in analyze(q).problems
 
         # a service writes an Order (Avro field `from`); ksqlDB reads it into the column FROM
-        with KafkaContext(project=root) as ctx:  # no ensure_ready: the derived queries were terminated above
+        with KafkaContext(project=root) as ctx:  # (the derived queries are terminated by now)
             Route = next(s for s in ctx.project.structs if s.__name__ == "Route")
             Order = next(e.cls for e in ctx.project.entities if e.name == "Order")
             ctx.add(Order(order_id="o1", customer_id="c1", from_="ada", class_="x", route=Route(from_="a", to="b")))

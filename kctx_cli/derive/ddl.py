@@ -22,8 +22,12 @@ def _props(info: EntityInfo, *, derived: bool, has_key: bool) -> list:
         values["KEY_FORMAT"] = info.key_format
     values["VALUE_FORMAT"] = info.value_format
     if info.timestamp:
+        from kctx_cli.ksql.dialect import quote_name
+
         f = info.field(info.timestamp)
-        values["TIMESTAMP"] = f.column if f is not None else str(info.timestamp).upper()
+        # ksqlDB reads the value as a column reference: a reserved name back-quoted
+        # (8.1.5: TIMESTAMP='FROM' "Cannot parse text that is not column reference")
+        values["TIMESTAMP"] = quote_name(f.column if f is not None else str(info.timestamp).upper())
         if info.timestamp_format:
             values["TIMESTAMP_FORMAT"] = info.timestamp_format
     return k.props(**values)

@@ -9,7 +9,8 @@ the text ksqlDB rebuilt from its parsed form (checked against ksqlDB 8.1.5):
 * every source gets an alias (``FROM ORDERS ORDERS``), every column reference is qualified
   (``ORDERS.AMOUNT``), every select item gets its implicit name as an alias
   (``ORDERS.AMOUNT AMOUNT``, ``COUNT(*) KSQL_COL_0``, ``O.ID O_ID`` for a clashing join
-  column — ksqlDB's ColumnNames rules);
+  column, ``O.ROUTE->`FROM` FROM_1`` for a struct field named like a column — ksqlDB's
+  ColumnNames rules);
 * expressions are fully parenthesised, ``JOIN`` becomes ``INNER JOIN``, duration units are
   plural (``1 HOURS``), and persistent queries end in ``EMIT CHANGES``.
 
@@ -151,5 +152,8 @@ def _implicit(item: exp.Alias, joined: bool) -> bool:
             return True
         return joined and bool(inner.table) and alias == f"{inner.table}_{inner.name}".upper()
     if isinstance(inner, k.StructDeref):
-        return alias == str(inner.expression.name if hasattr(inner.expression, "name") else inner.expression).upper()
+        # a struct field's name, numbered when a column or an earlier item has it (ksqlDB's
+        # ColumnNames: ROUTE->`FROM` is FROM_1 beside a column FROM), as KSQL_COL_n below
+        member = str(inner.expression.name if hasattr(inner.expression, "name") else inner.expression).upper()
+        return alias == member or re.fullmatch(re.escape(member) + r"_\d+", alias) is not None
     return bool(_GENERATED.fullmatch(alias))
