@@ -123,47 +123,45 @@ def plan_of(cls) -> Plan:
 
 
 def fast_init(cls):
-    """A straight-line ``__init__`` for ``cls`` (as dataclasses generate theirs): keyword
-    arguments only, every check inlined; anything unusual (positional arguments, a missing
-    or unknown field, a bad value) is handed to ``init``, which raises the precise error."""
+    """A straight-line ``__init__`` for ``cls`` (as dataclasses generate theirs): each field a
+    keyword-only parameter (Python binds them in C), every check inlined; anything unusual
+    (positional arguments, a missing or unknown field, a bad value) is handed to ``init``,
+    which raises the precise error. Generated names start with ``_``, which no field does."""
     plan = plan_of(cls)
     if plan.problem:
         return None
-    ns: dict[str, Any] = {"M": _MISSING, "_Bad": _Bad, "_slow": init, "_cls": cls}
+    # builtins by names no field can take (a field may be called `type` or `int`)
+    ns: dict[str, Any] = {"_M": _MISSING, "_Bad": _Bad, "_slow": init, "_cls": cls, "_type": type, "_int": int}
     info = cls.__kctx__
     plan_types = [f.type for f in info.fields] + [None for _ in info.ignored]
-    lines = ["def __init__(self, *args, **kw):",
-             "    if args or type(self) is not _cls:",
-             "        return _slow(self, args, kw)",
-             "    d = self.__dict__",
-             "    left = len(kw)",
+    names = [f[0] for f in plan.fields]
+    # the slow path gets the keywords as given, rebuilt from the parameters (errors only)
+    given = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
+    slow = f"return _slow(_self, _args, {{**{{k: v for k, v in {given}.items() if v is not _M}}, **_extra}})"
+    lines = [f"def __init__(_self, *_args, {', '.join(f'{n}=_M' for n in names)}, **_extra):",
+             "    if _args or _extra or _type(_self) is not _cls:",
+             f"        {slow}",
+             "    _d = _self.__dict__",
              "    try:"]
     for i, (name, default, factory, check, exact, nullable) in enumerate(plan.fields):
-        ns[f"D{i}"], ns[f"F{i}"], ns[f"C{i}"], ns[f"E{i}"] = default, factory, check, exact
-        lines.append(f"        v = kw.get({name!r}, M)")
-        lines.append("        if v is M:")
+        ns[f"_D{i}"], ns[f"_F{i}"], ns[f"_C{i}"], ns[f"_E{i}"] = default, factory, check, exact
+        lines.append(f"        if {name} is _M:")
         if default is _MISSING:
-            lines.append("            return _slow(self, args, kw)")
+            lines.append(f"            {slow}")
         else:
-            lines.append(f"            v = {'D%d' % i if factory is None else 'F%d()' % i}")
-        lines.append("        else:")
-        lines.append("            left -= 1")
+            lines.append(f"            {name} = {'_D%d' % i if factory is None else '_F%d()' % i}")
         rng = _RANGES.get(_exact_key(plan_types[i]))
         if check is not None and rng is not None:  # ints: the range check inline
-            lines.append(f"            if type(v) is not int or not {rng[0]} <= v <= {rng[1]}:")
-            lines.append("                if v is None:")
-            lines.append("                    pass" if nullable else "                    return _slow(self, args, kw)")
-            lines.append("                else:")
-            lines.append(f"                    v = C{i}(v)")
+            lines.append(f"        elif _type({name}) is not _int or not {rng[0]} <= {name} <= {rng[1]}:")
         elif check is not None:
-            lines.append(f"            if type(v) is not E{i}:")
-            lines.append("                if v is None:")
-            lines.append("                    pass" if nullable else "                    return _slow(self, args, kw)")
-            lines.append("                else:")
-            lines.append(f"                    v = C{i}(v)")
-        lines.append(f"        d[{name!r}] = v")
-    lines += ["    except _Bad:", "        return _slow(self, args, kw)",
-              "    if left:", "        return _slow(self, args, kw)"]
+            lines.append(f"        elif _type({name}) is not _E{i}:")
+        if check is not None:
+            lines.append(f"            if {name} is None:")
+            lines.append("                pass" if nullable else f"                {slow}")
+            lines.append("            else:")
+            lines.append(f"                {name} = _C{i}({name})")
+        lines.append(f"        _d[{name!r}] = {name}")
+    lines += ["    except _Bad:", f"        {slow}"]
     exec("\n".join(lines), ns)  # noqa: S102 - code built from field names of a class
     return ns["__init__"]
 
@@ -408,6 +406,13 @@ def _decimal_checker(precision: int, scale: int):
             v = decimal.Decimal(v)
         elif v.same_quantum(quantum) and v.adjusted() < max_int_digits:
             return v  # exactly `scale` places (finite: NaN/Infinity have no such exponent), digits fit
+        else:  # other places (12.5 or 1.230000 in DECIMAL(18, 4)): one C quantize decides most
+            try:
+                q = v.quantize(quantum)
+            except decimal.InvalidOperation:  # not finite, or too many digits: the checks below say why
+                q = None
+            if q is not None and q == v and q.adjusted() < max_int_digits:
+                return q  # the same value at the column's scale (12.5000), as ksqlDB returns it
         sign, digits, exp = v.as_tuple()
         if not isinstance(exp, int):
             raise _Bad(f"{v} is not a finite number ({label})")
