@@ -63,6 +63,8 @@ class KafkaContext:
         self._txn_producer = None
         self._txn_ready = False
         self._local = threading.local()
+        self._prepared: dict = {}  # entity class -> (encode, topic, timestamp field): add's hot path
+        self._open_transactions = 0  # transaction() blocks open in any thread (add checks its own)
         self._lock = threading.RLock()
         self._errors: list[str] = []
         self._failed = 0
@@ -91,6 +93,14 @@ class KafkaContext:
         info = apply_defaults(cls_or_name.__kctx__, self.config)
         self._by_cls[cls_or_name] = info
         return info
+
+    def _prepare(self, cls) -> tuple:
+        """``(encode, topic, timestamp field)`` of an entity class, for ``add``; the codec
+        (``_codec``) raises for a class that cannot be produced."""
+        codec = self._codecs.get(cls) or self._codec(cls)
+        prep = (codec.encode, codec.topic, codec.info.timestamp)
+        self._prepared[cls] = prep
+        return prep
 
     def _codec(self, cls):
         c = self._codecs.get(cls)
@@ -164,24 +174,23 @@ class KafkaContext:
         Errors: ``EntityValueError`` is raised at construction already; ``SchemaMismatchError``,
         ``SerializationError`` here; a record Kafka refuses is a ``ProduceError`` at
         ``flush()``/``close()`` (never silently dropped)."""
-        cls = type(entity)
-        codec = self._codecs.get(cls) or self._codec(cls)
-        key, value = codec.encode(entity)
+        # the hot path of a producing service: one dict lookup for the class's codec and topic
+        prep = self._prepared.get(type(entity)) or self._prepare(type(entity))
+        key, value = prep[0](entity)
         ts = 0
-        tsf = codec.info.timestamp
-        if tsf:
-            t = entity.__dict__.get(tsf)
+        if prep[2]:
+            t = entity.__dict__.get(prep[2])
             if t is not None:
                 ts = round(t.timestamp() * 1000)  # exact for whole milliseconds (construction truncates)
-        txn = getattr(self._local, "txn", None)
+        txn = getattr(self._local, "txn", None) if self._open_transactions else None
         producer = txn if txn is not None else (self._producer or self.producer)
         cb = self._delivered if txn is None else self._local.txn_cb
         if on_delivery is not None:
             cb = self._chain(cb, on_delivery)
         try:  # the common case inline; a full queue or an error in _produce
-            producer.produce(codec.topic, value, key, timestamp=ts, headers=headers, on_delivery=cb)
+            producer.produce(prep[1], value, key, timestamp=ts, headers=headers, on_delivery=cb)
         except Exception:  # noqa: BLE001 - BufferError, KafkaException: handled there
-            self._produce(producer, codec.topic, value, key, ts, headers, cb)
+            self._produce(producer, prep[1], value, key, ts, headers, cb)
             return
         producer.poll(0)  # delivery callbacks (a user callback's exception propagates, nothing is re-sent)
 
@@ -320,10 +329,20 @@ class KafkaContext:
         readers with ``isolation.level=read_committed`` (ksqlDB's default for
         exactly_once_v2, ``subscribe``) see all or none. An exception in the block aborts
         the transaction and is re-raised. ``ProduceError`` when the commit fails."""
-        from confluent_kafka import KafkaException
-
         if getattr(self._local, "txn", None) is not None:
             raise KctxError("transaction() blocks do not nest")
+        with self._lock:
+            self._open_transactions += 1
+        try:
+            yield from self._transaction(timeout)
+        finally:
+            with self._lock:
+                self._open_transactions -= 1
+
+    def _transaction(self, timeout: float):
+        """The body of ``transaction`` (a generator: begin, yield to the block, commit or abort)."""
+        from confluent_kafka import KafkaException
+
         p = self._transactional_producer()
         try:
             p.begin_transaction()
