@@ -203,6 +203,8 @@ def score(path: Path = CORPUS, syntax_only: bool = False, topics: Path | None = 
         if t.get("expected_exception"):
             s.rejections += 1
             expected = t["expected_exception"].get("message") or ""
+            if not expected and str(t["expected_exception"].get("type")).endswith("ParseFailedException"):
+                expected = "syntax"  # a parse failure without a message: a syntax finding names it
             if found:
                 s.caught += 1
                 if _same_problem(expected, [m for _, m in found]):
