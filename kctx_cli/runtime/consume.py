@@ -212,12 +212,21 @@ class Subscription:
                     return
 
     def __iter__(self) -> Iterator[Message]:
-        for m, value in self.records():
-            if isinstance(value, DeserializationError):
-                if self.raise_undecodable:
-                    raise DeserializationError(f"{m.topic()}[{m.partition()}]@{m.offset()}: {value}", value.code)
-                continue
-            yield Message(value, m, self)
+        """The records as typed ``Message``s. When the loop ends — ``idle_timeout`` or
+        ``max_messages`` reached, ``break``, an exception in its body — the subscription is
+        closed: it leaves the group at once (auto mode commits what it stored), so the
+        group's next member gets the partitions now rather than after the broker's
+        ``max.poll.interval.ms`` (5 minutes) of waiting for a member that no longer polls."""
+        try:
+            for m, value in self.records():
+                if isinstance(value, DeserializationError):
+                    if self.raise_undecodable:
+                        raise DeserializationError(f"{m.topic()}[{m.partition()}]@{m.offset()}: {value}",
+                                                   value.code)
+                    continue
+                yield Message(value, m, self)
+        finally:
+            self.close()
 
     # -- committing
     def _commit(self, msg: Message) -> None:

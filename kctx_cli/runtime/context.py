@@ -406,7 +406,8 @@ class KafkaContext:
         body that got it returned (at-least-once); ``"manual"``: ``msg.commit()`` /
         ``msg.nack()``. ``start``: where a group without committed offsets begins
         (``earliest``/``latest``). Iteration ends after ``max_messages`` records or
-        ``idle_timeout`` seconds without one (None: never). A record that does not decode
+        ``idle_timeout`` seconds without one (None: never); when the loop ends (or is left
+        by ``break`` or an exception) the subscription leaves the group. A record that does not decode
         raises ``DeserializationError`` naming topic[partition]@offset (not committed: use
         ``for_each`` to dead-letter such records); a missing topic is a ``ConsumeError``."""
         from kctx_cli.runtime.consume import Subscription
