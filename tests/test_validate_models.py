@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from kctx_cli.commands.validate import run_checks
 from tests.helpers import REPO, make_project, run_kctx
 
 HEAD = """\
@@ -397,3 +398,75 @@ def test_incompatible_schema_change_is_stopped_offline(tmp_path):
     assert ("migrations: orders-value: the new schema is not BACKWARD-compatible: BACKWARD: new schema cannot "
             "read data written with version 1: /fields/coupon/type: type mismatch: reader expects string, "
             "writer has null: destructive, re-run with --allow-destructive to write it") in res.stdout.splitlines(), res.stdout
+
+
+# Meta.window_type / window_size: a source over a topic with windowed keys (ksqlDB's
+# WINDOW_TYPE / WINDOW_SIZE); consumers of a windowed stream may select WINDOWSTART /
+# WINDOWEND, a persistent query over a windowed table is refused (the real ksqlDB 8.1.5)
+WINDOWED = '''
+from typing import Annotated
+from kctx_cli.model import Key, Stream, Table
+from kctx_cli.query import select, window_start
+
+
+class Clicks({base}):
+    user_id: Annotated[str, Key]
+    clicks: int
+
+    class Meta:
+        topic = "clicks"
+        window_type = {wtype!r}
+        window_size = {wsize!r}
+
+
+class ClickStats({base}):
+    user_id: Annotated[str, Key]
+    clicks: int
+    ws: int
+
+    class Meta:
+        def query():
+            return select(Clicks.user_id, Clicks.clicks, window_start.label("ws")).from_(Clicks)
+'''
+
+
+@pytest.mark.parametrize("wtype, wsize, problem", [
+    ("tumbling", "1 hour", None),
+    ("HOPPING", "30 SECONDS", None),
+    ("session", None, None),
+    ("tumbling", "500 milliseconds", None),
+    ("session", "1 HOUR", "a SESSION window_type takes no window_size"),
+    ("tumbling", None, "a TUMBLING window_type needs a window_size"),
+    ("hopping", "30 bobs", "window_size must be a number and a time unit"),
+    ("sliding", "1 HOUR", "window_type must be one of TUMBLING, HOPPING, SESSION"),
+])
+def test_windowed_source_entities(tmp_path, wtype, wsize, problem):
+    from kctx_cli.config import load_config
+    from kctx_cli.derive.ddl import entity_ddl
+    from kctx_cli.derive.schema import Resolver
+    from kctx_cli.model.discovery import load_project
+
+    make_project(tmp_path, {"w.py": WINDOWED.format(base="Stream", wtype=wtype, wsize=wsize)})
+    project = load_project(load_config(tmp_path), strict=False)
+    found = [str(p) for p in run_checks(project) if p.code == "bad-option"]
+    if problem:
+        assert len(found) == 1 and problem in found[0], found
+        return
+    assert found == []
+    ddl = entity_ddl(project.get("Clicks"), Resolver())
+    assert f"WINDOW_TYPE='{wtype.upper()}'" in ddl
+    assert ("WINDOW_SIZE=" in ddl) == (wsize is not None)
+    if wsize:
+        assert f"WINDOW_SIZE='{wsize.upper()}'" in ddl
+    # the consumer selects WINDOWSTART of the windowed stream: no finding
+    assert [p for p in run_checks(project) if p.code != "migration-missing"] == []
+
+
+def test_no_persistent_query_over_a_windowed_table(tmp_path):
+    from kctx_cli.config import load_config
+    from kctx_cli.model.discovery import load_project
+
+    make_project(tmp_path, {"w.py": WINDOWED.format(base="Table", wtype="tumbling", wsize="1 hour")})
+    found = [p for p in run_checks(load_project(load_config(tmp_path), strict=False))
+             if p.code == "windowed-table-query"]
+    assert len(found) == 1 and "does not support persistent queries on windowed tables" in found[0].message

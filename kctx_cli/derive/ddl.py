@@ -30,6 +30,10 @@ def _props(info: EntityInfo, *, derived: bool, has_key: bool) -> list:
         values["TIMESTAMP"] = quote_name(f.column if f is not None else str(info.timestamp).upper())
         if info.timestamp_format:
             values["TIMESTAMP_FORMAT"] = info.timestamp_format
+    if not derived and info.meta.get("window_type"):  # a source over windowed keys (model.checks checks them)
+        values["WINDOW_TYPE"] = str(info.meta["window_type"]).upper()
+        if info.meta.get("window_size"):
+            values["WINDOW_SIZE"] = str(info.meta["window_size"]).upper()
     return k.props(**values)
 
 

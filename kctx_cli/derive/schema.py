@@ -325,12 +325,13 @@ class _Analyzer:
 
     def _windowed_source(self, cls) -> bool:
         """Whether a source's rows are windowed: meta["windowed"] (the analyzer's sources
-        declared with WINDOW_TYPE), or a derived entity whose query is a windowed
+        declared with WINDOW_TYPE), a model with ``Meta.window_type``, or a derived entity whose query is a windowed
         aggregation (its consumers may select WINDOWSTART / WINDOWEND)."""
         info = getattr(cls, "__kctx__", None)
         if info is None:
             return False
-        if (getattr(info, "meta", None) or {}).get("windowed"):
+        meta = getattr(info, "meta", None) or {}
+        if meta.get("windowed") or (meta.get("window_type") and not info.derived):  # model: Meta.window_type
             return True
         if info.derived and info.cls not in self.r._active:
             try:
@@ -425,6 +426,13 @@ class _Analyzer:
             self.problem("emit-final", "EMIT FINAL needs a windowed aggregation")
         if q.limit_ is not None:
             self.problem("limit", "LIMIT is not allowed in a derived entity's query (persistent queries do not end)")
+        for cls in dict.fromkeys(q.entities):
+            # the real ksqlDB 8.1.5, for a CTAS over a windowed source table or over a windowed
+            # aggregation's table: "KSQL does not support persistent queries on windowed tables"
+            # (windowed streams are fine); transient push/pull queries may read them
+            if self.source_kind(cls) == "TABLE" and self._windowed_source(cls):
+                self.problem("windowed-table-query", f"KSQL does not support persistent queries on windowed tables: "
+                                                     f"{cls.__kctx__.source_name} is a windowed table")
 
         kind = "TABLE" if aggregating else query_kind(q, self.r)
 

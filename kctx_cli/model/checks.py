@@ -182,6 +182,45 @@ def _check_entity(c: _Collector, e: EntityInfo) -> None:
             c.add(e, "Meta.timestamp", "bad-option",
                   f"{e.name}: timestamp field '{f.name}' is a string: set Meta.timestamp_format")
 
+    _check_window(c, e)
+
+
+WINDOW_TYPES = ("TUMBLING", "HOPPING", "SESSION")
+# ksqlDB's window sizes: a number and a time unit (WINDOW_SIZE='30 SECONDS'; the real 8.1.5:
+# "Invalid duration: '30 bobs'. Unknown time unit: 'BOBS'. Supported time units are:
+# NANOSECONDS, MICROSECONDS, MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS")
+WINDOW_SIZE_RE = re.compile(r"^\s*\d+\s+(NANOSECOND|MICROSECOND|MILLISECOND|SECOND|MINUTE|HOUR|DAY)S?\s*$", re.I)
+
+
+def _check_window(c: _Collector, e: EntityInfo) -> None:
+    """Meta.window_type / window_size: a source over a topic whose keys are windowed (a
+    windowed table another application writes). ksqlDB's WINDOW_TYPE and WINDOW_SIZE, as
+    the real 8.1.5 answers: "TUMBLING windows require 'WINDOW_SIZE'", "'WINDOW_SIZE' should
+    not be set for SESSION windows"; a derived entity's windowing comes from its query."""
+    wtype, size = e.meta.get("window_type"), e.meta.get("window_size")
+    if wtype is None:
+        if size is not None:
+            c.add(e, "Meta.window_size", "bad-option", f"{e.name}: window_size needs a window_type")
+        return
+    if e.derived:
+        c.add(e, "Meta.window_type", "bad-option",
+              f"{e.name}: a derived entity is windowed by its query (.window(...)), not by Meta.window_type")
+        return
+    if not isinstance(wtype, str) or wtype.upper() not in WINDOW_TYPES:
+        c.add(e, "Meta.window_type", "bad-option",
+              f"{e.name}: window_type must be one of {', '.join(WINDOW_TYPES)}, got {wtype!r}")
+        return
+    if wtype.upper() == "SESSION":
+        if size is not None:
+            c.add(e, "Meta.window_size", "bad-option", f"{e.name}: a SESSION window_type takes no window_size")
+    elif size is None:
+        c.add(e, "Meta.window_size", "bad-option",
+              f"{e.name}: a {wtype.upper()} window_type needs a window_size, e.g. '1 HOUR'")
+    elif not isinstance(size, str) or not WINDOW_SIZE_RE.match(size):
+        c.add(e, "Meta.window_size", "bad-option",
+              f"{e.name}: window_size must be a number and a time unit (MILLISECONDS, SECONDS, MINUTES, HOURS, "
+              f"DAYS), e.g. '1 HOUR', got {size!r}")
+
 
 def _check_topic_name(c: _Collector, e: EntityInfo, topic, attr: str, what: str) -> None:
     if not isinstance(topic, str) or not topic:

@@ -47,6 +47,8 @@ META_OPTIONS = {
     "namespace": "Avro namespace of the value/key records",
     "query": "a function returning the DSL query of a derived entity",
     "abstract": "True: a base class that declares shared fields, not an entity",
+    "window_type": "a source over a topic with windowed keys: 'TUMBLING', 'HOPPING' or 'SESSION' (WINDOW_TYPE)",
+    "window_size": "the window size of a TUMBLING or HOPPING window_type, e.g. '1 HOUR' (WINDOW_SIZE)",
 }
 
 KINDS = ("STREAM", "TABLE")

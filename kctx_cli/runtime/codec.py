@@ -300,6 +300,11 @@ class EntityCodec:
             return self._key_enc
         keys = self._key_fields
         fmt = self.info.key_format
+        if self.info.meta.get("window_type"):
+            # ksqlDB appends the window's start (and a session's end) to such keys; records
+            # written without them would be misread (Meta.window_type: read-only here)
+            raise SerializationError(f"{self.info.name}: its keys are windowed (Meta.window_type): the runtime "
+                                     f"reads such a topic but does not write to it")
         if not keys:
             enc = lambda obj: None  # noqa: E731
         elif fmt == "KAFKA":
