@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,6 @@ import pytest
 from tests.helpers import REPO, make_project, run_kctx
 
 
-needs_bash = pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 
 
 def _env(**extra: str | None) -> dict:
@@ -51,7 +49,6 @@ def _complete_bash(line: str, cwd: Path | None = None, **env: str) -> list[str]:
 # ---------------------------------------------------------------------------
 
 
-@needs_bash
 def test_show_completion_prints_the_bash_script():
     res = _kctx_under("bash", "--show-completion", SHELL="/bin/bash")
     assert res.returncode == 0, res.stderr
@@ -122,7 +119,6 @@ def test_zsh_completes_commands():
     assert res.stdout.startswith("_arguments") and '"migrate"' in res.stdout and "makemigrations" not in res.stdout
 
 
-@needs_bash
 def test_the_bash_script_completes_in_bash(tmp_path):
     """End to end: bash sources the script and calls its completion function, which runs kctx."""
     bin_dir = tmp_path / "bin"
@@ -145,7 +141,6 @@ def test_the_bash_script_completes_in_bash(tmp_path):
 # ---------------------------------------------------------------------------
 
 
-@needs_bash
 def test_install_completion_writes_the_bashrc(tmp_path):
     res = _kctx_under("bash", "--install-completion", HOME=str(tmp_path), SHELL="/bin/bash")
     assert res.returncode == 0, res.stderr
