@@ -208,3 +208,50 @@ def test_derived_entities_are_constructible_too():
     h = BigOrder(order_id=OID, amount=Decimal("1500"))
     assert BigOrder.__kctx__.derived and h.amount == Decimal(1500)
     assert isinstance(BigOrder.amount, Column)
+
+
+def _sample_values(rnd):
+    """Values for Order's checked fields, valid and not, near every inline test's edges."""
+    zones = [UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone.utc, None]
+    exps = [0, -1, -2, -4, -5, 3]
+    return {
+        "quantity": rnd.choice([0, 1, -1, 2**31 - 1, 2**31, -(2**31), -(2**31) - 1, True, 2.0, None]),
+        "amount": rnd.choice([
+            Decimal((rnd.randint(0, 1), tuple(rnd.randint(0, 9) for _ in range(rnd.randint(1, 20))),
+                     rnd.choice(exps))),
+            Decimal("99999999999999.9999"), Decimal("-100000000000000.0000"), Decimal("0E-4"), Decimal("-0.0001"),
+            Decimal("NaN"), Decimal("-Infinity"), rnd.randint(-10**15, 10**15), 1.5, "1", None]),
+        "ordered_at": rnd.choice([
+            dt.datetime(2026, 1, 2, 3, 4, 5, rnd.choice([0, 1000, 999, 123456, 999999]), tzinfo=rnd.choice(zones)),
+            dt.date(2026, 1, 2), "2026-01-02", None]),
+        "customer_id": rnd.choice(["c", "", 7, None]),
+        "order_id": rnd.choice([OID, str(OID), "x", None]),
+    }
+
+
+def _outcome(build):
+    try:
+        o = build()
+    except EntityValueError as exc:
+        return "error", str(exc)
+    return "ok", {k: (v, v.as_tuple() if isinstance(v, Decimal) else type(v)) for k, v in o.__dict__.items()}
+
+
+def test_the_generated_init_and_the_general_one_agree():
+    """Keyword construction runs the generated __init__ (inline tests for the common valid
+    values); positional construction runs the general ``init``: on generated values both
+    raise the same message or store the same values (Decimal exponents included)."""
+    import random
+
+    rnd = random.Random(14)
+    first = [f.name for f in Order.__kctx__.fields][:4]  # order_id ... amount, all required
+    outcomes = []
+    for _ in range(3000):
+        kw = dict(order_id=OID, customer_id="c-1", quantity=2, amount=Decimal("12.5"), ordered_at=NOW)
+        kw.update({k: v for k, v in _sample_values(rnd).items() if rnd.random() < 0.3})
+        by_keyword = _outcome(lambda: Order(**kw))
+        by_position = _outcome(lambda: Order(*[kw[n] for n in first], **{k: v for k, v in kw.items()
+                                                                         if k not in first}))
+        assert by_keyword == by_position, kw
+        outcomes.append(by_keyword[0])
+    assert 600 < outcomes.count("ok") < 2400, outcomes.count("ok")  # both outcomes well represented

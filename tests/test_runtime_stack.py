@@ -254,6 +254,7 @@ def test_kafka_down_at_start_is_one_clear_error(tmp_path, unique_name):
 def test_produce_partitions_timestamps_and_keys_as_java(project):
     """Keys land where Java's murmur2 puts them (kctx_cli/tail/partitioner.py), the record
     timestamp is Meta.timestamp, AVRO keys carry the registered key schema id."""
+    from kctx_cli.runtime import SerializationError
     from kctx_cli.tail.partitioner import partition_for
 
     root, p, _ = project
@@ -267,8 +268,20 @@ def test_produce_partitions_timestamps_and_keys_as_java(project):
         for i in range(30):
             ctx.add(C["Customer"](customer_id=f"cust-{i}", name=f"n{i}"),
                     on_delivery=lambda err, m: delivered.append(m))
+        fast = sample_orders(C, 40)[20:]  # add's fast path: no callback, no headers
+        for o in fast:
+            ctx.add(o)
+        bad = sample_orders(C, 41)[40]
+        bad.ordered_at = bad.ordered_at.replace(tzinfo=None)  # assignment is not re-validated
+        with pytest.raises(SerializationError, match=r"^Order.ordered_at: datetime.datetime\(.*\) is not a "
+                                                     r"timezone-aware datetime"):
+            ctx.add(bad)
         ctx.flush()
+        read = {m.value.order_id: m for m in ctx.subscribe(C["Order"], group=f"{p}-ts", idle_timeout=3)}
     assert len(delivered) == 50 and all(m.error() is None for m in delivered)
+    assert len(read) == 40 and all(read[o.order_id].value == o for o in orders + fast)
+    assert all(read[o.order_id].timestamp == o.ordered_at for o in orders + fast)
+    assert all(read[o.order_id].partition == partition_for(read[o.order_id].raw.key(), 6) for o in fast)
     key_id = None
     for m in delivered:
         assert m.partition() == partition_for(m.key(), 6), m.key()
@@ -503,6 +516,8 @@ def test_bad_input_goes_to_the_dlq_or_is_one_error(project):
         prod.produce(f"{p}_orders", b"not avro at all", k, partition=0)
         prod.produce(f"{p}_orders", b"\x00" + (2**31 - 7).to_bytes(4, "big") + v[5:], k, partition=0)
         prod.produce(f"{p}_orders", v[:7], k, partition=0)  # truncated body
+        prod.produce(f"{p}_orders", v, b"plain-text-key", partition=0)
+        prod.produce(f"{p}_orders", v, b"\x00" + (2**31 - 5).to_bytes(4, "big") + k[5:], partition=0)
         prod.produce(f"{p}_orders", v, k, partition=0)
         prod.flush()
         with pytest.raises(DeserializationError, match=rf"^{p}_orders\[0\]@0: Order: the value is not "
@@ -511,10 +526,13 @@ def test_bad_input_goes_to_the_dlq_or_is_one_error(project):
                 pass
         seen = []
         r = ctx.for_each(C["Order"], lambda m: seen.append(m.value), group=f"{p}-lenient", idle_timeout=3)
-        assert seen == [good] and (r.processed, r.dead_lettered) == (1, 3)
+        assert seen == [good] and (r.processed, r.dead_lettered) == (1, 5)
         codes = [x.split(": ")[1] for x in r.errors]
-        assert codes == ["deserialization", "unknown-schema", "deserialization"]
-        assert "schema id 2147483641 is unknown to the schema registry" in r.errors[1]
+        assert codes == ["deserialization", "unknown-schema", "deserialization", "deserialization",
+                         "unknown-schema"], r.errors
+        assert "the value's schema id 2147483641 is unknown to the schema registry" in r.errors[1]
+        assert "the key is not Confluent-framed Avro (magic byte 70, 14 bytes)" in r.errors[3]
+        assert "the key's schema id 2147483643 is unknown to the schema registry" in r.errors[4]
 
         # a topic the migrations never created
         missing = root / "models" / "shop.py"

@@ -131,7 +131,8 @@ def fast_init(cls):
     if plan.problem:
         return None
     # builtins by names no field can take (a field may be called `type` or `int`)
-    ns: dict[str, Any] = {"_M": _MISSING, "_Bad": _Bad, "_slow": init, "_cls": cls, "_type": type, "_int": int}
+    ns: dict[str, Any] = {"_M": _MISSING, "_Bad": _Bad, "_slow": init, "_cls": cls, "_type": type, "_int": int,
+                          "_datetime": _dt.datetime, "_UTC": _UTC, "_Decimal": decimal.Decimal}
     info = cls.__kctx__
     plan_types = [f.type for f in info.fields] + [None for _ in info.ignored]
     names = [f[0] for f in plan.fields]
@@ -150,9 +151,18 @@ def fast_init(cls):
             lines.append(f"            {slow}")
         else:
             lines.append(f"            {name} = {'_D%d' % i if factory is None else '_F%d()' % i}")
-        rng = _RANGES.get(_exact_key(plan_types[i]))
+        t = plan_types[i]
+        rng = _RANGES.get(_exact_key(t))
+        # the common valid value passes an inline test; anything else goes to the checker
         if check is not None and rng is not None:  # ints: the range check inline
             lines.append(f"        elif _type({name}) is not _int or not {rng[0]} <= {name} <= {rng[1]}:")
+        elif check is not None and t.name == "TIMESTAMP":  # UTC, whole milliseconds
+            lines.append(f"        elif _type({name}) is not _datetime or {name}.tzinfo is not _UTC "
+                         f"or {name}.microsecond % 1000:")
+        elif check is not None and t.name == "DECIMAL":  # exactly the column's places, digits fit
+            ns[f"_Q{i}"] = decimal.Decimal((0, (1,), -t.scale))
+            lines.append(f"        elif _type({name}) is not _Decimal or not {name}.same_quantum(_Q{i}) "
+                         f"or {name}.adjusted() >= {t.precision - t.scale}:")
         elif check is not None:
             lines.append(f"        elif _type({name}) is not _E{i}:")
         if check is not None:

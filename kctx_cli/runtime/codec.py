@@ -211,6 +211,9 @@ class EntityCodec:
         self._key_ser = None
         self._value_enc = None
         self._key_enc = None
+        self._encode = None
+        self._plain_key = None  # (serializer, context, attribute): one Avro key column written as it is
+        self._plain_value = False  # the value record is the instance's __dict__
         self._value_de = None
         self._key_de = None
         self._build = None
@@ -275,11 +278,12 @@ class EntityCodec:
                                           f"makemigrations, then kctx migrate")
             encs = [(f.name, name, _encoder(f.type, ftype)) for f, name, ftype in pairs]
             if all(enc is None and attr == name for attr, name, enc in encs):
-                names = tuple(attr for attr, _, _ in encs)
-
+                # the instance's own __dict__ is the record: fastavro's writer reads a
+                # record's fields by name and passes over other keys (the key columns,
+                # ignored fields), so no copy is made (the hot path of ctx.add)
                 def to_avro(obj):
-                    d = obj.__dict__
-                    return {n: d[n] for n in names}
+                    return obj.__dict__
+                self._plain_value = True
             else:
                 def to_avro(obj):
                     d = obj.__dict__
@@ -340,6 +344,8 @@ class EntityCodec:
                 f = keys[0]
                 conv = _encoder(f.type, registered)
                 name = f.name
+                if conv is None:
+                    self._plain_key = (ser, sctx, name)
 
                 def enc(obj):
                     v = obj.__dict__[name]
@@ -360,16 +366,39 @@ class EntityCodec:
     def encode(self, obj) -> tuple[bytes | None, bytes]:
         """entity -> (key bytes, value bytes); SerializationError for a value the registered
         schema cannot hold."""
-        ser = self._value_ser or self.value_serializer()
-        try:
-            key = (self._key_enc or self.key_encoder())(obj)
-            value = ser(self._value_enc(obj), self._vctx)
-        except (SerializationError, SchemaMismatchError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - fastavro/confluent raise ValueError/TypeError/...
-            raise SerializationError(f"{self.info.name}: cannot serialise {obj!r}: {type(exc).__name__}: "
-                                     f"{exc}") from None
-        return key, value
+        return (self._encode or self.encoder())(obj)
+
+    def encoder(self) -> Callable[[Any], tuple[bytes | None, bytes]]:
+        """``encode`` as one function with the serializers bound (built once: the registry
+        is asked on the first call; SchemaMismatchError/SerializationError as ``encode``)."""
+        if self._encode is None:
+            ser = self.value_serializer()
+            key_enc, to_avro, vctx = self.key_encoder(), self._value_enc, self._vctx
+            failed = self._encode_error
+            if self._plain_key and self._plain_value:  # the common shape, without the layers
+                kser, kctx, key_name = self._plain_key
+
+                def encode(obj):
+                    d = obj.__dict__
+                    try:
+                        return kser(d[key_name], kctx), ser(d, vctx)
+                    except Exception as exc:  # noqa: BLE001
+                        raise failed(obj, exc) from None
+            else:
+                def encode(obj):
+                    try:
+                        return key_enc(obj), ser(to_avro(obj), vctx)
+                    except Exception as exc:  # noqa: BLE001
+                        raise failed(obj, exc) from None
+            self._encode = encode
+        return self._encode
+
+    def _encode_error(self, obj, exc: Exception) -> Exception:
+        """What ``encode`` raises for ``exc``: kctx's own errors as they are, anything
+        fastavro/confluent-kafka raise (ValueError, TypeError...) as a SerializationError."""
+        if isinstance(exc, (SerializationError, SchemaMismatchError)):
+            return exc
+        return SerializationError(f"{self.info.name}: cannot serialise {obj!r}: {type(exc).__name__}: {exc}")
 
     # -- reading
     def decoder(self) -> Callable[[bytes | None, bytes | None], Any]:
@@ -391,6 +420,18 @@ class EntityCodec:
         kde = AvroDeserializer(self.registry) if keys and fmt == "AVRO" else None
         name = info.name
 
+        def failed(exc, data, what) -> DeserializationError:
+            if isinstance(exc, SchemaRegistryError):
+                sid = int.from_bytes(data[1:5], "big")
+                if exc.http_status_code == 404:
+                    return DeserializationError(f"{name}: the {what}'s schema id {sid} is unknown to the schema "
+                                                f"registry", "unknown-schema")
+                return DeserializationError(f"{name}: cannot fetch schema id {sid} of the {what}: "
+                                            f"{exc.error_message}", "registry-error")
+            # corrupt Avro bodies raise anything
+            return DeserializationError(f"{name}: the {what} does not decode as Avro: {type(exc).__name__}: "
+                                        f"{exc}", "deserialization")
+
         def read(data, de, c, what):
             if data is None:
                 return None
@@ -399,16 +440,8 @@ class EntityCodec:
                                            f"{data[:1].hex() or 'missing'}, {len(data)} bytes)", "deserialization")
             try:
                 return de(data, c)
-            except SchemaRegistryError as exc:
-                sid = int.from_bytes(data[1:5], "big")
-                if exc.http_status_code == 404:
-                    raise DeserializationError(f"{name}: the {what}'s schema id {sid} is unknown to the schema "
-                                               f"registry", "unknown-schema") from None
-                raise DeserializationError(f"{name}: cannot fetch schema id {sid} of the {what}: "
-                                           f"{exc.error_message}", "registry-error") from None
-            except Exception as exc:  # noqa: BLE001 - corrupt Avro bodies raise anything
-                raise DeserializationError(f"{name}: the {what} does not decode as Avro: {type(exc).__name__}: "
-                                           f"{exc}", "deserialization") from None
+            except Exception as exc:  # noqa: BLE001
+                raise failed(exc, data, what) from None
 
         def key_values(kb) -> dict:
             if not keys or kb is None:
@@ -440,6 +473,33 @@ class EntityCodec:
                 raise DeserializationError(f"{name}: the key is not JSON", "deserialization") from None
             return {keys[0].name: kv} if len(keys) == 1 else kv
 
+        single = len(keys) == 1 and fmt == "AVRO" and keys[0].type.name != "STRUCT"
+        key_attr, key_dec = (keys[0].name, key_decoders[0][3]) if single else (None, None)
+
+        def decode_single(kb, vb):
+            # the common shape (one Avro key column, a framed value) without the general
+            # path's layers; anything unusual goes there for the precise error
+            if vb is None or kb is None or len(vb) < 5 or vb[0] or len(kb) < 5 or kb[0]:
+                return decode(kb, vb)
+            try:
+                v = vde(vb, vctx)
+            except Exception as exc:  # noqa: BLE001
+                raise failed(exc, vb, "value") from None
+            try:
+                x = kde(kb, kctx)
+            except Exception as exc:  # noqa: BLE001
+                raise failed(exc, kb, "key") from None
+            if type(v) is not dict or type(x) is dict:
+                return decode(kb, vb)
+            v[key_attr] = x if key_dec is None or x is None else key_dec(x)
+            try:
+                return build(v)
+            except DeserializationError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise DeserializationError(f"{name}: the record does not fit the model: {type(exc).__name__}: "
+                                           f"{exc}", "model-mismatch") from None
+
         def decode(kb, vb):
             if vb is None:
                 raise DeserializationError(f"{name}: a tombstone (null value) is not an entity", "tombstone")
@@ -464,8 +524,8 @@ class EntityCodec:
             except Exception as exc:  # noqa: BLE001
                 raise DeserializationError(f"{name}: the record does not fit the model: {type(exc).__name__}: "
                                            f"{exc}", "model-mismatch") from None
-        self._build = decode
-        return decode
+        self._build = decode_single if single else decode
+        return self._build
 
 
 MISSING_KEY: Any = object()

@@ -182,12 +182,16 @@ class Subscription:
             if good:
                 yield good
 
-    def records(self) -> Iterator[tuple[Any, Any]]:
+    def records(self, typed: bool = False) -> Iterator[Any]:
         """(raw message, entity or DeserializationError) pairs, honouring nack rewinds and
-        max_messages; auto mode stores each offset when the next pair is asked for."""
+        max_messages; auto mode stores each offset when the next pair is asked for.
+        ``typed``: ``Message``s instead, an undecodable record raised (``raise_undecodable``)
+        or passed over — what ``__iter__`` yields, in one generator (a consumer's hot loop)."""
         decode = self.codec.decoder()
+        raise_undecodable = self.raise_undecodable
         store = self.consumer.store_offsets
         auto = self.mode == "auto"
+        limit = self.max_messages
         n = 0
         for batch in self._batches():
             for m in batch:
@@ -200,15 +204,24 @@ class Subscription:
                 try:
                     value = decode(m.key(), m.value())
                 except DeserializationError as exc:
-                    value = exc
-                yield m, value
+                    if not typed:
+                        value = exc
+                    elif raise_undecodable:
+                        raise DeserializationError(f"{m.topic()}[{m.partition()}]@{m.offset()}: {exc}",
+                                                   exc.code) from None
+                    else:
+                        value = None  # passed over (its offset is stored all the same)
+                if not typed:
+                    yield m, value
+                elif value is not None:
+                    yield Message(value, m, self)
                 if auto:
                     try:
                         store(message=m)
                     except Exception:  # noqa: BLE001 - partition revoked meanwhile: redelivered to its new owner
                         pass
                 n += 1
-                if self.max_messages is not None and n >= self.max_messages:
+                if limit is not None and n >= limit:
                     return
 
     def __iter__(self) -> Iterator[Message]:
@@ -218,13 +231,7 @@ class Subscription:
         group's next member gets the partitions now rather than after the broker's
         ``max.poll.interval.ms`` (5 minutes) of waiting for a member that no longer polls."""
         try:
-            for m, value in self.records():
-                if isinstance(value, DeserializationError):
-                    if self.raise_undecodable:
-                        raise DeserializationError(f"{m.topic()}[{m.partition()}]@{m.offset()}: {value}",
-                                                   value.code)
-                    continue
-                yield Message(value, m, self)
+            yield from self.records(typed=True)
         finally:
             self.close()
 

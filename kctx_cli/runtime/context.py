@@ -17,12 +17,26 @@ import uuid
 from typing import Any, Iterator
 
 from kctx_cli.errors import KctxError
-from kctx_cli.runtime.errors import ProduceError
+from kctx_cli.runtime.errors import ProduceError, SerializationError
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _MS = _dt.timedelta(milliseconds=1)
 # librdkafka's defaults are minutes; a service wants to hear about an outage sooner
 DEFAULT_FLUSH_TIMEOUT = 30.0
+
+
+def _timestamp_ms(entity, field: str) -> int:
+    """The record timestamp (epoch ms) from the ``Meta.timestamp`` field, 0 (the produce
+    time) when it is None; ``SerializationError`` for a value that is no aware datetime
+    (set after construction, which is not re-validated)."""
+    t = entity.__dict__.get(field)
+    if t is None:
+        return 0
+    try:
+        return (t - _EPOCH) // _MS
+    except TypeError:
+        raise SerializationError(f"{type(entity).__name__}.{field}: {t!r} is not a timezone-aware datetime "
+                                 f"(Meta.timestamp gives the record timestamp)") from None
 
 
 class KafkaContext:
@@ -63,7 +77,8 @@ class KafkaContext:
         self._txn_producer = None
         self._txn_ready = False
         self._local = threading.local()
-        self._prepared: dict = {}  # entity class -> (encode, topic, timestamp field): add's hot path
+        self._prepared: dict = {}  # entity class -> (encode, topic, timestamp field)
+        self._senders: dict = {}  # entity class -> add's fast path (no headers, callback or transaction)
         self._open_transactions = 0  # transaction() blocks open in any thread (add checks its own)
         self._lock = threading.RLock()
         self._errors: list[str] = []
@@ -98,9 +113,33 @@ class KafkaContext:
         """``(encode, topic, timestamp field)`` of an entity class, for ``add``; the codec
         (``_codec``) raises for a class that cannot be produced."""
         codec = self._codecs.get(cls) or self._codec(cls)
-        prep = (codec.encode, codec.topic, codec.info.timestamp)
+        prep = (codec.encoder(), codec.topic, codec.info.timestamp)
         self._prepared[cls] = prep
         return prep
+
+    def _sender(self, cls):
+        """``add``'s fast path for one class — no headers, no callback, outside any
+        transaction: one function with the encoder, topic and producer bound (a producing
+        service's hot loop; ``add`` documents the behaviour)."""
+        encode, topic, ts_field = self._prepared.get(cls) or self._prepare(cls)
+        producer = self.producer
+        produce, poll, delivered, fallback = producer.produce, producer.poll, self._delivered, self._produce
+
+        def send(entity):
+            key, value = encode(entity)
+            t = entity.__dict__.get(ts_field) if ts_field else None
+            try:
+                ts = 0 if t is None else (t - _EPOCH) // _MS  # exact epoch ms (construction truncates)
+            except TypeError:  # assigned after construction (not re-validated)
+                ts = _timestamp_ms(entity, ts_field)
+            try:
+                produce(topic, value, key, timestamp=ts, on_delivery=delivered)
+            except Exception:  # noqa: BLE001 - BufferError, KafkaException: handled there
+                fallback(producer, topic, value, key, ts, None, delivered)
+                return
+            poll(0)  # delivery callbacks
+        self._senders[cls] = send
+        return send
 
     def _codec(self, cls):
         c = self._codecs.get(cls)
@@ -174,14 +213,12 @@ class KafkaContext:
         Errors: ``EntityValueError`` is raised at construction already; ``SchemaMismatchError``,
         ``SerializationError`` here; a record Kafka refuses is a ``ProduceError`` at
         ``flush()``/``close()`` (never silently dropped)."""
-        # the hot path of a producing service: one dict lookup for the class's codec and topic
+        if headers is None and on_delivery is None and not self._open_transactions:
+            send = self._senders.get(type(entity)) or self._sender(type(entity))
+            return send(entity)
         prep = self._prepared.get(type(entity)) or self._prepare(type(entity))
         key, value = prep[0](entity)
-        ts = 0
-        if prep[2]:
-            t = entity.__dict__.get(prep[2])
-            if t is not None:
-                ts = round(t.timestamp() * 1000)  # exact for whole milliseconds (construction truncates)
+        ts = _timestamp_ms(entity, prep[2]) if prep[2] else 0
         txn = getattr(self._local, "txn", None) if self._open_transactions else None
         producer = txn if txn is not None else (self._producer or self.producer)
         cb = self._delivered if txn is None else self._local.txn_cb
@@ -489,6 +526,7 @@ class KafkaContext:
                 self._poller.join(1)
             self._producer = None
             self._txn_producer = None
+            self._senders.clear()  # they hold the producer
 
     def __enter__(self) -> "KafkaContext":
         return self
