@@ -4,6 +4,7 @@ and ``ctx.table(...).get`` latency.
 
     set -a; eval "$(tests/stack/up)"; set +a
     python bench/bench_runtime.py [--n 1000000] [--rounds 2] [--gets 200000]
+    python bench/bench_runtime.py --breakdown --n 20000 --rounds 21   # where the produce gap is
 
 Both sides produce the same records (UUID key in Avro, a value of 7 fields: strings, an
 INT, a DECIMAL(18, 4), a timestamp-millis, a nullable string) with the same producer
@@ -71,7 +72,10 @@ class BenchCustomer(Table):
         partitions = 3
 '''
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+# record timestamps start now: the topic's retention (7 days) deletes records whose
+# timestamps are older, in the middle of a run (a fixed past date lost 1M records that way)
+T0 = datetime.now(timezone.utc).replace(microsecond=0)
+T0_MS = int(T0.timestamp()) * 1000
 # CPU time of the whole process (librdkafka's threads included, the same work on both
 # sides): on a shared machine wall time mostly measures the neighbours; --wall for it
 CLOCK = time.process_time
@@ -122,7 +126,7 @@ def bare_produce(ctx, topic: str, n: int) -> float:
         key = kser(oid, kctx_)
         while True:
             try:
-                p.produce(topic, value, key, timestamp=(ts - T0) // timedelta(milliseconds=1) + 1767225600000)
+                p.produce(topic, value, key, timestamp=(ts - T0) // timedelta(milliseconds=1) + T0_MS)
                 break
             except BufferError:
                 p.poll(0.1)
@@ -212,6 +216,85 @@ def gets(ctx, cls, rows: int, count: int) -> tuple[float, float]:
     return statistics.median(per), statistics.median(raw_per)
 
 
+def breakdown(ctx, cls, topic: str, n: int, rounds: int) -> None:
+    """Where the produce gap is: the loops' pieces, alternating, median µs per record
+    (``--breakdown``): the serializers + produce over pre-built dicts, with and without a
+    delivery callback, ``ctx.add`` over pre-built entities, and building the values as a
+    dict or as a validated entity."""
+    from confluent_kafka import Producer
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    reg = ctx._write_registry()
+    conf = {"auto.register.schemas": False, "use.latest.version": False}
+    vser = AvroSerializer(reg, reg.get_latest_version(f"{topic}-value").schema.schema_str, conf=conf)
+    kser = AvroSerializer(reg, reg.get_latest_version(f"{topic}-key").schema.schema_str, conf=conf)
+    vctx, kctx_ = SerializationContext(topic, MessageField.VALUE), SerializationContext(topic, MessageField.KEY)
+    p = Producer(ctx._producer_conf())
+
+    def dicts():
+        out = []
+        for i in range(n):
+            oid, c, pr, q, a, ts, cp = values(i)
+            out.append((oid, {"customer_id": c, "product_id": pr, "quantity": q, "amount": a, "ordered_at": ts,
+                              "coupon": cp}))
+        return out
+
+    def bare(cb):
+        items = dicts()
+        t = CLOCK()
+        for oid, d in items:
+            value, key = vser(d, vctx), kser(oid, kctx_)
+            ts = (d["ordered_at"] - T0) // timedelta(milliseconds=1) + T0_MS
+            while True:
+                try:
+                    if cb is None:
+                        p.produce(topic, value, key, timestamp=ts)
+                    else:
+                        p.produce(topic, value, key, timestamp=ts, on_delivery=cb)
+                    break
+                except BufferError:
+                    p.poll(0.1)
+            p.poll(0)
+        p.flush()
+        return CLOCK() - t
+
+    def add():
+        items = [cls(order_id=oid, customer_id=c, product_id=pr, quantity=q, amount=a, ordered_at=ts, coupon=cp)
+                 for oid, c, pr, q, a, ts, cp in map(values, range(n))]
+        t = CLOCK()
+        for e in items:
+            ctx.add(e)
+        ctx.flush()
+        return CLOCK() - t
+
+    def build(entity: bool):
+        t = CLOCK()
+        for i in range(n):
+            oid, c, pr, q, a, ts, cp = values(i)
+            if entity:
+                cls(order_id=oid, customer_id=c, product_id=pr, quantity=q, amount=a, ordered_at=ts, coupon=cp)
+            else:
+                {"customer_id": c, "product_id": pr, "quantity": q, "amount": a, "ordered_at": ts, "coupon": cp}
+        return CLOCK() - t
+
+    variants = {
+        "bare loop over pre-built dicts": lambda: bare(None),
+        "the same with a delivery callback": lambda: bare(ctx._delivered),
+        "ctx.add over pre-built entities": add,
+        "values(i) + a dict": lambda: build(False),
+        "values(i) + a validated entity": lambda: build(True),
+        "bare produce, building as it goes": lambda: n / bare_produce(ctx, topic, n),  # seconds
+        "kctx produce, building as it goes": lambda: n / kctx_produce(ctx, cls, n),
+    }
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(rounds):
+        for k, f in variants.items():
+            times[k].append(f() / n * 1e6)
+    for k, v in times.items():
+        print(f"{k:40s} {statistics.median(v):6.2f} us/record  {[round(x, 2) for x in v]}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -219,6 +302,8 @@ def main() -> None:
     ap.add_argument("--gets", type=int, default=200_000)
     ap.add_argument("--rows", type=int, default=20_000)
     ap.add_argument("--wall", action="store_true", help="wall-clock time instead of process CPU time")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="instead: the produce loops' pieces, --rounds alternating runs of --n records")
     a = ap.parse_args()
     global CLOCK
     if a.wall:
@@ -235,6 +320,9 @@ def main() -> None:
             order = ctx.project.get("BenchOrder").cls
             cust = ctx.project.get("BenchCustomer").cls
             topic = f"{p}_orders"
+            if a.breakdown:
+                breakdown(ctx, order, topic, a.n, a.rounds)
+                return
             prod = {"bare": [], "kctx": []}
             cons = {"bare": [], "kctx": []}
             for _ in range(a.rounds):

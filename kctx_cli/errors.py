@@ -7,10 +7,21 @@ only with ``--debug``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_DIFF = 2
+
+
+def display_path(path, root) -> str:
+    """How messages show a file: ``path`` relative to ``root`` (the project root, or the
+    working directory) when it is inside it, else as given. Both are resolved first, so
+    a relative or symlinked spelling of the same place reads the same."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+    except ValueError:
+        return str(path)
 
 
 class KctxError(Exception):

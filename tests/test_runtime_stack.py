@@ -337,8 +337,44 @@ def test_model_registry_mismatch_is_one_error(project):
             ctx.add(C["Customer"](customer_id="a", name="A", vip=True))
     msg = str(ei.value)
     assert msg.startswith(f"Customer: the model's Avro schema differs from the latest registered version of "
-                          f"{p}_customers-value (field vip is in the model only)")
+                          f"{p}_customers-value (field vip is in the model only) and from every older one")
     assert msg.endswith("run kctx makemigrations, then kctx migrate") and "\n" not in msg
+
+
+def test_a_reverted_schema_change_is_registered_once_and_produced_with(project):
+    """Adding a field, then removing it again: the registry answers the first schema with
+    its first version and keeps the latest at 2 (Confluent Schema Registry 8.1.5), so the
+    revert's migration registers nothing, the plan is clean afterwards, and the context
+    produces with version 1's id."""
+    root, p, migrate = project
+    env = {"KCTX_MIGRATIONS_TOPIC": f"_kctx_{p}"}
+    shop = root / "models" / "shop.py"
+    original = shop.read_text()
+    shop.write_text(original.replace("    tier: Int32 = 0\n", "    tier: Int32 = 0\n    vip: Optional[bool] = None\n"))
+    migrate()
+    shop.write_text(original)  # ksqlDB drops a column only by DROP TABLE and CREATE again
+    r = run_kctx("makemigrations", "--allow-destructive", cwd=root, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    newest = sorted((root / "migrations").glob("V*.sql"))[-1].read_text()
+    assert f'"subject":"{p}_customers-value"' not in newest, newest
+    r = run_kctx("migrate", "--allow-destructive", cwd=root, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_kctx("plan", "--detailed-exitcode", cwd=root, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+    with context(root) as ctx:
+        C = classes(ctx)
+        reg = ctx.registry
+        versions = reg.get_versions(f"{p}_customers-value")
+        first = reg.get_version(f"{p}_customers-value", 1)
+        assert versions == [1, 2] and "vip" not in first.schema.schema_str
+        assert "vip" in reg.get_latest_version(f"{p}_customers-value").schema.schema_str
+        ctx.ensure_ready()
+        ctx.add(C["Customer"](customer_id="rev", name="Reverted", tier=3))
+        ctx.flush()
+        got = [m for m in ctx.subscribe(C["Customer"], group=f"{p}-rev", idle_timeout=3)]
+    assert [m.value for m in got] == [C["Customer"](customer_id="rev", name="Reverted", tier=3)]
+    assert int.from_bytes(got[0].raw.value()[1:5], "big") == first.schema_id
 
 
 # --------------------------------------------------------------------------- ksqlDB round trips

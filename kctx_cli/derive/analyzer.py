@@ -192,16 +192,17 @@ _SIMPLE_TYPE_CACHE: dict = {}
 
 def _type_of_node(node) -> SqlType | None:
     """A type node (``exp.DataType``) -> ``SqlType``; None for a type kctx does not model."""
-    from kctx_cli.ksql.dialect import render
-    from kctx_cli.query.functions import parse_type
+    from kctx_cli.query.functions import sql_type_of
 
+    if not isinstance(node, exp.DataType):
+        return None
     key = None
-    if isinstance(node, exp.DataType) and all(isinstance(p, exp.DataTypeParam) for p in node.expressions):
+    if all(isinstance(p, exp.DataTypeParam) for p in node.expressions):
         key = (node.this, tuple(str(p.this) for p in node.expressions))  # INT, DECIMAL(18, 4), ...
         if key in _SIMPLE_TYPE_CACHE:
             return _SIMPLE_TYPE_CACHE[key]
     try:
-        t = parse_type(render(node))
+        t = sql_type_of(node)
     except Exception:  # noqa: BLE001 - a type kctx does not model
         t = None
     if key is not None:

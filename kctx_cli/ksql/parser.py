@@ -351,9 +351,7 @@ class KsqlParser(_Parser):
         columns = None
         if self._curr.token_type == T.L_PAREN:
             self._advance()
-            columns = [self._p_identifier("a column name")]
-            while self._tok(T.COMMA):
-                columns.append(self._p_identifier("a column name"))
+            columns = self._p_comma_list(lambda: self._p_identifier("a column name"))
             self._expect(T.R_PAREN, "')'")
         if columns is not None or self._is("VALUES"):
             self._expect_kw("VALUES")
@@ -365,11 +363,7 @@ class KsqlParser(_Parser):
 
     def _p_values(self) -> list[exp.Expression]:
         self._expect(T.L_PAREN, "'('")
-        values = []
-        if self._curr.token_type != T.R_PAREN:
-            values.append(self._p_value_expression())
-            while self._tok(T.COMMA):
-                values.append(self._p_value_expression())
+        values = self._p_comma_list(self._p_value_expression) if self._curr.token_type != T.R_PAREN else []
         self._expect(T.R_PAREN, "')' or ','")
         return values
 
@@ -416,9 +410,7 @@ class KsqlParser(_Parser):
 
     def _p_table_elements(self) -> list[k.ColumnDef]:
         self._advance()  # (
-        cols = [self._p_table_element()]
-        while self._tok(T.COMMA):
-            cols.append(self._p_table_element())
+        cols = self._p_comma_list(self._p_table_element)
         self._expect(T.R_PAREN, "')' or ','")
         return cols
 
@@ -438,9 +430,7 @@ class KsqlParser(_Parser):
 
     def _p_properties(self) -> list[k.Property]:
         self._expect(T.L_PAREN, "'('")
-        props = [self._p_property()]
-        while self._tok(T.COMMA):
-            props.append(self._p_property())
+        props = self._p_comma_list(self._p_property)
         self._expect(T.R_PAREN, "')' or ','")
         return props
 
@@ -516,11 +506,15 @@ class KsqlParser(_Parser):
             query.set("limit", exp.Limit(expression=self._p_number()))
         return query
 
-    def _p_select_items(self) -> list[exp.Expression]:
-        items = [self._p_select_item()]
+    def _p_comma_list(self, item) -> list:
+        """``item`` parsed once, then again after each comma."""
+        items = [item()]
         while self._tok(T.COMMA):
-            items.append(self._p_select_item())
+            items.append(item())
         return items
+
+    def _p_select_items(self) -> list[exp.Expression]:
+        return self._p_comma_list(self._p_select_item)
 
     def _p_select_item(self) -> exp.Expression:
         if self._tok(T.STAR):
@@ -657,10 +651,7 @@ class KsqlParser(_Parser):
         return self._p_expression_list()
 
     def _p_expression_list(self) -> list[exp.Expression]:
-        exprs = [self._p_value_expression()]
-        while self._tok(T.COMMA):
-            exprs.append(self._p_value_expression())
-        return exprs
+        return self._p_comma_list(self._p_value_expression)
 
     # -- expressions ----------------------------------------------------------
 
@@ -699,9 +690,7 @@ class KsqlParser(_Parser):
             node = exp.Between(this=value, low=low, high=self._p_value_expression())
         elif self._kw("IN"):
             self._expect(T.L_PAREN, "'('")
-            items = [self._p_expression()]
-            while self._tok(T.COMMA):
-                items.append(self._p_expression())
+            items = self._p_comma_list(self._p_expression)
             self._expect(T.R_PAREN, "')' or ','")
             node = exp.In(this=value, expressions=items)
         elif self._kw("LIKE"):
@@ -843,11 +832,7 @@ class KsqlParser(_Parser):
                 return exp.Cast(this=value, to=to)
             if word == "ARRAY" and nxt == T.L_BRACKET:
                 self._advance(2)
-                items = []
-                if self._curr.token_type != T.R_BRACKET:
-                    items.append(self._p_expression())
-                    while self._tok(T.COMMA):
-                        items.append(self._p_expression())
+                items = self._p_comma_list(self._p_expression) if self._curr.token_type != T.R_BRACKET else []
                 self._expect(T.R_BRACKET, "']' or ','")
                 return exp.Array(expressions=items)
             if word in ("MAP", "STRUCT") and nxt == T.L_PAREN:
@@ -919,9 +904,7 @@ class KsqlParser(_Parser):
             return exp.Lambda(this=self._p_expression(), expressions=[self._ident(tok)])
         if tok.token_type == T.L_PAREN and self._lambda_params_follow():
             self._advance()
-            params = [self._p_identifier("a lambda parameter")]
-            while self._tok(T.COMMA):
-                params.append(self._p_identifier("a lambda parameter"))
+            params = self._p_comma_list(lambda: self._p_identifier("a lambda parameter"))
             self._expect(T.R_PAREN, "')'")
             self._expect(T.FARROW, "'=>'")
             return exp.Lambda(this=self._p_expression(), expressions=params)
@@ -1067,9 +1050,7 @@ class KsqlParser(_Parser):
             dtype = exp.DataType(this=exp.DType.USERDEFINED, kind=name)
         if self._curr.token_type == T.L_PAREN:  # typeParameter list, e.g. VARCHAR(10)
             self._advance()
-            params = [exp.DataTypeParam(this=self._p_type_parameter())]
-            while self._tok(T.COMMA):
-                params.append(exp.DataTypeParam(this=self._p_type_parameter()))
+            params = self._p_comma_list(lambda: exp.DataTypeParam(this=self._p_type_parameter()))
             self._expect(T.R_PAREN, "')'")
             dtype.set("expressions", params)
         return dtype

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from kctx_cli.config import Config
-from kctx_cli.errors import KctxError, KctxErrors
+from kctx_cli.errors import KctxError, KctxErrors, display_path
 
 Echo = Callable[[str], None]
 
@@ -194,7 +194,7 @@ def refuse_rejected_files(config: Config, migrations) -> None:
     ``KctxErrors`` with every problem before anything is sent."""
     from kctx_cli.migrations import checks
 
-    rel = checks.relative(config.migrations_dir, config.root)
+    rel = display_path(config.migrations_dir, config.root)
     problems = checks.file_problems(migrations, rel)
     if problems:
         raise KctxErrors([str(p) for p in problems], "; nothing applied (kctx validate reports the same)")
@@ -479,7 +479,7 @@ def baseline(config: Config, *, message: str = "baseline", include: str | None =
     from kctx_cli.migrations import autogen, files, live
     from kctx_cli.migrations.cluster import Cluster
     from kctx_cli.migrations.history import VersionState, now_iso
-    from kctx_cli.derive.order import source_order
+    from kctx_cli.migrations.repair import state_order
     from kctx_cli.migrations.state import State
 
     rx = _include(include)
@@ -521,7 +521,7 @@ def baseline(config: Config, *, message: str = "baseline", include: str | None =
             derived_topics = {s.topic for s in state.sources.values() if s.derived}
             for name, t in state.topics.items():
                 t.owner = "ksqldb" if name in derived_topics else "kctx"  # a CSAS re-creates its own topic
-            d = autogen.diff(State(), state, allow_destructive=True, order=source_order({n: s.statement for n, s in state.sources.items()}))
+            d = autogen.diff(State(), state, allow_destructive=True, order=state_order(state))
             if d.errors:
                 raise KctxError("cannot baseline: " + "; ".join(d.errors))
             text = files.render(1, message, d.up, d.down, irreversible="; ".join(d.irreversible),

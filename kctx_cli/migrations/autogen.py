@@ -226,7 +226,10 @@ def compare_schemas(ctx: Context) -> None:
         if os_ is None or not os_.schemas:
             ctx.add(SCHEMAS, pos, RegisterSchema(name, schema, first=True))
             continue
-        if os_.schemas[-1] == schema:
+        if schema in os_.schemas:
+            # registered already (a reverted change: an older version): the registry would
+            # answer with that version and keep the latest, so there is nothing to register;
+            # services produce with it (runtime/codec.py looks the model's schema up)
             continue
         op = RegisterSchema(name, schema)
         level = ns.compatibility or "BACKWARD"

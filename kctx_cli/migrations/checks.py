@@ -5,7 +5,7 @@ versions, a state that replays, joins that ksqlDB would accept (co-partitioned s
 ``kctx validate --live`` / ``kctx status``."""
 from __future__ import annotations
 
-from kctx_cli.errors import KctxError, Problem
+from kctx_cli.errors import KctxError, Problem, display_path
 
 
 def check(project) -> list[Problem]:
@@ -15,7 +15,7 @@ def check(project) -> list[Problem]:
 
     config = project.config
     directory = config.migrations_dir
-    rel = relative(directory, config.root)
+    rel = display_path(directory, config.root)
     migrations, problems = files.problems(directory, config.root, config.defines)
     if problems:
         return problems
@@ -143,9 +143,3 @@ def _analyzer_problems(migrations, where: str) -> list:
     return problems
 
 
-def relative(path, root) -> str:
-    """``path`` relative to the project ``root`` when inside it (as messages show it), else as is."""
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)

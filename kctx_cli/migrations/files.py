@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from kctx_cli.errors import KctxError, Problem
+from kctx_cli.errors import KctxError, Problem, display_path
 from kctx_cli.ops import PREFIX, Irreversible, Ksql, Op, OpError, parse_op
 
 FILE_RE = re.compile(r"^V(\d{6})__([A-Za-z0-9_]+)\.sql$")
@@ -141,14 +141,16 @@ def list_files(directory: Path) -> list[MigrationFile]:
         m = FILE_RE.match(p.name)
         if m is None:
             if LOOKS_LIKE.match(p.name):
-                raise MigrationFileError(_rel(p), 0, "bad migration file name: expected V<6 digits>__<description>.sql "
-                                                     "(letters, digits and _), e.g. V000001__initial.sql")
+                raise MigrationFileError(display_path(p, Path.cwd()), 0,
+                                         "bad migration file name: expected V<6 digits>__<description>.sql "
+                                         "(letters, digits and _), e.g. V000001__initial.sql")
             continue
         version = int(m.group(1))
         if version == 0:
-            raise MigrationFileError(_rel(p), 0, "version 0 is not a valid migration version")
+            raise MigrationFileError(display_path(p, Path.cwd()), 0, "version 0 is not a valid migration version")
         if version in out:
-            raise MigrationFileError(_rel(p), 0, f"duplicate migration version {version}: also {out[version].path.name}")
+            raise MigrationFileError(display_path(p, Path.cwd()), 0,
+                                     f"duplicate migration version {version}: also {out[version].path.name}")
         out[version] = MigrationFile(version, m.group(2), p)
     return [out[v] for v in sorted(out)]
 
@@ -165,17 +167,17 @@ def read(path: Path, version: int | None = None, description: str | None = None,
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise MigrationFileError(_rel(path), 0, f"cannot read: {exc.strerror}") from None
+        raise MigrationFileError(display_path(path, Path.cwd()), 0, f"cannot read: {exc.strerror}") from None
     if version is None:
         m = FILE_RE.match(path.name)
         if m is None:
-            raise MigrationFileError(_rel(path), 0, "bad migration file name")
+            raise MigrationFileError(display_path(path, Path.cwd()), 0, "bad migration file name")
         version, description = int(m.group(1)), m.group(2)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise MigrationFileError(_rel(path), 0, f"not UTF-8 text (byte {exc.start})") from None
-    up, down = parse_text(text, _rel(path), defines)
+        raise MigrationFileError(display_path(path, Path.cwd()), 0, f"not UTF-8 text (byte {exc.start})") from None
+    up, down = parse_text(text, display_path(path, Path.cwd()), defines)
     return Migration(version, description or "", path, checksum(data), up, down)
 
 
@@ -273,13 +275,6 @@ def _steps(numbered: list[tuple[int, str]], where: str, defines: dict[str, str] 
             buf.append((n, ln))
     flush()
     return steps
-
-
-def _rel(p: Path) -> str:
-    try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(p)
 
 
 # ---------------------------------------------------------------------------

@@ -74,15 +74,16 @@ def drift(current: State, target: State, *, order: list[str] | None = None):
                           f"remove partitions; to keep them, set partitions = {t.partitions} in the model, then "
                           "kctx makemigrations and kctx migrate (its add-partitions step finds them there)")
             t.partitions = want
-    d = autogen.diff(cur, target, allow_destructive=True, order=order or _source_order(target),
+    d = autogen.diff(cur, target, allow_destructive=True, order=order or state_order(target),
                      comparators=autogen.COMPARATORS_DRIFT)
     d.errors[:0] = errors
     d.changes = [c for c in d.changes if c.op.name != "derived-schema"]  # ksqlDB registers those itself
     return d
 
 
-def _source_order(state: State) -> list[str]:
-    """The state's sources, each after what its query reads (``derive.order``)."""
+def state_order(state: State) -> list[str]:
+    """The names of the state's sources, each after what its query reads
+    (``derive.order.source_order``): the order re-created sources are declared in."""
     from kctx_cli.derive.order import source_order
 
     return source_order({n: s.statement for n, s in state.sources.items()})

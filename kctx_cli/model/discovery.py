@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from kctx_cli.config import Config
-from kctx_cli.errors import ModelLoadError, Problem
+from kctx_cli.errors import ModelLoadError, Problem, display_path
 from kctx_cli.model.entity import EntityInfo, Struct, is_entity_class
 
 
@@ -143,27 +143,20 @@ def _import_problem(exc: BaseException, fallback: Path, root: Path) -> Problem:
     """An exception raised while importing a model module as a ``Problem`` at the innermost
     frame inside the project (else ``fallback``, the module's file)."""
     if isinstance(exc, SyntaxError) and exc.filename:
-        return Problem(_rel(Path(exc.filename), root), exc.lineno or 0, "import-error",
+        return Problem(display_path(Path(exc.filename), root), exc.lineno or 0, "import-error",
                        f"cannot import model module: SyntaxError: {exc.msg}")
-    file, line = _rel(fallback, root), 0
+    file, line = display_path(fallback, root), 0
     for fs in traceback.extract_tb(exc.__traceback__):
         p = Path(fs.filename)
         try:
             p.resolve().relative_to(root.resolve())
         except ValueError:
             continue
-        file, line = _rel(p, root), fs.lineno or 0
+        file, line = display_path(p, root), fs.lineno or 0
     if isinstance(exc, SystemExit):
         call = "sys.exit()" if exc.code is None else f"sys.exit({exc.code!r})"
         return Problem(file, line, "import-error", f"cannot import model module: it called {call} while being imported")
     return Problem(file, line, "import-error", f"cannot import model module: {type(exc).__name__}: {exc}")
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
 
 
 # --- locating declarations (only needed when there is something to report) ---
@@ -227,4 +220,4 @@ def location(info_or_cls, attr: str | None, root: Path) -> tuple[str, int]:
     cls = info_or_cls.cls if isinstance(info_or_cls, EntityInfo) else info_or_cls
     mod = sys.modules.get(cls.__module__)
     fname = getattr(mod, "__file__", None) or "<unknown>"
-    return _rel(Path(fname), root), attr_line(cls, attr)
+    return display_path(Path(fname), root), attr_line(cls, attr)

@@ -370,13 +370,23 @@ class RegisterSchema(Op):
 
     def reverse(self, before=None):
         """Delete the subject (``first``: the registration created it), else the version
-        holding the schema."""
+        holding the schema; nothing when ``before`` (the State before this operation)
+        already held the schema: the registration added no version (see ``replay``)."""
         if self.first:
             return [DeleteSubject(self.subject)]
+        held = before.subjects.get(self.subject) if before is not None else None
+        if held is not None and self.schema in held.schemas:
+            return []
         return [DeleteSchema(self.subject, self.schema)]
 
     def replay(self, state):
-        state.subject(self.subject).schemas.append(self.schema)
+        """As the registry does: a schema the subject already holds, at any version, is
+        answered with that version, and the latest version stays what it was (checked on
+        Confluent Schema Registry 8.1.5: registering version 1's schema again after
+        version 2 returns version 1; the latest is still 2)."""
+        schemas = state.subject(self.subject).schemas
+        if self.schema not in schemas:
+            schemas.append(self.schema)
 
     def applied(self, cluster):
         return cluster.schema_version(self.subject, self.schema) is not None

@@ -1,12 +1,12 @@
 """Entities <-> Kafka record bytes, exactly as ksqlDB reads and writes them.
 
 Values (VALUE_FORMAT='AVRO'): confluent-kafka's ``AvroSerializer`` with the schema the
-migrations registered — the latest version of ``<topic>-value``, fetched once — and
-``auto.register.schemas`` off, so a service never registers anything (SPEC §8). The
-serializer looks that schema up under the subject once to learn its id (a schema not
-registered there is a ``SchemaMismatchError``). Before the first record the model's own
-derivation (kctx_cli.avro.schema) is compared with the registered schema, Kafka Connect
-annotations aside: any difference is one ``SchemaMismatchError`` naming ``kctx
+migrations registered, fetched once, and ``auto.register.schemas`` off, so a service never
+registers anything (SPEC §8). The serializer looks that schema up under the subject once
+to learn its id. Before the first record the model's own derivation (kctx_cli.avro.schema)
+is compared with the latest version of ``<topic>-value``, Kafka Connect annotations aside,
+then with older versions (a reverted change stays at its first version: the registry does
+not register a schema twice); none equal is one ``SchemaMismatchError`` naming ``kctx
 makemigrations``/``kctx migrate``. Reading uses ``AvroDeserializer`` (the writer schema by
 the record's id, Confluent wire format: magic byte 0, 4-byte big-endian id, Avro body).
 
@@ -237,22 +237,42 @@ class EntityCodec:
             raise SerializationError(f"{self.info.name}: the schema registry does not answer for {subject}: "
                                      f"{type(exc).__name__}: {exc}") from None
 
-    def check_value_schema(self, registered: dict) -> None:
-        """SchemaMismatchError when the model's derived value schema is not the registered one."""
+    def model_version(self, latest):
+        """The registered version (``RegisteredSchema``) holding the model's derived value
+        schema, Kafka Connect annotations and docs aside: ``latest`` when it does (the common
+        case, no further request), else an older version of the subject — a reverted change,
+        which the registry keeps at its first version (``RegisterSchema.replay``), or a
+        service not yet redeployed after a migration; the registry's compatibility checks
+        let its readers read both. SchemaMismatchError when no version holds it, naming the
+        first difference from the latest. Derived entities (ksqlDB registers their
+        schemas): ``latest``."""
         if self.info.derived:
-            return  # ksqlDB registers derived schemas itself; reading/writing goes by column names
+            return latest  # reading/writing goes by column names
         from kctx_cli.avro.schema import value_schema
 
-        mine = value_schema(self.info)
-        if _plain(mine) != _plain(registered):
-            diff = _first_difference(_plain(mine), _plain(registered))
-            raise SchemaMismatchError(
-                f"{self.info.name}: the model's Avro schema differs from the latest registered version of "
-                f"{self.info.value_subject} ({diff}): run kctx makemigrations, then kctx migrate")
+        mine = _plain(value_schema(self.info))
+        registered = _plain(json.loads(latest.schema.schema_str))
+        if mine == registered:
+            return latest
+        subject = self.info.value_subject
+        try:
+            for version in sorted(self.write_registry.get_versions(subject), reverse=True):
+                if version != latest.version:
+                    older = self.write_registry.get_version(subject, version)
+                    if _plain(json.loads(older.schema.schema_str)) == mine:
+                        return older
+        except Exception as exc:  # noqa: BLE001 - SchemaRegistryError, connection errors
+            raise SerializationError(f"{self.info.name}: cannot read the versions of {subject}: "
+                                     f"{getattr(exc, 'error_message', exc)}") from None
+        raise SchemaMismatchError(
+            f"{self.info.name}: the model's Avro schema differs from the latest registered version of "
+            f"{subject} ({_first_difference(mine, registered)}) and from every older one: run kctx "
+            f"makemigrations, then kctx migrate")
 
     def value_serializer(self):
         """The value serializer of the entity (built once): confluent-kafka's AvroSerializer on the
-        latest registered schema of ``value_subject`` (never registering one), with an encoder
+        registered version of ``value_subject`` holding the model's schema (``model_version``:
+        the latest, or an older one; never registering one), with an encoder
         turning an instance into the record that schema reads. SerializationError for a
         VALUE_FORMAT other than AVRO or a registry that fails; SchemaMismatchError when no
         schema is registered, or it differs from the model's or needs fields the model does
@@ -263,9 +283,8 @@ class EntityCodec:
             if self.info.value_format != "AVRO":
                 raise SerializationError(f"{self.info.name}: VALUE_FORMAT {self.info.value_format} is not supported "
                                          f"by the runtime (AVRO only)")
-            reg = self._latest(self.info.value_subject, "value")
+            reg = self.model_version(self._latest(self.info.value_subject, "value"))
             registered = json.loads(reg.schema.schema_str)
-            self.check_value_schema(registered)
             from kctx_cli.avro.schema import value_fields
 
             fields = value_fields(self.info)
