@@ -492,6 +492,15 @@ class EntityCodec:
                 raise DeserializationError(f"{name}: the key is not JSON", "deserialization") from None
             return {keys[0].name: kv} if len(keys) == 1 else kv
 
+        def entity(v: dict):
+            try:
+                return build(v)
+            except DeserializationError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise DeserializationError(f"{name}: the record does not fit the model: {type(exc).__name__}: "
+                                           f"{exc}", "model-mismatch") from None
+
         single = len(keys) == 1 and fmt == "AVRO" and keys[0].type.name != "STRUCT"
         key_attr, key_dec = (keys[0].name, key_decoders[0][3]) if single else (None, None)
 
@@ -511,13 +520,7 @@ class EntityCodec:
             if type(v) is not dict or type(x) is dict:
                 return decode(kb, vb)
             v[key_attr] = x if key_dec is None or x is None else key_dec(x)
-            try:
-                return build(v)
-            except DeserializationError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                raise DeserializationError(f"{name}: the record does not fit the model: {type(exc).__name__}: "
-                                           f"{exc}", "model-mismatch") from None
+            return entity(v)
 
         def decode(kb, vb):
             if vb is None:
@@ -536,13 +539,7 @@ class EntityCodec:
             else:
                 for attr, _, _, _ in key_decoders:
                     v.setdefault(attr, None)
-            try:
-                return build(v)
-            except DeserializationError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                raise DeserializationError(f"{name}: the record does not fit the model: {type(exc).__name__}: "
-                                           f"{exc}", "model-mismatch") from None
+            return entity(v)
         self._build = decode_single if single else decode
         return self._build
 
