@@ -379,7 +379,13 @@ def test_statements_ksqldb_rejects_while_parsing_are_rejected():
     ("SELECT CAST(a AS NULL) FROM s", "1:18: expected a type, found 'NULL'"),
     ("CREATE TABLE t (k INT PRIMARY KEY) WITH (window_size='30 bobs', kafka_topic='t')",
      "1:54: invalid WINDOW_SIZE '30 bobs': expected '<number> <unit>' with a unit among "
-     "MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS"),
+     "NANOSECONDS, MICROSECONDS, MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS"),
+    # ksqlDB 8.1.5 splits at each whitespace character: two spaces make three tokens
+    ("CREATE TABLE t (k INT PRIMARY KEY) WITH (window_size='5  SECONDS', kafka_topic='t')",
+     "1:54: invalid WINDOW_SIZE '5  SECONDS': expected '<number> <unit>' with a unit among "
+     "NANOSECONDS, MICROSECONDS, MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS"),
+    ("CREATE TABLE t (k INT PRIMARY KEY) WITH (window_size='0 SECONDS', kafka_topic='t')",
+     "1:54: invalid WINDOW_SIZE '0 SECONDS': the size must be positive"),
     ("SELECT a FROM s PARTITION a", "1:27: expected BY, found 'a'"),
     ("CREATE OR REPLACE TYPE t AS INT", "1:19: CREATE OR REPLACE is not supported for types, found 'TYPE'"),
 ])
@@ -387,3 +393,12 @@ def test_syntax_errors(text, error):
     with pytest.raises(KsqlSyntaxError) as info:
         parse_one(text)
     assert str(info.value) == error
+
+
+@pytest.mark.parametrize("size", ["5 NANOSECONDS", "5 microsecond", " 1 Hour ", "5\tSECONDS", "05 DAYS"])
+def test_window_sizes_the_real_server_accepts(size):
+    """Each accepted by ksqlDB 8.1.5 in CREATE TABLE ... WITH (WINDOW_SIZE=...)."""
+    from kctx_cli.ksql.dialect import parse_one
+
+    parse_one(f"CREATE TABLE t (k INT PRIMARY KEY) WITH (window_type='TUMBLING', window_size='{size}', "
+              f"kafka_topic='t', value_format='JSON');")

@@ -437,7 +437,13 @@ class ClickStats({base}):
     ("tumbling", "500 milliseconds", None),
     ("session", "1 HOUR", "a SESSION window_type takes no window_size"),
     ("tumbling", None, "a TUMBLING window_type needs a window_size"),
-    ("hopping", "30 bobs", "window_size must be a number and a time unit"),
+    ("hopping", "30 bobs", "invalid window_size '30 bobs': expected '<number> <unit>' with a unit among "
+                           "NANOSECONDS, MICROSECONDS, MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS"),
+    # the real 8.1.5: NANOSECONDS and MICROSECONDS are units, one space only, the size positive
+    ("tumbling", "5 nanosecond", None),
+    ("hopping", "5 MICROSECONDS", None),
+    ("tumbling", "5  SECONDS", "invalid window_size '5  SECONDS': expected '<number> <unit>'"),
+    ("tumbling", "0 SECONDS", "invalid window_size '0 SECONDS': the size must be positive"),
     ("sliding", "1 HOUR", "window_type must be one of TUMBLING, HOPPING, SESSION"),
 ])
 def test_windowed_source_entities(tmp_path, wtype, wsize, problem):

@@ -7,8 +7,10 @@ must not be named after.  ``RESERVED`` is the union: a name in it must be back-q
 for model fields, renamed.
 
 ``needs_quotes(name)`` and ``quote_name(name)`` apply that rule to a name as kctx writes
-it in KSQL text; the parser, the generator and the node builders all use them.  This
-module imports nothing of kctx (``kctx_cli.ksql.nodes`` reads it).
+it in KSQL text; the parser, the generator and the node builders all use them.
+``window_size_problem(text)`` is ksqlDB's rule for a WINDOW_SIZE duration (the parser and
+the model checks use it).  This module imports nothing of kctx (``kctx_cli.ksql.nodes``
+reads it).
 """
 from __future__ import annotations
 
@@ -55,3 +57,27 @@ def needs_quotes(name: str) -> bool:
 def quote_name(name: str) -> str:
     """``name`` as written in KSQL text: back-quoted (inner back-quotes doubled) when needed."""
     return "`" + name.replace("`", "``") + "`" if needs_quotes(name) else name
+
+
+# The time units of a WINDOW_SIZE duration, as the real ksqlDB 8.1.5 lists them ("Supported
+# time units are: NANOSECONDS, MICROSECONDS, MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS");
+# the singular is accepted too ('5 NANOSECOND'). Not the WINDOW clause's units (no NANO/MICRO).
+DURATION_UNITS: tuple[str, ...] = ("NANOSECONDS", "MICROSECONDS", "MILLISECONDS", "SECONDS", "MINUTES", "HOURS",
+                                   "DAYS")
+
+
+def window_size_problem(text: str) -> str | None:
+    """What is wrong with a WINDOW_SIZE value (``'1 HOUR'``), or None. The rule of the real
+    ksqlDB 8.1.5, checked on the server: the text, trimmed, splits at each whitespace
+    character into exactly two tokens ('5  SECONDS' is refused: "Expected 2 tokens, got:
+    3"; '5<TAB>SECONDS' is fine), a whole number ("Not numeric: '5.5'") and a unit of
+    ``DURATION_UNITS`` in any case, singular or plural; the size is positive ("Size must be
+    positive")."""
+    parts = re.split(r"\s", text.strip())
+    unit = parts[-1].upper()
+    if len(parts) != 2 or not re.fullmatch(r"[0-9]+", parts[0]) or \
+            (unit not in DURATION_UNITS and unit + "S" not in DURATION_UNITS):
+        return f"expected '<number> <unit>' with a unit among {', '.join(DURATION_UNITS)}"
+    if int(parts[0]) == 0:
+        return "the size must be positive"
+    return None

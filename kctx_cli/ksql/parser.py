@@ -33,7 +33,7 @@ from sqlglot.tokens import Token, TokenType
 
 from kctx_cli.ksql import nodes as k
 from kctx_cli.ksql.errors import KsqlSyntaxError
-from kctx_cli.ksql.keywords import GRAMMAR_RESERVED, needs_quotes
+from kctx_cli.ksql.keywords import GRAMMAR_RESERVED, needs_quotes, window_size_problem
 from kctx_cli.ksql.tokenizer import line_column, newline_offsets, split_statements
 
 T = TokenType
@@ -445,12 +445,9 @@ class KsqlParser(_Parser):
         value = self._p_literal()
         if name.this.upper() == "WINDOW_SIZE" and value.is_string:
             # ksqlDB parses this property while it builds the statement
-            size = value.this.split()
-            if len(size) != 2 or not size[0].isdigit() or size[1].upper() not in WINDOW_UNITS:
-                self._fail(
-                    f"invalid WINDOW_SIZE '{value.this}': expected '<number> <unit>' with a unit among "
-                    "MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS", value_tok, found=False,
-                )
+            problem = window_size_problem(value.this)
+            if problem:
+                self._fail(f"invalid WINDOW_SIZE '{value.this}': {problem}", value_tok, found=False)
         return k.Property(this=name, value=value)
 
     def _p_resource_name(self) -> exp.Expression:
