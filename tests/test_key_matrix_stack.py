@@ -7,6 +7,7 @@ a person types it."""
 from __future__ import annotations
 
 import json
+import re
 import struct
 
 import pytest
@@ -65,34 +66,38 @@ def produce_client(stack, topic, kind, partitioner):
     return out
 
 
-def produce_ksqldb(stack, topic, name, composite):
+# ksqlDB cells: kind -> (key columns, KEY_FORMAT, the INSERT's key literal for key i, the key as typed)
+KSQLDB_KEYS = {
+    "ksqldb-int": ("ID INT PRIMARY KEY", "KAFKA", lambda i: f"{1000 + i * 7919}", lambda i: str(1000 + i * 7919)),
+    "ksqldb-composite": ("REGION STRING PRIMARY KEY, ID INT PRIMARY KEY", "JSON", lambda i: f"'r{i % 3}', {i}",
+                         lambda i: f"id={i},region=r{i % 3}"),  # lower case, the other order
+    # Confluent's serializers write a top-level bytes schema's datum raw (backends/wire.py)
+    "ksqldb-avro-decimal": ("AMOUNT DECIMAL(10, 2) PRIMARY KEY", "AVRO", lambda i: f"{i * 37 - 200}.5",
+                            lambda i: f"{i * 37 - 200}.5"),
+    "ksqldb-avro-bytes": ("DIGEST BYTES PRIMARY KEY", "AVRO", lambda i: f"TO_BYTES('{i:02x}ff', 'hex')",
+                          lambda i: f"0x{i:02x}ff"),
+}
+
+
+def produce_ksqldb(stack, topic, name, kind):
     """A ksqlDB table filled with INSERT INTO … VALUES (ksqlDB's own serializers and
-    murmur2 partitioning): INT key in KAFKA format, or a composite key (JSON format)."""
+    murmur2 partitioning), its key per ``KSQLDB_KEYS[kind]``; returns {typed key: [(partition,
+    offset, key bytes, value)]} (the value's T column says which key a record has)."""
     from ksqldb_helpers import KsqlSources
 
+    cols, fmt, literal, typed_of = KSQLDB_KEYS[kind]
     src = KsqlSources(stack.ksqldb_url)
-    if composite:
-        src.execute(f"CREATE TABLE {name} (REGION STRING PRIMARY KEY, ID INT PRIMARY KEY, V INT) WITH "
-                    f"(KAFKA_TOPIC='{topic}', PARTITIONS={PARTITIONS}, KEY_FORMAT='JSON', VALUE_FORMAT='JSON');")
-    else:
-        src.execute(f"CREATE TABLE {name} (ID INT PRIMARY KEY, V INT) WITH (KAFKA_TOPIC='{topic}', "
-                    f"PARTITIONS={PARTITIONS}, KEY_FORMAT='KAFKA', VALUE_FORMAT='JSON');")
+    src.execute(f"CREATE TABLE {name} ({cols}, T STRING, V INT) WITH (KAFKA_TOPIC='{topic}', "
+                f"PARTITIONS={PARTITIONS}, KEY_FORMAT='{fmt}', VALUE_FORMAT='JSON');")
+    names = ", ".join(re.findall(r"(\w+) \w+(?:\([^)]*\))? PRIMARY KEY", cols))
     for version in (1, 2):
         for i in range(N_KEYS):
-            if composite:
-                src.execute(f"INSERT INTO {name} (REGION, ID, V) VALUES ('r{i % 3}', {i}, {version});")
-            else:
-                src.execute(f"INSERT INTO {name} (ID, V) VALUES ({1000 + i * 7919}, {version});")
+            src.execute(f"INSERT INTO {name} ({names}, T, V) VALUES ({literal(i)}, '{typed_of(i)}', {version});")
     msgs = read_all(stack.bootstrap_servers, topic, "read_uncommitted")
     assert len(msgs) == 2 * N_KEYS
     out: dict[str, list] = {}
     for m in sorted(msgs, key=lambda m: (m.partition(), m.offset())):
-        if composite:
-            k = json.loads(m.key())
-            typed = f"id={k['ID']},region={k['REGION']}"  # lower case, the other order
-        else:
-            typed = str(struct.unpack(">i", m.key())[0])
-        out.setdefault(typed, []).append((m.partition(), m.offset(), m.key(), m.value()))
+        out.setdefault(json.loads(m.value())["T"], []).append((m.partition(), m.offset(), m.key(), m.value()))
     return out
 
 
@@ -106,6 +111,8 @@ CELLS = [
     ("KAFKA BIGINT keys, murmur2_random", "bigint", "murmur2_random"),
     ("ksqlDB INSERT VALUES, INT key (KAFKA)", "ksqldb-int", None),
     ("ksqlDB INSERT VALUES, composite key (JSON)", "ksqldb-composite", None),
+    ("ksqlDB INSERT VALUES, DECIMAL key (AVRO: raw unscaled bytes)", "ksqldb-avro-decimal", None),
+    ("ksqlDB INSERT VALUES, BYTES key (AVRO: raw bytes)", "ksqldb-avro-bytes", None),
 ]
 
 
@@ -115,7 +122,7 @@ def test_tail_key_cache_get_and_replay_on_every_cell(stack, unique_name, tmp_pat
     name = topic
     if kind.startswith("ksqldb"):
         name = f"{unique_name}_tbl".upper()
-        written = produce_ksqldb(stack, topic, name, composite=kind.endswith("composite"))
+        written = produce_ksqldb(stack, topic, name, kind)
     else:
         written = produce_client(stack, topic, kind, partitioner)
     assert len(written) == N_KEYS
@@ -134,7 +141,7 @@ def test_tail_key_cache_get_and_replay_on_every_cell(stack, unique_name, tmp_pat
     warm = json.loads(kctx("cache", "warm", name, "-o", "json", env=env, check=0).stdout)
     assert warm["records"] == 2 * N_KEYS and warm["undecodable"] == 0
     for typed, recs in list(written.items())[:4]:
-        r = kctx("cache", "get", name, typed, "-o", "json", env=env)
+        r = kctx("cache", "get", name, "-o", "json", "--", typed, env=env)  # "--": keys may start with "-"
         assert r.returncode == 0, (label, typed, r.stderr)
         assert json.loads(r.stdout) == json.loads(recs[-1][3]), (label, typed)
 

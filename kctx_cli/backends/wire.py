@@ -1,9 +1,18 @@
-"""Protobuf and JSON Schema payloads in the Confluent wire format.
+"""Avro, Protobuf and JSON Schema payloads in the Confluent wire format.
 
 Framing (Confluent docs, "Wire format"): byte 0 is the magic 0, bytes 1-4 the schema id
 (big-endian); the schema's type comes from the registry (``schemaType``: AVRO when
 absent, PROTOBUF, JSON). Then
 
+AVRO      the Avro binary encoding of the value (fastavro), except for a top-level
+          ``bytes`` schema (BYTES, or DECIMAL as bytes with the decimal logical type): its
+          bytes as they are, without Avro's length prefix. Confluent's serializers make that
+          exception (kafka-avro-serializer 8.1.5: AbstractKafkaAvroSerializer writes a
+          byte[]/ByteBuffer datum raw, AbstractKafkaAvroDeserializer returns the rest of the
+          payload for a BYTES writer schema; confluent-kafka-python's AvroSerializer
+          likewise), so ksqlDB writes a DECIMAL(12, 3) key 12.5 as 00 <id> 30 d4 (checked on
+          ksqlDB 8.1.5); the decimal's bytes are the unscaled two's-complement integer, as in
+          Avro (fastavro's own bytes-decimal conversions).
 JSON      the JSON text of the value (KafkaJsonSchemaSerializer).
 PROTOBUF  the message indexes — a zig-zag varint count, then that many zig-zag varints,
           the path of the message type among the file's (nested) messages; a single 0
@@ -18,8 +27,10 @@ as strings, enums by name, bytes as base64).
 """
 from __future__ import annotations
 
+import io
 import json
-from typing import Any
+from decimal import Decimal
+from typing import Any, Callable
 
 
 class WireError(Exception):
@@ -55,6 +66,71 @@ def message_indexes(data: bytes, pos: int = 5) -> tuple[list[int], int]:
         i, pos = _varint(data, pos)
         out.append(i)
     return out, pos
+
+
+def _raw_bytes(schema) -> bool:
+    # confluent-kafka-python's own test (AvroSerializer/AvroDeserializer)
+    return schema == "bytes" or isinstance(schema, dict) and schema.get("type") == "bytes"
+
+
+def read_avro(data: bytes, schema) -> tuple[Any, int]:
+    """``(datum, trailing)`` of a Confluent-framed Avro payload: ``data`` with its 5-byte
+    header, ``schema`` the writer schema as ``fastavro.parse_schema`` gives it;
+    ``trailing`` counts the bytes left after the Avro body (0 for a whole payload). A
+    top-level bytes schema is read as Confluent's serializers write it (module
+    docstring): the bytes after the header, a ``Decimal`` for the decimal logical type.
+    fastavro's exceptions (EOFError, ValueError...) for a body that does not decode."""
+    if _raw_bytes(schema):
+        body = bytes(data[5:])
+        if isinstance(schema, dict) and schema.get("logicalType") == "decimal":
+            from fastavro.read import LOGICAL_READERS
+
+            return LOGICAL_READERS["bytes-decimal"](body, schema, schema), 0
+        return body, 0
+    from fastavro import schemaless_reader
+
+    bio = io.BytesIO(data)
+    bio.seek(5)
+    value = schemaless_reader(bio, schema, None)
+    return value, len(data) - bio.tell()
+
+
+def avro_writer(schema) -> Callable[[Any], bytes]:
+    """datum -> the Avro body (no header) Confluent's serializers write for it with
+    ``schema`` (parsed by ``fastavro.parse_schema``), the schema's kind decided once:
+    fastavro's ``schemaless_writer``, or for a top-level bytes schema the bytes as they are
+    (a ``Decimal`` converted to its unscaled two's-complement bytes at the schema's scale:
+    module docstring). The function raises ValueError or TypeError (fastavro's, or for a
+    datum a bytes schema cannot hold) when the datum does not fit the schema."""
+    if _raw_bytes(schema):
+        decimal = isinstance(schema, dict) and schema.get("logicalType") == "decimal"
+        if decimal:
+            from fastavro.write import LOGICAL_WRITERS
+
+            to_bytes = LOGICAL_WRITERS["bytes-decimal"]
+
+        def raw(datum) -> bytes:
+            if isinstance(datum, (bytes, bytearray, memoryview)):
+                return bytes(datum)
+            if decimal and isinstance(datum, Decimal):
+                return to_bytes(datum, schema)
+            raise TypeError(f"a top-level bytes schema holds bytes{' or a Decimal' if decimal else ''}, "
+                            f"not {type(datum).__name__}")
+        return raw
+    from fastavro import schemaless_writer
+
+    BytesIO = io.BytesIO
+
+    def write(datum) -> bytes:
+        out = BytesIO()
+        schemaless_writer(out, schema, datum)
+        return out.getvalue()
+    return write
+
+
+def write_avro(schema, datum) -> bytes:
+    """``avro_writer(schema)(datum)``: one datum's Avro body (no header)."""
+    return avro_writer(schema)(datum)
 
 
 class JsonSchema:

@@ -15,7 +15,6 @@ Layout: ``kctx_cli/cache/store.py``.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle
@@ -218,17 +217,15 @@ class CacheTable:
                 return schema.decode(raw)
             except Exception as exc:  # noqa: BLE001
                 raise UndecodableValue(f"it does not decode as {schema.kind} with schema id {sid}: {exc}", raw) from None
-        from fastavro import schemaless_reader
+        from kctx_cli.backends.wire import read_avro
 
-        bio = io.BytesIO(raw)
-        bio.seek(5)
         try:
-            value = schemaless_reader(bio, schema, None)
+            value, trailing = read_avro(raw, schema)
         except Exception as exc:  # noqa: BLE001 - corrupt bytes are data
             raise UndecodableValue(f"it does not decode as Avro with schema id {sid}: {exc or type(exc).__name__}",
                                    raw) from None
-        if bio.tell() != len(raw):
-            raise UndecodableValue(f"its Avro body has {len(raw) - bio.tell()} trailing bytes for schema id {sid}", raw)
+        if trailing:
+            raise UndecodableValue(f"its Avro body has {trailing} trailing bytes for schema id {sid}", raw)
         return value
 
     def _schema(self, sid: int):

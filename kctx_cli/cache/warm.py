@@ -1,7 +1,6 @@
 """``kctx cache warm | get | stats | drop``: the writer side and the CLI helpers."""
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import time
@@ -55,10 +54,10 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
     from rocksdict import WriteBatch
 
     from confluent_kafka import Message
-    from fastavro import schemaless_reader
 
     from kctx_cli.backends import kafka
     from kctx_cli.backends.registry import SchemaCache, SchemaUnavailable, schema_fetcher
+    from kctx_cli.backends.wire import read_avro
 
     from kctx_cli.cache import codec
     from kctx_cli.tail.core import key_text
@@ -151,11 +150,9 @@ def warm(config, name: str, *, base: Path | None = None, batch: int = BATCH, pro
                         return b"\x04" + v
                     if c[0] != "AVRO":
                         return codec.encode_plain(c[1].decode(v))
-                    bio = io.BytesIO(v)
-                    bio.seek(5)
-                    value = schemaless_reader(bio, c[1], None)
-                    if bio.tell() != len(v):
-                        raise ValueError(f"{len(v) - bio.tell()} trailing bytes after the Avro body")
+                    value, trailing = read_avro(v, c[1])
+                    if trailing:
+                        raise ValueError(f"{trailing} trailing bytes after the Avro body")
                     return codec.encode_avro(v[1:5], value, c[2])
                 d = plain(v)
                 return codec.encode_plain(v if d.format == "hex" else d.value)

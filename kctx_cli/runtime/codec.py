@@ -79,6 +79,41 @@ def _encoder(t, node) -> Callable[[Any], Any] | None:
     return None
 
 
+def _avro_writer(registered, schema: dict) -> Callable[[Any], bytes]:
+    """datum -> the bytes confluent-kafka's ``AvroSerializer`` writes for it with the
+    registered schema (``registered``: a ``RegisteredSchema``; ``schema``: its parsed JSON)
+    when auto-registration and ``use.latest.version`` are off, as the runtime configures it:
+    confluent-kafka's framing (``prefix_schema_id_serializer``: magic byte 0, the 4-byte
+    big-endian schema id), built once, then the body as Confluent's serializers write it
+    (``backends.wire.avro_writer``: fastavro, a top-level bytes schema raw). What it leaves
+    out is what that configuration does not use per call: the subject lookup, the
+    data-contract rule checks (they run only on the latest-version paths) and the DLQ
+    original-key bookkeeping — 2.5 µs a key on confluent-kafka 2.16 (bench/bench_runtime.py
+    --breakdown); and it writes DECIMAL keys, which the serializer refuses (it calls
+    ``.encode()`` on a datum of a bytes schema that is not bytes). Used for keys (one per
+    record; the issue asks values to go through the serializer); tests/
+    test_runtime_avro_keys_stack.py checks every key type against the serializer and
+    ksqlDB. fastavro's errors (ValueError, TypeError...) propagate; SerializationError for
+    a schema fastavro does not parse."""
+    from confluent_kafka.schema_registry import prefix_schema_id_serializer
+    from confluent_kafka.schema_registry.serde import SchemaId
+    from fastavro import parse_schema
+
+    from kctx_cli.backends.wire import avro_writer
+
+    try:
+        parsed = parse_schema(schema)
+    except Exception as exc:  # noqa: BLE001 - fastavro's schema errors are of several types
+        raise SerializationError(f"{registered.subject}: the registered schema does not parse as Avro: "
+                                 f"{exc}") from None
+    prefix = prefix_schema_id_serializer(b"", None, SchemaId("AVRO", registered.schema_id, registered.guid))
+    body = avro_writer(parsed)
+
+    def write(datum) -> bytes:
+        return prefix + body(datum)
+    return write
+
+
 def _match(fields, schema_fields) -> list:
     """(model field, schema field name, schema field type) for each schema field that a
     model field matches by name (exactly, else case-insensitively): its Avro name (the
@@ -123,6 +158,19 @@ def _decoder(t) -> Callable[[Any], Any] | None:
     return None
 
 
+def _key_decoder(t) -> Callable[[Any], Any] | None:
+    """``_decoder`` for a key column. A one-column DECIMAL key has a top-level bytes schema,
+    which confluent-kafka's ``AvroDeserializer`` returns as the raw bytes after the header
+    (backends.wire: Confluent's serializers write such a datum unencoded): converted to a
+    ``Decimal`` at the column's scale with fastavro's bytes-decimal reader."""
+    if t.name == "DECIMAL":
+        from fastavro.read import LOGICAL_READERS
+
+        read, s = LOGICAL_READERS["bytes-decimal"], {"precision": t.precision, "scale": t.scale}
+        return lambda v: read(v, s, s) if isinstance(v, bytes) else v
+    return _decoder(t)
+
+
 def _instance_builder(cls, fields=None) -> Callable[[dict], Any]:
     """dict read from Avro -> an instance of ``cls`` without re-validating (Avro typed the
     values); missing fields take their defaults; a missing required one is an error."""
@@ -144,6 +192,8 @@ def _instance_builder(cls, fields=None) -> Callable[[dict], Any]:
     last = avro[-1] if avro else None
 
     def build(d: dict):
+        if type(d) is cls:  # a key column decoded before its record (EntityCodec.decoder)
+            return d
         if len(d) == count and first in d and last in d and all(a in d for a, _ in renamed):
             # the writer schema has the model's names (kctx's own schemas): the dict fastavro
             # returned becomes the instance's __dict__, converting only what needs it
@@ -212,7 +262,7 @@ class EntityCodec:
         self._value_enc = None
         self._key_enc = None
         self._encode = None
-        self._plain_key = None  # (serializer, context, attribute): one Avro key column written as it is
+        self._plain_key = None  # (writer, attribute): one Avro key column written as it is
         self._plain_value = False  # the value record is the instance's __dict__
         self._value_de = None
         self._key_de = None
@@ -350,32 +400,26 @@ class EntityCodec:
                 v = vals[0] if len(keys) == 1 else {f.column: x for f, x in zip(keys, vals)}
                 return json_text(v).encode()
         elif fmt == "AVRO":
-            from confluent_kafka.schema_registry.avro import AvroSerializer
-            from confluent_kafka.serialization import MessageField, SerializationContext
-
             reg = self._latest(self.info.key_subject, "key")
             registered = json.loads(reg.schema.schema_str)
-            ser = AvroSerializer(self.write_registry, reg.schema.schema_str,
-                                 conf={"auto.register.schemas": False, "use.latest.version": False,
-                                       "normalize.schemas": False})
-            sctx = SerializationContext(self.topic, MessageField.KEY)
+            write = _avro_writer(reg, registered)
             if len(keys) == 1:
                 f = keys[0]
                 conv = _encoder(f.type, registered)
                 name = f.name
                 if conv is None:
-                    self._plain_key = (ser, sctx, name)
+                    self._plain_key = (write, name)
 
                 def enc(obj):
                     v = obj.__dict__[name]
-                    return ser(v if conv is None or v is None else conv(v), sctx)
+                    return None if v is None else write(v if conv is None else conv(v))
             else:
                 pairs = _match(keys, registered["fields"])
                 encs = [(f.name, n, _encoder(f.type, ft)) for f, n, ft in pairs]
 
                 def enc(obj):
                     d = obj.__dict__
-                    return ser({n: (d[a] if e is None or d[a] is None else e(d[a])) for a, n, e in encs}, sctx)
+                    return write({n: (d[a] if e is None or d[a] is None else e(d[a])) for a, n, e in encs})
         else:
             raise SerializationError(f"{self.info.name}: KEY_FORMAT {fmt} is not supported by the runtime "
                                      f"(AVRO, KAFKA, JSON)")
@@ -395,12 +439,13 @@ class EntityCodec:
             key_enc, to_avro, vctx = self.key_encoder(), self._value_enc, self._vctx
             failed = self._encode_error
             if self._plain_key and self._plain_value:  # the common shape, without the layers
-                kser, kctx, key_name = self._plain_key
+                write_key, key_name = self._plain_key
 
                 def encode(obj):
                     d = obj.__dict__
                     try:
-                        return kser(d[key_name], kctx), ser(d, vctx)
+                        k = d[key_name]
+                        return None if k is None else write_key(k), ser(d, vctx)
                     except Exception as exc:  # noqa: BLE001
                         raise failed(obj, exc) from None
             else:
@@ -434,7 +479,7 @@ class EntityCodec:
         vctx = SerializationContext(self.topic, MessageField.VALUE)
         kctx = SerializationContext(self.topic, MessageField.KEY)
         keys = self._key_fields
-        key_decoders = [(f.name, f.column, f.avro_name, _decoder(f.type)) for f in keys]
+        key_decoders = [(f.name, f.column, f.avro_name, _key_decoder(f.type)) for f in keys]
         fmt = info.key_format
         kde = AvroDeserializer(self.registry) if keys and fmt == "AVRO" else None
         name = info.name
@@ -466,6 +511,10 @@ class EntityCodec:
             if not keys or kb is None:
                 return {}
             if fmt == "AVRO":
+                if len(kb) == 5 and kb[0] == 0 and len(keys) == 1 and keys[0].type.name == "BYTES":
+                    # an empty BYTES key: the header alone (backends.wire; ksqlDB writes it so),
+                    # which confluent-kafka's AvroDeserializer refuses as too short
+                    return {keys[0].name: b""}
                 kv = read(kb, kde, kctx, "key")
                 if len(keys) == 1 and not isinstance(kv, dict) or keys[0].type.name == "STRUCT" and len(keys) == 1:
                     return {keys[0].name: kv}
@@ -507,7 +556,7 @@ class EntityCodec:
         def decode_single(kb, vb):
             # the common shape (one Avro key column, a framed value) without the general
             # path's layers; anything unusual goes there for the precise error
-            if vb is None or kb is None or len(vb) < 5 or vb[0] or len(kb) < 5 or kb[0]:
+            if vb is None or kb is None or len(vb) < 5 or vb[0] or len(kb) < 6 or kb[0]:
                 return decode(kb, vb)
             try:
                 v = vde(vb, vctx)

@@ -21,14 +21,11 @@ read as: int, bigint, double); a framed key whose id is not in the registry is b
 from __future__ import annotations
 
 import decimal
-import io
 import json
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
-
-from fastavro import schemaless_reader
 
 from kctx_cli.backends.registry import SchemaCache, SchemaUnavailable
 
@@ -115,15 +112,15 @@ class Decoder:
             except Exception as exc:  # noqa: BLE001 - corrupt bytes are data, not a bug
                 return Decoded(data.hex(), "hex", schema_id,
                                f"cannot decode {kind} with schema id {schema_id}: {_short(exc)}")
-        bio = io.BytesIO(data)
-        bio.seek(5)
+        from kctx_cli.backends.wire import read_avro
+
         try:
-            value = schemaless_reader(bio, schema, None)
+            value, trailing = read_avro(data, schema)
         except Exception as exc:  # noqa: BLE001 - corrupt bytes are data, not a bug
             return Decoded(data.hex(), "hex", schema_id, f"cannot decode Avro with schema id {schema_id}: {_short(exc)}")
-        if bio.tell() != len(data):
+        if trailing:
             return Decoded(data.hex(), "hex", schema_id,
-                           f"Avro body has {len(data) - bio.tell()} trailing bytes for schema id {schema_id}")
+                           f"Avro body has {trailing} trailing bytes for schema id {schema_id}")
         return Decoded(value, "avro", schema_id)
 
 

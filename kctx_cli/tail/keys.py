@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,15 +91,26 @@ def spec_from_option(option: str) -> KeySpec:
 
 def spec_from_entity(info) -> KeySpec:
     """The KeySpec of a model entity (``EntityInfo``): Meta.key_format and its key columns."""
-    cols = tuple((f.column, f.type.name if f.type is not None else "STRING") for f in info.keys)
+    cols = tuple((f.column, "STRING" if f.type is None else f"DECIMAL({f.type.precision}, {f.type.scale})"
+                  if f.type.name == "DECIMAL" else f.type.name) for f in info.keys)
     return KeySpec(info.key_format.upper(), cols, f"model {info.name}")
+
+
+def _sql_type(schema: dict) -> str:
+    """A DESCRIBE field schema's ksqlDB type name, DECIMAL with its precision and scale
+    (``parameters``), so a typed key is rescaled as the column holds it."""
+    t = schema.get("type") or "STRING"
+    params = schema.get("parameters") or {}
+    if t == "DECIMAL" and "precision" in params and "scale" in params:
+        return f"DECIMAL({params['precision']}, {params['scale']})"
+    return _SQL_NAMES.get(t, t)
 
 
 def spec_from_description(desc: dict) -> KeySpec:
     """The KeySpec of a ksqlDB ``sourceDescription`` (DESCRIBE): ``keyFormat`` and the
     fields whose ``type`` is KEY, in order."""
-    cols = tuple((f["name"], _SQL_NAMES.get(t, t)) for f in desc.get("fields") or [] if f.get("type") == "KEY"
-                 for t in [(f.get("schema") or {}).get("type") or "STRING"])
+    cols = tuple((f["name"], _sql_type(f.get("schema") or {})) for f in desc.get("fields") or []
+                 if f.get("type") == "KEY")
     fmt = (desc.get("keyFormat") or "").upper() or None
     if fmt == "NONE":
         fmt = None
@@ -232,12 +244,22 @@ def convert(text: Any, sql_type: str, what: str) -> Any:
     if t == "BYTES":
         return parse_bytes(text)
     if t.startswith("DECIMAL"):
-        from decimal import Decimal, InvalidOperation
+        from decimal import Context, Decimal, InvalidOperation
 
         try:
-            return Decimal(text)
+            v = Decimal(text.strip())
         except InvalidOperation:
             raise KctxError(f"{what}: '{text}' is not a DECIMAL") from None
+        m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", t)
+        if m is None or not v.is_finite():
+            return v
+        # at the column's scale, as the writer stored it (12.5 in DECIMAL(10, 2) is 12.50):
+        # framed keys are matched by their decoded value's text
+        precision, scale = int(m[1]), int(m[2])
+        q = v.quantize(Decimal(1).scaleb(-scale), context=Context(prec=80))  # DECIMAL's precision is <= 38
+        if q != v or len(q.as_tuple().digits) > precision:
+            raise KctxError(f"{what}: '{text}' does not fit {t}")
+        return q
     return text
 
 
@@ -402,9 +424,7 @@ def _loose(parts: dict[str, Any]) -> dict[str, Any]:
 def _avro_bytes(sid: int, schema, value) -> bytes | None:
     """Confluent framing + Avro body of ``value`` with ``schema``, or None when the
     value does not fit the schema (another reading may)."""
-    import io
-
-    from fastavro import schemaless_writer
+    from kctx_cli.backends.wire import write_avro
 
     if isinstance(value, dict):
         # record field names as the schema spells them (the user may type them in any case)
@@ -414,12 +434,11 @@ def _avro_bytes(sid: int, schema, value) -> bytes | None:
             value = {f["name"]: by.get(f["name"].casefold()) for f in fields}
     elif isinstance(schema, dict) and schema.get("type") == "record" and len(schema.get("fields", ())) == 1:
         value = {schema["fields"][0]["name"]: value}
-    b = io.BytesIO()
     try:
-        schemaless_writer(b, schema, value)
+        body = write_avro(schema, value)
     except Exception:  # noqa: BLE001 - this reading of the key does not fit this schema
         return None
-    return b"\x00" + sid.to_bytes(4, "big") + b.getvalue()
+    return b"\x00" + sid.to_bytes(4, "big") + body
 
 
 # --------------------------------------------------------------------------- comparing
