@@ -10,7 +10,8 @@ Both sides produce the same records (UUID key in Avro, a value of 7 fields: stri
 INT, a DECIMAL(18, 4), a timestamp-millis, a nullable string) with the same producer
 settings (murmur2_random, idempotence, acks=all, linger.ms=5): the bare loop builds a
 dict per record and calls the two serializers, kctx builds an entity (validated) and
-calls ``ctx.add``. Consumers read the same topic from the beginning in a fresh group:
+calls ``ctx.add`` (the value through AvroSerializer, the key written with fastavro under
+confluent-kafka's framing: the same bytes, runtime/codec.py ``_avro_writer``). Consumers read the same topic from the beginning in a fresh group:
 the bare loop deserialises key and value to dicts, kctx yields typed ``Message``s. Runs
 alternate (bare, kctx, bare, kctx...) and the ratio of median throughputs is printed;
 throughput is records per second of process CPU time (librdkafka's threads included)

@@ -11,7 +11,10 @@ makemigrations``/``kctx migrate``. Reading uses ``AvroDeserializer`` (the writer
 the record's id, Confluent wire format: magic byte 0, 4-byte big-endian id, Avro body).
 
 Keys, by ``Meta.key_format`` (ksqlDB docs, "Serialization formats"):
-AVRO      the registered ``<topic>-key`` schema (one key column unwrapped, several a record);
+AVRO      the registered ``<topic>-key`` schema (one key column unwrapped, several a record),
+          written by ``_avro_writer`` (the serializer's bytes without its per-call layers;
+          BYTES/DECIMAL keys raw, as Confluent's serializers write a top-level bytes schema:
+          kctx_cli.backends.wire), read by ``AvroDeserializer``;
 KAFKA     Kafka's own serializers: INT 4 bytes big-endian, BIGINT 8, DOUBLE IEEE 754,
           STRING UTF-8, BYTES as is (kctx_cli.tail.keys.kafka_bytes; a UUID key as its text);
 JSON      compact JSON, one column unwrapped, several an object in key order.
@@ -156,19 +159,6 @@ def _decoder(t) -> Callable[[Any], Any] | None:
         return lambda v: v if isinstance(v, _dt.datetime) else \
             _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(milliseconds=v)
     return None
-
-
-def _key_decoder(t) -> Callable[[Any], Any] | None:
-    """``_decoder`` for a key column. A one-column DECIMAL key has a top-level bytes schema,
-    which confluent-kafka's ``AvroDeserializer`` returns as the raw bytes after the header
-    (backends.wire: Confluent's serializers write such a datum unencoded): converted to a
-    ``Decimal`` at the column's scale with fastavro's bytes-decimal reader."""
-    if t.name == "DECIMAL":
-        from fastavro.read import LOGICAL_READERS
-
-        read, s = LOGICAL_READERS["bytes-decimal"], {"precision": t.precision, "scale": t.scale}
-        return lambda v: read(v, s, s) if isinstance(v, bytes) else v
-    return _decoder(t)
 
 
 def _instance_builder(cls, fields=None) -> Callable[[dict], Any]:
@@ -465,6 +455,34 @@ class EntityCodec:
         return SerializationError(f"{self.info.name}: cannot serialise {obj!r}: {type(exc).__name__}: {exc}")
 
     # -- reading
+    def _key_reader(self) -> Callable[[bytes, Any], Any]:
+        """(framed Avro key bytes, ignored context) -> the key datum, as confluent-kafka's
+        ``AvroDeserializer`` reads it but without its per-call layers (the mirror of
+        ``_avro_writer``): the writer schema fetched by id once (``get_schema``; a
+        SchemaRegistryError for an unknown id, as the deserializer raises) and parsed by
+        fastavro, the body read by ``backends.wire.read_avro`` — which also reads what
+        the deserializer cannot: an empty BYTES key (the header alone, as ksqlDB writes
+        it) and a DECIMAL key as a ``Decimal`` (the deserializer returns its raw bytes).
+        ValueError for bytes left after the body; fastavro's errors for a corrupt one."""
+        from fastavro import parse_schema
+
+        from kctx_cli.backends.wire import read_avro
+
+        parsed: dict[bytes, Any] = {}
+        registry = self.registry
+
+        def read(data: bytes, _ctx=None):
+            sid = data[1:5]
+            schema = parsed.get(sid)
+            if schema is None:
+                got = registry.get_schema(int.from_bytes(sid, "big"))
+                schema = parsed[sid] = parse_schema(json.loads(got.schema_str))
+            value, trailing = read_avro(data, schema)
+            if trailing:
+                raise ValueError(f"{trailing} bytes after the Avro body")
+            return value
+        return read
+
     def decoder(self) -> Callable[[bytes | None, bytes | None], Any]:
         """(key bytes, value bytes) -> entity; DeserializationError for what does not decode."""
         if self._build is not None:
@@ -479,9 +497,9 @@ class EntityCodec:
         vctx = SerializationContext(self.topic, MessageField.VALUE)
         kctx = SerializationContext(self.topic, MessageField.KEY)
         keys = self._key_fields
-        key_decoders = [(f.name, f.column, f.avro_name, _key_decoder(f.type)) for f in keys]
+        key_decoders = [(f.name, f.column, f.avro_name, _decoder(f.type)) for f in keys]
         fmt = info.key_format
-        kde = AvroDeserializer(self.registry) if keys and fmt == "AVRO" else None
+        kde = self._key_reader() if keys and fmt == "AVRO" else None
         name = info.name
 
         def failed(exc, data, what) -> DeserializationError:
@@ -511,10 +529,6 @@ class EntityCodec:
             if not keys or kb is None:
                 return {}
             if fmt == "AVRO":
-                if len(kb) == 5 and kb[0] == 0 and len(keys) == 1 and keys[0].type.name == "BYTES":
-                    # an empty BYTES key: the header alone (backends.wire; ksqlDB writes it so),
-                    # which confluent-kafka's AvroDeserializer refuses as too short
-                    return {keys[0].name: b""}
                 kv = read(kb, kde, kctx, "key")
                 if len(keys) == 1 and not isinstance(kv, dict) or keys[0].type.name == "STRUCT" and len(keys) == 1:
                     return {keys[0].name: kv}
@@ -556,7 +570,7 @@ class EntityCodec:
         def decode_single(kb, vb):
             # the common shape (one Avro key column, a framed value) without the general
             # path's layers; anything unusual goes there for the precise error
-            if vb is None or kb is None or len(vb) < 5 or vb[0] or len(kb) < 6 or kb[0]:
+            if vb is None or kb is None or len(vb) < 5 or vb[0] or len(kb) < 5 or kb[0]:
                 return decode(kb, vb)
             try:
                 v = vde(vb, vctx)
