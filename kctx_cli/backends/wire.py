@@ -32,6 +32,10 @@ import json
 from decimal import Decimal
 from typing import Any, Callable
 
+from fastavro import schemaless_reader, schemaless_writer
+from fastavro.read import LOGICAL_READERS
+from fastavro.write import LOGICAL_WRITERS
+
 
 class WireError(Exception):
     """A payload that does not decode with its schema (the message says why)."""
@@ -83,12 +87,8 @@ def read_avro(data: bytes, schema) -> tuple[Any, int]:
     if _raw_bytes(schema):
         body = bytes(data[5:])
         if isinstance(schema, dict) and schema.get("logicalType") == "decimal":
-            from fastavro.read import LOGICAL_READERS
-
             return LOGICAL_READERS["bytes-decimal"](body, schema, schema), 0
         return body, 0
-    from fastavro import schemaless_reader
-
     bio = io.BytesIO(data)
     bio.seek(5)
     value = schemaless_reader(bio, schema, None)
@@ -104,10 +104,7 @@ def avro_writer(schema) -> Callable[[Any], bytes]:
     datum a bytes schema cannot hold) when the datum does not fit the schema."""
     if _raw_bytes(schema):
         decimal = isinstance(schema, dict) and schema.get("logicalType") == "decimal"
-        if decimal:
-            from fastavro.write import LOGICAL_WRITERS
-
-            to_bytes = LOGICAL_WRITERS["bytes-decimal"]
+        to_bytes = LOGICAL_WRITERS["bytes-decimal"]
 
         def raw(datum) -> bytes:
             if isinstance(datum, (bytes, bytearray, memoryview)):
@@ -117,8 +114,6 @@ def avro_writer(schema) -> Callable[[Any], bytes]:
             raise TypeError(f"a top-level bytes schema holds bytes{' or a Decimal' if decimal else ''}, "
                             f"not {type(datum).__name__}")
         return raw
-    from fastavro import schemaless_writer
-
     BytesIO = io.BytesIO
 
     def write(datum) -> bytes:

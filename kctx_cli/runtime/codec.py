@@ -14,7 +14,7 @@ Keys, by ``Meta.key_format`` (ksqlDB docs, "Serialization formats"):
 AVRO      the registered ``<topic>-key`` schema (one key column unwrapped, several a record),
           written by ``_avro_writer`` (the serializer's bytes without its per-call layers;
           BYTES/DECIMAL keys raw, as Confluent's serializers write a top-level bytes schema:
-          kctx_cli.backends.wire), read by ``AvroDeserializer``;
+          kctx_cli.backends.wire), read by ``_key_reader`` (by the writer schema's id);
 KAFKA     Kafka's own serializers: INT 4 bytes big-endian, BIGINT 8, DOUBLE IEEE 754,
           STRING UTF-8, BYTES as is (kctx_cli.tail.keys.kafka_bytes; a UUID key as its text);
 JSON      compact JSON, one column unwrapped, several an object in key order.

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kctx_cli.backends.registry import SchemaCache, SchemaUnavailable
+from kctx_cli.backends.wire import read_avro
 
 MAGIC = 0
 
@@ -112,8 +113,6 @@ class Decoder:
             except Exception as exc:  # noqa: BLE001 - corrupt bytes are data, not a bug
                 return Decoded(data.hex(), "hex", schema_id,
                                f"cannot decode {kind} with schema id {schema_id}: {_short(exc)}")
-        from kctx_cli.backends.wire import read_avro
-
         try:
             value, trailing = read_avro(data, schema)
         except Exception as exc:  # noqa: BLE001 - corrupt bytes are data, not a bug
