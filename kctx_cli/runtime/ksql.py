@@ -93,9 +93,11 @@ def _parse(t: list[str], i: int):
 
         def struct(v):
             v = dict(v)
+            names = {k.casefold(): k for k in v}  # ksqlDB's names; a cached Avro key's own
             for n, c in convs:
-                if v.get(n) is not None:
-                    v[n] = c(v[n])
+                k = names.get(n.casefold())
+                if k is not None and v[k] is not None:
+                    v[k] = c(v[k])
             return v
         return struct, i
     if name == "INTEGER" or name == "INT" or name == "BIGINT" or name == "BOOLEAN" or name == "STRING":
@@ -104,7 +106,7 @@ def _parse(t: list[str], i: int):
 
 
 def _timestamp(v):
-    d = _dt.datetime.fromisoformat(v)
+    d = _dt.datetime.fromisoformat(v[:-1] + "+00:00" if v.endswith("Z") else v)  # "Z": Python < 3.11
     return d if d.tzinfo else d.replace(tzinfo=_dt.timezone.utc)
 
 

@@ -144,6 +144,7 @@ class TableView:
         self._decs = [(f.name, d) for f in vals for d in [_decoder(f.type)] if d is not None]
         self._ign = [(f.name, None if f.default is _MISSING_DEFAULT() else f.default) for f in self.info.ignored]
         self._single = self._keys[0].name if len(self._keys) == 1 else None
+        self._decimal_key = self._keys[0].type.name == "DECIMAL"
 
     def get(self, key, default=None):
         """The entity stored under ``key`` (a key column value; for composite keys a dict
@@ -154,8 +155,8 @@ class TableView:
         memo = self._memo
         try:
             hit = memo.get(key)
-        except TypeError:  # an unhashable (composite dict) key
-            hit = None
+        except TypeError:  # an unhashable key (a composite key's dict, a Struct): not memoized
+            hit = memo = None
         if hit is not None:
             obj = self._new(self.cls)
             obj.__dict__ = hit.copy()
@@ -164,7 +165,8 @@ class TableView:
         obj = self._read(key)
         if obj is None:
             return default
-        if gen == self._gen and not isinstance(key, dict):
+        if memo is not None and gen == self._gen and not (type(key) is float and key == 0):
+            # (0.0 and -0.0 are equal dict keys but two Kafka keys: not memoized)
             if len(memo) >= MEMO_SIZE:
                 memo.clear()
             memo[key] = obj.__dict__.copy()
@@ -186,10 +188,12 @@ class TableView:
         else:
             obj = self._build(v)
         if self._single is not None:
-            obj.__dict__[self._single] = key
+            # a Decimal key as stored, at its column's scale (the caller may give fewer places)
+            obj.__dict__[self._single] = key if not self._decimal_key else _key_datum(self._keys[0].type, key)
         else:
             for f in self._keys:
-                obj.__dict__[f.name] = key.get(f.name)
+                x = key.get(f.name)
+                obj.__dict__[f.name] = x if f.type.name != "DECIMAL" else _key_datum(f.type, x)
         return obj
 
     __getitem__ = get
@@ -279,11 +283,51 @@ def _key_encoder(info) -> Callable[[Any], bytes]:
     from kctx_cli.tail.keys import canonical_text
 
     if len(keys) == 1:
-        if keys[0].type.name == "STRING" and keys[0].type.avro != "uuid":
+        t = keys[0].type
+        if t.name == "STRING" and t.avro != "uuid":
             return lambda k: k.encode()
-        return lambda k: canonical_text(k).encode()
-    names = [(f.avro_name, f.name) for f in keys]  # the Avro key record's names
-    return lambda k: canonical_text({n: k.get(a) for n, a in names}).encode()
+        return lambda k: canonical_text(_key_datum(t, k)).encode()
+    names = [(f.avro_name, f.name, f.type) for f in keys]  # the Avro key record's names
+    return lambda k: canonical_text({n: _key_datum(t, k.get(a)) for n, a, t in names}).encode()
+
+
+def _key_datum(t, v):
+    """A key column's value as a caller passes it to ``get`` -> the datum whose canonical
+    text the cache stores (the decoded Avro key): a DECIMAL at its column's scale (12.5 in
+    DECIMAL(10, 2) is stored as 12.50), a STRUCT instance as the record of its Avro field
+    names; anything else as it is (a value that does not fit simply is not found)."""
+    import decimal
+
+    if v is None:
+        return None
+    if t.name == "DECIMAL" and isinstance(v, decimal.Decimal) and v.is_finite():
+        try:
+            return v.quantize(decimal.Decimal(1).scaleb(-t.scale), context=decimal.Context(prec=80))
+        except decimal.InvalidOperation:
+            return v
+    if t.name == "STRUCT" and hasattr(type(v), "__kctx__"):
+        d = v.__dict__
+        return {f.avro_name: _key_datum(f.type, d.get(f.name)) for f in type(v).__kctx__.fields}
+    return v
+
+
+def _key_value(t) -> Callable[[Any], Any]:
+    """A key column's value as the cache stores it (the JSON form of the decoded Avro key:
+    tail.keys.canonical_text) -> the model's Python value: the JSON forms ksqlDB's query
+    rows use too (runtime.ksql.type_converter: DECIMAL text, BYTES base64, ISO TIMESTAMP,
+    DATE and TIME), then the codec's conversions (UUID, a STRUCT's instance)."""
+    from kctx_cli.runtime.codec import _decoder
+    from kctx_cli.runtime.ksql import type_converter
+
+    conv, dec = type_converter(t.ksql()), _decoder(t)
+
+    def value(v):
+        if v is None:
+            return None
+        if conv is not None:
+            v = conv(v)
+        return v if dec is None else dec(v)
+    return value
 
 
 def _key_parser(info) -> Callable[[bytes], Any]:
@@ -304,5 +348,14 @@ def _key_parser(info) -> Callable[[bytes], Any]:
             return lambda b: uuid.UUID(json.loads(b) if b[:1] == b'"' else b.decode())
         if t.name == "STRING":
             return lambda b: b.decode("utf-8", "replace")
-        return lambda b: json.loads(b)
-    return lambda b: json.loads(b)
+        value = _key_value(t)
+        return lambda b: value(json.loads(b))
+    values = [(f.avro_name, _key_value(f.type)) for f in keys]
+
+    def record(b):
+        d = json.loads(b)
+        for n, conv in values:
+            if n in d:
+                d[n] = conv(d[n])
+        return d
+    return record
