@@ -5,7 +5,9 @@ can declare. Each model is migrated (so the key schema is the one kctx registers
 generated keys — edge values first, then seeded random ones — are written; each key's
 bytes must (1) carry the registered key schema's id, (2) decode with confluent-kafka's
 ``AvroDeserializer`` to a datum that ``AvroSerializer`` writes back to the same bytes, and
-(3) decode, with the value, to an entity equal to the one written."""
+(3) decode, with the value, to an entity equal to the one written. Keys ksqlDB writes
+(INSERT … VALUES into a stream of its own) are read as the same entities and, for one
+column, have the body the runtime writes; ``ctx.table(...)`` gives every key type back."""
 from __future__ import annotations
 
 import datetime as dt
