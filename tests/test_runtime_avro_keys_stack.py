@@ -282,7 +282,34 @@ def test_table_views_give_back_each_key_type(project, tmp_path):
                 for e in rows:
                     key = getattr(e, keys[0]) if len(keys) == 1 else {k: getattr(e, k) for k in keys}
                     assert view.get(key) == e, (name, key)
+        from kctx_cli.model.instance import EntityValueError
+
         view_dec = written["KDecimal"][0]
-        with ctx.table(classes["KDecimal"], cache_dir=tmp_path / "cache", follow=False) as view:
+        KDecimal, KBytes = classes["KDecimal"], classes["KBytes"]
+        with ctx.table(KDecimal, cache_dir=tmp_path / "cache", follow=False) as view:
             short = view_dec.k.normalize() if view_dec.k != 0 else Decimal(0)
             assert view.get(short) == view_dec  # 12.5 finds the row stored as 12.500
+            assert view.get(short).k.as_tuple().exponent == -3
+            # a key the field does not take is an error, not "no such row" — also once the
+            # row is memoized (12.5 == Decimal("12.5") as dict keys)
+            for bad, why in ((float(view_dec.k), "is a float"), (str(view_dec.k), "expected Decimal"),
+                             (Decimal("1.2345"), "more than 3 decimal places"), (Decimal("NaN"), "not a finite"),
+                             (None, "None is not allowed")):
+                with pytest.raises(EntityValueError, match=why):
+                    view.get(bad)
+        with ctx.table(KBytes, cache_dir=tmp_path / "cache", follow=False) as view:
+            row = written["KBytes"][-1]
+            assert view.get(bytearray(row.k)) == row and type(view.get(bytearray(row.k)).k) is bytes
+            with pytest.raises(EntityValueError, match="expected bytes"):
+                view.get("hello")
+        # remove: the key checked as the entity checks it (was fastavro's raw errors)
+        for cls, bad, why in ((KDecimal, Decimal("1.2345"), "more than 3 decimal places"),
+                              (KDecimal, Decimal("NaN"), "not a finite"), (KDecimal, "12.5", "expected Decimal"),
+                              (KDecimal, None, "None is not allowed"), (KBytes, "hello", "expected bytes")):
+            with pytest.raises(EntityValueError, match=why):
+                ctx.remove(cls, bad)
+        ctx.remove(KDecimal, short)  # fewer places: the row's key at its scale
+        ctx.flush()
+        with ctx.table(KDecimal, cache_dir=tmp_path / "cache", follow=False) as view:
+            view.wait_until_current(60)
+            assert view.get(view_dec.k) is None and len(view.to_list()) == len(written["KDecimal"]) - 1

@@ -73,9 +73,12 @@ def test_typed_decimal_keys_take_their_columns_scale():
     assert convert("12.5", "DECIMAL(10, 2)", "key").as_tuple().exponent == -2
     assert convert(" -163.5 ", "DECIMAL(10, 2)", "key") == Decimal("-163.50")
     assert convert("7", "DECIMAL", "key") == Decimal("7")  # scale unknown: as typed
-    for bad in ("1.234", "123456789.5", "x"):
-        with pytest.raises(KctxError):
+    for bad, why in (("1.234", "more than 2 decimal places"), ("123456789.5", "more than 10 digits at scale 2"),
+                     ("x", "is not a DECIMAL"), ("NaN", "is not a DECIMAL"), ("-Infinity", "is not a DECIMAL")):
+        with pytest.raises(KctxError, match=why):
             convert(bad, "DECIMAL(10, 2)", "key")
+    with pytest.raises(KctxError, match="is not a DECIMAL"):
+        convert("Infinity", "DECIMAL", "key")
     desc = {"keyFormat": "AVRO", "name": "T", "type": "TABLE", "fields": [
         {"name": "A", "type": "KEY", "schema": {"type": "DECIMAL", "parameters": {"precision": 10, "scale": 2}}},
         {"name": "B", "type": "KEY", "schema": {"type": "INTEGER"}},

@@ -220,6 +220,32 @@ def init(self, args: tuple, kwargs: dict) -> None:
         raise EntityValueError(f"{cls_name}: missing required field(s) {', '.join(missing)}")
 
 
+def check_value(cls, name: str, value) -> Any:
+    """``value`` as constructing ``cls`` would store it in its field ``name`` — checked and
+    converted the same way (a Decimal at its column's scale, ...) — for callers that take
+    one field's value without building an entity (a table's key in ``ctx.remove`` and
+    ``ctx.table(...).get``). EntityValueError, the message construction gives, when the
+    field does not take it (or ``cls`` has no such field)."""
+    plan = plan_of(cls)
+    if plan.problem:
+        raise EntityValueError(plan.problem)
+    for fname, _, _, check, exact, nullable in plan.fields:
+        if fname == name:
+            break
+    else:
+        raise EntityValueError(f"{cls.__name__}: unknown field {name} (fields: {', '.join(plan.names)})")
+    if value is None:
+        if not nullable:
+            raise EntityValueError(f"{cls.__name__}.{name}: None is not allowed: the field is not Optional")
+        return None
+    if check is None or type(value) is exact:
+        return value
+    try:
+        return check(value)
+    except _Bad as exc:
+        raise EntityValueError(f"{cls.__name__}.{name}: {exc}") from None
+
+
 def eq(self, other) -> Any:
     """Same class and equal stored (not ignored) fields."""
     if type(other) is not type(self):

@@ -240,7 +240,9 @@ class KafkaContext:
         composite key a dict ``{field: value}`` of every key field. Like ``add``: queued,
         ``flush()`` waits; inside ``ctx.transaction()`` part of it. Raises ``KctxError`` for
         a stream (ksqlDB drops null-valued records of a stream), a derived entity (ksqlDB
-        writes its topic) or a key that misses a key field, ``SerializationError`` when the key cannot be encoded."""
+        writes its topic) or a key that misses a key field, ``EntityValueError`` for a key
+        value the field does not take (the entity's own checks), ``SerializationError`` when
+        the key cannot be encoded."""
         import types
 
         codec = self._codecs.get(cls) or self._codec(cls)
@@ -256,6 +258,11 @@ class KafkaContext:
         if values is None or set(values) != set(keys):
             raise KctxError(f"{info.name}.remove: the key is {', '.join(keys)}: give "
                             f"{'its value' if len(keys) == 1 else 'a dict of every key field'}, got {key!r}")
+        from kctx_cli.model.instance import check_value
+
+        # checked as construction checks the field (a Decimal at its scale, a wrong type
+        # is an EntityValueError naming it), then encoded as add encodes the key
+        values = {k: check_value(info.cls, k, v) for k, v in values.items()}
         key_bytes = codec.key_encoder()(types.SimpleNamespace(**values))
         txn = getattr(self._local, "txn", None)
         producer = txn if txn is not None else (self._producer or self.producer)

@@ -144,24 +144,38 @@ class TableView:
         self._decs = [(f.name, d) for f in vals for d in [_decoder(f.type)] if d is not None]
         self._ign = [(f.name, None if f.default is _MISSING_DEFAULT() else f.default) for f in self.info.ignored]
         self._single = self._keys[0].name if len(self._keys) == 1 else None
-        self._decimal_key = self._keys[0].type.name == "DECIMAL"
+        from kctx_cli.model.instance import check_value
+
+        cls, names = self.cls, [f.name for f in self._keys]
+        if self._single is not None:
+            self._check_key = lambda k: check_value(cls, names[0], k)
+        else:
+            def check(k):
+                if not isinstance(k, dict) or set(k) != set(names):
+                    raise KctxError(f"{self.info.name}: a composite key is a dict of {', '.join(names)}, got {k!r}")
+                return {n: check_value(cls, n, k[n]) for n in names}
+            self._check_key = check
 
     def get(self, key, default=None):
         """The entity stored under ``key`` (a key column value; for composite keys a dict
         ``{field: value}``), else ``default``. Each call returns a new instance (callers
         may change it); rows read since the last change of the cache are served from an
         in-process memo (at most ``MEMO_SIZE`` rows, emptied whenever a refresh brings
-        new records), the others from RocksDB."""
+        new records), the others from RocksDB. ``EntityValueError`` for a key the key field
+        does not take, as constructing the entity would (a str or float for a DECIMAL, more
+        places than its scale...); a Decimal with fewer places finds the row."""
         memo = self._memo
         try:
             hit = memo.get(key)
         except TypeError:  # an unhashable key (a composite key's dict, a Struct): not memoized
             hit = memo = None
-        if hit is not None:
+        # 12.5 == Decimal("12.5") as dict keys: a hit only for a key of the stored key's type
+        if hit is not None and type(hit[self._single]) is type(key):
             obj = self._new(self.cls)
             obj.__dict__ = hit.copy()
             return obj
         gen = self._gen
+        key = self._check_key(key)  # a key the field does not take: EntityValueError, not "no row"
         obj = self._read(key)
         if obj is None:
             return default
@@ -188,18 +202,16 @@ class TableView:
         else:
             obj = self._build(v)
         if self._single is not None:
-            # a Decimal key as stored, at its column's scale (the caller may give fewer places)
-            obj.__dict__[self._single] = key if not self._decimal_key else _key_datum(self._keys[0].type, key)
+            obj.__dict__[self._single] = key
         else:
             for f in self._keys:
-                x = key.get(f.name)
-                obj.__dict__[f.name] = x if f.type.name != "DECIMAL" else _key_datum(f.type, x)
+                obj.__dict__[f.name] = key.get(f.name)
         return obj
 
     __getitem__ = get
 
     def __contains__(self, key) -> bool:
-        return self._get_value(self._key_bytes(key)) is not None
+        return self._get_value(self._key_bytes(self._check_key(key))) is not None
 
     def items(self) -> Iterator[tuple[Any, Any]]:
         """(key, entity) for every row (RocksDB key order)."""
@@ -292,19 +304,11 @@ def _key_encoder(info) -> Callable[[Any], bytes]:
 
 
 def _key_datum(t, v):
-    """A key column's value as a caller passes it to ``get`` -> the datum whose canonical
-    text the cache stores (the decoded Avro key): a DECIMAL at its column's scale (12.5 in
-    DECIMAL(10, 2) is stored as 12.50), a STRUCT instance as the record of its Avro field
-    names; anything else as it is (a value that does not fit simply is not found)."""
-    import decimal
-
+    """A key column's value, checked as the entity checks it (a Decimal already at its
+    column's scale), -> the datum whose canonical text the cache stores (the decoded Avro
+    key): a STRUCT instance as the record of its Avro field names, anything else as it is."""
     if v is None:
         return None
-    if t.name == "DECIMAL" and isinstance(v, decimal.Decimal) and v.is_finite():
-        try:
-            return v.quantize(decimal.Decimal(1).scaleb(-t.scale), context=decimal.Context(prec=80))
-        except decimal.InvalidOperation:
-            return v
     if t.name == "STRUCT" and hasattr(type(v), "__kctx__"):
         d = v.__dict__
         return {f.avro_name: _key_datum(f.type, d.get(f.name)) for f in type(v).__kctx__.fields}

@@ -249,16 +249,20 @@ def convert(text: Any, sql_type: str, what: str) -> Any:
         try:
             v = Decimal(text.strip())
         except InvalidOperation:
-            raise KctxError(f"{what}: '{text}' is not a DECIMAL") from None
+            v = None
+        if v is None or not v.is_finite():  # NaN, Infinity: no DECIMAL column holds them
+            raise KctxError(f"{what}: '{text}' is not a DECIMAL")
         m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", t)
-        if m is None or not v.is_finite():
+        if m is None:
             return v
         # at the column's scale, as the writer stored it (12.5 in DECIMAL(10, 2) is 12.50):
         # framed keys are matched by their decoded value's text
         precision, scale = int(m[1]), int(m[2])
         q = v.quantize(Decimal(1).scaleb(-scale), context=Context(prec=80))  # DECIMAL's precision is <= 38
-        if q != v or len(q.as_tuple().digits) > precision:
-            raise KctxError(f"{what}: '{text}' does not fit {t}")
+        if q != v:
+            raise KctxError(f"{what}: '{text}' has more than {scale} decimal places ({t})")
+        if len(q.as_tuple().digits) > precision:
+            raise KctxError(f"{what}: '{text}' has more than {precision} digits at scale {scale} ({t})")
         return q
     return text
 
