@@ -202,16 +202,7 @@ def init(self, args: tuple, kwargs: dict) -> None:
             v = default if factory is None else factory()
         else:
             used += 1
-        if check is not None and type(v) is not exact:
-            if v is None:
-                if not nullable:
-                    raise EntityValueError(f"{cls_name}.{name}: None is not allowed: the field is not Optional")
-            else:
-                try:
-                    v = check(v)
-                except _Bad as exc:
-                    raise EntityValueError(f"{cls_name}.{name}: {exc}") from None
-        d[name] = v
+        d[name] = _checked(cls_name, name, v, check, exact, nullable)
     if used != len(kwargs):
         unknown = sorted(k for k in kwargs if k not in plan.by_name)
         raise EntityValueError(f"{cls_name}: unknown field(s) {', '.join(unknown)} "
@@ -234,16 +225,22 @@ def check_value(cls, name: str, value) -> Any:
             break
     else:
         raise EntityValueError(f"{cls.__name__}: unknown field {name} (fields: {', '.join(plan.names)})")
-    if value is None:
+    return _checked(cls.__name__, name, value, check, exact, nullable)
+
+
+def _checked(owner: str, name: str, v, check, exact, nullable: bool):
+    # one field's step of init and check_value: a value of the exact type as it is, None
+    # only where Optional, anything else through the field's checker
+    if check is None or type(v) is exact:
+        return v
+    if v is None:
         if not nullable:
-            raise EntityValueError(f"{cls.__name__}.{name}: None is not allowed: the field is not Optional")
+            raise EntityValueError(f"{owner}.{name}: None is not allowed: the field is not Optional")
         return None
-    if check is None or type(value) is exact:
-        return value
     try:
-        return check(value)
+        return check(v)
     except _Bad as exc:
-        raise EntityValueError(f"{cls.__name__}.{name}: {exc}") from None
+        raise EntityValueError(f"{owner}.{name}: {exc}") from None
 
 
 def eq(self, other) -> Any:
